@@ -1,0 +1,52 @@
+"""Station: a lot-tracking scanner and label-printing station."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask, abort, current_app, send_from_directory
+
+from .config import ROOT, settings
+from .db import Database
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: settings from the environment (or `test_config`), database, blueprints, CLI."""
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("STATION_INSTANCE") or str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+    )
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(settings(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+
+    app.extensions["station.db"] = Database(app.config["DATABASE_URL"])
+
+    from . import api, cli, views
+
+    views.init_app(app)
+    api.init_app(app)
+    cli.init_app(app)
+    app.add_url_rule("/vendor/<path:filename>", "vendor", _vendor)
+    return app
+
+
+def get_db() -> Database:
+    """The Database of the current app."""
+    return current_app.extensions["station.db"]
+
+
+# Front-end packages come from npm at set-up; only their dist files are served.
+_VENDOR = {"htmx.min.js": "htmx.org/dist/htmx.min.js"}
+
+
+def _vendor(filename: str):
+    relative = _VENDOR.get(filename)
+    if relative is None:
+        abort(404)
+    path = Path(current_app.config["NODE_MODULES"]) / relative
+    if not path.is_file():
+        abort(404, description=f"{relative} is missing: run scripts/setup.sh (npm install)")
+    return send_from_directory(path.parent, path.name, max_age=86400)

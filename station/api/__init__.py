@@ -1,0 +1,6 @@
+"""The JSON API under /api/v1."""
+from __future__ import annotations
+
+
+def init_app(app) -> None:
+    pass

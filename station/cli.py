@@ -1,0 +1,70 @@
+"""The `station` command (also `flask --app station ...`): init, demo, run, token."""
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup
+
+from . import create_app, get_db
+from .models import Role
+
+
+@click.command("init")
+def init_command() -> None:
+    """Create or upgrade the database to the latest schema."""
+    from .schema import upgrade
+
+    upgrade(get_db(), current_app.config)
+    click.echo(f"database ready: {get_db().engine.url.render_as_string(hide_password=True)}")
+
+
+@click.command("demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has items.")
+@click.option("--seed", default=2024, show_default=True, help="Random seed, for a repeatable site.")
+def demo_command(if_empty: bool, seed: int) -> None:
+    """Seed a realistic demo site: items, suppliers, locations, lots, orders, operators."""
+    from .demo import seed_demo
+
+    summary = seed_demo(get_db(), seed=seed, if_empty=if_empty)
+    click.echo(summary)
+
+
+@click.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def run_command(host: str, port: int, threads: int) -> None:
+    """Serve the station with a production WSGI server (waitress)."""
+    from waitress import serve
+
+    click.echo(f"Station on http://{host}:{port}/  (Ctrl+C stops)")
+    serve(current_app._get_current_object(), host=host, port=port, threads=threads, ident="station")
+
+
+@click.group("token")
+def token_group() -> None:
+    """API tokens."""
+
+
+@token_group.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.SUPERVISOR.value,
+              show_default=True)
+def token_create_command(name: str, role: str) -> None:
+    """Create an API token and print it (it is shown only once)."""
+    from .services.tokens import create_token
+
+    with get_db().write() as session:
+        token = create_token(session, name, Role(role))
+    click.echo(token)
+
+
+def init_app(app) -> None:
+    for command in (init_command, demo_command, run_command, token_group):
+        app.cli.add_command(command)
+
+
+def main() -> None:
+    cli = FlaskGroup(create_app=create_app, add_default_commands=False,
+                     help="Station: lot tracking, scanning and label printing.")
+    cli.main(prog_name="station")

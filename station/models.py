@@ -1,0 +1,449 @@
+"""The storage model: catalogue, lots, stock, the movement ledger, orders, people and devices.
+
+Quantities are whole numbers in the item's unit (an item weighed in grams has unit "g").
+Timestamps are UTC.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    """A portable enum: a short string column with a CHECK constraint, same on SQLite and PostgreSQL."""
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+class RemovalStrategy(str, enum.Enum):
+    FIFO = "FIFO"
+    FEFO = "FEFO"
+
+
+class LocationKind(str, enum.Enum):
+    DOCK = "dock"
+    STORAGE = "storage"
+    LINE = "line"
+    SHIPPING = "shipping"
+
+
+class LotStatus(str, enum.Enum):
+    AVAILABLE = "available"
+    QUARANTINE = "quarantine"
+    HOLD = "hold"
+    RECALLED = "recalled"
+    EXPIRED = "expired"
+    CONSUMED = "consumed"
+
+
+class MovementKind(str, enum.Enum):
+    RECEIVE = "receive"
+    MOVE = "move"
+    ADJUST = "adjust"
+    PICK = "pick"
+    CONSUME = "consume"
+    PRODUCE = "produce"
+    SHIP = "ship"
+
+
+class OrderStatus(str, enum.Enum):
+    OPEN = "open"
+    PICKING = "picking"
+    PICKED = "picked"
+    SHIPPED = "shipped"
+    CANCELLED = "cancelled"
+
+
+class Role(str, enum.Enum):
+    RECEIVER = "receiver"
+    PICKER = "picker"
+    LINE_OPERATOR = "line_operator"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class SequenceReset(str, enum.Enum):
+    DAILY = "daily"
+    MONTHLY = "monthly"
+    YEARLY = "yearly"
+    NEVER = "never"
+
+
+class PrintJobStatus(str, enum.Enum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    PRINTED = "printed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+# --- catalogue -------------------------------------------------------------------------------
+
+
+class LotScheme(Base):
+    """A lot-number pattern such as ``{yy}{mm}{dd}-{seq:03}`` and when its sequence resets."""
+
+    __tablename__ = "lot_schemes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), unique=True)
+    pattern: Mapped[str] = mapped_column(String(120))
+    reset: Mapped[SequenceReset] = mapped_column(_enum(SequenceReset, "sequence_reset"))
+
+
+class LotCounter(Base):
+    """The last sequence number drawn for a scheme in one period (a day, month, year or ever)."""
+
+    __tablename__ = "lot_counters"
+    scheme_id: Mapped[int] = mapped_column(ForeignKey("lot_schemes.id"), primary_key=True)
+    period: Mapped[str] = mapped_column(String(10), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
+
+
+class Item(Base):
+    __tablename__ = "items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(16), default="ea")
+    shelf_life_days: Mapped[int | None] = mapped_column(Integer)
+    removal_strategy: Mapped[RemovalStrategy] = mapped_column(
+        _enum(RemovalStrategy, "removal_strategy"), default=RemovalStrategy.FIFO
+    )
+    lot_scheme_id: Mapped[int | None] = mapped_column(ForeignKey("lot_schemes.id"))
+    labels_per_receipt: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    gtins: Mapped[list[ItemGtin]] = relationship(
+        back_populates="item", order_by="ItemGtin.gtin", cascade="all, delete-orphan"
+    )
+    lot_scheme: Mapped[LotScheme | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("shelf_life_days IS NULL OR shelf_life_days >= 0", name="shelf_life"),
+        CheckConstraint("labels_per_receipt >= 0", name="labels_per_receipt"),
+    )
+
+
+class ItemGtin(Base):
+    """A GTIN (stored as 14 digits) that identifies an item; the scan path looks items up here."""
+
+    __tablename__ = "item_gtins"
+    gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    item: Mapped[Item] = relationship(back_populates="gtins")
+
+
+class Supplier(Base):
+    __tablename__ = "suppliers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    gln: Mapped[str | None] = mapped_column(String(13), unique=True)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    gln: Mapped[str | None] = mapped_column(String(13), unique=True)
+
+
+class Location(Base):
+    __tablename__ = "locations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(30), unique=True)
+    barcode: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    kind: Mapped[LocationKind] = mapped_column(_enum(LocationKind, "location_kind"))
+
+
+# --- lots and stock --------------------------------------------------------------------------
+
+# Only lots that can be picked are in the suggestion indexes, so a FIFO/FEFO query walks
+# exactly the rows it returns, however many empty or blocked lots an item has.
+_PICKABLE = text("status = 'available' AND on_hand > 0")
+
+
+class Lot(Base):
+    __tablename__ = "lots"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lot_number: Mapped[str] = mapped_column(String(40), unique=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"))
+    supplier_lot: Mapped[str | None] = mapped_column(String(40))
+    produced_on: Mapped[dt.date | None] = mapped_column(Date)
+    received_on: Mapped[dt.date | None] = mapped_column(Date)
+    expiry: Mapped[dt.date | None] = mapped_column(Date)
+    # FIFO sort key: the production date when known, else the receipt date.
+    fifo_date: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[LotStatus] = mapped_column(_enum(LotStatus, "lot_status"), default=LotStatus.AVAILABLE)
+    # Sum of this lot's stock rows, kept in the same transaction; drives the suggestion indexes.
+    on_hand: Mapped[int] = mapped_column(Integer, default=0)
+    origin: Mapped[str] = mapped_column(String(16))  # "receipt" or "production"
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+
+    item: Mapped[Item] = relationship()
+    supplier: Mapped[Supplier | None] = relationship()
+    stock: Mapped[list[Stock]] = relationship(back_populates="lot", order_by="Stock.id")
+
+    __table_args__ = (
+        CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
+        Index("ix_lots_fifo", "item_id", "fifo_date", "lot_number", "expiry",
+              sqlite_where=_PICKABLE, postgresql_where=_PICKABLE),
+        Index("ix_lots_fefo", "item_id", "expiry", "fifo_date", "lot_number",
+              sqlite_where=_PICKABLE, postgresql_where=_PICKABLE),
+        Index("ix_lots_item_id", "item_id"),
+        Index("ix_lots_supplier_lot", "supplier_id", "supplier_lot"),
+        Index("ix_lots_expiry", "expiry"),
+    )
+
+
+class LotLink(Base):
+    """Genealogy: an output lot made on the line consumed this quantity of a component lot."""
+
+    __tablename__ = "lot_links"
+    output_lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), primary_key=True)
+    component_lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), primary_key=True, index=True)
+    qty: Mapped[int] = mapped_column(Integer)
+
+
+class HandlingUnit(Base):
+    """A pallet or case identified by its SSCC (GS1 AI 00)."""
+
+    __tablename__ = "handling_units"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sscc: Mapped[str] = mapped_column(String(18), unique=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), index=True)
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    qty_received: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    received_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+
+    lot: Mapped[Lot] = relationship()
+    location: Mapped[Location | None] = relationship()
+    received_by: Mapped[Operator | None] = relationship()
+
+
+class Stock(Base):
+    """Quantity of a lot at a location (optionally on a pallet); never negative."""
+
+    __tablename__ = "stock"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), index=True)
+    handling_unit_id: Mapped[int | None] = mapped_column(ForeignKey("handling_units.id"), index=True)
+    qty: Mapped[int] = mapped_column(Integer)
+
+    lot: Mapped[Lot] = relationship(back_populates="stock")
+    location: Mapped[Location] = relationship()
+    handling_unit: Mapped[HandlingUnit | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("qty >= 0", name="qty_not_negative"),
+        Index("ix_stock_lot_id", "lot_id", "location_id"),
+        Index("uq_stock_loose", "lot_id", "location_id", unique=True,
+              sqlite_where=text("handling_unit_id IS NULL"),
+              postgresql_where=text("handling_unit_id IS NULL")),
+        Index("uq_stock_unit", "lot_id", "location_id", "handling_unit_id", unique=True,
+              sqlite_where=text("handling_unit_id IS NOT NULL"),
+              postgresql_where=text("handling_unit_id IS NOT NULL")),
+    )
+
+
+class Movement(Base):
+    """One row of the append-only ledger. Goods go from a location (None: from outside) to a
+    location (None: out of the site), so stock at L = sum(qty to L) - sum(qty from L)."""
+
+    __tablename__ = "movements"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ts: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    kind: Mapped[MovementKind] = mapped_column(_enum(MovementKind, "movement_kind"))
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"))
+    qty: Mapped[int] = mapped_column(Integer)
+    from_location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    to_location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    handling_unit_id: Mapped[int | None] = mapped_column(ForeignKey("handling_units.id"))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
+    order_line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    reference: Mapped[str | None] = mapped_column(String(80))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    raw_scan: Mapped[str | None] = mapped_column(String(400))
+    followed_suggestion: Mapped[bool | None] = mapped_column(Boolean)
+
+    lot: Mapped[Lot] = relationship()
+    from_location: Mapped[Location | None] = relationship(foreign_keys=[from_location_id])
+    to_location: Mapped[Location | None] = relationship(foreign_keys=[to_location_id])
+    operator: Mapped[Operator | None] = relationship()
+    customer: Mapped[Customer | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("qty > 0", name="qty_positive"),
+        CheckConstraint("from_location_id IS NOT NULL OR to_location_id IS NOT NULL", name="has_place"),
+        Index("ix_movements_lot_id", "lot_id", "id"),
+    )
+
+
+class LotEvent(Base):
+    """Append-only record of a lot's status changes (hold, quarantine, release, ...): who, when, why."""
+
+    __tablename__ = "lot_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ts: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    from_status: Mapped[LotStatus] = mapped_column(_enum(LotStatus, "lot_event_from"))
+    to_status: Mapped[LotStatus] = mapped_column(_enum(LotStatus, "lot_event_to"))
+    reason: Mapped[str] = mapped_column(String(200))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
+
+    operator: Mapped[Operator | None] = relationship()
+
+
+# --- orders ----------------------------------------------------------------------------------
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(30), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    status: Mapped[OrderStatus] = mapped_column(_enum(OrderStatus, "order_status"), default=OrderStatus.OPEN)
+    due_on: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    shipped_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    customer: Mapped[Customer] = relationship()
+    lines: Mapped[list[OrderLine]] = relationship(back_populates="order", order_by="OrderLine.line_no")
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    line_no: Mapped[int] = mapped_column(Integer)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    qty: Mapped[int] = mapped_column(Integer)
+    picked_qty: Mapped[int] = mapped_column(Integer, default=0)
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+    item: Mapped[Item] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("order_id", "line_no"),
+        CheckConstraint("qty > 0", name="qty_positive"),
+        CheckConstraint("picked_qty >= 0", name="picked_not_negative"),
+    )
+
+
+# --- people, stations, devices ---------------------------------------------------------------
+
+
+class Operator(Base):
+    __tablename__ = "operators"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    badge: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[Role] = mapped_column(_enum(Role, "operator_role"))
+    pin_hash: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Printer(Base):
+    __tablename__ = "printers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), unique=True)
+    url: Mapped[str] = mapped_column(String(300))
+    dpi: Mapped[int] = mapped_column(Integer, default=203)
+    label_size: Mapped[str] = mapped_column(String(10), default="4x6")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class StationDevice(Base):
+    """A workstation (tablet, handheld, line PC): where it stands, what it prints on and scans with."""
+
+    __tablename__ = "stations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), unique=True)
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    printer_id: Mapped[int | None] = mapped_column(ForeignKey("printers.id"))
+    scanner_url: Mapped[str | None] = mapped_column(String(300))
+
+
+class PrintJob(Base):
+    __tablename__ = "print_jobs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    printer_id: Mapped[int] = mapped_column(ForeignKey("printers.id"))
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"))
+    template: Mapped[str] = mapped_column(String(40))
+    copies: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[PrintJobStatus] = mapped_column(
+        _enum(PrintJobStatus, "print_job_status"), default=PrintJobStatus.QUEUED
+    )
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("copies > 0", name="copies_positive"),
+        Index("ix_print_jobs_status", "status", "id"),
+    )
+
+
+class ApiToken(Base):
+    """An API token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60))
+    role: Mapped[Role] = mapped_column(_enum(Role, "token_role"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
