@@ -1,0 +1,127 @@
+"""The catalogue: items, suppliers, customers and locations, and finding them by their codes."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from ..gs1 import normalise_gtin
+from ..models import (Customer, Item, ItemGtin, Location, LocationKind, Lot, LotScheme,
+                      RemovalStrategy, Supplier)
+from .errors import Conflict, Invalid, NotFound
+
+CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+
+
+def _code(value: str | None, what: str, max_len: int) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise Invalid(f"The {what} is required.", code=f"invalid_{what.replace(' ', '_')}")
+    if len(text) > max_len or not CODE.match(text):
+        raise Invalid(f"The {what} {text!r} must be 1–{max_len} letters, digits or . _ / - "
+                      f"(starting with a letter or digit).", code=f"invalid_{what.replace(' ', '_')}")
+    return text
+
+
+def _name(value: str | None, what: str = "name", max_len: int = 200) -> str:
+    text = " ".join((value or "").split())
+    if not text:
+        raise Invalid(f"The {what} is required.", code="invalid_name")
+    if len(text) > max_len:
+        raise Invalid(f"The {what} must be at most {max_len} characters.", code="invalid_name")
+    return text
+
+
+def create_item(session: Session, *, sku: str, name: str, gtins: list[str] = (), unit: str = "ea",
+                shelf_life_days: int | None = None,
+                removal_strategy: RemovalStrategy = RemovalStrategy.FIFO,
+                lot_scheme: LotScheme | None = None, labels_per_receipt: int = 1) -> Item:
+    sku = _code(sku, "SKU", 40)
+    if session.scalar(select(Item.id).where(Item.sku == sku)):
+        raise Conflict(f"Item {sku} already exists.", code="item_exists")
+    if shelf_life_days is not None and (not isinstance(shelf_life_days, int) or shelf_life_days < 0):
+        raise Invalid("The shelf life is a whole number of days, 0 or more.", code="invalid_shelf_life")
+    normalised = list(dict.fromkeys(normalise_gtin(g) for g in gtins))
+    for gtin in normalised:
+        owner = session.scalar(select(Item.sku).join(ItemGtin).where(ItemGtin.gtin == gtin))
+        if owner:
+            raise Conflict(f"GTIN {gtin} already belongs to item {owner}.", code="gtin_exists")
+    item = Item(sku=sku, name=_name(name), unit=_code(unit, "unit", 16), shelf_life_days=shelf_life_days,
+                removal_strategy=RemovalStrategy(removal_strategy), lot_scheme=lot_scheme,
+                labels_per_receipt=labels_per_receipt,
+                gtins=[ItemGtin(gtin=g) for g in normalised])
+    session.add(item)
+    session.flush()
+    return item
+
+
+def create_location(session: Session, *, code: str, kind: LocationKind, name: str = "",
+                    barcode: str | None = None) -> Location:
+    code = _code(code, "location code", 30)
+    barcode = (barcode or code).strip()
+    if session.scalar(select(Location.id).where((Location.code == code) | (Location.barcode == barcode))):
+        raise Conflict(f"Location {code} (barcode {barcode}) already exists.", code="location_exists")
+    location = Location(code=code, barcode=barcode, name=" ".join((name or "").split()),
+                        kind=LocationKind(kind))
+    session.add(location)
+    session.flush()
+    return location
+
+
+def _party(session: Session, model, what: str, code: str, name: str, gln: str | None):
+    code = _code(code, f"{what} code", 20)
+    if session.scalar(select(model.id).where(model.code == code)):
+        raise Conflict(f"{what.capitalize()} {code} already exists.", code=f"{what}_exists")
+    if gln:
+        gln = gln.strip()
+        if not (gln.isdigit() and len(gln) == 13):
+            raise Invalid(f"GLN {gln!r} must be 13 digits.", code="invalid_gln")
+    record = model(code=code, name=_name(name), gln=gln or None)
+    session.add(record)
+    session.flush()
+    return record
+
+
+def create_supplier(session: Session, *, code: str, name: str, gln: str | None = None) -> Supplier:
+    return _party(session, Supplier, "supplier", code, name, gln)
+
+
+def create_customer(session: Session, *, code: str, name: str, gln: str | None = None) -> Customer:
+    return _party(session, Customer, "customer", code, name, gln)
+
+
+def item_by_sku(session: Session, sku: str) -> Item:
+    item = session.scalar(select(Item).where(Item.sku == sku).options(selectinload(Item.gtins)))
+    if item is None:
+        raise NotFound(f"No item with SKU {sku!r}.", code="unknown_item")
+    return item
+
+
+def item_by_gtin(session: Session, gtin: str) -> Item:
+    normalised = normalise_gtin(gtin)
+    item = session.scalar(select(Item).join(ItemGtin).where(ItemGtin.gtin == normalised))
+    if item is None:
+        raise NotFound(f"No item has GTIN {normalised}.", code="unknown_gtin")
+    return item
+
+
+def location_by_code(session: Session, code: str) -> Location:
+    location = session.scalar(select(Location).where(Location.code == code))
+    if location is None:
+        raise NotFound(f"No location {code!r}.", code="unknown_location")
+    return location
+
+
+def supplier_by_code(session: Session, code: str) -> Supplier:
+    supplier = session.scalar(select(Supplier).where(Supplier.code == code))
+    if supplier is None:
+        raise NotFound(f"No supplier {code!r}.", code="unknown_supplier")
+    return supplier
+
+
+def lot_by_number(session: Session, lot_number: str) -> Lot:
+    lot = session.scalar(select(Lot).where(Lot.lot_number == lot_number))
+    if lot is None:
+        raise NotFound(f"No lot {lot_number!r}.", code="unknown_lot")
+    return lot

@@ -1,0 +1,94 @@
+"""Receiving: goods arrive, a lot is created (or the supplier's lot resolved) and stock booked in."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import clock
+from ..gs1 import normalise_sscc
+from ..models import HandlingUnit, Item, Location, Lot, LotStatus, MovementKind, Supplier
+from .actor import NOBODY, Actor
+from .errors import Conflict, Invalid
+from .numbering import next_lot_number
+from .stock import add_stock, record, require_positive
+
+
+def receive(session: Session, *, item: Item, qty: int, location: Location,
+            supplier: Supplier | None = None, supplier_lot: str | None = None,
+            expiry: dt.date | None = None, produced: dt.date | None = None,
+            sscc: str | None = None, by: Actor = NOBODY, on: dt.date | None = None) -> Lot:
+    """Book `qty` of `item` in at `location` and return its lot.
+
+    A further pallet of a supplier lot already received (same item, supplier, supplier lot and
+    expiry) joins that lot; anything else gets a new lot number from the item's scheme.
+    """
+    require_positive(qty)
+    today = on or clock.today()
+    supplier_lot = _clean_supplier_lot(supplier_lot)
+    if produced and produced > today:
+        raise Invalid(f"The production date {produced.isoformat()} is in the future.",
+                      code="invalid_date")
+    if expiry is None and item.shelf_life_days is not None:
+        expiry = (produced or today) + dt.timedelta(days=item.shelf_life_days)
+    if expiry and produced and expiry < produced:
+        raise Invalid(f"The expiry date {expiry.isoformat()} is before the production date "
+                      f"{produced.isoformat()}.", code="invalid_date")
+    unit_sscc = normalise_sscc(sscc) if sscc else None
+    if unit_sscc:
+        _refuse_known_pallet(session, unit_sscc)
+
+    lot = _existing_supplier_lot(session, item, supplier, supplier_lot, expiry)
+    if lot is None:
+        lot = Lot(
+            lot_number=next_lot_number(session, item.lot_scheme, today, item=item.sku,
+                                       supplier=supplier.code if supplier else None),
+            item_id=item.id, supplier_id=supplier.id if supplier else None,
+            supplier_lot=supplier_lot, produced_on=produced, received_on=today, expiry=expiry,
+            fifo_date=produced or today, status=LotStatus.AVAILABLE, on_hand=0, origin="receipt",
+            created_by_id=by.operator_id,
+        )
+        session.add(lot)
+        session.flush()
+    unit = None
+    if unit_sscc:
+        unit = HandlingUnit(sscc=unit_sscc, lot_id=lot.id, location_id=location.id,
+                            qty_received=qty, received_by_id=by.operator_id)
+        session.add(unit)
+        session.flush()
+    add_stock(session, lot, location, qty, unit)
+    record(session, MovementKind.RECEIVE, lot, qty, dest=location, by=by,
+           handling_unit_id=unit.id if unit else None)
+    return lot
+
+
+def _clean_supplier_lot(value: str | None) -> str | None:
+    text = (value or "").strip()
+    if len(text) > 40:
+        raise Invalid("A supplier lot has at most 40 characters.", code="invalid_supplier_lot")
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise Invalid("The supplier lot contains control characters.", code="invalid_supplier_lot")
+    return text or None
+
+
+def _refuse_known_pallet(session: Session, sscc: str) -> None:
+    unit = session.scalar(select(HandlingUnit).where(HandlingUnit.sscc == sscc))
+    if unit is None:
+        return
+    who = unit.received_by.name if unit.received_by else "an unknown operator"
+    when = unit.received_at.strftime("%Y-%m-%d %H:%M")
+    raise Conflict(f"Pallet {sscc} was already received on {when} by {who} (lot {unit.lot.lot_number}).",
+                   code="sscc_already_received", lot_number=unit.lot.lot_number)
+
+
+def _existing_supplier_lot(session: Session, item: Item, supplier: Supplier | None,
+                           supplier_lot: str | None, expiry: dt.date | None) -> Lot | None:
+    if supplier is None or supplier_lot is None:
+        return None
+    return session.scalar(
+        select(Lot).where(Lot.item_id == item.id, Lot.supplier_id == supplier.id,
+                          Lot.supplier_lot == supplier_lot, Lot.expiry == expiry,
+                          Lot.origin == "receipt")
+        .order_by(Lot.id).limit(1)
+    )
