@@ -1,0 +1,111 @@
+"""FIFO/FEFO suggestions: order, ties, splits, and the lots that must be skipped."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from station.models import LotStatus
+from station.services import catalog, holds, receiving, stock
+from station.services.errors import Invalid, NotFound
+from station.services.suggest import suggest
+
+from factories import TODAY, basic_site
+
+DAY = dt.timedelta(days=1)
+
+
+@pytest.fixture
+def site(db):
+    basic_site(db)
+    return db
+
+
+def receive(db, sku, qty, *, received=TODAY, produced=None, expiry=None, location="A-01"):
+    with db.write() as s:
+        return receiving.receive(s, item=catalog.item_by_sku(s, sku), qty=qty,
+                                 location=catalog.location_by_code(s, location),
+                                 produced=produced, expiry=expiry, on=received).lot_number
+
+
+def plan(db, sku, qty, on=TODAY):
+    with db.read() as s:
+        result = suggest(s, catalog.item_by_sku(s, sku), qty, on=on)
+        return [(a.lot_number, a.location_code, a.qty) for a in result.allocations], result.short
+
+
+def test_fifo_takes_the_oldest_receipt_first_and_production_date_before_receipt_date(site):
+    newest = receive(site, "BOLT", 10, received=TODAY - 1 * DAY)
+    oldest = receive(site, "BOLT", 10, received=TODAY - 5 * DAY)
+    made_long_ago = receive(site, "BOLT", 10, received=TODAY, produced=TODAY - 9 * DAY)
+    assert plan(site, "BOLT", 25) == ([(made_long_ago, "A-01", 10), (oldest, "A-01", 10),
+                                       (newest, "A-01", 5)], 0)
+
+
+def test_fefo_takes_the_first_to_expire_then_receipt_date_and_never_expiring_last(site):
+    late = receive(site, "MILK", 5, received=TODAY - 9 * DAY, expiry=TODAY + 20 * DAY)
+    soon_new = receive(site, "MILK", 5, received=TODAY - 1 * DAY, expiry=TODAY + 3 * DAY)
+    soon_old = receive(site, "MILK", 5, received=TODAY - 2 * DAY, expiry=TODAY + 3 * DAY)
+    with site.write() as s:  # a lot with no expiry on a FEFO item (shelf life cleared)
+        item = catalog.item_by_sku(s, "MILK")
+        item.shelf_life_days = None
+    never = receive(site, "MILK", 5, received=TODAY - 30 * DAY)
+    lots = [a[0] for a in plan(site, "MILK", 20)[0]]
+    assert lots == [soon_old, soon_new, late, never]
+
+
+def test_ties_are_broken_by_lot_number(site):
+    first = receive(site, "BOLT", 1)
+    second = receive(site, "BOLT", 1)
+    third = receive(site, "BOLT", 1)
+    assert [a[0] for a in plan(site, "BOLT", 3)[0]] == sorted([first, second, third]) == [first, second, third]
+
+
+def test_a_lot_split_over_locations_and_a_short_quantity(site):
+    a = receive(site, "BOLT", 6, received=TODAY - 3 * DAY)
+    b = receive(site, "BOLT", 4, received=TODAY - 2 * DAY)
+    with site.write() as s:
+        stock.move(s, catalog.lot_by_number(s, a), 2, catalog.location_by_code(s, "A-01"),
+                   catalog.location_by_code(s, "A-02"))
+    assert plan(site, "BOLT", 7) == ([(a, "A-01", 4), (a, "A-02", 2), (b, "A-01", 1)], 0)
+    assert plan(site, "BOLT", 15) == ([(a, "A-01", 4), (a, "A-02", 2), (b, "A-01", 4)], 5)
+
+
+def test_held_quarantined_expired_empty_and_staged_stock_is_skipped(site):
+    expired = receive(site, "MILK", 5, received=TODAY - 20 * DAY, expiry=TODAY - 1 * DAY)
+    held = receive(site, "MILK", 5, received=TODAY - 19 * DAY, expiry=TODAY + 1 * DAY)
+    quarantined = receive(site, "MILK", 5, received=TODAY - 18 * DAY, expiry=TODAY + 2 * DAY)
+    empty = receive(site, "MILK", 5, received=TODAY - 17 * DAY, expiry=TODAY + 3 * DAY)
+    staged = receive(site, "MILK", 5, received=TODAY - 16 * DAY, expiry=TODAY + 4 * DAY, location="SHIP")
+    good = receive(site, "MILK", 5, received=TODAY - 15 * DAY, expiry=TODAY + 5 * DAY)
+    with site.write() as s:
+        holds.hold(s, catalog.lot_by_number(s, held), "QA")
+        holds.hold(s, catalog.lot_by_number(s, quarantined), "QA", status=LotStatus.QUARANTINE)
+        stock.adjust(s, catalog.lot_by_number(s, empty), catalog.location_by_code(s, "A-01"), -5, "scrap")
+    assert plan(site, "MILK", 50) == ([(good, "A-01", 5)], 45)
+    # The day before it expires, the expired lot was still first in line.
+    assert plan(site, "MILK", 1, on=TODAY - 2 * DAY) == ([(expired, "A-01", 1)], 0)
+
+
+def test_a_released_lot_comes_back_into_the_suggestions(site):
+    number = receive(site, "BOLT", 3)
+    with site.write() as s:
+        holds.hold(s, catalog.lot_by_number(s, number), "QA")
+    assert plan(site, "BOLT", 1) == ([], 1)
+    with site.write() as s:
+        holds.release(s, catalog.lot_by_number(s, number), "ok")
+    assert plan(site, "BOLT", 1) == ([(number, "A-01", 1)], 0)
+
+
+def test_many_lots_are_walked_in_pages_without_losing_order(site):
+    numbers = [receive(site, "BOLT", 1, received=TODAY - n * DAY) for n in range(30, 0, -1)]
+    assert [a[0] for a in plan(site, "BOLT", 30)[0]] == numbers
+
+
+def test_bad_requests(site):
+    with site.read() as s:
+        item = catalog.item_by_sku(s, "BOLT")
+        with pytest.raises(Invalid):
+            suggest(s, item, 0)
+        with pytest.raises(NotFound):
+            suggest(s, 9999, 1)
