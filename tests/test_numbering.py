@@ -109,3 +109,22 @@ def test_eight_workers_drawing_a_thousand_numbers_get_a_thousand_distinct_number
     assert len(numbers) == 1000
     assert len(set(numbers)) == 1000
     assert sorted(numbers) == [f"260203-{n:04d}" for n in range(1, 1001)]
+
+
+def test_an_item_can_have_its_own_pattern_beside_the_site_default(db):
+    from station.services import catalog, receiving
+
+    with db.write() as s:
+        flour = catalog.create_item(s, sku="FLOUR", name="Flour")
+        catalog.create_item(s, sku="SALT", name="Salt")
+        catalog.create_location(s, code="DOCK", kind="dock")
+        numbering.set_scheme(s, "{item}-{yy}{jjj}-{seq:04}", SequenceReset.YEARLY, flour)
+        numbering.set_scheme(s, "{yyyy}{mm}{dd}/{seq:02}", SequenceReset.DAILY)
+    with db.write() as s:
+        got = [receiving.receive(s, item=catalog.item_by_sku(s, sku), qty=1,
+                                 location=catalog.location_by_code(s, "DOCK"), on=D).lot_number
+               for sku in ("FLOUR", "SALT", "FLOUR")]
+    assert got == ["FLOUR-26034-0001", "20260203/01", "FLOUR-26034-0002"]
+    with pytest.raises(Invalid):
+        with db.write() as s:
+            numbering.set_scheme(s, "{yy}{seq}", SequenceReset.DAILY)

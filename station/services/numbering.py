@@ -123,3 +123,20 @@ def create_scheme(session: Session, name: str, pattern: str, reset: SequenceRese
     session.add(scheme)
     session.flush()
     return scheme
+
+
+def set_scheme(session: Session, pattern: str, reset: SequenceReset, item=None) -> LotScheme:
+    """Set the site's default pattern, or an item's own pattern when `item` is given."""
+    validate_pattern(pattern, reset)
+    if item is None:
+        scheme = default_scheme(session)
+    else:
+        scheme = item.lot_scheme or session.scalar(
+            select(LotScheme).where(LotScheme.name == f"item:{item.sku}"))
+        if scheme is None:
+            scheme = LotScheme(name=f"item:{item.sku}", pattern=pattern, reset=reset)
+            session.add(scheme)
+        item.lot_scheme = scheme
+    scheme.pattern, scheme.reset = pattern, reset
+    session.flush()
+    return scheme
