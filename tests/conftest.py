@@ -98,3 +98,50 @@ def app(db_url, tmp_path, monkeypatch):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+# --- browser tests: the app behind a real server, driven by Debian's Chromium -----------------
+# (helpers in tests/browser_support.py)
+
+
+@pytest.fixture
+def sqlite_app(tmp_path, sqlite_template, monkeypatch):
+    """The app on its own migrated SQLite file: one backend, for a live server."""
+    path = tmp_path / "live.db"
+    shutil.copy(sqlite_template, path)
+    monkeypatch.setenv("STATION_INSTANCE", str(tmp_path / "instance"))
+    application = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{path}"})
+    yield application
+    application.extensions["station.db"].dispose()
+
+
+@pytest.fixture
+def live_server(sqlite_app):
+    """`sqlite_app` served by waitress on 127.0.0.1; `.url` is its base URL."""
+    from browser_support import LiveServer
+
+    with LiveServer(sqlite_app) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium (skips without it, fails under CI=true)."""
+    from browser_support import chromium, require_chromium
+
+    with chromium(require_chromium()) as instance:
+        yield instance
+
+
+@pytest.fixture
+def browser_page(browser):
+    """A fresh tab at tablet size (1280x800); page errors fail the test."""
+    from browser_support import TABLET
+
+    context = browser.new_context(viewport=TABLET)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert not errors, errors

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 
 def init_app(app) -> None:
-    from . import home
+    from . import filters, home, lots
 
+    filters.init_app(app)
     app.register_blueprint(home.bp)
+    app.register_blueprint(lots.bp)

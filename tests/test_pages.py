@@ -1,0 +1,224 @@
+"""The home page and the lot lookup pages, through the Flask test client on both backends."""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+
+import pytest
+
+from station import clock
+from station.models import LocationKind, Operator, Order, OrderLine, Role
+from station.services import catalog, holds, picking, receiving, stock
+from station.services.actor import Actor
+
+HX = {"HX-Request": "true"}
+SSCC = "376123450000000016"
+
+
+def text_of(body: str) -> str:
+    """The page's visible text, tags dropped and entities decoded, whitespace collapsed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+@pytest.fixture
+def lot_number(db) -> str:
+    """A received lot that was moved, held, released, picked and shipped."""
+    today = clock.today()
+    with db.write() as s:
+        anna = Operator(badge="OP-1", name="Anna Berg", role=Role.SUPERVISOR)
+        omar = Operator(badge="OP-2", name="Omar Diallo", role=Role.PICKER)
+        s.add_all([anna, omar])
+        s.flush()
+        item = catalog.create_item(s, sku="YOG-500", name="Greek yoghurt 500 g", unit="cup",
+                                   shelf_life_days=20)
+        supplier = catalog.create_supplier(s, code="NORDMILK", name="Nordic Dairy")
+        customer = catalog.create_customer(s, code="FRESH", name="FreshMart Centrum")
+        dock = catalog.create_location(s, code="DOCK-1", kind=LocationKind.DOCK)
+        rack = catalog.create_location(s, code="A-01-02", kind=LocationKind.STORAGE)
+        catalog.create_location(s, code="SHIP-1", kind=LocationKind.SHIPPING)
+        lot = receiving.receive(s, item=item, qty=480, location=dock, supplier=supplier,
+                                supplier_lot="ND-7781", produced=today - dt.timedelta(days=2),
+                                sscc=SSCC, by=Actor(omar.id))
+        stock.move(s, lot, 400, dock, rack, by=Actor(omar.id))
+        holds.hold(s, lot, "Lid seal check after cold-chain alarm", by=Actor(anna.id))
+        holds.release(s, lot, "Seals checked, all fine", by=Actor(anna.id))
+        order = Order(number="SO-1042", customer_id=customer.id)
+        s.add(order)
+        s.flush()
+        line = OrderLine(order_id=order.id, line_no=1, item_id=item.id, qty=24)
+        s.add(line)
+        s.flush()
+        picking.pick(s, lot=lot, location=rack, qty=24, line=line, by=Actor(omar.id))
+        picking.ship(s, order, by=Actor(omar.id))
+        return lot.lot_number
+
+
+def test_home_shows_a_tile_per_workflow_and_only_lot_lookup_links(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    page = text_of(response.text)
+    for title in ("Receiving", "Put-away", "Picking", "Line", "Lot lookup", "Supervisor"):
+        assert title in page
+    assert page.count("Coming soon") == 5
+    assert 'href="/lots"' in response.text
+    hrefs = re.findall(r'href="([^"]+)"', response.text)
+    assert all(href in ("/lots", "/static/station.css") for href in hrefs), hrefs
+
+
+def test_coming_soon_tiles_are_not_dead_links(client):
+    body = client.get("/").text
+    soon = re.findall(r'<div class="tile tile--soon".*?</div>', body, re.S)
+    assert len(soon) == 5
+    assert not any("href" in tile for tile in soon)
+
+
+def test_lot_lookup_page_has_an_autofocused_scan_input_and_no_inline_script(client):
+    response = client.get("/lots")
+    assert response.status_code == 200
+    body = response.text
+    assert re.search(r'<input[^>]*name="lot"[^>]*autofocus', body)
+    assert 'hx-get="/lots/card"' in body and 'hx-target="#lot-result"' in body
+    assert '<link rel="stylesheet" href="/static/station.css">' in body
+    assert 'src="/vendor/htmx.min.js"' in body
+    scripts = re.findall(r"<script\b[^>]*>", body)
+    assert scripts and all("src=" in tag for tag in scripts)
+    assert "<script>" not in body and "onclick" not in body.lower()
+    assert "Home" in text_of(body)  # the way back
+
+
+@pytest.mark.parametrize("url", ["/static/station.css", "/static/station.js", "/vendor/htmx.min.js"])
+def test_page_assets_are_served_from_the_app(client, url):
+    with client.get(url) as response:  # file responses hold the file open until closed
+        assert response.status_code == 200
+
+
+def test_lot_card_shows_item_status_stock_holds_and_history(client, lot_number):
+    response = client.get(f"/lots/card?lot={lot_number}", headers=HX)
+    assert response.status_code == 200
+    page = text_of(response.text)
+    assert lot_number in page
+    assert "YOG-500 Greek yoghurt 500 g" in page
+    assert 'data-status="available"' in response.text and "Available" in page
+    assert "456 cup" in page  # on hand: 480 received, 24 shipped
+    assert "Nordic Dairy" in page and "ND-7781" in page
+    assert "expires in 18 days" in page
+    # stock by location: part of the pallet went to the rack, the rest is still at the dock
+    assert f"A-01-02 storage 376 cup {SSCC}" in page
+    assert f"DOCK-1 dock 80 cup {SSCC}" in page
+    # holds and releases: who, what and why
+    assert "Hold available → hold Anna Berg Lid seal check after cold-chain alarm" in page
+    assert "Release hold → available Anna Berg Seals checked, all fine" in page
+    # history, latest first
+    kinds = re.findall(r'class="kind kind--(\w+)"', response.text)
+    assert kinds == ["ship", "pick", "move", "receive"]
+    assert "Shipped 24 cup SHIP-1 → — Omar Diallo FreshMart Centrum · SO-1042" in page
+    assert "Received 480 cup — → DOCK-1 Omar Diallo" in page
+
+
+def test_htmx_request_gets_the_fragment_only(client, lot_number):
+    response = client.get(f"/lots/card?lot={lot_number}", headers=HX)
+    body = response.text
+    assert 'id="lot-card"' in body
+    for layout in ("<!doctype", "<html", "<head>", "<title", 'class="topbar"', "<form", "station.css"):
+        assert layout not in body
+    assert "HX-Request" in response.headers.get("Vary", "")
+    assert response.headers["HX-Replace-Url"] == f"/lots/{lot_number}"
+
+
+def test_full_page_for_a_lot_includes_the_same_card(client, lot_number):
+    page = client.get(f"/lots/{lot_number}")
+    fragment = client.get(f"/lots/card?lot={lot_number}", headers=HX)
+    assert page.status_code == 200
+    assert "<html" in page.text and 'class="topbar"' in page.text
+    assert f'value="{lot_number}"' in page.text  # ready to be replaced by the next scan
+    card = re.search(r'<article class="card lot".*?</article>', fragment.text, re.S).group(0)
+    assert card in page.text
+
+
+def test_every_address_of_a_lot_answers_both_ways(client, lot_number):
+    for url in (f"/lots/{lot_number}", f"/lots/card?lot={lot_number}", f"/lots?lot={lot_number}"):
+        assert "<html" in client.get(url).text, url
+        fragment = client.get(url, headers=HX).text
+        assert 'id="lot-card"' in fragment and "<html" not in fragment, url
+
+
+def test_history_restore_gets_the_whole_page(client, lot_number):
+    response = client.get(f"/lots/{lot_number}",
+                          headers={**HX, "HX-History-Restore-Request": "true"})
+    assert "<html" in response.text
+
+
+def test_unknown_lot_gives_the_red_banner(client):
+    response = client.get("/lots/card?lot=XYZ-404", headers=HX)
+    assert response.status_code == 404
+    assert "banner--error" in response.text and 'role="alert"' in response.text
+    assert "No lot 'XYZ-404' — check the number or scan the label again" in text_of(response.text)
+    assert response.headers["HX-Replace-Url"] == "/lots?lot=XYZ-404"
+    page = client.get("/lots/XYZ-404")
+    assert page.status_code == 404
+    assert "<html" in page.text and "No lot 'XYZ-404'" in text_of(page.text)
+
+
+@pytest.mark.parametrize("raw", ["", "   ", "\r\n", "\t\x1d"])
+def test_empty_scan_gives_a_gentle_message(client, raw):
+    response = client.get("/lots/card", query_string={"lot": raw}, headers=HX)
+    assert response.status_code == 200
+    assert "banner--info" in response.text and "banner--error" not in response.text
+    assert "scan a lot label or type a lot number" in text_of(response.text)
+
+
+def test_missing_lot_parameter_is_an_empty_scan(client):
+    response = client.get("/lots/card", headers=HX)
+    assert response.status_code == 200 and "banner--info" in response.text
+
+
+@pytest.mark.parametrize("wrap", ["  {}  ", "{}\r\n", "\t{}\n", "\x02{}\x03", "{}\x1d", "\ufeff{}"])
+def test_scanned_value_is_cleaned_of_whitespace_and_control_characters(client, lot_number, wrap):
+    response = client.get("/lots/card", query_string={"lot": wrap.format(lot_number)}, headers=HX)
+    assert response.status_code == 200
+    assert f'data-lot="{lot_number}"' in response.text
+
+
+def test_lot_and_supplier_lot_values_are_html_escaped(client, db):
+    with db.write() as s:
+        item = catalog.create_item(s, sku="TAPE", name="Packing tape <50 mm>")
+        supplier = catalog.create_supplier(s, code="EVIL", name="Evil & Sons")
+        dock = catalog.create_location(s, code="DOCK-9", kind=LocationKind.DOCK)
+        lot = receiving.receive(s, item=item, qty=5, location=dock, supplier=supplier,
+                                supplier_lot="<b>x</b><script>alert(1)</script>")
+        number = lot.lot_number
+    body = client.get(f"/lots/{number}").text
+    assert "<b>x</b>" not in body and "<script>alert" not in body
+    assert "&lt;b&gt;x&lt;/b&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert "Packing tape &lt;50 mm&gt;" in body and "Evil &amp; Sons" in body
+
+
+def test_unknown_lot_with_markup_is_escaped_in_the_banner(client):
+    response = client.get("/lots/card", query_string={"lot": "<script>alert(1)</script>"},
+                          headers=HX)
+    assert response.status_code == 404
+    assert "<script>alert" not in response.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text
+
+
+def test_held_lot_shows_an_amber_badge_and_why_it_cannot_be_picked(client, db, lot_number):
+    with db.write() as s:
+        holds.hold(s, catalog.lot_by_number(s, lot_number), "Label misprint")
+    body = client.get(f"/lots/{lot_number}", headers=HX).text
+    assert 'class="badge badge--warn" data-status="hold"' in body
+    assert "This lot is on hold — QA release needed." in text_of(body)
+
+
+def test_expired_lot_shows_red_even_before_its_status_is_updated(client, db):
+    today = clock.today()
+    with db.write() as s:
+        item = catalog.create_item(s, sku="CREAM", name="Cream 200 ml")
+        dock = catalog.create_location(s, code="DOCK-2", kind=LocationKind.DOCK)
+        lot = receiving.receive(s, item=item, qty=10, location=dock,
+                                produced=today - dt.timedelta(days=10),
+                                expiry=today - dt.timedelta(days=3))
+        number = lot.lot_number
+    body = client.get(f"/lots/{number}", headers=HX).text
+    assert 'class="badge badge--bad" data-status="expired"' in body
+    assert "expired 3 days ago" in text_of(body)
