@@ -1,6 +1,12 @@
-"""The JSON API under /api/v1."""
+"""The JSON API under /api/v1: bearer tokens, pydantic bodies, one JSON error shape, OpenAPI."""
 from __future__ import annotations
+
+from werkzeug.exceptions import HTTPException
 
 
 def init_app(app) -> None:
-    pass
+    from . import openapi, views  # noqa: F401 - importing them registers their routes
+    from .core import bp, routing_error
+
+    app.register_blueprint(bp)
+    app.register_error_handler(HTTPException, routing_error)

@@ -59,7 +59,7 @@ def create_item(session: Session, *, sku: str, name: str, gtins: list[str] = (),
 def create_location(session: Session, *, code: str, kind: LocationKind, name: str = "",
                     barcode: str | None = None) -> Location:
     code = _code(code, "location code", 30)
-    barcode = (barcode or code).strip()
+    barcode = (barcode or "").strip() or code
     if session.scalar(select(Location.id).where((Location.code == code) | (Location.barcode == barcode))):
         raise Conflict(f"Location {code} (barcode {barcode}) already exists.", code="location_exists")
     location = Location(code=code, barcode=barcode, name=" ".join((name or "").split()),
@@ -77,6 +77,9 @@ def _party(session: Session, model, what: str, code: str, name: str, gln: str | 
         gln = gln.strip()
         if not (gln.isdigit() and len(gln) == 13):
             raise Invalid(f"GLN {gln!r} must be 13 digits.", code="invalid_gln")
+        owner = session.scalar(select(model.code).where(model.gln == gln))
+        if owner:
+            raise Conflict(f"GLN {gln} already belongs to {what} {owner}.", code="gln_exists")
     record = model(code=code, name=_name(name), gln=gln or None)
     session.add(record)
     session.flush()

@@ -49,20 +49,25 @@ class LotDetails:
         return None if self.lot.expiry is None else (self.lot.expiry - clock.today()).days
 
 
-def lot_details(session: Session, lot_number: str, history_limit: int = 200) -> LotDetails:
-    """The lot (NotFound if unknown) with its stock by location and its latest movements."""
-    lot = lot_by_number(session, lot_number)
-    session.refresh(lot, ["item", "supplier"])
-    stock = [
+def stock_lines(session: Session, lot_id: int) -> list[StockLine]:
+    """Where a lot's stock is: one line per location (and pallet), by location code."""
+    return [
         StockLine(code, kind.value, qty, sscc)
         for code, kind, qty, sscc in session.execute(
             select(Location.code, Location.kind, Stock.qty, HandlingUnit.sscc)
             .join(Location, Location.id == Stock.location_id)
             .outerjoin(HandlingUnit, HandlingUnit.id == Stock.handling_unit_id)
-            .where(Stock.lot_id == lot.id, Stock.qty > 0)
+            .where(Stock.lot_id == lot_id, Stock.qty > 0)
             .order_by(Location.code, HandlingUnit.sscc)
         )
     ]
+
+
+def lot_details(session: Session, lot_number: str, history_limit: int = 200) -> LotDetails:
+    """The lot (NotFound if unknown) with its stock by location and its latest movements."""
+    lot = lot_by_number(session, lot_number)
+    session.refresh(lot, ["item", "supplier"])
+    stock = stock_lines(session, lot.id)
     source, dest = aliased(Location), aliased(Location)
     history = [
         HistoryLine(ts, kind.value, qty, src, dst, who, customer, ref, reason)

@@ -1,0 +1,235 @@
+"""The API's plumbing: the blueprint, a registry of routes with their pydantic models, bearer
+tokens, and one JSON error shape for every refusal: ``{"error": {"code", "message", ...}}``."""
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from flask import Blueprint, Response, current_app, g, request
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+
+from .. import get_db
+from ..models import Role
+from ..services.errors import DomainError
+from ..services.tokens import find_token
+from .schemas import PATTERN_WORDS
+
+PREFIX = "/api/v1"
+bp = Blueprint("api", __name__, url_prefix=PREFIX)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation: what Flask dispatches and what the OpenAPI document describes."""
+
+    method: str
+    rule: str
+    endpoint: str
+    summary: str
+    status: int
+    response: type[BaseModel] | None
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    errors: tuple[int, ...]
+    public: bool
+
+
+ROUTES: list[Route] = []
+
+
+def route(method: str, rule: str, *, response: type[BaseModel] | None, status: int = 200,
+          body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
+          errors: tuple[int, ...] = (), public: bool = False) -> Callable:
+    """Register a view: its JSON body and query arrive parsed as `body` and `query`, and the
+    model it returns is sent with `status`. `errors` lists the statuses it can refuse with
+    besides 400/401/422, which the route's shape already implies."""
+
+    def decorator(view: Callable) -> Callable:
+        summary = (view.__doc__ or view.__name__).strip().splitlines()[0]
+        ROUTES.append(Route(method, rule, view.__name__, summary, status, response, body, query,
+                            tuple(errors), public))
+
+        @functools.wraps(view)
+        def endpoint(**path):
+            if body is not None:
+                path["body"] = _parse_body(body)
+            if query is not None:
+                path["query"] = _parse_query(query)
+            result = view(**path)
+            text = result.model_dump_json() if isinstance(result, BaseModel) else json.dumps(result)
+            return Response(text, status=status, mimetype="application/json")
+
+        bp.add_url_rule(rule, view.__name__, endpoint, methods=[method])
+        return view
+
+    return decorator
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+class ApiError(Exception):
+    """A refusal by the HTTP layer itself: no token, a body that is not JSON, a bad field."""
+
+    def __init__(self, status: int, code: str, message: str, *, headers: dict | None = None,
+                 **details) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers, self.details = headers or {}, details
+
+
+def error_response(status: int, code: str, message: str, headers=None, **details) -> Response:
+    error = {"code": code, "message": message}
+    error.update((k, v) for k, v in details.items() if k not in error)
+    return Response(json.dumps({"error": error}, default=str), status=status,
+                    mimetype="application/json", headers=headers)
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError):
+    return error_response(exc.status, exc.code, exc.message, exc.headers, **exc.details)
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(exc: DomainError):
+    return error_response(exc.status, exc.code, exc.message, **exc.details)
+
+
+@bp.errorhandler(IntegrityError)
+def _integrity_error(exc: IntegrityError):
+    # The services check for duplicates first; this is the loser of a race between two requests.
+    current_app.logger.warning("API %s %s: %s", request.method, request.path, exc.orig)
+    return error_response(409, "conflict", "The change collides with one saved at the same moment "
+                                           "(for example the same code created twice); nothing was "
+                                           "saved. Check and try again.")
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    if exc.code is None or exc.code < 400:
+        return exc
+    if isinstance(exc, NotFound):
+        return error_response(404, "not_found", f"There is no API route {request.path}.")
+    if isinstance(exc, MethodNotAllowed):
+        methods = sorted(exc.valid_methods or ())
+        allowed = ", ".join(m for m in methods if m not in ("HEAD", "OPTIONS"))
+        return error_response(405, "method_not_allowed",
+                              f"{request.method} is not allowed on {request.path}; use {allowed}.",
+                              headers={"Allow": ", ".join(methods)})
+    code = re.sub(r"\W+", "_", (exc.name or "error").lower()).strip("_")
+    return error_response(exc.code, code, exc.description or exc.name)
+
+
+@bp.errorhandler(Exception)
+def _unexpected(exc: Exception):
+    if isinstance(exc, HTTPException):  # the blueprint's Exception handler outranks the app's
+        return _http_error(exc)
+    current_app.logger.exception("API %s %s failed", request.method, request.path)
+    return error_response(500, "internal_error",
+                          "The server failed to handle this request; the error has been logged.")
+
+
+def routing_error(exc: HTTPException):
+    """App-wide handler: routing errors (unknown URL, wrong method) under /api/v1 answer JSON;
+    everywhere else Flask's own response is kept."""
+    if request.path == PREFIX or request.path.startswith(PREFIX + "/"):
+        return _http_error(exc)
+    return exc
+
+
+# --- requests --------------------------------------------------------------------------------
+
+
+def _parse_body(model: type[BaseModel]) -> BaseModel:
+    data = request.get_data(cache=True)
+    if not data.strip():
+        raise ApiError(400, "malformed_json", "The request body is empty; send a JSON object.")
+    try:
+        return model.model_validate_json(data)
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            if err["type"] == "json_invalid":
+                reason = (err.get("ctx") or {}).get("error", err["msg"])
+                raise ApiError(400, "malformed_json",
+                               f"The request body is not valid JSON: {reason}.") from None
+        raise _invalid(exc) from None
+
+
+def _parse_query(model: type[BaseModel]) -> BaseModel:
+    try:
+        return model.model_validate({key: request.args.get(key) for key in request.args})
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+
+
+def _invalid(exc: ValidationError) -> ApiError:
+    """422 naming each bad field in plain words: "qty: must be greater than 0"."""
+    errors = exc.errors(include_url=False)
+    if errors[0]["type"] == "model_type" and not errors[0]["loc"]:
+        return ApiError(422, "invalid", "The request body must be a JSON object.")
+    fields = []
+    for err in errors:
+        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
+        fields.append({"field": field or None, "message": _words(err)})
+    message = "; ".join(f"{f['field']}: {f['message']}" if f["field"] else f["message"] for f in fields)
+    return ApiError(422, "invalid", message, fields=fields)
+
+
+_PHRASES = (("Input should be", "must be"), ("String should", "must"), ("List should", "must"),
+            ("Value error, ", ""))
+
+
+def _words(err: dict) -> str:
+    kind = err["type"]
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not a field of this request"
+    if kind == "string_pattern_mismatch":
+        return PATTERN_WORDS.get(err["ctx"]["pattern"], "has the wrong format")
+    text = err["msg"]
+    for phrase, plain in _PHRASES:
+        if text.startswith(phrase):
+            text = plain + text[len(phrase):]
+            break
+    return text
+
+
+# --- authentication --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApiCaller:
+    """The token a request came with (kept on ``g.api_token``); roles are enforced later."""
+
+    id: int
+    name: str
+    role: Role
+
+
+def public_endpoints() -> set[str]:
+    return {f"{bp.name}.{r.endpoint}" for r in ROUTES if r.public}
+
+
+@bp.before_request
+def _authenticate():
+    if request.endpoint in public_endpoints():
+        return
+    scheme, _, secret = request.headers.get("Authorization", "").strip().partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not secret:
+        raise ApiError(401, "unauthorized",
+                       "This API needs a token: send the header 'Authorization: Bearer <token>'.",
+                       headers={"WWW-Authenticate": 'Bearer realm="station"'})
+    with get_db().read() as session:
+        token = find_token(session, secret)
+        caller = token and ApiCaller(token.id, token.name, token.role)
+    if caller is None:
+        raise ApiError(401, "invalid_token", "The API token is unknown or has been revoked.",
+                       headers={"WWW-Authenticate": 'Bearer realm="station", error="invalid_token"'})
+    g.api_token = caller

@@ -1,0 +1,90 @@
+"""The OpenAPI 3.1 document, built from the route registry and the routes' pydantic models."""
+from __future__ import annotations
+
+import functools
+import re
+
+from pydantic.json_schema import models_json_schema
+
+from .core import PREFIX, ROUTES, Route, route
+from .schemas import ErrorOut
+
+PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
+ERRORS = {
+    400: "The body is not valid JSON.",
+    401: "No token, or an unknown or revoked one.",
+    404: "Not found.",
+    409: "Refused by the current state (a duplicate, a lot already on hold, ...).",
+    422: "A field is missing or invalid, or names an unknown record.",
+}
+
+
+def _statuses(r: Route) -> list[int]:
+    implied = [400] if r.body else []
+    implied += [] if r.public else [401]
+    implied += [422] if (r.body or r.query) else []
+    return sorted(set(implied) | set(r.errors))
+
+
+def _operation(r: Route, refs: dict) -> dict:
+    op: dict = {"operationId": r.endpoint, "summary": r.summary, "tags": [r.rule.split("/")[1]]}
+    params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+              for name in PARAM.findall(r.rule)]
+    if r.query:
+        schema = r.query.model_json_schema()
+        for name, prop in schema["properties"].items():
+            param = {"name": name, "in": "query", "required": name in schema.get("required", ()),
+                     "schema": {k: v for k, v in prop.items() if k not in ("title", "description")}}
+            if "description" in prop:
+                param["description"] = prop["description"]
+            params.append(param)
+    if params:
+        op["parameters"] = params
+    if r.body:
+        op["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": refs[(r.body, "validation")]}}}
+    answer = {"description": "OK" if r.status == 200 else "Created"}
+    if r.response:
+        answer["content"] = {"application/json": {"schema": refs[(r.response, "serialization")]}}
+    else:
+        answer["content"] = {"application/json": {"schema": {"type": "object"}}}
+    op["responses"] = {str(r.status): answer} | {
+        str(status): {"description": ERRORS[status], "content": {
+            "application/json": {"schema": refs[(ErrorOut, "serialization")]}}}
+        for status in _statuses(r)}
+    if r.public:
+        op["security"] = []
+    return op
+
+
+@functools.cache
+def document() -> dict:
+    """The whole document; the registry is fixed once the views are imported."""
+    models = {(r.body, "validation") for r in ROUTES if r.body}
+    models |= {(r.response, "serialization") for r in ROUTES if r.response}
+    models.add((ErrorOut, "serialization"))
+    refs, defs = models_json_schema(sorted(models, key=lambda m: (m[0].__name__, m[1])),
+                                    ref_template="#/components/schemas/{model}")
+    paths: dict = {}
+    for r in ROUTES:
+        path = PREFIX + PARAM.sub(r"{\1}", r.rule)
+        paths.setdefault(path, {})[r.method.lower()] = _operation(r, refs)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Station API", "version": "1.0.0",
+                 "description": "Lot tracking: receiving, lots, holds, catalogue and FIFO/FEFO "
+                                "pick suggestions. Errors answer {\"error\": {\"code\", \"message\"}}."},
+        "paths": paths,
+        "components": {
+            "schemas": defs.get("$defs", {}),
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                               "description": "A token from `station token create`."}},
+        },
+        "security": [{"bearerAuth": []}],
+    }
+
+
+@route("GET", "/openapi.json", response=None, public=True)
+def openapi() -> dict:
+    """This API described as OpenAPI 3.1."""
+    return document()

@@ -1,0 +1,312 @@
+"""The API's request and response bodies (pydantic), and how domain objects become responses.
+
+Requests are strict (a quantity is a JSON integer, a date a "YYYY-MM-DD" string) and refuse
+unknown fields, so a typo is an error rather than a silently ignored value. The services check
+the rules again; these models describe the shape, and keep text within its column's length.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from ..models import Item, LocationKind, Lot, LotStatus, RemovalStrategy, Supplier
+from ..models import Location as LocationRow
+from ..services.catalog import CODE
+from ..services.lots import LotDetails, StockLine
+from ..services.suggest import Suggestion
+
+NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+GTIN = r"^([0-9]{8}|[0-9]{12,14})$"
+SSCC = r"^[0-9]{18}$"
+GLN = r"^[0-9]{13}$"
+# What a pattern mismatch means, for the error message.
+PATTERN_WORDS = {
+    NO_CONTROL: "must not contain control characters",
+    CODE.pattern: "must be letters, digits or . _ / - (starting with a letter or digit)",
+    GTIN: "must be a GTIN of 8, 12, 13 or 14 digits",
+    SSCC: "must be an SSCC of 18 digits",
+    GLN: "must be a GLN of 13 digits",
+}
+MAX_QTY = 100_000_000
+
+
+def _code(max_length: int):
+    return Annotated[str, Field(min_length=1, max_length=max_length, pattern=CODE.pattern)]
+
+
+def _text(max_length: int, min_length: int = 1):
+    return Annotated[str, Field(min_length=min_length, max_length=max_length, pattern=NO_CONTROL)]
+
+
+Sku, LocationCode, SupplierCode, UnitCode = _code(40), _code(30), _code(20), _code(16)
+Name, Reason, SupplierLot, Barcode = _text(200), _text(200), _text(40), _text(60)
+LocationName = _text(120, min_length=0)
+Gtin = Annotated[str, Field(pattern=GTIN)]
+Qty = Annotated[int, Field(gt=0, le=MAX_QTY, description="A whole number in the item's unit.")]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _utc(ts: dt.datetime) -> dt.datetime:
+    # SQLite gives back naive datetimes; every timestamp is stored in UTC.
+    return ts if ts.tzinfo else ts.replace(tzinfo=dt.timezone.utc)
+
+
+# --- catalogue -------------------------------------------------------------------------------
+
+
+class ItemIn(Request):
+    sku: Sku = Field(description="The item's SKU, unique on the site.")
+    name: Name = Field(description="What people call the item.")
+    gtins: list[Gtin] = Field(
+        default_factory=list, max_length=20, description="GTIN-8/12/13/14 barcodes of the item.")
+    unit: UnitCode = Field("ea", description="The unit quantities are counted in.")
+    shelf_life_days: Annotated[int, Field(ge=0, le=36_500)] | None = Field(
+        None, description="Sets the expiry of received lots when the supplier gives none.")
+    removal_strategy: RemovalStrategy = RemovalStrategy.FIFO
+
+
+class ItemOut(BaseModel):
+    sku: str
+    name: str
+    gtins: list[str] = Field(description="As GTIN-14.")
+    unit: str
+    shelf_life_days: int | None
+    removal_strategy: RemovalStrategy
+
+    @classmethod
+    def of(cls, item: Item) -> ItemOut:
+        return cls(sku=item.sku, name=item.name, gtins=[g.gtin for g in item.gtins], unit=item.unit,
+                   shelf_life_days=item.shelf_life_days, removal_strategy=item.removal_strategy)
+
+
+class LocationIn(Request):
+    code: LocationCode = Field(description="The location's code, unique on the site.")
+    kind: LocationKind
+    name: LocationName = Field("", description="A longer description.")
+    barcode: Barcode | None = Field(
+        None, description="What its barcode scans as; the code when not given.")
+
+
+class LocationOut(BaseModel):
+    code: str
+    barcode: str
+    name: str
+    kind: LocationKind
+
+    @classmethod
+    def of(cls, location: LocationRow) -> LocationOut:
+        return cls(code=location.code, barcode=location.barcode, name=location.name,
+                   kind=location.kind)
+
+
+class SupplierIn(Request):
+    code: SupplierCode = Field(description="The supplier's code, unique on the site.")
+    name: Name = Field(description="The supplier's name.")
+    gln: Annotated[str, Field(pattern=GLN)] | None = Field(
+        None, description="GS1 Global Location Number, unique.")
+
+
+class SupplierOut(BaseModel):
+    code: str
+    name: str
+    gln: str | None
+
+    @classmethod
+    def of(cls, supplier: Supplier) -> SupplierOut:
+        return cls(code=supplier.code, name=supplier.name, gln=supplier.gln)
+
+
+class PageQuery(BaseModel):
+    limit: int = Field(100, ge=1, le=1000, description="At most this many records.")
+    offset: int = Field(0, ge=0, le=2_000_000_000, description="Skip this many records first.")
+
+
+class Page(BaseModel):
+    next_offset: int | None = Field(description="The offset of the next page; null on the last page.")
+
+
+class ItemPage(Page):
+    data: list[ItemOut]
+
+
+class LocationPage(Page):
+    data: list[LocationOut]
+
+
+class SupplierPage(Page):
+    data: list[SupplierOut]
+
+
+# --- lots ------------------------------------------------------------------------------------
+
+
+class ReceiptIn(Request):
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["gtin"], "properties": {"gtin": {"type": "string"}}},
+        {"required": ["sku"], "properties": {"sku": {"type": "string"}}},
+    ]})
+
+    gtin: Gtin | None = Field(
+        None, description="The item by one of its GTINs (give this or sku).")
+    sku: Sku | None = Field(None, description="The item by its SKU (give this or gtin).")
+    qty: Qty
+    supplier: SupplierCode | None = Field(None, description="The supplier's code.")
+    supplier_lot: SupplierLot | None = Field(None, description="The supplier's own lot number.")
+    expiry: dt.date | None = Field(None, description="From the label; else from the item's shelf life.")
+    produced: dt.date | None = Field(None, description="Production date; not in the future.")
+    location: LocationCode | None = Field(
+        None, description="Where the goods are put; the first dock (by code) when not given.")
+    sscc: Annotated[str, Field(pattern=SSCC)] | None = Field(
+        None, description="The pallet's SSCC; a pallet is received only once.")
+
+    @model_validator(mode="after")
+    def _one_item_reference(self) -> ReceiptIn:
+        if self.gtin is None and self.sku is None:
+            raise PydanticCustomError("item_reference", "Give the item: its gtin or its sku.")
+        if self.gtin is not None and self.sku is not None:
+            raise PydanticCustomError("item_reference", "Give the item by gtin or by sku, not both.")
+        return self
+
+
+class HoldIn(Request):
+    reason: Reason = Field(description="Why the lot is stopped.")
+    status: Literal["hold", "quarantine"] = "hold"
+
+
+class ReleaseIn(Request):
+    reason: Reason = Field(description="Why the lot may be used again.")
+
+
+class ItemRef(BaseModel):
+    sku: str
+    name: str
+
+
+class StockOut(BaseModel):
+    location: str
+    qty: int
+    sscc: str | None
+
+
+class LotOut(BaseModel):
+    lot_number: str
+    item: ItemRef
+    status: LotStatus
+    expiry: dt.date | None
+    produced: dt.date | None
+    received: dt.date | None
+    supplier: str | None = Field(description="The supplier's code.")
+    supplier_lot: str | None
+    on_hand: int
+    stock: list[StockOut]
+
+    @classmethod
+    def fields_of(cls, lot: Lot, stock: list[StockLine]) -> dict:
+        return dict(
+            lot_number=lot.lot_number, item=ItemRef(sku=lot.item.sku, name=lot.item.name),
+            status=lot.status, expiry=lot.expiry, produced=lot.produced_on, received=lot.received_on,
+            supplier=lot.supplier.code if lot.supplier else None, supplier_lot=lot.supplier_lot,
+            on_hand=lot.on_hand,
+            stock=[StockOut(location=s.location_code, qty=s.qty, sscc=s.sscc) for s in stock])
+
+    @classmethod
+    def of(cls, lot: Lot, stock: list[StockLine]) -> LotOut:
+        return cls(**cls.fields_of(lot, stock))
+
+
+class MovementOut(BaseModel):
+    ts: dt.datetime
+    kind: str
+    qty: int
+    from_location: str | None
+    to_location: str | None
+    operator: str | None
+    customer: str | None
+    reference: str | None
+    reason: str | None
+
+
+class LotEventOut(BaseModel):
+    ts: dt.datetime
+    action: str
+    from_status: LotStatus
+    to_status: LotStatus
+    reason: str
+    operator: str | None
+
+
+class LotDetailOut(LotOut):
+    days_to_expiry: int | None
+    history: list[MovementOut] = Field(description="Movements, newest first (the latest 200).")
+    events: list[LotEventOut] = Field(description="Status changes, newest first.")
+
+    @classmethod
+    def of_details(cls, details: LotDetails) -> LotDetailOut:
+        return cls(
+            **cls.fields_of(details.lot, details.stock),
+            days_to_expiry=details.days_to_expiry,
+            history=[MovementOut(ts=_utc(h.ts), kind=h.kind, qty=h.qty, from_location=h.from_location,
+                                 to_location=h.to_location, operator=h.operator, customer=h.customer,
+                                 reference=h.reference, reason=h.reason) for h in details.history],
+            events=[LotEventOut(ts=_utc(e.ts), action=e.action, from_status=e.from_status,
+                                to_status=e.to_status, reason=e.reason,
+                                operator=e.operator.name if e.operator else None)
+                    for e in details.events])
+
+
+# --- suggestions -----------------------------------------------------------------------------
+
+
+class SuggestQuery(BaseModel):
+    qty: Qty
+
+
+class AllocationOut(BaseModel):
+    lot_number: str
+    location: str
+    qty: int
+    expiry: dt.date | None
+
+
+class SuggestionOut(BaseModel):
+    item: ItemRef
+    strategy: RemovalStrategy
+    requested: int
+    allocated: int
+    short: int = Field(description="How much of the request no pickable stock covers.")
+    allocations: list[AllocationOut] = Field(description="In the order to pick them.")
+
+    @classmethod
+    def of(cls, item: Item, suggestion: Suggestion) -> SuggestionOut:
+        return cls(item=ItemRef(sku=item.sku, name=item.name), strategy=suggestion.strategy,
+                   requested=suggestion.requested, allocated=suggestion.allocated,
+                   short=suggestion.short,
+                   allocations=[AllocationOut(lot_number=a.lot_number, location=a.location_code,
+                                              qty=a.qty, expiry=a.expiry)
+                                for a in suggestion.allocations])
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+class FieldError(BaseModel):
+    field: str | None
+    message: str
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    code: str = Field(description="Stable, for programs: unknown_lot, sscc_already_received, ...")
+    message: str = Field(description="A sentence for people.")
+    fields: list[FieldError] | None = Field(None, description="With code 'invalid': each bad field.")
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
