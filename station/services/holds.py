@@ -11,6 +11,12 @@ from .stock import require_reason
 HOLDS = (LotStatus.HOLD, LotStatus.QUARANTINE)
 
 
+def _lock(session: Session, lot: Lot) -> None:
+    # Re-read the status under a row lock so two supervisors cannot both change it (PostgreSQL;
+    # SQLite write transactions are already serialised).
+    session.refresh(lot, ["status", "on_hand"], with_for_update=True)
+
+
 def _event(session: Session, lot: Lot, action: str, to: LotStatus, reason: str, by: Actor) -> LotEvent:
     event = LotEvent(lot_id=lot.id, action=action, from_status=lot.status, to_status=to, reason=reason,
                      operator_id=by.operator_id, station_id=by.station_id)
@@ -25,6 +31,7 @@ def hold(session: Session, lot: Lot, reason: str, *, status: LotStatus = LotStat
     if status not in HOLDS:
         raise Invalid(f"A lot can be put on hold or in quarantine, not {status.value}.", code="invalid_status")
     reason = require_reason(reason)
+    _lock(session, lot)
     if lot.status is status:
         raise Conflict(f"Lot {lot.lot_number} is already {_words(status)}.", code="already_held")
     if lot.status is LotStatus.RECALLED:
@@ -35,6 +42,7 @@ def hold(session: Session, lot: Lot, reason: str, *, status: LotStatus = LotStat
 def release(session: Session, lot: Lot, reason: str, *, by: Actor = NOBODY) -> LotEvent:
     """Lift a hold or quarantine; the lot is available again (or consumed, if it has no stock)."""
     reason = require_reason(reason)
+    _lock(session, lot)
     if lot.status not in HOLDS:
         raise Conflict(f"Lot {lot.lot_number} is {lot.status.value}, not on hold; nothing to release.",
                        code="not_held")
