@@ -9,7 +9,7 @@ import pytest
 
 from station import clock
 from station.models import LocationKind, Operator, Order, OrderLine, Role
-from station.services import catalog, holds, picking, receiving, stock
+from station.services import catalog, holds, picking, production, receiving, stock
 from station.services.actor import Actor
 
 HX = {"HX-Request": "true"}
@@ -42,16 +42,23 @@ def lot_number(db) -> str:
                                 sscc=SSCC, by=Actor(omar.id))
         stock.move(s, lot, 400, dock, rack, by=Actor(omar.id))
         holds.hold(s, lot, "Lid seal check after cold-chain alarm", by=Actor(anna.id))
-        holds.release(s, lot, "Seals checked, all fine", by=Actor(anna.id))
-        order = Order(number="SO-1042", customer_id=customer.id)
+        number, ids = lot.lot_number, (anna.id, omar.id, customer.id, item.id)
+    with db.write() as s:  # the release comes later, in its own transaction
+        holds.release(s, catalog.lot_by_number(s, number), "Seals checked, all fine",
+                      by=Actor(ids[0]))
+    with db.write() as s:
+        _, omar_id, customer_id, item_id = ids
+        lot = catalog.lot_by_number(s, number)
+        rack = catalog.location_by_code(s, "A-01-02")
+        order = Order(number="SO-1042", customer_id=customer_id)
         s.add(order)
         s.flush()
-        line = OrderLine(order_id=order.id, line_no=1, item_id=item.id, qty=24)
+        line = OrderLine(order_id=order.id, line_no=1, item_id=item_id, qty=24)
         s.add(line)
         s.flush()
-        picking.pick(s, lot=lot, location=rack, qty=24, line=line, by=Actor(omar.id))
-        picking.ship(s, order, by=Actor(omar.id))
-        return lot.lot_number
+        picking.pick(s, lot=lot, location=rack, qty=24, line=line, by=Actor(omar_id))
+        picking.ship(s, order, by=Actor(omar_id))
+    return number
 
 
 def test_home_shows_a_tile_per_workflow_and_only_lot_lookup_links(client):
@@ -222,3 +229,14 @@ def test_expired_lot_shows_red_even_before_its_status_is_updated(client, db):
     body = client.get(f"/lots/{number}", headers=HX).text
     assert 'class="badge badge--bad" data-status="expired"' in body
     assert "expired 3 days ago" in text_of(body)
+
+
+def test_lot_made_on_the_line_says_so_instead_of_showing_an_empty_supplier(client, db):
+    with db.write() as s:
+        item = catalog.create_item(s, sku="COOKIE", name="Cookies 200 g", shelf_life_days=90)
+        line = catalog.create_location(s, code="LINE-1", kind=LocationKind.LINE)
+        number = production.produce(s, item=item, qty=600, location=line).lot_number
+    page = text_of(client.get(f"/lots/{number}", headers=HX).text)
+    assert "Received made here" in page
+    assert "Supplier" not in page
+    assert "Produced 600 ea — → LINE-1" in page
