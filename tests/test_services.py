@@ -393,3 +393,14 @@ def test_catalogue_refuses_duplicates_and_bad_gtins(site):
     with site.write() as s:
         item = catalog.create_item(s, sku="UPC", name="Imported", gtins=["036000291452"])
         assert [g.gtin for g in item.gtins] == ["00036000291452"]
+
+
+def test_hold_and_release_in_one_transaction(site):
+    number = receive(site, qty=5)
+    with site.write() as s:
+        lot = catalog.lot_by_number(s, number)
+        holds.hold(s, lot, "sample taken")
+        holds.release(s, lot, "sample fine")
+    with site.read() as s:
+        assert catalog.lot_by_number(s, number).status is LotStatus.AVAILABLE
+        assert len(s.scalars(select(LotEvent)).all()) == 2

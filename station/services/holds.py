@@ -14,6 +14,7 @@ HOLDS = (LotStatus.HOLD, LotStatus.QUARANTINE)
 def _lock(session: Session, lot: Lot) -> None:
     # Re-read the status under a row lock so two supervisors cannot both change it (PostgreSQL;
     # SQLite write transactions are already serialised).
+    session.flush()  # keep this transaction's own changes to the lot
     session.refresh(lot, ["status", "on_hand"], with_for_update=True)
 
 
