@@ -24,8 +24,12 @@ def init_command() -> None:
 def demo_command(if_empty: bool, seed: int) -> None:
     """Seed a realistic demo site: items, suppliers, locations, lots, orders, operators."""
     from .demo import seed_demo
+    from .services.errors import DomainError
 
-    summary = seed_demo(get_db(), seed=seed, if_empty=if_empty)
+    try:
+        summary = seed_demo(get_db(), seed=seed, if_empty=if_empty)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
     click.echo(summary)
 
 
