@@ -317,6 +317,11 @@ def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
     return local.astimezone(dt.timezone.utc)
 
 
+def _past(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    """That time of `day`, but never later than now: the ledger holds no future."""
+    return min(_at(day, hour, minute), dt.datetime.now(dt.timezone.utc))
+
+
 def _month_end(day: dt.date) -> dt.date:
     return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
@@ -454,16 +459,19 @@ class _Site:
                 for part, per_1000 in recipe.items():
                     need[part] += math.ceil(qty * per_1000 / 1000)
         self.workday += 1
-        for spec in ITEMS:
-            if spec.source in self.suppliers:
-                if (self.workday + self.offset[spec.sku]) % spec.every == 0:
-                    usable[spec.sku] += self.receive(spec, day)  # the regular delivery
-                while usable[spec.sku] - need[spec.sku] < spec.reorder:
-                    usable[spec.sku] += self.receive(spec, day)  # an extra one
-        for sku, qty in runs:
-            self.produce(sku, qty, day)
-        for code, lines in orders:
-            self.ship_order(code, lines, day)
+        with clock.at(_past(day, 7, 30)):
+            for spec in ITEMS:
+                if spec.source in self.suppliers:
+                    if (self.workday + self.offset[spec.sku]) % spec.every == 0:
+                        usable[spec.sku] += self.receive(spec, day)  # the regular delivery
+                    while usable[spec.sku] - need[spec.sku] < spec.reorder:
+                        usable[spec.sku] += self.receive(spec, day)  # an extra one
+        with clock.at(_past(day, 11)):
+            for sku, qty in runs:
+                self.produce(sku, qty, day)
+        with clock.at(_past(day, 14, 15)):
+            for code, lines in orders:
+                self.ship_order(code, lines, day)
 
     def receive(self, spec: ItemSpec, day: dt.date) -> int:
         """One delivery of `spec` (pallets of one supplier lot), put away unless it came in just now."""

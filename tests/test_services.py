@@ -404,3 +404,18 @@ def test_hold_and_release_in_one_transaction(site):
     with site.read() as s:
         assert catalog.lot_by_number(s, number).status is LotStatus.AVAILABLE
         assert len(s.scalars(select(LotEvent)).all()) == 2
+
+
+def test_moving_part_of_a_pallet_leaves_the_pallet_where_it_was(site):
+    number = receive(site, qty=30, sscc=SSCC)
+    with site.write() as s:
+        unit = s.scalar(select(HandlingUnit))
+        stock.move(s, unit.lot, 10, unit.location, catalog.location_by_code(s, "A-01"), unit=unit)
+    with site.read() as s:
+        assert s.scalar(select(HandlingUnit)).location.code == "DOCK"
+    with site.write() as s:
+        unit = s.scalar(select(HandlingUnit))
+        stock.move(s, unit.lot, 20, unit.location, catalog.location_by_code(s, "A-01"), unit=unit)
+    with site.read() as s:
+        assert s.scalar(select(HandlingUnit)).location.code == "A-01"
+    assert qty_at(site, number, "A-01") == 30

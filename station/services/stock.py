@@ -136,8 +136,10 @@ def move(session: Session, lot: Lot, qty: int, source: Location, dest: Location,
         raise Invalid(f"Lot {lot.lot_number} is already at {dest.code}.", code="same_location")
     for unit_id, part in remove_stock(session, lot, source, qty, unit):
         add_stock(session, lot, dest, part, session.get(HandlingUnit, unit_id) if unit_id else None)
-    if unit is not None and unit.location_id == source.id:
-        unit.location_id = dest.id
+    if unit is not None and unit.location_id == source.id and not session.scalar(
+            select(Stock.id).where(Stock.handling_unit_id == unit.id, Stock.location_id == source.id,
+                                   Stock.qty > 0).limit(1)):
+        unit.location_id = dest.id  # the whole pallet has gone; part of one stays where it was
     return record(session, MovementKind.MOVE, lot, qty, source=source, dest=dest, by=by,
                   handling_unit_id=unit.id if unit else None)
 
