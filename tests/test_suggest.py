@@ -109,3 +109,8 @@ def test_bad_requests(site):
             suggest(s, item, 0)
         with pytest.raises(NotFound):
             suggest(s, 9999, 1)
+
+
+def test_fefo_pages_keep_expiry_order_across_many_lots(site):
+    numbers = [receive(site, "MILK", 1, expiry=TODAY + n * DAY) for n in range(40, 0, -1)]
+    assert [a[0] for a in plan(site, "MILK", 40)[0]] == numbers[::-1]

@@ -1,22 +1,26 @@
 """FIFO/FEFO pick suggestions: which lots and locations to pick, in order, to cover a quantity.
 
 Lots are read in index order through the partial indexes ix_lots_fifo / ix_lots_fefo (which
-hold only available lots with stock), a few at a time, so the query reads about as many rows
+hold only available lots with stock), a page at a time, so the query reads about as many rows
 as it returns, whether the item has ten lots or a million.
+
+This is on the scan path, so the statements are built once, with bind parameters, and run on
+the session's connection: building them per call cost more than running them (bench/).
 """
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import Date, String, bindparam, or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from .. import clock
-from ..models import Item, Location, LocationKind, Lot, LotStatus, RemovalStrategy, Stock
+from ..models import Item, Location, Lot, RemovalStrategy, Stock
 from .errors import Invalid, NotFound
 
-BATCH = 8
+BATCH = 8  # lots in the first page; later pages double, up to MAX_BATCH
+MAX_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -48,66 +52,90 @@ class Suggestion:
         return self.requested - self.allocated
 
 
+def _after(*columns):
+    """Keyset condition: rows that sort after the last row of the previous page."""
+    types = {Lot.expiry.key: Date, Lot.fifo_date.key: Date, Lot.lot_number.key: String}
+    return tuple_(*columns) > tuple_(*(bindparam(f"last_{c.key}", type_=types[c.key]) for c in columns))
+
+
+# Literal SQL, not parameters: the planner must see the partial indexes' own predicate.
+_PICKABLE = text("lots.status = 'available' AND lots.on_hand > 0")
+_LOTS = select(Lot.id, Lot.lot_number, Lot.expiry, Lot.fifo_date)
+_ITEM = Lot.item_id == bindparam("item")
+_TODAY = bindparam("today", type_=Date)
+_FIFO_ORDER = (Lot.fifo_date, Lot.lot_number)
+_FEFO_ORDER = (Lot.expiry, Lot.fifo_date, Lot.lot_number)
+
+
+def _walk(order, *conditions, first_only=()):
+    """The first-page and next-page statements of one walk through the lots, in `order`."""
+    base = _LOTS.where(_ITEM, _PICKABLE, *conditions)
+    first = base.where(*first_only).order_by(*order).limit(bindparam("n"))
+    following = base.where(_after(*order)).order_by(*order).limit(bindparam("n"))
+    return first, following, order
+
+
+_FIFO = _walk(_FIFO_ORDER, or_(Lot.expiry.is_(None), Lot.expiry >= _TODAY))
+# Later FEFO pages are bounded by the keyset alone; repeating expiry >= today would restart
+# the index walk at today's date on every page.
+_FEFO_DATED = _walk(_FEFO_ORDER, first_only=(Lot.expiry >= _TODAY,))
+_FEFO_UNDATED = _walk(_FIFO_ORDER, Lot.expiry.is_(None))
+
+_STRATEGY = select(Item.removal_strategy).where(Item.id == bindparam("item"))
+_STOCK = (
+    select(Stock.lot_id, Stock.location_id, Location.code, Stock.qty, Stock.handling_unit_id)
+    .join(Location, Location.id == Stock.location_id)
+    .where(Stock.lot_id.in_(bindparam("lots", expanding=True)), Stock.qty > 0,
+           text("locations.kind != 'shipping'"))  # staged for shipping: already picked
+    .order_by(Stock.lot_id, Location.code, Stock.handling_unit_id.is_not(None), Stock.id)
+)
+
+
 def suggest(session: Session, item: Item | int, qty: int, *, on: dt.date | None = None) -> Suggestion:
     """The ordered allocations covering `qty` of `item`, skipping unavailable and expired lots."""
-    if isinstance(item, int):
-        found = session.get(Item, item)
-        if found is None:
-            raise NotFound(f"No item with id {item}.")
-        item = found
-    if qty <= 0:
-        raise Invalid("The quantity to pick must be more than 0.", code="invalid_qty")
-    today = on or clock.today()
+    if isinstance(qty, bool) or not isinstance(qty, int) or qty <= 0:
+        raise Invalid("The quantity to pick must be a whole number greater than 0.", code="invalid_qty")
+    conn = session.connection()
+    if isinstance(item, Item):
+        item_id, strategy = item.id, item.removal_strategy
+    else:
+        item_id, strategy = item, conn.execute(_STRATEGY, {"item": item}).scalar()
+        if strategy is None:
+            raise NotFound(f"No item with id {item}.", code="unknown_item")
+        strategy = RemovalStrategy(strategy)
+    params = {"item": item_id, "today": on or clock.today()}
+    walks = (_FEFO_DATED, _FEFO_UNDATED) if strategy is RemovalStrategy.FEFO else (_FIFO,)
     allocations: list[Allocation] = []
     remaining = qty
-    for lots in _lot_batches(session, item, today):
-        for allocation in _allocate(session, lots, remaining):
-            allocations.append(allocation)
-            remaining -= allocation.qty
-        if remaining == 0:
-            break
-    return Suggestion(item.id, item.removal_strategy, qty, allocations)
+    for walk in walks:
+        for lots in _pages(conn, walk, params):
+            for allocation in _allocate(conn, lots, remaining):
+                allocations.append(allocation)
+                remaining -= allocation.qty
+            if remaining == 0:
+                return Suggestion(item_id, strategy, qty, allocations)
+    return Suggestion(item_id, strategy, qty, allocations)
 
 
-def _lot_batches(session: Session, item: Item, today: dt.date):
-    """Yield batches of pickable lots in removal order (keyset pagination over the index)."""
-    base = select(Lot.id, Lot.lot_number, Lot.expiry, Lot.fifo_date).where(
-        Lot.item_id == item.id, Lot.status == LotStatus.AVAILABLE, Lot.on_hand > 0
-    )
-    if item.removal_strategy is RemovalStrategy.FEFO:
-        # Lots with an expiry date first (soonest first), then lots that never expire.
-        yield from _pages(session, base.where(Lot.expiry >= today),
-                          (Lot.expiry, Lot.fifo_date, Lot.lot_number))
-        yield from _pages(session, base.where(Lot.expiry.is_(None)), (Lot.fifo_date, Lot.lot_number))
-    else:
-        yield from _pages(session, base.where(or_(Lot.expiry.is_(None), Lot.expiry >= today)),
-                          (Lot.fifo_date, Lot.lot_number))
-
-
-def _pages(session: Session, query, order):
-    last = None
+def _pages(conn, walk, params):
+    """Yield pages of pickable lots in removal order; each page twice the size of the last."""
+    first, following, order = walk
+    statement, size, page_params = first, BATCH, dict(params)
     while True:
-        page = query if last is None else query.where(tuple_(*order) > tuple_(*last))
-        rows = session.execute(page.order_by(*order).limit(BATCH)).all()
+        rows = conn.execute(statement, {**page_params, "n": size}).all()
         if not rows:
             return
         yield rows
-        if len(rows) < BATCH:
+        if len(rows) < size:
             return
-        last = [getattr(rows[-1], col.key) for col in order]
+        page_params.update({f"last_{c.key}": getattr(rows[-1], c.key) for c in order})
+        statement, size = following, min(size * 2, MAX_BATCH)
 
 
-def _allocate(session: Session, lots, remaining: int):
+def _allocate(conn, lots, remaining: int):
     """Yield allocations from these lots' stock, lot by lot in the given order."""
-    stock = session.execute(
-        select(Stock.lot_id, Stock.location_id, Location.code, Stock.qty, Stock.handling_unit_id)
-        .join(Location, Location.id == Stock.location_id)
-        .where(Stock.lot_id.in_([lot.id for lot in lots]), Stock.qty > 0,
-               Location.kind != LocationKind.SHIPPING)
-        .order_by(Stock.lot_id, Location.code, Stock.handling_unit_id.is_not(None), Stock.id)
-    ).all()
     by_lot: dict[int, list] = {}
-    for row in stock:
+    for row in conn.execute(_STOCK, {"lots": [lot.id for lot in lots]}):
         by_lot.setdefault(row.lot_id, []).append(row)
     for lot in lots:
         for row in by_lot.get(lot.id, ()):
