@@ -76,7 +76,7 @@ def test_held_quarantined_expired_empty_and_staged_stock_is_skipped(site):
     held = receive(site, "MILK", 5, received=TODAY - 19 * DAY, expiry=TODAY + 1 * DAY)
     quarantined = receive(site, "MILK", 5, received=TODAY - 18 * DAY, expiry=TODAY + 2 * DAY)
     empty = receive(site, "MILK", 5, received=TODAY - 17 * DAY, expiry=TODAY + 3 * DAY)
-    staged = receive(site, "MILK", 5, received=TODAY - 16 * DAY, expiry=TODAY + 4 * DAY, location="SHIP")
+    receive(site, "MILK", 5, received=TODAY - 16 * DAY, expiry=TODAY + 4 * DAY, location="SHIP")
     good = receive(site, "MILK", 5, received=TODAY - 15 * DAY, expiry=TODAY + 5 * DAY)
     with site.write() as s:
         holds.hold(s, catalog.lot_by_number(s, held), "QA")

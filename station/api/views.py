@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from .. import get_db
-from ..models import Item, Location, LotStatus, Supplier
+from ..models import Item, Location, LocationKind, LotStatus, Supplier
 from ..services import catalog, holds, receiving
 from ..services.errors import Invalid, NotFound
 from ..services.lots import lot_details, stock_lines
@@ -45,8 +45,10 @@ def create_receipt(body: ReceiptIn) -> LotOut:
             item = _referenced(catalog.item_by_gtin, session, body.gtin, "gtin")
         else:
             item = _referenced(catalog.item_by_sku, session, body.sku, "sku")
-        location = (_referenced(catalog.location_by_code, session, body.location, "location")
-                    if body.location is not None else receiving.default_location(session))
+        if body.location is not None:
+            location = _referenced(catalog.location_by_code, session, body.location, "location")
+        else:
+            location = catalog.first_location(session, LocationKind.DOCK, "to receive at")
         supplier = (_referenced(catalog.supplier_by_code, session, body.supplier, "supplier")
                     if body.supplier is not None else None)
         lot = receiving.receive(session, item=item, qty=body.qty, location=location,

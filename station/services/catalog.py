@@ -116,6 +116,16 @@ def location_by_code(session: Session, code: str) -> Location:
     return location
 
 
+def first_location(session: Session, kind: LocationKind, purpose: str) -> Location:
+    """The first location of `kind` by code, for `purpose` ("to receive at"); Invalid if none."""
+    location = session.scalar(select(Location).where(Location.kind == kind)
+                              .order_by(Location.code).limit(1))
+    if location is None:
+        raise Invalid(f"There is no {kind.value} location {purpose}; create one, or give the location.",
+                      code=f"no_{kind.value}_location")
+    return location
+
+
 def supplier_by_code(session: Session, code: str) -> Supplier:
     supplier = session.scalar(select(Supplier).where(Supplier.code == code))
     if supplier is None:

@@ -6,22 +6,12 @@ import datetime as dt
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from .. import clock
 from ..models import (Location, LocationKind, Lot, Movement, MovementKind, Order, OrderLine,
                       OrderStatus, utcnow)
 from .actor import NOBODY, Actor
-from .errors import Conflict, Invalid
+from .catalog import first_location
+from .errors import Conflict
 from .stock import ensure_pickable, record, remove_stock, add_stock, require_positive
-
-
-def staging_location(session: Session) -> Location:
-    """Where picked goods wait for shipping: the first shipping location."""
-    location = session.scalar(select(Location).where(Location.kind == LocationKind.SHIPPING)
-                              .order_by(Location.code).limit(1))
-    if location is None:
-        raise Invalid("There is no shipping location to pick to; create one first.",
-                      code="no_shipping_location")
-    return location
 
 
 def pick(session: Session, *, lot: Lot, location: Location, qty: int,
@@ -31,7 +21,7 @@ def pick(session: Session, *, lot: Lot, location: Location, qty: int,
     """Pick `qty` of `lot` from `location` to the staging location, for an order line if given."""
     require_positive(qty)
     ensure_pickable(lot, on)
-    dest = dest or staging_location(session)
+    dest = dest or first_location(session, LocationKind.SHIPPING, "to pick to")
     if line is not None:
         _check_line(session, line, lot, qty)
     remove_stock(session, lot, location, qty)

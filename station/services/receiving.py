@@ -8,8 +8,7 @@ from sqlalchemy.orm import Session
 
 from .. import clock
 from ..gs1 import normalise_sscc
-from ..models import (HandlingUnit, Item, Location, LocationKind, Lot, LotStatus, MovementKind,
-                      Supplier)
+from ..models import HandlingUnit, Item, Location, Lot, LotStatus, MovementKind, Supplier
 from .actor import NOBODY, Actor
 from .errors import Conflict, Invalid
 from .numbering import next_lot_number
@@ -62,16 +61,6 @@ def receive(session: Session, *, item: Item, qty: int, location: Location,
     record(session, MovementKind.RECEIVE, lot, qty, dest=location, by=by,
            handling_unit_id=unit.id if unit else None)
     return lot
-
-
-def default_location(session: Session) -> Location:
-    """Where goods are booked in when no location is given: the first dock, by code."""
-    location = session.scalar(select(Location).where(Location.kind == LocationKind.DOCK)
-                              .order_by(Location.code).limit(1))
-    if location is None:
-        raise Invalid("There is no dock location to receive at: create one, or give the location.",
-                      code="no_dock_location")
-    return location
 
 
 def _clean_supplier_lot(value: str | None) -> str | None:
