@@ -1,0 +1,269 @@
+"""Benchmark of scan resolution on a site of 1,000,000 lots: in-process and over HTTP.
+
+Not a test: it prints figures. Targets (issue 3 and the project brief): POST /api/v1/resolve
+p99 under 20 ms at 20 concurrent clients on SQLite, at least 700 scans/s, and the whole server
+under 150 MiB of memory.
+
+    .venv/bin/python bench/resolve_bench.py                     # 1M lots, in-process + HTTP
+    .venv/bin/python bench/resolve_bench.py --lots 10000 --seconds 10
+    .venv/bin/python bench/resolve_bench.py --clients 20 --threads 8
+
+The site is the one bench/suggest_bench.py loads (reused from bench/data/), copied to
+bench/data/resolve_<n>.sqlite and given what scans need: a GTIN for every item and a pallet
+(SSCC) for 100,000 lots. The scans are a fixed mix of what a dock and a picker see:
+GS1-128 labels with AIM prefix and GS or "|" separators, SSCCs, Station lot and location
+labels, plain GTINs, and some unknown codes.
+
+The HTTP client is asyncio on raw keep-alive sockets, closed-loop (each client sends its next
+scan when the answer to the last one arrives). It runs on the same 2-core machine as the
+server, so it takes CPU the server could use: the figures are a floor, not a ceiling.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+import suggest_bench as sb  # noqa: E402
+
+from station.db import Database  # noqa: E402
+from station.scanning import resolve  # noqa: E402
+from station.schema import upgrade  # noqa: E402
+
+PALLETS = 100_000
+GS = "\x1d"
+
+
+def check_digit(body: str) -> str:
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return str((10 - total % 10) % 10)
+
+
+def gtin14(item_id: int) -> str:
+    body = f"0401234{item_id:06d}"
+    return body + check_digit(body)
+
+
+def sscc(serial: int) -> str:
+    body = f"3401234{serial:010d}"
+    return body + check_digit(body)
+
+
+def prepare(n: int) -> Path:
+    """The suggest benchmark's site of `n` lots, plus GTINs and pallets, as its own file."""
+    base = sb.load_sqlite(sb.Generator(n, 1, 1000, 0.5), rebuild=False)
+    path = sb.DATA / f"resolve_{n}.sqlite"
+    marker = path.with_suffix(".ready")
+    if path.exists() and marker.exists() and marker.stat().st_mtime >= base.stat().st_mtime:
+        print(f"reusing {path.relative_to(ROOT)}", flush=True)
+        return path
+    started = time.perf_counter()
+    con = sqlite3.connect(base)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), marker):
+        p.unlink(missing_ok=True)
+    shutil.copyfile(base, path)
+    db = Database(f"sqlite:///{path}")
+    upgrade(db)  # tables added since the suggest data was loaded (the scan log, ...)
+    db.dispose()
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA synchronous=OFF")
+    items = [r[0] for r in con.execute("SELECT id FROM items")]
+    con.executemany("INSERT OR IGNORE INTO item_gtins (gtin, item_id) VALUES (?, ?)",
+                    [(gtin14(i), i) for i in items])
+    rows = con.execute("SELECT s.lot_id, s.location_id, s.qty FROM stock s WHERE s.qty > 0 "
+                       "ORDER BY s.id LIMIT ?", (PALLETS,)).fetchall()
+    con.execute("DELETE FROM handling_units")
+    con.executemany(
+        "INSERT INTO handling_units (id, sscc, lot_id, location_id, qty_received, received_at) "
+        "VALUES (?, ?, ?, ?, ?, '2025-06-01 08:00:00.000000')",
+        [(k + 1, sscc(k + 1), lot, loc, qty) for k, (lot, loc, qty) in enumerate(rows)])
+    con.commit()
+    con.close()
+    marker.touch()
+    print(f"prepared {path.relative_to(ROOT)} in {time.perf_counter() - started:.0f} s", flush=True)
+    return path
+
+
+def scan_mix(path: Path, count: int, seed: int = 7) -> list[str]:
+    """A deterministic list of scans, in the proportions a dock and a picker produce them."""
+    rng = random.Random(seed)
+    con = sqlite3.connect(path)
+    lots = con.execute("SELECT l.lot_number, l.item_id, l.expiry FROM lots l "
+                       "WHERE l.id IN (SELECT lot_id FROM stock WHERE qty > 0) LIMIT 50000").fetchall()
+    units = con.execute("SELECT sscc FROM handling_units LIMIT 50000").fetchall()
+    places = con.execute("SELECT barcode FROM locations").fetchall()
+    con.close()
+    scans = []
+    for _ in range(count):
+        roll = rng.random()
+        lot_number, item_id, expiry = rng.choice(lots)
+        exp = (expiry or "2027-12-31").replace("-", "")[2:]
+        if roll < 0.25:
+            scans.append(f"]C101{gtin14(item_id)}17{exp}10{lot_number}")
+        elif roll < 0.40:
+            sep = rng.choice([GS, "|"])
+            scans.append(f"]C101{gtin14(item_id)}10{lot_number}{sep}17{exp}37{rng.randint(1, 99)}")
+        elif roll < 0.60:
+            scans.append(f"]C100{rng.choice(units)[0]}")
+        elif roll < 0.75:
+            scans.append(f"LOT:{lot_number}")
+        elif roll < 0.85:
+            scans.append(rng.choice(places)[0])
+        elif roll < 0.95:
+            scans.append(gtin14(item_id))
+        else:
+            scans.append(rng.choice(["HELLO WORLD", "0000000000000", "]C1" + "9" * 30, "LOT:NOPE"]))
+    return scans
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def in_process(path: Path, scans: list[str]) -> None:
+    db = Database(f"sqlite:///{path}")
+    kinds: dict[str, int] = {}
+    times = []
+    with db.read() as session:
+        for code in scans[:500]:  # warm-up: caches, compiled statements
+            resolve(session, code)
+        for code in scans:
+            t = time.perf_counter()
+            result = resolve(session, code)
+            times.append((time.perf_counter() - t) * 1000)
+            kinds[result.kind] = kinds.get(result.kind, 0) + 1
+    db.dispose()
+    total = sum(times) / 1000
+    print(f"\nin-process resolve(), one thread, one session, {len(scans):,} scans:")
+    print(f"  {len(scans) / total:,.0f} scans/s   median {statistics.median(times):.3f} ms   "
+          f"p99 {percentile(times, 99):.3f} ms   max {max(times):.1f} ms")
+    print("  kinds: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(path: Path, port: int, threads: int, instance: str) -> tuple[subprocess.Popen, str]:
+    env = {**os.environ, "STATION_DATABASE_URL": f"sqlite:///{path}", "STATION_INSTANCE": instance}
+    station = str(ROOT / ".venv" / "bin" / "station")
+    token = subprocess.run([station, "token", "create", "bench", "--role", "admin"], env=env,
+                           check=True, capture_output=True, text=True).stdout.strip()
+    server = subprocess.Popen([station, "run", "--port", str(port), "--threads", str(threads)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return server, token
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise SystemExit("station run did not start: " + server.stderr.read().decode()[-2000:])
+
+
+async def client(port: int, token: str, scans: list[str], stop_at: float, latencies: list, errors: list):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    i = 0
+    try:
+        while time.monotonic() < stop_at:
+            body = json.dumps({"code": scans[i % len(scans)]}).encode()
+            i += 1
+            request = (f"POST /api/v1/resolve HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n"
+                       f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+            t = time.perf_counter()
+            writer.write(request)
+            await writer.drain()
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length"))
+            payload = await reader.readexactly(length)
+            latencies.append((time.perf_counter() - t) * 1000)
+            status = int(head.split(b" ", 2)[1])
+            if status != 200:
+                errors.append(f"{status} {payload[:200]!r}")
+    finally:
+        writer.close()
+
+
+def rss_mib(pid: int) -> tuple[float, float]:
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
+
+
+def over_http(path: Path, scans: list[str], clients: int, seconds: float, threads: int) -> None:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as instance:
+        server, token = start_server(path, port, threads, instance)
+        try:
+            async def run(duration: float) -> tuple[list, list]:
+                latencies, errors = [], []
+                stop_at = time.monotonic() + duration
+                shares = [scans[k::clients] for k in range(clients)]
+                await asyncio.gather(*(client(port, token, shares[k], stop_at, latencies, errors)
+                                       for k in range(clients)))
+                return latencies, errors
+
+            asyncio.run(run(3))  # warm-up
+            started = time.perf_counter()
+            latencies, errors = asyncio.run(run(seconds))
+            elapsed = time.perf_counter() - started
+            rss, peak = rss_mib(server.pid)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    print(f"\nPOST /api/v1/resolve over HTTP: {clients} clients, {seconds:.0f} s, waitress --threads {threads}:")
+    print(f"  {len(latencies):,} requests, {len(latencies) / elapsed:,.0f} scans/s, errors {len(errors)}")
+    print(f"  latency p50 {percentile(latencies, 50):.1f} ms   p95 {percentile(latencies, 95):.1f} ms   "
+          f"p99 {percentile(latencies, 99):.1f} ms   max {max(latencies):.1f} ms")
+    print(f"  server memory: RSS {rss:.0f} MiB, peak {peak:.0f} MiB")
+    for e in errors[:5]:
+        print("  error:", e)
+    p99 = percentile(latencies, 99)
+    rate = len(latencies) / elapsed
+    print(f"  targets: p99 <= 20 ms {'ok' if p99 <= 20 else 'MISSED'}; >= 700 scans/s "
+          f"{'ok' if rate >= 700 else 'MISSED'}; memory <= 150 MiB {'ok' if peak <= 150 else 'MISSED'}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--lots", type=int, default=1_000_000)
+    ap.add_argument("--scans", type=int, default=20_000, help="in-process scans to time")
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--threads", type=int, default=8, help="waitress worker threads")
+    ap.add_argument("--no-http", action="store_true")
+    args = ap.parse_args(argv)
+    path = prepare(args.lots)
+    scans = scan_mix(path, args.scans)
+    con = sqlite3.connect(path)
+    pallets = con.execute("SELECT count(*) FROM handling_units").fetchone()[0]
+    con.close()
+    print(f"site: {args.lots:,} lots, {pallets:,} pallets; load average {os.getloadavg()[0]:.1f}")
+    in_process(path, scans)
+    if not args.no_http:
+        over_http(path, scans, args.clients, args.seconds, args.threads)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
