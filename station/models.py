@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    JSON,
     LargeBinary,
     MetaData,
     String,
@@ -449,3 +450,43 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+
+# --- the scan log ----------------------------------------------------------------------------
+
+
+class Scan(Base):
+    """Every scan from every scanner, as it arrived and as it was resolved (append-only in practice).
+
+    A retried request (same client_id) is not logged again: the unique client_id makes the database
+    the judge, across threads and processes. A trigger bounce (the same code from the same source
+    and station within a short window) is logged with ``ignored`` set and points at the scan it
+    repeated.
+    """
+
+    __tablename__ = "scans"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ts: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    source: Mapped[str] = mapped_column(String(300))  # "wedge", "manual", "api", "serial://…", "sim://…"
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)  # the bytes as received (capped)
+    text: Mapped[str] = mapped_column(String(400))  # display-safe: control characters made visible
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    message: Mapped[str] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(String(40))
+    result: Mapped[dict] = mapped_column(JSON)  # the whole Resolution, returned again on a retry
+    ignored: Mapped[bool] = mapped_column(Boolean, default=False)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("scans.id"))
+
+    station: Mapped[StationDevice | None] = relationship()
+    operator: Mapped[Operator | None] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("client_id"),
+        Index("ix_scans_station_id", "station_id", "id"),
+        Index("ix_scans_source", "source", "id"),
+    )
