@@ -32,4 +32,6 @@ def settings(instance_path: str) -> dict:
         "NODE_MODULES": env("STATION_NODE_MODULES", str(ROOT / "node_modules")),
         "DEFAULT_LOT_PATTERN": env("STATION_LOT_PATTERN", "{yy}{mm}{dd}-{seq:03}"),
         "DEFAULT_LOT_RESET": env("STATION_LOT_RESET", "daily"),
+        # The same code from the same scanner within this many ms is a trigger bounce, ignored.
+        "SCAN_BOUNCE_MS": int(env("STATION_SCAN_BOUNCE_MS", "500")),
     }
