@@ -40,3 +40,18 @@ def badge_code(badge: str) -> str:
 
 def command_code(command: Command) -> str:
     return COMMAND_PREFIX + command.value
+
+
+PREFIXES = (LOT_PREFIX, LOCATION_PREFIX, OPERATOR_PREFIX, COMMAND_PREFIX)
+
+
+def split_station_code(text: str) -> tuple[str, str] | None:
+    """(prefix, value) when `text` is one of our codes, else None.
+
+    The prefix is matched in any case ("lot:" from a wedge with Caps Lock on); the value is kept as
+    scanned, without surrounding spaces.
+    """
+    head = text[:4].upper()
+    if head in PREFIXES:
+        return head, text[4:].strip()
+    return None
