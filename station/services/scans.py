@@ -188,6 +188,12 @@ def _resolve(session: Session, raw: str | bytes, context: ScanContext | None) ->
                                   "Tell a supervisor.", code=display_text(raw))
 
 
+def outcome_of(row: Scan) -> ScanOutcome:
+    """The outcome a logged scan had (for pages that show scans from the log)."""
+    return ScanOutcome(scan_id=row.id, resolution=_restore(row.result), ignored=row.ignored,
+                       duplicate_of=row.duplicate_of_id)
+
+
 def _by_client_id(session: Session, client_id: str) -> ScanOutcome | None:
     row = session.execute(
         select(Scan.id, Scan.result, Scan.ignored, Scan.duplicate_of_id)

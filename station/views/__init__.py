@@ -3,8 +3,9 @@ from __future__ import annotations
 
 
 def init_app(app) -> None:
-    from . import filters, home, lots
+    from . import filters, home, lots, scan
 
     filters.init_app(app)
     app.register_blueprint(home.bp)
     app.register_blueprint(lots.bp)
+    app.register_blueprint(scan.bp)

@@ -23,6 +23,8 @@ TILES = [
     Tile("Line", "Use lots, make lots, print labels", "line.index", "factory"),
     Tile("Lot lookup", "Scan a lot: stock, status, history", "lots.index", "search"),
     Tile("Supervisor", "Holds, recalls, printers, people", "supervisor.index", "clipboard"),
+    Tile("Scan", "Scan anything and see what it is", "scan.page", "barcode"),
+    Tile("Scan log", "Every scan, raw bytes and result", "scan.log", "list"),
 ]
 
 

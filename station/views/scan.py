@@ -1,0 +1,334 @@
+"""The station scan page: scan anything, see what it is; and the scan log for diagnostics.
+
+    GET  /scan?station=NAME            the page (the station is remembered in a cookie)
+    POST /scan                         code, client_id, station[, source] (form or JSON) -> result partial
+    GET  /scan/feed?station=N&after=ID new scans at that station as result partials, or 204
+    GET  /scans?station=NAME           the scan log: raw bytes, source, result, bounces
+
+Keyboard-wedge scans are captured by station.js wherever focus is and POSTed one at a time with
+a client id. Scans from a serial or simulated scanner bound to the station are written to the
+scan log by the scanner service (another thread or process); the page picks them up from
+/scan/feed.
+
+Why polling and not server-sent events: waitress serves each request on one of a fixed number of
+threads (8 by default), and an SSE stream holds its thread for as long as the page is open, so a
+handful of tablets would starve the server. With several app processes an SSE stream would also
+have to poll the database (nothing tells process A that process B's scanner reader wrote a row)
+— so the stream would be the same query with a held thread on top. A poll is one indexed
+query ((station_id, id) > cursor, usually empty: 204) that any process can answer, it passes
+proxies and survives restarts, and every 150 ms it keeps a serial scan on screen well inside 300 ms.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from flask import Blueprint, abort, current_app, jsonify, make_response, render_template, request, url_for
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import clock, get_db
+from ..models import Scan, StationDevice
+from ..scanning import ScanContext
+from ..services import scans
+from ..services.errors import NotFound
+from ..services.lots import lot_details
+from .common import page_or_fragment, wants_fragment
+from .lots import card_context
+
+bp = Blueprint("scan", __name__)
+
+STATION_COOKIE = "station"
+COOKIE_MAX_AGE = 365 * 24 * 3600
+SOURCES = ("wedge", "manual", "api")  # what a browser or client may call itself; devices are URLs
+MAX_CODE = 16_384  # characters; longer is not a barcode (the log keeps 4 KB of what it gets)
+FEED_LIMIT = 20
+POLL_MS = 150
+RECENT_ON_PAGE = 8
+
+FIELD_LABELS = {
+    "gtin": "GTIN", "content_gtin": "Content GTIN", "sscc": "SSCC", "lot": "Lot", "serial": "Serial",
+    "expiry": "Expiry", "best_before": "Best before", "produced": "Produced", "packed": "Packed",
+    "qty": "Quantity", "count": "Count", "order": "Order", "gln": "GLN", "ai": "GS1 fields",
+    "command": "Command", "badge": "Badge", "location": "Location", "uri": "Digital Link",
+}
+RECORD_LABELS = {"item": "Item", "lot": "Lot", "lots": "Lots", "location": "Location",
+                 "operator": "Operator", "unit": "Pallet", "supplier": "Supplier"}
+
+
+# --- the page ----------------------------------------------------------------------------------
+
+
+@bp.get("/scan")
+def page():
+    """The scan page for the station named in ?station= (then remembered), else the station picker."""
+    chosen = request.args.get("station")  # "" chooses no station
+    name = chosen if chosen is not None else request.cookies.get(STATION_COOKIE)
+    with get_db().read() as session:
+        stations = _stations(session)
+        station = _station(session, name)
+        if "choose" in request.args or (chosen and station is None):
+            return _picker(stations, unknown=chosen if chosen and station is None else None)
+        if station is None and stations and chosen != "":
+            return _picker(stations)  # first visit, or the remembered station is gone
+        sid = station.id if station else None
+        recent = scans.recent(session, station_id=sid, limit=RECENT_ON_PAGE) if station else []
+        results = [_result(session, row, past=True, detailed=False) for row in recent]
+        config = {
+            "scan-url": url_for(".submit"),
+            "feed-url": url_for(".feed", station=station.name) if station else "",
+            "station": station.name if station else "",
+            "cursor": scans.last_id(session, sid) if station else 0,
+            "poll-ms": POLL_MS,
+        }
+        response = make_response(render_template("scan.html", station=station, results=results,
+                                                 config=config, scanner_url=station and station.scanner_url))
+    response.headers["Cache-Control"] = "no-store"  # the cursor in it must be fresh
+    if station is not None and chosen:
+        response.set_cookie(STATION_COOKIE, station.name, max_age=COOKIE_MAX_AGE, httponly=True,
+                            samesite="Lax")
+    elif chosen == "":
+        response.delete_cookie(STATION_COOKIE)
+    return response
+
+
+def _picker(stations: list[StationRef], unknown: str | None = None):
+    response = make_response(render_template("scan_pick.html", stations=stations, unknown=unknown),
+                             404 if unknown else 200)
+    if unknown:
+        response.delete_cookie(STATION_COOKIE)
+    return response
+
+
+@bp.post("/scan")
+def submit():
+    """Ingest one scan (form or JSON) and answer with its result partial (or JSON, if asked)."""
+    data = request.get_json(silent=True) if request.is_json else request.form
+    if not isinstance(data, dict) and not hasattr(data, "get"):
+        return _refuse(400, "bad_request", "Send a JSON object or a form with a code.")
+    code = data.get("code")
+    if not isinstance(code, str) or not code.strip("\r\n\t "):
+        return _refuse(400, "empty", "Nothing scanned — scan a barcode, or type a code and press Enter.")
+    if len(code) > MAX_CODE:
+        return _refuse(400, "too_long", "That is far too long to be a barcode — nothing was logged.")
+    source = data.get("source") or ("api" if request.is_json else "wedge")
+    if source not in SOURCES:
+        return _refuse(400, "bad_source", f"Unknown source {str(source)[:40]!r}; use one of {', '.join(SOURCES)}.")
+    client_id = data.get("client_id") or None
+    name = data.get("station")
+    if name is None:
+        name = request.cookies.get(STATION_COOKIE)
+
+    db = get_db()
+    with db.read() as session:
+        station = _station(session, name) if name else None
+    if name and station is None:
+        return _refuse(400, "unknown_station", f"No station called '{str(name)[:60]}' — choose the station again.")
+    try:
+        outcome = scans.ingest(db, code, source=source, station_id=station.id if station else None,
+                               client_id=client_id, context=ScanContext(workflow="lookup"),
+                               bounce_ms=current_app.config["SCAN_BOUNCE_MS"])
+    except scans.InvalidClientId as exc:
+        return _refuse(400, "bad_client_id", str(exc))
+
+    if _wants_json():
+        return jsonify(outcome.to_dict())
+    with db.read() as session:
+        row = session.get(Scan, outcome.scan_id)
+        result = _result(session, row, past=False, detailed=True, retried=outcome.retried)
+        if wants_fragment():
+            response = make_response(render_template("partials/scan_result.html", r=result))
+        else:  # the form without JavaScript: the whole page with the answer on it
+            response = make_response(render_template(
+                "scan.html", station=station, results=[result], config=None,
+                scanner_url=station and station.scanner_url))
+    response.headers["X-Scan-Id"] = str(outcome.scan_id)
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.get("/scan/feed")
+def feed():
+    """Scans logged at a station after id `after`, oldest first, as result partials; 204 when none."""
+    after = request.args.get("after", type=int)
+    if after is None or after < 0:
+        return _refuse(400, "bad_cursor", "after must be a scan id (0 for the start).")
+    with get_db().read() as session:
+        station = _station(session, request.args.get("station", ""))
+        if station is None:
+            return _refuse(404, "unknown_station", "No such station — choose the station again.")
+        rows = scans.recent(session, station_id=station.id, after=after, limit=FEED_LIMIT,
+                            newest_first=False)
+        if not rows:
+            response = make_response("", 204)
+        else:
+            # Only the newest gets its details (a lot card); the others are history at once.
+            results = [_result(session, row, past=row is not rows[-1], detailed=row is rows[-1])
+                       for row in rows]
+            response = make_response(render_template("partials/scan_results.html", results=results))
+            response.headers["X-Scan-Last"] = str(rows[-1].id)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- the scan log --------------------------------------------------------------------------------
+
+
+@bp.get("/scans")
+def log():
+    """The latest scans, newest first, optionally at one station; the table refreshes itself."""
+    name = request.args.get("station") or None
+    limit = min(max(request.args.get("limit", 200, type=int), 1), 1000)
+    with get_db().read() as session:
+        stations = _stations(session)
+        station = _station(session, name) if name else None
+        if name and station is None:
+            abort(404, description=f"No station called {name!r}")
+        rows = scans.recent(session, station_id=station.id if station else None, limit=limit)
+        refresh = url_for(".log", **({"station": station.name} if station else {}))
+        return page_or_fragment("scans.html", "partials/scan_rows.html", rows=rows, stations=stations,
+                                station=station, refresh=refresh, limit=limit,
+                                hexdump=hexdump, when_ms=when_ms)
+
+
+def hexdump(raw: bytes, limit: int = 64) -> str:
+    """'4c 4f 54 3a …' — the first `limit` bytes in hex."""
+    shown = raw[:limit].hex(" ")
+    return shown + (f" … ({len(raw)} bytes)" if len(raw) > limit else "")
+
+
+def when_ms(ts: dt.datetime) -> str:
+    """Site-local time to the millisecond, for telling bounces apart."""
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=dt.timezone.utc)
+    local = ts.astimezone(clock.site_zone())
+    return local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}"
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StationRef:
+    """A station as the pages need it; plain values, usable after the session has ended."""
+
+    id: int
+    name: str
+    scanner_url: str | None
+
+
+def _station(session: Session, name: str | None) -> StationRef | None:
+    if not name:
+        return None
+    row = session.execute(select(StationDevice.id, StationDevice.name, StationDevice.scanner_url)
+                          .where(StationDevice.name == name)).first()
+    return StationRef(*row) if row else None
+
+
+def _stations(session: Session) -> list[StationRef]:
+    return [StationRef(*row) for row in session.execute(
+        select(StationDevice.id, StationDevice.name, StationDevice.scanner_url).order_by(StationDevice.name))]
+
+
+def _wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and not wants_fragment()
+
+
+def _refuse(status: int, error: str, message: str):
+    """A refusal that is not a scan result: red banner for the page, JSON for JSON clients."""
+    if _wants_json():
+        return jsonify({"error": error, "message": message}), status
+    return make_response(render_template("partials/scan_refusal.html", message=message, error=error),
+                         status)
+
+
+def _result(session: Session, row: Scan, *, past: bool, detailed: bool, retried: bool = False) -> dict:
+    """What partials/scan_result.html shows for one logged scan."""
+    outcome = scans.outcome_of(row)
+    res = outcome.resolution
+    lot_card = None
+    if detailed and res.ok and not row.ignored:
+        number = _lot_number(res)
+        if number:
+            try:
+                details = lot_details(session, number, history_limit=20)
+            except NotFound:
+                details = None
+            if details is not None:
+                lot_card = Markup(render_template("partials/lot_card.html", details=details,
+                                                  **card_context(details)))
+    return {
+        "id": row.id, "ok": res.ok and not row.ignored, "ignored": row.ignored, "retried": retried,
+        "message": row.message if row.ignored else res.message, "resolution": res,
+        "code": res.code or row.text, "kind": res.kind, "error": res.error, "ts": when_ms(row.ts),
+        "source": row.source, "past": past, "detailed": detailed, "lot_card": lot_card,
+        "fields": _fields(res.fields) if detailed else [],
+        "records": _records(res.records) if detailed and lot_card is None else [],
+        "action": res.action,
+    }
+
+
+def _lot_number(res) -> str | None:
+    lot = res.records.get("lot") if isinstance(res.records, dict) else None
+    if isinstance(lot, dict) and lot.get("lot_number"):
+        return str(lot["lot_number"])
+    lots = res.records.get("lots") if isinstance(res.records, dict) else None
+    if isinstance(lots, list) and len(lots) == 1 and isinstance(lots[0], dict):
+        return lots[0].get("lot_number")
+    if res.kind == "lot" and isinstance(res.fields, dict) and res.fields.get("lot"):
+        return str(res.fields["lot"])
+    return None
+
+
+def _label(key: str, labels: dict) -> str:
+    return labels.get(key) or str(key).replace("_", " ").capitalize()
+
+
+def _flat(value) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_flat(v)}" for k, v in value.items() if v not in (None, "", [], {}))
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_flat(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _fields(fields: dict) -> list[tuple[str, str]]:
+    """(label, value) pairs; the GS1 AI table is shown as one '(01) …' line per AI."""
+    out = []
+    for key, value in (fields or {}).items():
+        if value in (None, "", [], {}):
+            continue
+        if key == "ai" and isinstance(value, dict):
+            out.append((_label(key, FIELD_LABELS), "  ".join(f"({ai}) {_flat(v)}" for ai, v in value.items())))
+        else:
+            out.append((_label(key, FIELD_LABELS), _flat(value)))
+    return out
+
+
+def _records(records: dict) -> list[tuple[str, str]]:
+    """(label, one line) per matched record: the name a worker recognises first."""
+    out = []
+    for key, value in (records or {}).items():
+        if value in (None, "", [], {}):
+            continue
+        out.append((_label(key, RECORD_LABELS), _summary(value)))
+    return out
+
+
+def _summary(value) -> str:
+    if isinstance(value, list):
+        return "; ".join(_summary(v) for v in value[:10]) + (f" (+{len(value) - 10})" if len(value) > 10 else "")
+    if not isinstance(value, dict):
+        return _flat(value)
+    parts = [str(value[k]) for k in ("lot_number", "sscc", "sku", "code", "badge") if value.get(k)]
+    if value.get("name"):
+        parts.append(str(value["name"]))
+    for k in ("status", "qty", "on_hand", "expiry", "kind", "role"):
+        if value.get(k) not in (None, ""):
+            parts.append(f"{k.replace('_', ' ')} {value[k]}")
+    return " · ".join(parts) or _flat(value)
+
