@@ -37,12 +37,48 @@ def demo_command(if_empty: bool, seed: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
-def run_command(host: str, port: int, threads: int) -> None:
+@click.option("--scanners/--no-scanners", default=True, show_default=True,
+              help="Also read the stations' serial and simulated scanners in this process.")
+def run_command(host: str, port: int, threads: int, scanners: bool) -> None:
     """Serve the station with a production WSGI server (waitress)."""
     from waitress import serve
 
-    click.echo(f"Station on http://{host}:{port}/  (Ctrl+C stops)")
-    serve(current_app._get_current_object(), host=host, port=port, threads=threads, ident="station")
+    from .scanner_service import start_for
+
+    app = current_app._get_current_object()
+    service = start_for(app) if scanners else None
+    try:
+        if service is not None:
+            for s in service.status():
+                click.echo(f"scanner {s['url']} -> {s['station']} ({s['state']})")
+        click.echo(f"Station on http://{host}:{port}/  (Ctrl+C stops)")
+        serve(app, host=host, port=port, threads=threads, ident="station")
+    finally:
+        if service is not None:
+            service.stop()
+
+
+@click.command("scanners")
+def scanners_command() -> None:
+    """Read the stations' serial and simulated scanners into the scan log (no web server)."""
+    import signal
+    import threading
+
+    from .scanner_service import start_for
+
+    service = start_for(current_app._get_current_object())
+    for s in service.status():
+        click.echo(f"scanner {s['url']} -> {s['station']} ({s['state']})")
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    click.echo("Reading scanners (Ctrl+C stops)")
+    try:
+        while not done.wait(1):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        service.stop()
 
 
 @click.group("token")
@@ -103,7 +139,7 @@ def scheme_list_command() -> None:
 
 
 def init_app(app) -> None:
-    for command in (init_command, demo_command, run_command, token_group, scheme_group):
+    for command in (init_command, demo_command, run_command, scanners_command, token_group, scheme_group):
         app.cli.add_command(command)
 
 
