@@ -1,0 +1,111 @@
+"""serial:// scanners: USB CDC-ACM and RS-232 scanners (and pyserial URL handlers) read with pyserial."""
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+
+import serial
+
+from devices.scanners.base import (
+    ScanCallback,
+    Scanner,
+    ScannerURLError,
+    StatusCallback,
+    framer_from_options,
+    parse_options,
+)
+
+EXAMPLE = "serial:///dev/ttyACM0?baudrate=9600&terminator=CR"
+FORMS = (f"{EXAMPLE}, serial:///dev/serial/by-id/NAME, serial://COM3?baudrate=9600, "
+         "or serial+HANDLER://... for a pyserial URL handler such as serial+socket://HOST:PORT")
+
+OPTIONS = {
+    "baudrate": "bits per second, default 9600",
+    "bytesize": "5-8, default 8",
+    "parity": "N, E, O, M or S, default N",
+    "stopbits": "1, 1.5 or 2, default 1",
+    "rtscts": "0 or 1",
+    "xonxoff": "0 or 1",
+    "dsrdtr": "0 or 1",
+    "exclusive": "1 (default) locks the port against other readers, 0 does not",
+    "terminator": "ANY (CR, LF or CRLF; default), CR, LF, CRLF, TAB, ETX, EOT or 0xNN",
+    "max_length": "longest scan in bytes, default 4096",
+}
+
+_BOOL = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+READ_TIMEOUT = 0.1
+
+
+def _settings(url: str, options: dict[str, str]) -> dict[str, object]:
+    """Turn URL options into pyserial keyword arguments, refusing bad values."""
+    settings: dict[str, object] = {}
+    try:
+        settings["baudrate"] = int(options.get("baudrate", "9600"))
+        settings["bytesize"] = int(options.get("bytesize", "8"))
+        settings["parity"] = options.get("parity", "N").upper()
+        stopbits = float(options.get("stopbits", "1"))
+        settings["stopbits"] = int(stopbits) if stopbits.is_integer() else stopbits
+        for key in ("rtscts", "xonxoff", "dsrdtr", "exclusive"):
+            if key in options:
+                settings[key] = _BOOL[options[key].lower()]
+    except (KeyError, ValueError):
+        raise ScannerURLError(f"bad serial option value in {url!r}; options: "
+                              + ", ".join(f"{k} ({v})" for k, v in OPTIONS.items()) + f"; e.g. {EXAMPLE}") from None
+    if (settings["baudrate"] <= 0 or settings["bytesize"] not in serial.Serial.BYTESIZES  # type: ignore[operator]
+            or settings["parity"] not in serial.Serial.PARITIES
+            or settings["stopbits"] not in serial.Serial.STOPBITS):
+        raise ScannerURLError(f"unsupported baudrate, bytesize, parity or stopbits in {url!r}; e.g. {EXAMPLE}")
+    return settings
+
+
+def _port_name(url: str) -> str:
+    """Return the pyserial port name or URL that a serial scanner URL points at."""
+    parts = urlsplit(url)
+    if parts.scheme.startswith("serial+"):
+        own = set(OPTIONS)
+        rest = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in own]
+        handler = parts.scheme.removeprefix("serial+")
+        return f"{handler}://{parts.netloc}{parts.path}" + (f"?{urlencode(rest)}" if rest else "")
+    if parts.netloc and parts.path:
+        raise ScannerURLError(f"{url!r} has a host and a path; a device path needs three slashes, "
+                              f"e.g. serial:///{parts.netloc}{parts.path}; forms: {FORMS}")
+    name = unquote(parts.path or parts.netloc)
+    if not name:
+        raise ScannerURLError(f"{url!r} names no serial port; forms: {FORMS}")
+    return name
+
+
+class SerialScanner(Scanner):
+    """A scanner on a serial port; reopens the same path (e.g. /dev/serial/by-id/...) after an unplug."""
+
+    def __init__(self, url: str, on_scan: ScanCallback, on_status: StatusCallback | None = None) -> None:
+        """Parse and check url; the port is opened by the reader thread."""
+        handler = urlsplit(url).scheme.startswith("serial+")
+        if handler:
+            pairs = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+            options = {k: v for k, v in pairs if k in OPTIONS}
+        else:
+            options = parse_options(url, OPTIONS, EXAMPLE)
+        super().__init__(url, framer_from_options(url, options, EXAMPLE), on_scan, on_status)
+        self.port_name = _port_name(url)
+        self.settings = _settings(url, options)
+        if not handler:
+            self.settings.setdefault("exclusive", True)
+        self._port: serial.SerialBase | None = None
+
+    def _open(self) -> None:
+        """Open the port with the configured settings and a short read timeout."""
+        self._port = serial.serial_for_url(self.port_name, timeout=READ_TIMEOUT, **self.settings)
+
+    def _read(self) -> bytes:
+        """Read what is waiting, or wait up to the read timeout for one byte."""
+        assert self._port is not None
+        return self._port.read(self._port.in_waiting or 1)
+
+    def _close(self) -> None:
+        """Close the port, ignoring errors from a device that is already gone."""
+        port, self._port = self._port, None
+        if port is not None:
+            try:
+                port.close()
+            except Exception:  # an unplugged device may fail to close; it is gone either way
+                pass
