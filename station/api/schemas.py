@@ -292,6 +292,34 @@ class SuggestionOut(BaseModel):
                                 for a in suggestion.allocations])
 
 
+# --- scans -----------------------------------------------------------------------------------
+
+
+class ResolveIn(Request):
+    code: Annotated[str, Field(max_length=4096)] = Field(
+        description="The scan as the scanner sent it: GS (\\u001d) or '|' for FNC1, an AIM prefix "
+                    "such as ]C1 and a trailing CR/LF are all fine. Every string gets a 200 answer.")
+    workflow: Annotated[str, Field(min_length=1, max_length=30, pattern=r"^[a-z_]+$")] | None = Field(
+        None, description="Where the scan happens (lookup, receiving, putaway, picking, line, ...); "
+                          "decides the suggested action. Default: lookup.")
+
+
+class ResolutionOut(BaseModel):
+    ok: bool = Field(description="Green banner (true) or red (false).")
+    kind: Literal["gs1", "gtin", "sscc", "lot", "location", "operator", "command", "unknown", "rejected"]
+    message: str = Field(description="One sentence for the worker.")
+    code: str = Field(description="The scan as read, control characters made visible (GS as ␝).")
+    symbology: str | None = Field(description="The AIM symbology identifier, e.g. ]C1.")
+    error: str | None = Field(description="Why not ok, for programs: bad_check_digit, invalid_date, "
+                                          "unknown_gtin, sscc_already_received, not_recognised, ...")
+    fields: dict = Field(description="What the code says: gtin, sscc, lot, expiry, units, ai: {...}.")
+    records: dict = Field(description="What it matched: item, lot, lots, unit, location, operator, "
+                                      "supplier.")
+    action: str | None = Field(description="What the workflow should do: receive, show_lot, show_item, "
+                                           "show_pallet, show_location, select, sign_in, confirm, "
+                                           "cancel, undo, next, reprint.")
+
+
 # --- errors ----------------------------------------------------------------------------------
 
 

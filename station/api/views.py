@@ -8,14 +8,15 @@ from sqlalchemy.orm import Session, selectinload
 
 from .. import get_db
 from ..models import Item, Location, LocationKind, LotStatus, Supplier
+from ..scanning import ScanContext, resolve
 from ..services import catalog, holds, receiving
 from ..services.errors import Invalid, NotFound
 from ..services.lots import lot_details, stock_lines
 from ..services.suggest import suggest
 from .core import route
 from .schemas import (HoldIn, ItemIn, ItemOut, ItemPage, LocationIn, LocationOut, LocationPage,
-                      LotDetailOut, LotOut, PageQuery, ReceiptIn, ReleaseIn, SuggestionOut,
-                      SuggestQuery, SupplierIn, SupplierOut, SupplierPage)
+                      LotDetailOut, LotOut, PageQuery, ReceiptIn, ReleaseIn, ResolutionOut, ResolveIn,
+                      SuggestionOut, SuggestQuery, SupplierIn, SupplierOut, SupplierPage)
 
 T = TypeVar("T")
 
@@ -145,3 +146,14 @@ def create_supplier(body: SupplierIn) -> SupplierOut:
     """Add a supplier."""
     with get_db().write() as session:
         return SupplierOut.of(catalog.create_supplier(session, **body.model_dump()))
+
+
+# --- scans -----------------------------------------------------------------------------------
+
+
+@route("POST", "/resolve", body=ResolveIn, response=ResolutionOut)
+def resolve_scan(body: ResolveIn) -> ResolutionOut:
+    """What a scanned code is, what it matches and what the workflow should do; changes nothing."""
+    with get_db().read() as session:
+        result = resolve(session, body.code, ScanContext(workflow=body.workflow))
+    return ResolutionOut(**result.to_dict())

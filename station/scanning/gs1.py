@@ -90,7 +90,7 @@ def read_gtin(digits: str, *, upc_e: bool = False) -> tuple[str, str]:
         gtin = Gtin.parse(digits)
     except ParseError as exc:
         raise _check_digit_error("GTIN", digits, str(exc)) from None
-    return gtin.as_gtin_14(), gtin.format.value
+    return gtin.as_gtin_14(), f"GTIN-{gtin.format.value}"
 
 
 def read_sscc(digits: str) -> str:
@@ -144,6 +144,9 @@ def read_digital_link(data: str) -> Gs1Reading:
     try:
         uri = GS1DigitalLinkURI.parse(data, config=CONFIG)
     except (ParseError, ValueError) as exc:
+        if "primary identifier" in str(exc):  # a web address, e.g. a QR code on a leaflet
+            raise Unreadable("not_recognised", f"This is a web link ({display(data, 60)}), not a GS1 "
+                                               f"Digital Link — scan the product or pallet barcode.") from None
         raise _explain(str(exc), data, link=True) from None
     return _reading("digital_link", uri.element_strings)
 
@@ -156,6 +159,10 @@ def _reading(form: str, elements: GS1ElementStrings) -> Gs1Reading:
         for error, what in ((es.gtin_error, "GTIN"), (es.sscc_error, "SSCC"), (es.gln_error, "GLN")):
             if error:
                 raise _check_digit_error(what, es.value, error)
+        if not es.value:  # biip lets a variable-length field be empty: "10" then GS
+            name = WHAT.get(ai) or es.ai.data_title.lower()
+            raise Unreadable("bad_gs1", f"The {name} ({ai}) on this label is empty — scan again, or type it.",
+                             ai=ai)
         if ai in fields["ai"]:
             continue  # a repeated AI: the first one counts
         fields["ai"][ai] = es.value
@@ -194,6 +201,9 @@ def _explain(detail: str, data: str, *, link: bool = False) -> Unreadable:
             return _date_error(ai, value[:6])
         definition = _definition(ai)
         name = WHAT.get(ai) or (definition.data_title.lower() if definition else "field")
+        if not value:
+            return Unreadable("bad_gs1", f"The {name} ({ai}) in this {what} is empty — scan again, or type it.",
+                              ai=ai)
         shape = _shape(definition.format) if definition else "its format"
         return Unreadable("bad_gs1", f"The {name} ({ai}) '{display(value, 40)}' in this {what} is not "
                                      f"{shape} — scan again, or type it.", ai=ai)

@@ -171,6 +171,8 @@ class _Scan:
         try:
             return self.classify(data)
         except Unreadable as exc:
+            if exc.error == "not_recognised":
+                return self.answer(False, "unknown", exc.message, error=exc.error, fields=exc.fields)
             return self.rejected(exc.error, exc.message, fields=exc.fields)
 
     def classify(self, data: str) -> Resolution:
