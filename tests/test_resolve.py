@@ -155,6 +155,10 @@ SCANS = [
     case("a lot not received here, in lookup", Scan(
         "]C101{bolt14}10NEVER-SEEN", "gs1", action="show_item", records={"item": "BOLT"},
         words=("NEVER-SEEN", "not been received"))),
+    case("GS dropped by a wedge: the lot swallows the expiry, and the worker is warned", Scan(
+        "]C101{bolt14}10ACM-471117270331", "gs1", action="receive", workflow="receiving",
+        fields={"lot": "ACM-471117270331"}, records={"item": "BOLT"},
+        words=("ends in what looks like (17)270331", "dropping the group separator"))),
     case("dates: production, packaging, best before with day 00 = end of month, expiry", Scan(
         "]C101{bolt14}11260115" + GS + "13260116" + GS + "15270200" + GS + "17280200" + GS + "10ACM-4711",
         "gs1", action="show_lot", fields={"produced": "2026-01-15", "packed": "2026-01-16",

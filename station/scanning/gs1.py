@@ -123,7 +123,39 @@ def read_element_string(data: str, substitutes: tuple[str, ...] = ()) -> Gs1Read
         raise _explain(str(exc), data) from None
     if not message.element_strings:
         raise Unreadable("bad_gs1", "The GS1 code holds no data — scan again.")
-    return _reading("element_string", message.element_strings)
+    reading = _reading("element_string", message.element_strings)
+    if GS not in data:
+        warning = _swallowed_field(message.element_strings[-1])
+        if warning:
+            reading.fields["warnings"] = [warning]
+    return reading
+
+
+# AIs whose value validates itself (a real date, a check digit): found inside a lot or serial,
+# they are almost surely a field the variable-length one swallowed for want of a separator.
+_TELLTALE_AIS = ("01", "02", "11", "13", "15", "17")
+
+
+def _swallowed_field(last) -> str | None:
+    """A warning when the last field, variable-length and unterminated, ends in what reads as
+    another field: "10ABC17270331" is lot ABC and expiry 2027-03-31 when a wedge drops FNC1."""
+    if not last.ai.separator_required:
+        return None
+    value = last.value
+    for start in range(1, len(value) - 7):
+        if value[start:start + 2] not in _TELLTALE_AIS:
+            continue
+        try:
+            tail = GS1Message.parse(value[start:], config=CONFIG).element_strings
+        except (ParseError, ValueError):
+            continue
+        first = tail[0]
+        if first.gtin_error or (first.ai.ai in DATE_AIS and first.date is None):
+            continue
+        name = WHAT.get(last.ai.ai) or last.ai.data_title.lower()
+        return (f"The {name} ({last.ai.ai}) '{value}' ends in what looks like {first.as_hri()} — the scanner "
+                f"may be dropping the group separator (FNC1); check the {name} against the label.")
+    return None
 
 
 def read_hri(data: str) -> Gs1Reading:

@@ -38,7 +38,7 @@ or red (``message`` says why not, ``error`` names the reason for programs).
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -108,7 +108,8 @@ def resolve(session: Session, code: str | bytes, context: ScanContext | None = N
         raise
     except Exception:  # a parser bug must not take the scanner down: say so, log it
         log.exception("resolving a scan failed: %r", code if isinstance(code, (str, bytes)) else type(code))
-        shown = display(code) if isinstance(code, str) else ""
+        text = code.decode("utf-8", "backslashreplace") if isinstance(code, bytes) else code
+        shown = display(text) if isinstance(text, str) else ""
         return Resolution(ok=False, kind="rejected", code=shown, error="internal_error",
                           message="This scan could not be read — scan again; if it happens again, "
                                   "tell a supervisor.")
@@ -348,6 +349,13 @@ class _Scan:
                            fields=fields, records=records)
 
     def gs1(self, reading: Gs1Reading) -> Resolution:
+        result = self.gs1_records(reading)
+        warnings = result.fields.get("warnings")
+        if warnings and result.ok:
+            return replace(result, message=f"{result.message} {' '.join(warnings)}")
+        return result
+
+    def gs1_records(self, reading: Gs1Reading) -> Resolution:
         fields = {"form": reading.form, **reading.fields}
         records: dict = {}
         if "supplier_gln" in fields:
