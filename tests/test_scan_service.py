@@ -70,7 +70,8 @@ def test_a_sim_scan_is_logged_for_its_station_and_comes_out_of_the_feed(app, cli
     assert feed.status_code == 200
     assert feed.headers["X-Scan-Last"] == str(scan_id)
     assert re.findall(r'data-scan-id="(\d+)"', feed.text) == [str(scan_id)]
-    assert "]C1010950110153000310ABC123\u241d17240630" in feed.text  # GS shown, never raw
+    assert "]C1010950110153000310ABC123<abbr class=\"ctl\"" in feed.text  # GS shown by name, never raw
+    assert "\x1d" not in feed.text
     assert client.get("/scan/feed", query_string={"station": "Dock tablet", "after": scan_id}).status_code == 204
     assert client.get("/scan/feed", query_string={"station": "Line 1 PC", "after": 0}).status_code == 204
     assert other != dock

@@ -71,13 +71,14 @@
 //
 // A wedge scanner is a keyboard that types very fast: its keys come a few ms apart, a person's
 // 50-200 ms apart. Keys are watched wherever the focus is (capture phase, before anyone else):
-// - Keys closer than data-scan-gap-ms (35 ms) in a row start a burst. Until the burst has
-//   data-scan-min-length (4) keys they go where they would anyway (a person typing into a field
-//   is never held up); from then on they are kept out of the page, and a burst confirmed once
-//   may stutter up to 100 ms between keys without being split.
+// - data-scan-min-length (4) keys in a row, each within data-scan-gap-ms (35 ms) of the last,
+//   are a burst. Until then keys go where they would anyway (a person typing into a field is
+//   never held up); from then on they are kept out of the page. A burst may stall (a Bluetooth
+//   retry, a busy machine) for up to 1 s and stay one scan, and fast keys held up just before
+//   it are taken into it; keys that came at a person's pace never are.
 // - A burst ended by Enter or Tab is a scan: the Enter/Tab is swallowed (no form submit, no
-//   button press, no focus move) and the first keys that landed in a text field are taken out
-//   of it again. A burst that just stops is typing after all: its kept keys go back into the field.
+//   button press, no focus move) and its keys that landed in a text field are taken out again.
+//   A burst that just stops is typing after all: its kept keys go back into the field.
 // - "|" (data-scan-gs, the GS substitute a wedge is set to type) and Ctrl+] become GS (0x1D).
 // - Each scan gets a client id (crypto.getRandomValues: randomUUID needs https) and joins one
 //   send queue: one POST at a time, in order; a network error or a server failure retries the
@@ -100,9 +101,11 @@
     station: data.scanStation || "",
     feed: data.scanFeed || "",
     pollMs: num(data.scanPollMs, 150),
-    gapMs: num(data.scanGapMs, 35),
-    burstGapMs: num(data.scanBurstGapMs, 100),
-    minLength: num(data.scanMinLength, 4),
+    gapMs: num(data.scanGapMs, 35),         // keys closer than this come from a scanner
+    minLength: num(data.scanMinLength, 4),  // this many fast keys in a row make a burst
+    stallMs: num(data.scanStallMs, 250),    // a lone key this long before a burst is its first
+    joinMs: num(data.scanJoinMs, 1000),     // a burst, or fast keys before one, may stall this long
+    endGapMs: num(data.scanEndGapMs, 1000), // a burst's Enter/Tab may come this late
     gs: data.scanGs === undefined ? "|" : data.scanGs
   };
   var cursor = num(data.scanCursor, 0);
@@ -120,7 +123,12 @@
 
   var MODIFIER = { Shift: 1, Control: 1, Alt: 1, AltGraph: 1, Meta: 1, OS: 1, CapsLock: 1, NumLock: 1,
                    ScrollLock: 1, Fn: 1, FnLock: 1, Hyper: 1, Super: 1, Symbol: 1, SymbolLock: 1 };
-  var burst = null;
+  var IGNORE = {};
+  var keys = [];        // character keys since the last pause: {ch, t, gap, snap}
+  var runStart = 0;     // where in `keys` the current run of fast keys starts
+  var confirmed = false;  // the current run is long enough to be a scanner
+  var kept = [];        // keys of a confirmed run, held back from the page
+  var waited = 0;       // see lagOf
   var idleTimer = null;
 
   function isTextField(el) {
@@ -139,13 +147,12 @@
   }
 
   // The character a key stands for; IGNORE for a lone modifier; null for any other key.
-  var IGNORE = {};
   function keyChar(event) {
     var key = event.key;
     if (!key || MODIFIER[key] || key === "Unidentified" || key === "Dead") return IGNORE;
     if (event.ctrlKey && !event.altKey && !event.metaKey &&
         (event.code === "BracketRight" || key === "]" || key === GS)) return GS;
-    if (Array.from(key).length !== 1) return null;  // Backspace, arrows, F-keys, Escape, ...
+    if (Array.from(key).length !== 1) return null;  // Backspace, arrows, F-keys, Escape, Enter, ...
     var altGraph = event.getModifierState && event.getModifierState("AltGraph");
     if (event.metaKey || ((event.ctrlKey || event.altKey) && !altGraph && !(event.ctrlKey && event.altKey))) {
       return null;  // a shortcut (Ctrl+C), not typing; AltGr (Ctrl+Alt) characters are typing
@@ -153,63 +160,95 @@
     return key;
   }
 
+  // How long a key waited for the page. A driver that sends the next key only once the page
+  // has taken the last one (DevTools, remote desktops) is held up by a busy page; that wait is
+  // not a gap between keys. (A real scanner's keys carry the time they were typed; a busy page
+  // only makes their measured gaps smaller.)
+  function lagOf(event) {
+    var lag = performance.now() - event.timeStamp;
+    return lag > 0 ? lag : 0;
+  }
+  window.addEventListener("keyup", function (event) { waited += lagOf(event); }, true);
+
   function onKeyDown(event) {
     if (event.isComposing) return;
+    var lag = lagOf(event);
     var ch = keyChar(event);
-    if (ch === IGNORE) return;
-    var t = event.timeStamp;  // when the key happened, even if the page was busy when it arrives
-    var within = burst && t - burst.last <= (burst.confirmed ? cfg.burstGapMs : cfg.gapMs);
+    if (ch === IGNORE) { waited += lag; return; }
+    var t = event.timeStamp;  // when the key was typed, however late the page sees it
+    var gap = keys.length ? t - keys[keys.length - 1].t - waited : Infinity;
+    waited = lag;
 
     if ((event.key === "Enter" || event.key === "Tab") && !event.ctrlKey && !event.altKey && !event.metaKey) {
-      if (within && burst.confirmed) {
-        event.preventDefault();
+      if (confirmed && gap <= cfg.endGapMs) {
+        event.preventDefault();  // no form submit, no button press, no focus move
         event.stopImmediatePropagation();
         finishScan();
       } else {
-        endBurst();  // a person pressed Enter or Tab: let it do what it does
+        giveBack();  // a person pressed Enter or Tab: let it do what it does
       }
       return;
     }
     if (ch === null || event.repeat) {  // a held key repeats ~30 ms apart: a person, not a scanner
-      endBurst();
+      giveBack();
       return;
     }
-    if (burst && !within) endBurst();
-    if (!burst) burst = { chars: [], kept: [], last: t, confirmed: false, snap: snapshot(document.activeElement) };
-    burst.chars.push(ch);
-    burst.last = t;
-    if (!burst.confirmed && burst.chars.length >= cfg.minLength) burst.confirmed = true;
-    if (burst.confirmed || ch === GS) {
+    if (confirmed && gap > cfg.joinMs) {
+      giveBack();  // the burst stopped without Enter or Tab: it was typing after all
+    } else if (gap > cfg.joinMs) {
+      reset();
+    } else if (!confirmed && gap > cfg.gapMs) {
+      runStart = keys.length;  // too slow for a scanner: a new run may start here
+    }
+    keys.push({ ch: ch, t: t, gap: keys.length ? gap : Infinity, snap: snapshot(document.activeElement) });
+    if (!confirmed && keys.length - runStart >= cfg.minLength) confirmed = true;
+    if (confirmed || ch === GS) {
       event.preventDefault();  // keep it out of the page; it goes back if this was typing after all
       event.stopImmediatePropagation();
-      burst.kept.push(ch);
+      kept.push(ch);
     }
     clearTimeout(idleTimer);
-    // Only a burst without Enter/Tab waits for this; generous, so a busy page never splits a scan.
-    idleTimer = setTimeout(function () { endBurst(); }, 1000);
+    // A burst that never gets its Enter or Tab is given back to the page after this long.
+    idleTimer = setTimeout(giveBack, cfg.endGapMs);
   }
 
-  function endBurst() {
-    var b = burst;
-    burst = null;
+  function reset() {
+    keys = [];
+    runStart = 0;
+    confirmed = false;
+    kept = [];
     clearTimeout(idleTimer);
-    if (!b || !b.kept.length) return;
-    var el = b.snap.el;
-    var text = b.kept.filter(function (c) { return c !== GS; }).join("");
-    if (!text || !isTextField(el) || document.activeElement !== el) return;
+  }
+
+  // The keys held back were typing after all: put them where they would have gone.
+  function giveBack() {
+    var held = kept.filter(function (c) { return c !== GS; }).join("");
+    var el = keys.length ? keys[keys.length - 1].snap.el : null;
+    reset();
+    if (!held || !isTextField(el) || document.activeElement !== el) return;
     try {
-      el.setRangeText(text, el.selectionStart, el.selectionEnd, "end");
+      el.setRangeText(held, el.selectionStart, el.selectionEnd, "end");
     } catch (e) {
-      el.value += text;
+      el.value += held;
     }
     el.dispatchEvent(new Event("input", { bubbles: true }));
   }
 
   function finishScan() {
-    var b = burst;
-    burst = null;
-    clearTimeout(idleTimer);
-    var snap = b.snap;
+    // A stalled scanner, or a machine too busy to pass keys on at once, can hold up a scan after
+    // its first keys: fast keys just before the run belong to it (stalled up to joinMs), and so
+    // does a lone first key (up to stallMs) — but never keys typed at a person's pace.
+    var s = runStart;
+    while (s > 0) {
+      var gap = keys[s].gap;  // between keys[s - 1] and keys[s]
+      var fastBefore = keys[s - 1].gap <= cfg.gapMs;  // keys[s - 1] ends a run of fast keys
+      var first = s - 1 === 0;  // keys[s - 1] came after a long pause (or a scan's Enter)
+      if (gap <= cfg.gapMs || (fastBefore && gap <= cfg.joinMs) || (first && gap <= cfg.stallMs)) s--;
+      else break;
+    }
+    var code = keys.slice(s).map(function (k) { return k.ch; }).join("");
+    var snap = keys[s].snap;
+    reset();
     if (snap.value !== null && snap.el.value !== snap.value) {  // its first keys landed in a field
       snap.el.value = snap.value;
       if (snap.start !== null) {
@@ -217,10 +256,12 @@
       }
       snap.el.dispatchEvent(new Event("input", { bubbles: true }));
     }
-    enqueue(b.chars.join(""), "wedge");
+    enqueue(code, "wedge");
   }
 
   window.addEventListener("keydown", onKeyDown, true);
+  // A tap elsewhere ends whatever was being typed.
+  window.addEventListener("pointerdown", function () { if (keys.length) giveBack(); }, true);
 
   // Typed by hand into the page's own field ("Can't scan it?"): the same queue, source "manual".
   var manual = document.querySelector("[data-scan-manual]");

@@ -24,7 +24,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from flask import Blueprint, abort, current_app, jsonify, make_response, render_template, request, url_for
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -52,6 +52,7 @@ FIELD_LABELS = {
     "expiry": "Expiry", "best_before": "Best before", "produced": "Produced", "packed": "Packed",
     "qty": "Quantity", "count": "Count", "order": "Order", "gln": "GLN", "ai": "GS1 fields",
     "command": "Command", "badge": "Badge", "location": "Location", "uri": "Digital Link",
+    "form": "Barcode", "hri": "As printed",
 }
 RECORD_LABELS = {"item": "Item", "lot": "Lot", "lots": "Lots", "location": "Location",
                  "operator": "Operator", "unit": "Pallet", "supplier": "Supplier"}
@@ -208,6 +209,27 @@ def when_ms(ts: dt.datetime) -> str:
 
 # --- helpers -------------------------------------------------------------------------------------
 
+_ASCII_CONTROLS = ("NUL SOH STX ETX EOT ENQ ACK BEL BS TAB LF VT FF CR SO SI DLE DC1 DC2 DC3 DC4 NAK SYN "
+                   "ETB CAN EM SUB ESC FS GS RS US").split()
+
+
+@bp.app_template_filter("controls")
+def controls(text: str | None) -> Markup:
+    """Escape `text` and show the control pictures the scan log stores (␝ for GS, ␍ for CR, …) as
+    labelled chips — the fonts on the floor's tablets have no glyph for U+2400…U+2421."""
+    out = []
+    for ch in text or "":
+        code = ord(ch)
+        if 0x2400 <= code <= 0x241F or code == 0x2421:
+            byte = code - 0x2400 if code != 0x2421 else 0x7F
+            name = _ASCII_CONTROLS[byte] if byte < 0x20 else "DEL"
+            out.append(Markup('<abbr class="ctl" title="control character {} (0x{:02X})">{}</abbr>')
+                       .format(name, byte, name))
+        else:
+            out.append(escape(ch))
+    return Markup("").join(out)
+
+
 
 @dataclass(frozen=True)
 class StationRef:
@@ -264,7 +286,7 @@ def _result(session: Session, row: Scan, *, past: bool, detailed: bool, retried:
         "message": row.message if row.ignored else res.message, "resolution": res,
         "code": res.code or row.text, "kind": res.kind, "error": res.error, "ts": when_ms(row.ts),
         "source": row.source, "past": past, "detailed": detailed, "lot_card": lot_card,
-        "fields": _fields(res.fields) if detailed else [],
+        "fields": _fields(res.fields) if detailed and (lot_card is None or res.kind == "gs1") else [],
         "records": _records(res.records) if detailed and lot_card is None else [],
         "action": res.action,
     }
@@ -296,16 +318,27 @@ def _flat(value) -> str:
     return str(value)
 
 
+FORMS = {"element_string": "GS1 element string", "digital_link": "GS1 Digital Link",
+         "hri": "GS1 as printed, (01)…"}
+
+
 def _fields(fields: dict) -> list[tuple[str, str]]:
-    """(label, value) pairs; the GS1 AI table is shown as one '(01) …' line per AI."""
+    """(label, value) pairs, in the resolver's order; the GS1 AIs once (as printed, if given)."""
     out = []
-    for key, value in (fields or {}).items():
+    fields = fields or {}
+    for key, value in fields.items():
         if value in (None, "", [], {}):
             continue
         if key == "ai" and isinstance(value, dict):
-            out.append((_label(key, FIELD_LABELS), "  ".join(f"({ai}) {_flat(v)}" for ai, v in value.items())))
-        else:
-            out.append((_label(key, FIELD_LABELS), _flat(value)))
+            if fields.get("hri"):
+                continue  # the same data as the printed form, which workers know from the label
+            value = " ".join(f"({ai}){_flat(v)}" for ai, v in value.items())
+        elif key == "ai":
+            out.append(("AI", _flat(value)))
+            continue
+        elif key == "form":
+            value = FORMS.get(value, value)
+        out.append((_label(key, FIELD_LABELS), _flat(value)))
     return out
 
 

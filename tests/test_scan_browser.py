@@ -1,0 +1,293 @@
+"""The scan page in real Chromium against a real server: wedge bursts wherever focus is, typing left
+alone, retries answered once, serial/simulated scans pushed onto the page, and screenshots."""
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from browser_support import HANDHELD, TABLET, screenshot
+from station import clock
+from station.models import LocationKind, Operator, Role, Scan, StationDevice
+from station.scanner_service import ScannerService
+from station.services import catalog, holds, receiving
+from station.services.actor import Actor
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the `browser` fixture then skips, or fails under CI=true
+    expect = None
+
+STATION = "Dock tablet"
+
+
+@pytest.fixture
+def site(sqlite_app) -> dict:
+    """A small site: two lots (one on hold), a location, and the dock station with a sim scanner."""
+    sim_name = f"dock-{uuid.uuid4().hex[:8]}"
+    db = sqlite_app.extensions["station.db"]
+    with db.write() as s:
+        qa = Operator(badge="OP-7", name="Maria Keller", role=Role.SUPERVISOR)
+        s.add(qa)
+        s.flush()
+        yoghurt = catalog.create_item(s, sku="YOG-500", name="Greek yoghurt 500 g", unit="cup",
+                                      shelf_life_days=21)
+        flour = catalog.create_item(s, sku="FLR-25", name="Wheat flour type 550, 25 kg sack", unit="sack")
+        dock = catalog.create_location(s, code="DOCK-1", kind=LocationKind.DOCK)
+        catalog.create_location(s, code="A-01-02", kind=LocationKind.STORAGE)
+        held = receiving.receive(s, item=yoghurt, qty=480, location=dock, supplier_lot="ND-7781",
+                                 produced=clock.today(), by=Actor(qa.id))
+        holds.hold(s, held, "Lid seal check after cold-chain alarm", by=Actor(qa.id))
+        fine = receiving.receive(s, item=flour, qty=40, location=dock, by=Actor(qa.id))
+        station = StationDevice(name=STATION, location_id=dock.id, scanner_url=f"sim://{sim_name}")
+        s.add_all([station, StationDevice(name="Line 1 PC")])
+        s.flush()
+        return {"db": db, "held": held.lot_number, "fine": fine.lot_number, "sim": sim_name,
+                "station_id": station.id}
+
+
+def logged(db) -> list[tuple[str, str, bool]]:
+    """(raw text, source, ignored) of every scan in the log, in order."""
+    with db.read() as s:
+        return [(raw.decode("utf-8", "replace"), source, ignored) for raw, source, ignored in
+                s.execute(select(Scan.raw, Scan.source, Scan.ignored).order_by(Scan.id))]
+
+
+def wait_for_rows(db, n: int, timeout: float = 10.0) -> list:
+    deadline = time.monotonic() + timeout
+    while len(rows := logged(db)) < n:
+        assert time.monotonic() < deadline, f"only {len(rows)} of {n} scans logged: {rows}"
+        time.sleep(0.02)
+    return rows
+
+
+def wedge(page, code: str) -> None:
+    """What a keyboard-wedge scanner does: a burst of keystrokes ~5 ms apart, then Enter."""
+    page.keyboard.type(code, delay=5)
+    page.keyboard.press("Enter")
+
+
+def shown_codes(page) -> list[str]:
+    """Codes of the results on the page, oldest first (the current one is the newest)."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll(
+        '#scan-history .scan-result, #scan-current .scan-result')).map(el => [
+            +el.dataset.scanId, el.querySelector('.scan-result__code').textContent])
+        .sort((a, b) => a[0] - b[0]).map(pair => pair[1])""")
+
+
+def open_scan_page(page, live_server) -> None:
+    page.goto(f"{live_server.url}/scan?station={STATION.replace(' ', '+')}")
+    expect(page.locator("#scan-ready")).to_be_visible()
+
+
+def test_ten_wedge_scans_back_to_back_with_focus_anywhere_each_resolve_once_in_order(
+        live_server, browser_page, site):
+    page = browser_page
+    open_scan_page(page, live_server)
+    manual = page.locator("#manual-code")
+    codes = [f"LOT:{site['fine']}", "LOC:A-01-02", f"LOT:{site['held']}", "NOPE-0004",
+             "LOC:DOCK-1", "WHAT-0006", f"LOT:{site['fine']}X", "4006381333931", "LOC:NOWHERE", "ZZ-0010"]
+
+    page.locator(".scanbar__station strong").click()  # focus on nothing in particular (the body)
+    for code in codes[:4]:
+        wedge(page, code)
+    manual.click()
+    page.keyboard.type("ab", delay=150)  # a person had started typing here
+    for code in codes[4:7]:
+        wedge(page, code)
+    page.locator(".scanbar__manual button").focus()
+    for code in codes[7:]:
+        wedge(page, code)
+
+    rows = wait_for_rows(site["db"], 10)
+    time.sleep(0.3)  # anything doubled would show up now
+    assert logged(site["db"]) == [(code, "wedge", False) for code in codes]
+    expect(page.locator("#scan-current .scan-result__code")).to_have_text(codes[-1], timeout=5000)
+    assert shown_codes(page) == codes
+    assert manual.input_value() == "ab"  # the bursts that landed in the field were taken out again
+    assert rows == logged(site["db"])
+
+
+def test_a_person_typing_slowly_is_not_a_scan_and_enter_sends_it_as_typed(live_server, browser_page, site):
+    page = browser_page
+    open_scan_page(page, live_server)
+    manual = page.locator("#manual-code")
+    manual.click()
+    page.keyboard.type("A-01-02", delay=110)  # a quick typist, still ~100 ms per key
+    page.wait_for_timeout(400)
+    assert manual.input_value() == "A-01-02"
+    assert logged(site["db"]) == []
+    page.keyboard.press("Backspace")
+    page.keyboard.type("2", delay=110)
+    page.keyboard.press("Enter")  # the person sends it: a manual scan, not a wedge one
+    assert wait_for_rows(site["db"], 1) == [("A-01-02", "manual", False)]
+    expect(page.locator("#scan-current .banner--ok")).to_be_visible()
+    assert manual.input_value() == ""
+
+
+def test_gs_substitute_and_ctrl_bracket_become_gs(live_server, browser_page, site):
+    page = browser_page
+    open_scan_page(page, live_server)
+    wedge(page, "]C1010950110153000310ABC123|17240630")
+    page.keyboard.type("]C10109501101530003", delay=5)
+    page.keyboard.press("1")
+    page.keyboard.press("0")
+    page.keyboard.type("XYZ", delay=5)
+    page.keyboard.press("Control+BracketRight")
+    page.keyboard.type("17240630", delay=5)
+    page.keyboard.press("Enter")
+    rows = wait_for_rows(site["db"], 2)
+    assert [raw for raw, _, _ in rows] == ["]C1010950110153000310ABC123\x1d17240630",
+                                           "]C1010950110153000310XYZ\x1d17240630"]
+
+
+def test_ok_and_refused_scans_get_green_and_red_banners_and_their_sounds(live_server, browser_page, site):
+    page = browser_page
+    open_scan_page(page, live_server)
+    wedge(page, f"LOT:{site['fine']}")
+    assert wait_for_rows(site["db"], 1) == [(f"LOT:{site['fine']}", "wedge", False)]
+    current = page.locator("#scan-current .scan-result")
+    expect(current.locator(".banner--ok")).to_be_visible()
+    expect(current.locator("#lot-card .lot__number")).to_have_text(site["fine"])
+    assert page.evaluate("document.body.dataset.scanSound") == "ok"
+    assert page.evaluate("getComputedStyle(document.querySelector('#scan-current .banner')).backgroundColor") \
+        == "rgb(11, 107, 44)"
+
+    wedge(page, "NOPE-42-NOPE")
+    expect(current.locator(".banner--error")).to_be_visible()
+    assert page.evaluate("document.body.dataset.scanSound") == "bad"
+    assert page.evaluate("document.body.dataset.scanSounds") == "2"
+    assert page.evaluate("getComputedStyle(document.querySelector('#scan-current .banner')).backgroundColor") \
+        == "rgb(176, 0, 26)"
+    font = page.evaluate("parseFloat(getComputedStyle(document.querySelector("
+                         "'#scan-current .banner__message')).fontSize)")
+    assert font >= 40, font
+    assert page.locator("#lot-card").count() == 0  # the earlier lot card went with its result
+
+
+def test_a_lost_answer_is_retried_with_the_same_client_id_and_logged_once(live_server, browser_page, site):
+    """The server got the scan but the answer never came back, twice: the queue sends it again."""
+    page = browser_page
+    sent: list[str] = []
+
+    def flaky(route):
+        sent.append(route.request.post_data)
+        if len(sent) <= 2:
+            route.fetch()  # the server receives and logs it ...
+            route.abort("connectionreset")  # ... and the answer is lost on the way back
+        else:
+            route.continue_()
+
+    page.route("**/scan", lambda route: flaky(route) if route.request.method == "POST" else route.continue_())
+    open_scan_page(page, live_server)
+    wedge(page, f"LOT:{site['fine']}")
+    wedge(page, "LOC:A-01-02")
+    expect(page.locator("#scan-current .scan-result__code")).to_have_text("LOC:A-01-02", timeout=10000)
+    assert logged(site["db"]) == [(f"LOT:{site['fine']}", "wedge", False), ("LOC:A-01-02", "wedge", False)]
+    assert len(sent) == 4 and sent[0] == sent[1] == sent[2]  # the same body, client id included
+    assert "client_id=" in sent[0]
+    assert shown_codes(page) == [f"LOT:{site['fine']}", "LOC:A-01-02"]
+
+
+def test_a_scan_made_while_the_server_is_down_is_kept_and_sent_when_it_is_back(
+        live_server, browser_page, site):
+    page = browser_page
+    blocked = {"on": True}
+    page.route("**/scan", lambda route: route.abort("connectionrefused")
+               if blocked["on"] and route.request.method == "POST" else route.continue_())
+    open_scan_page(page, live_server)
+    wedge(page, "LOC:A-01-02")
+    wedge(page, "LOC:DOCK-1")
+    expect(page.locator("#scan-queue")).to_contain_text("No connection")
+    expect(page.locator("#scan-queue")).to_contain_text("2 scans")
+    assert logged(site["db"]) == []
+    blocked["on"] = False
+    expect(page.locator("#scan-current .scan-result__code")).to_have_text("LOC:DOCK-1", timeout=10000)
+    expect(page.locator("#scan-queue")).to_be_hidden()
+    assert [raw for raw, _, _ in logged(site["db"])] == ["LOC:A-01-02", "LOC:DOCK-1"]
+
+
+def test_a_sim_scanner_scan_appears_on_the_station_page_within_300_ms(live_server, browser_page, site):
+    from devices.scanners import sim
+
+    page = browser_page
+    open_scan_page(page, live_server)
+    timings = []
+    with ScannerService(site["db"], refresh_s=0):
+        for n in range(6):
+            code = "LOC:A-01-02" if n % 2 else "LOC:DOCK-1"
+            page.wait_for_timeout(200)
+            start = time.perf_counter()
+            sim.inject(site["sim"], code)
+            page.wait_for_function(
+                "n => document.querySelectorAll('#scan-current .scan-result, #scan-history .scan-result')"
+                ".length === n", arg=n + 1, polling=5)
+            timings.append(time.perf_counter() - start)
+    median, worst = statistics.median(timings), max(timings)
+    print(f"\nsim scan -> on the page: median {median * 1000:.0f} ms, worst {worst * 1000:.0f} ms "
+          f"over {len(timings)} scans (poll every 150 ms)")
+    assert worst < 1.0, timings
+    rows = logged(site["db"])
+    assert [source for _, source, _ in rows] == [f"sim://{site['sim']}"] * 6
+    assert shown_codes(page) == [raw for raw, _, _ in rows]
+
+
+def test_typed_and_scanner_scans_merge_in_log_order_each_once(live_server, browser_page, site):
+    from devices.scanners import sim
+
+    page = browser_page
+    open_scan_page(page, live_server)
+    with ScannerService(site["db"], refresh_s=0):
+        wedge(page, "LOC:A-01-02")
+        sim.inject(site["sim"], "LOC:DOCK-1")
+        wedge(page, f"LOT:{site['fine']}")
+        sim.inject(site["sim"], f"LOT:{site['held']}")
+        rows = wait_for_rows(site["db"], 4)
+        page.wait_for_function("() => document.querySelectorAll('.scan-result[data-scan-id]').length >= 4")
+        page.wait_for_timeout(400)
+    assert shown_codes(page) == [raw for raw, _, _ in rows]
+    assert len(rows) == 4
+
+
+def test_the_page_remembers_its_station_and_offers_the_others(live_server, browser_page, site):
+    page = browser_page
+    page.goto(f"{live_server.url}/scan")
+    expect(page.locator(".tile--station")).to_have_count(3)  # two stations and "no station"
+    page.locator(".tile--station", has_text=STATION).click()
+    expect(page.locator(".scanbar__station strong")).to_have_text(STATION)
+    page.goto(f"{live_server.url}/scan")
+    expect(page.locator(".scanbar__station strong")).to_have_text(STATION)
+
+
+@pytest.mark.parametrize("size", [TABLET, HANDHELD], ids=["tablet", "handheld"])
+def test_scan_page_fits_the_screen_with_big_targets_and_screenshots(live_server, browser, site, size):
+    context = browser.new_context(viewport=size)
+    page = context.new_page()
+    tag = f"{size['width']}x{size['height']}"
+    try:
+        open_scan_page(page, live_server)
+        screenshot(page, f"scan-ready-{tag}")
+        wedge(page, f"LOT:{site['held']}")
+        expect(page.locator("#lot-card")).to_be_visible()
+        wedge(page, "LOC:A-01-02")
+        expect(page.locator("#scan-current .scan-result__code")).to_have_text("LOC:A-01-02")
+        wedge(page, f"LOT:{site['fine']}")
+        expect(page.locator("#lot-card .lot__number")).to_have_text(site["fine"])
+        screenshot(page, f"scan-lot-{tag}")
+        wedge(page, "]C1010950110153000310ABC123|17240632")
+        expect(page.locator("#scan-current .banner--error")).to_be_visible()
+        screenshot(page, f"scan-refused-{tag}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+        targets = page.locator(".scanbar a, .scanbar button, .scanbar input:not([type=hidden]), "
+                               ".scan-history a")
+        for i in range(targets.count()):
+            box = targets.nth(i).bounding_box()
+            assert box["height"] >= 48 and box["width"] >= 48, (i, box)
+        page.goto(f"{live_server.url}/scans")
+        expect(page.locator("#scan-rows tr")).to_have_count(4)
+        screenshot(page, f"scan-log-{tag}")
+    finally:
+        context.close()
