@@ -41,11 +41,16 @@ def demo_command(if_empty: bool, seed: int) -> None:
               help="Also read the stations' serial and simulated scanners in this process.")
 def run_command(host: str, port: int, threads: int, scanners: bool) -> None:
     """Serve the station with a production WSGI server (waitress)."""
+    import signal
+    import sys
+
     from waitress import serve
 
     from .scanner_service import start_for
 
     app = current_app._get_current_object()
+    # A service manager stops us with SIGTERM: leave like Ctrl+C, so the scanners close cleanly.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     service = start_for(app) if scanners else None
     try:
         if service is not None:

@@ -62,7 +62,10 @@ class ScannerService:
 
     def start(self) -> ScannerService:
         """Open the scanners now, then keep them in step with the stations table in the background."""
-        self.refresh()
+        try:
+            self.refresh()
+        except Exception as exc:  # noqa: BLE001 — e.g. a database not initialised yet: the watcher retries
+            log.warning("scanner service: stations not read yet (%s); retrying every %s s", exc, self.refresh_s)
         if self.refresh_s and self._thread is None:
             self._thread = threading.Thread(target=self._watch, name="station scanners", daemon=True)
             self._thread.start()

@@ -150,3 +150,16 @@ def test_a_serial_scanner_on_a_real_pty_feeds_its_station_end_to_end(app, client
         assert re.findall(r'data-scan-id="(\d+)"', feed.text) == [str(rows[0][0]), str(rows[1][0])]
     finally:
         os.close(master)
+
+
+def test_the_scan_log_page_shows_the_scanners_this_process_reads(app, client, sim_name):
+    add_station(app.extensions["station.db"], "Dock tablet", f"sim://{sim_name}")
+    assert "Scanners read by this server" not in client.get("/scans").text
+    service = start_for(app)
+    try:
+        sim.inject(sim_name, b"LOC:A-01-02")
+        page = client.get("/scans").text
+    finally:
+        service.stop()
+    assert "Scanners read by this server" in page and f"sim://{sim_name}" in page
+    assert re.search(r'data-label="Scans" class="num">1\b', page)

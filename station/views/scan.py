@@ -188,8 +188,11 @@ def log():
             abort(404, description=f"No station called {name!r}")
         rows = scans.recent(session, station_id=station.id if station else None, limit=limit)
         refresh = url_for(".log", **({"station": station.name} if station else {}))
+        # Scanners read by this process (`station run`); another process's are not known here.
+        service = current_app.extensions.get("station.scanners")
         return page_or_fragment("scans.html", "partials/scan_rows.html", rows=rows, stations=stations,
                                 station=station, refresh=refresh, limit=limit,
+                                scanners=service.status() if service else None,
                                 hexdump=hexdump, when_ms=when_ms)
 
 
