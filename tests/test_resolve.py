@@ -30,6 +30,7 @@ MINT_EAN8 = "96385074"
 SODA_UPC_A = "012345000065"              # what the UPC-E 01234565 stands for
 SSCC = "376130321109103420"              # a pallet received in the fixture
 NEW_SSCC = "37613032110910343" + check_digit("37613032110910343")  # a pallet nobody received
+DOOR_BARCODE = "00000000000000009" + check_digit("00000000000000009")  # an 18-digit location label
 NORD_GLN = gtin13("500000000001")        # (basic_site's ACME GLN has a wrong check digit)
 UNKNOWN_EAN13 = "4006381333931"
 SUPPLIER_LOT = "ACM-4711"
@@ -54,6 +55,7 @@ def site(db) -> dict:
         catalog.create_location(s, code="B-07", kind=LocationKind.STORAGE, barcode="LOC:B-07")
         catalog.create_location(s, code="COLD", kind=LocationKind.STORAGE, name="Cold room",
                                 barcode="CR-0001")
+        catalog.create_location(s, code="DOOR-9", kind=LocationKind.DOCK, barcode=DOOR_BARCODE)
         anna = Operator(badge="OP-1", name="Anna Lindqvist", role=Role.RECEIVER)
         gone = Operator(badge="OP-2", name="Former Worker", role=Role.PICKER, active=False)
         s.add_all([anna, gone])
@@ -270,6 +272,8 @@ SCANS = [
         "{nut_lot}", "lot", action="show_lot", records={"item": "NUT", "lot": "{nut_lot}"})),
     case("bare location code", Scan("A-01", "location", action="show_location", records={"location": "A-01"})),
     case("bare location barcode", Scan("CR-0001", "location", action="show_location", records={"location": "COLD"})),
+    case("18-digit location barcode that also checks out as an SSCC", Scan(
+        DOOR_BARCODE, "location", action="show_location", records={"location": "DOOR-9"})),
     case("bytes from a serial scanner", Scan(b"]C100" + SSCC.encode() + b"\r", "gs1", action="show_pallet",
                                             records={"unit": SSCC})),
 ]

@@ -303,17 +303,20 @@ class _Scan:
             if bare is not None:
                 return bare
             raise
-        return self.pallet("sscc", {"sscc": sscc, "form": "SSCC"}, sscc)
+        found = lookup.unit_by_sscc(self.conn, sscc)
+        if found is None and (bare := self.bare(digits)) is not None:
+            return bare  # an 18-digit location barcode or lot number that happens to check out
+        return self.pallet("sscc", {"sscc": sscc, "form": "SSCC"}, sscc, found)
 
     def item_action(self) -> str:
         return "receive" if self.workflow == RECEIVING else self.show_or_select("item")
 
     # --- pallets and GS1 labels ------------------------------------------------------------------
 
-    def pallet(self, kind: str, fields: dict, sscc: str, extra: dict | None = None,
-               found: dict | None = None) -> Resolution:
-        """An SSCC, alone or on a GS1 label (`extra`: what the rest of the label resolved to)."""
-        found = found or lookup.unit_by_sscc(self.conn, sscc)
+    def pallet(self, kind: str, fields: dict, sscc: str, found: dict | None,
+               extra: dict | None = None) -> Resolution:
+        """An SSCC, alone or on a GS1 label: `found` is its pallet (None: not received), `extra`
+        what the rest of the label resolved to."""
         if found is None:
             return self.new_pallet(kind, fields, sscc, extra or {})
         when = found.pop("received_local")
@@ -363,7 +366,7 @@ class _Scan:
         if "sscc" in fields:
             unit = lookup.unit_by_sscc(self.conn, fields["sscc"])
             if unit is not None:  # a received pallet: its records say what is on it
-                return self.pallet("gs1", fields, fields["sscc"], records, found=unit)
+                return self.pallet("gs1", fields, fields["sscc"], unit, records)
         gtin = fields.get("gtin") or fields.get("content_gtin")
         lot_text = fields.get("lot")
         if gtin:
