@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import String, and_, bindparam, func, literal_column, select, union_all
+from sqlalchemy import String, and_, bindparam, case, func, literal_column, or_, select, union_all
 from sqlalchemy.engine import Connection
 
 from .. import clock
@@ -61,8 +61,10 @@ _UNIT_BY_SSCC = (
     .outerjoin(Operator, Operator.id == HandlingUnit.received_by_id)
     .where(HandlingUnit.sscc == bindparam("sscc"))
 )
-_LOCATION_BY_BARCODE = select(*_LOCATION).where(Location.barcode == bindparam("code"))
-_LOCATION_BY_CODE = select(*_LOCATION).where(Location.code == bindparam("code"))
+# A location by its barcode, else by its code: one round trip, the barcode match first.
+_BY_BARCODE = Location.barcode == bindparam("barcode")
+_LOCATION_BY_CODES = (select(*_LOCATION).where(or_(_BY_BARCODE, Location.code == bindparam("code")))
+                      .order_by(case((_BY_BARCODE, 0), else_=1)).limit(1))
 _OPERATOR_BY_BADGE = select(Operator.id, Operator.badge, Operator.name, Operator.role, Operator.active).where(
     Operator.badge == bindparam("badge"))
 _SUPPLIER_BY_GLN = select(Supplier.id, Supplier.code, Supplier.name).where(Supplier.gln == bindparam("gln"))
@@ -126,13 +128,9 @@ def unit_by_sscc(conn: Connection, sscc: str) -> dict | None:
             "received_local": received_at.astimezone(clock.site_zone()) if received_at else None}
 
 
-def location_by_barcode(conn: Connection, barcode: str) -> dict | None:
-    row = conn.execute(_LOCATION_BY_BARCODE, {"code": barcode}).first()
-    return location_of(row) if row else None
-
-
-def location_by_code(conn: Connection, code: str) -> dict | None:
-    row = conn.execute(_LOCATION_BY_CODE, {"code": code}).first()
+def location(conn: Connection, barcode: str, code: str) -> dict | None:
+    """The location whose barcode is `barcode`, else the one whose code is `code`, or None."""
+    row = conn.execute(_LOCATION_BY_CODES, {"barcode": barcode, "code": code}).first()
     return location_of(row) if row else None
 
 

@@ -218,8 +218,7 @@ class _Scan:
                                      fields={"lot_number": value})
             return self.lot(*found, fields={"lot_number": value})
         if prefix == LOCATION_PREFIX:
-            location = (lookup.location_by_barcode(self.conn, prefix + value)
-                        or lookup.location_by_code(self.conn, value))
+            location = lookup.location(self.conn, barcode=prefix + value, code=value)
             if location is None:
                 return self.rejected("unknown_location", f"Location {display(value, 40)} is not known here — "
                                                          f"check the label.", fields={"location": value})
@@ -264,7 +263,7 @@ class _Scan:
         found = lookup.lot_by_number(self.conn, text)
         if found is not None:
             return self.lot(*found, fields={"lot_number": text})
-        location = lookup.location_by_barcode(self.conn, text) or lookup.location_by_code(self.conn, text)
+        location = lookup.location(self.conn, barcode=text, code=text)
         if location is not None:
             return self.location(location, fields={"location": text})
         return None
