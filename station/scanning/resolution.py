@@ -19,13 +19,22 @@ How a scan is classified, in this order (the first that fits decides):
     verified → ``gtin``; 18 digits → an SSCC → ``sscc``.
  7. Without a GS1 symbology and without GS: a lot number or a location code or barcode typed
     or scanned bare → ``lot`` / ``location``. (Also the fallback of step 6 when a number is
-    not a valid or known GTIN: some lot numbers are all digits.)
+    not a valid or known GTIN, or an SSCC of no pallet here: some codes are all digits.)
  8. A GS1 element string, with FNC1 as GS or a configured stand-in (``|``), variable-length
-    fields terminated or last → ``gs1``.
+    fields terminated or last → ``gs1``. Without any separator, a lot or serial that ends in
+    what reads as a date or GTIN field gets a warning (``fields["warnings"]``, in the message):
+    the scanner is probably dropping FNC1.
  9. Anything else → ``unknown``.
 
 A code in a known form that is wrong (bad check digit, impossible date, unknown GTIN, lot or
-location) is ``rejected`` with the reason in words and the stable reason in ``error``.
+location) is ``rejected`` with the reason in words and the stable reason in ``error``. A GS1
+code with neither GTIN nor SSCC (an order number, a GLN) is ``gs1`` but not ok
+(``no_identifier``).
+
+Workflows (``context.workflow``): ``lookup`` (also None) shows what was scanned;
+``receiving`` books goods in and refuses a pallet received before (``sscc_already_received``,
+with who and when); any other (putaway, picking, line, ...) takes the scanned record as the
+step's choice (``select``) and refuses a pallet or lot never received.
 
 Records come from lookup.py (read-only, statements built once). GS1 codes resolve as: SSCC (00)
 → the pallet with its lot and location, or a new pallet; GTIN (01, else 02) → the item; with a
