@@ -168,8 +168,11 @@ def start_server(path: Path, port: int, threads: int, instance: str) -> tuple[su
     station = str(ROOT / ".venv" / "bin" / "station")
     token = subprocess.run([station, "token", "create", "bench", "--role", "admin"], env=env,
                            check=True, capture_output=True, text=True).stdout.strip()
+    # stderr to a file, not a pipe: waitress warns about its queue depth under load, and an
+    # unread pipe would fill and freeze the server.
+    log = open(Path(instance) / "server.log", "w+b")  # noqa: SIM115 - closed with the server
     server = subprocess.Popen([station, "run", "--port", str(port), "--threads", str(threads)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                              env=env, stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -178,7 +181,8 @@ def start_server(path: Path, port: int, threads: int, instance: str) -> tuple[su
         except OSError:
             time.sleep(0.1)
     server.kill()
-    raise SystemExit("station run did not start: " + server.stderr.read().decode()[-2000:])
+    log.seek(0)
+    raise SystemExit("station run did not start: " + log.read().decode()[-2000:])
 
 
 async def client(port: int, token: str, scans: list[str], stop_at: float, latencies: list, errors: list):

@@ -29,6 +29,7 @@ def settings(instance_path: str) -> dict:
     return {
         "DATABASE_URL": database_url(instance_path),
         "SECRET_KEY": env("STATION_SECRET_KEY", "dev-only-change-me"),
+        "API_TOKEN_CACHE_SECONDS": float(env("STATION_API_TOKEN_CACHE_SECONDS", "5")),
         "NODE_MODULES": env("STATION_NODE_MODULES", str(ROOT / "node_modules")),
         "DEFAULT_LOT_PATTERN": env("STATION_LOT_PATTERN", "{yy}{mm}{dd}-{seq:03}"),
         "DEFAULT_LOT_RESET": env("STATION_LOT_RESET", "daily"),

@@ -3,6 +3,7 @@ endpoint's answer, every refusal as {"error": {"code", "message"}}, and the Open
 from __future__ import annotations
 
 import datetime as dt
+import time
 from contextlib import contextmanager
 
 import pytest
@@ -121,10 +122,13 @@ def test_a_bad_token_or_scheme_is_refused(client, token, header, code):
     assert_error(client.get("/api/v1/items", headers={"Authorization": header}), 401, code)
 
 
-def test_a_revoked_token_is_refused(api, database):
+def test_a_revoked_token_is_refused_once_the_token_cache_expires(app, api, database):
+    app.config["API_TOKEN_CACHE_SECONDS"] = 0.3
     assert api.get("/items").status_code == 200
     with database.write() as session:
         session.scalar(select(ApiToken)).revoked_at = dt.datetime.now(dt.timezone.utc)
+    assert api.get("/items").status_code == 200  # still remembered
+    time.sleep(0.4)
     assert_error(api.get("/items"), 401, "invalid_token", "revoked")
 
 
