@@ -237,9 +237,17 @@ def public_endpoints() -> set[str]:
     return {f"{bp.name}.{r.endpoint}" for r in ROUTES if r.public}
 
 
+_PUBLIC_ENDPOINTS: set[str] = set()  # filled once the routes are registered (views import last)
+
+
+@bp.record_once
+def _collect_public(_state) -> None:
+    _PUBLIC_ENDPOINTS.update(public_endpoints())
+
+
 @bp.before_request
 def _authenticate():
-    if request.endpoint in public_endpoints():
+    if getattr(request.url_rule, "endpoint", None) in _PUBLIC_ENDPOINTS:
         return
     scheme, _, secret = request.headers.get("Authorization", "").strip().partition(" ")
     secret = secret.strip()
