@@ -92,6 +92,7 @@ def test_ten_wedge_scans_back_to_back_with_focus_anywhere_each_resolve_once_in_o
              "LOC:DOCK-1", "WHAT-0006", f"LOT:{site['fine']}X", "4006381333931", "LOC:NOWHERE", "ZZ-0010"]
 
     page.locator(".scanbar__station strong").click()  # focus on nothing in particular (the body)
+    started = time.perf_counter()
     for code in codes[:4]:
         wedge(page, code)
     manual.click()
@@ -101,6 +102,8 @@ def test_ten_wedge_scans_back_to_back_with_focus_anywhere_each_resolve_once_in_o
     page.locator(".scanbar__manual button").focus()
     for code in codes[7:]:
         wedge(page, code)
+    typing = time.perf_counter() - started - 0.3  # less the person's two keys
+    print(f"\n10 wedge scans typed in {typing:.2f} s ({10 / typing:.1f} scans/s)")
 
     rows = wait_for_rows(site["db"], 10)
     time.sleep(0.3)  # anything doubled would show up now
@@ -109,6 +112,23 @@ def test_ten_wedge_scans_back_to_back_with_focus_anywhere_each_resolve_once_in_o
     assert shown_codes(page) == codes
     assert manual.input_value() == "ab"  # the bursts that landed in the field were taken out again
     assert rows == logged(site["db"])
+
+
+def test_twenty_scans_at_full_wedge_speed_arrive_whole_once_and_in_order(live_server, browser_page, site):
+    page = browser_page
+    open_scan_page(page, live_server)
+    codes = [f"LOC:BIN-{n:04d}" for n in range(20)]
+    started = time.perf_counter()
+    for code in codes:
+        page.keyboard.type(code)  # as fast as the browser takes keys
+        page.keyboard.press("Enter")
+    rate = len(codes) / (time.perf_counter() - started)
+    print(f"\n20 scans typed at {rate:.1f} scans/s")
+    rows = wait_for_rows(site["db"], 20)
+    expect(page.locator("#scan-current .scan-result__code")).to_have_text(codes[-1], timeout=10000)
+    time.sleep(0.3)
+    assert logged(site["db"]) == rows == [(code, "wedge", False) for code in codes]
+    assert shown_codes(page) == codes
 
 
 def test_a_person_typing_slowly_is_not_a_scan_and_enter_sends_it_as_typed(live_server, browser_page, site):
@@ -126,6 +146,53 @@ def test_a_person_typing_slowly_is_not_a_scan_and_enter_sends_it_as_typed(live_s
     assert wait_for_rows(site["db"], 1) == [("A-01-02", "manual", False)]
     expect(page.locator("#scan-current .banner--ok")).to_be_visible()
     assert manual.input_value() == ""
+
+
+@pytest.mark.parametrize("freeze_after_ms", [0, 12, 40])
+def test_a_page_frozen_in_the_middle_of_a_scan_still_gets_it_whole(live_server, browser_page, site,
+                                                                   freeze_after_ms):
+    """Rendering a big result, a garbage collection or a starved CPU can hold the page up mid-scan."""
+    page = browser_page
+    open_scan_page(page, live_server)
+    page.evaluate("""ms => setTimeout(() => {
+        const end = performance.now() + 1500;
+        while (performance.now() < end) { /* frozen */ }
+    }, ms)""", freeze_after_ms)
+    wedge(page, "LOC:A-01-02")
+    wedge(page, "LOC:DOCK-1")
+    assert [raw for raw, _, _ in wait_for_rows(site["db"], 2)] == ["LOC:A-01-02", "LOC:DOCK-1"]
+
+
+def test_a_scanner_that_stalls_mid_scan_still_gives_one_whole_scan(live_server, browser_page, site):
+    """Keys held up before the burst, a burst that pauses, an Enter that comes late: one scan each."""
+    page = browser_page
+    open_scan_page(page, live_server)
+    page.keyboard.type("L")
+    time.sleep(0.06)
+    page.keyboard.type("O")
+    time.sleep(0.2)
+    wedge(page, "C:A-01-02")
+    page.keyboard.type("LOC:DO", delay=5)
+    time.sleep(0.6)
+    wedge(page, "CK-1")
+    page.keyboard.type(f"LOT:{site['fine']}", delay=5)
+    time.sleep(0.5)
+    page.keyboard.press("Enter")
+    rows = wait_for_rows(site["db"], 3)
+    assert [raw for raw, _, _ in rows] == ["LOC:A-01-02", "LOC:DOCK-1", f"LOT:{site['fine']}"]
+
+
+def test_a_scan_right_after_a_person_typed_in_the_field_leaves_their_text_alone(
+        live_server, browser_page, site):
+    page = browser_page
+    open_scan_page(page, live_server)
+    manual = page.locator("#manual-code")
+    manual.click()
+    page.keyboard.type("A-0", delay=120)
+    time.sleep(0.2)
+    wedge(page, "LOC:DOCK-1")
+    assert [raw for raw, _, _ in wait_for_rows(site["db"], 1)] == ["LOC:DOCK-1"]
+    assert manual.input_value() == "A-0"
 
 
 def test_gs_substitute_and_ctrl_bracket_become_gs(live_server, browser_page, site):
@@ -166,6 +233,17 @@ def test_ok_and_refused_scans_get_green_and_red_banners_and_their_sounds(live_se
                          "'#scan-current .banner__message')).fontSize)")
     assert font >= 40, font
     assert page.locator("#lot-card").count() == 0  # the earlier lot card went with its result
+
+
+def test_a_double_read_is_shown_as_ignored_without_a_second_beep(live_server, browser_page, site):
+    page = browser_page
+    open_scan_page(page, live_server)
+    wedge(page, "LOC:A-01-02")
+    wedge(page, "LOC:A-01-02")  # the trigger bounced: the same code again within 500 ms
+    assert wait_for_rows(site["db"], 2) == [("LOC:A-01-02", "wedge", False), ("LOC:A-01-02", "wedge", True)]
+    expect(page.locator("#scan-history .scan-result--ignored")).to_contain_text("trigger bounce")
+    expect(page.locator("#scan-current .banner--ok")).to_be_visible()
+    assert page.evaluate("document.body.dataset.scanSounds") == "1"
 
 
 def test_a_lost_answer_is_retried_with_the_same_client_id_and_logged_once(live_server, browser_page, site):

@@ -74,8 +74,8 @@
 // - data-scan-min-length (4) keys in a row, each within data-scan-gap-ms (35 ms) of the last,
 //   are a burst. Until then keys go where they would anyway (a person typing into a field is
 //   never held up); from then on they are kept out of the page. A burst may stall (a Bluetooth
-//   retry, a busy machine) for up to 1 s and stay one scan, and fast keys held up just before
-//   it are taken into it; keys that came at a person's pace never are.
+//   retry, a busy machine) for up to 1 s and stay one scan, and keys held up just before it are
+//   taken into it — but not a person's typing in a text field (see finishScan).
 // - A burst ended by Enter or Tab is a scan: the Enter/Tab is swallowed (no form submit, no
 //   button press, no focus move) and its keys that landed in a text field are taken out again.
 //   A burst that just stops is typing after all: its kept keys go back into the field.
@@ -168,10 +168,15 @@
     var lag = performance.now() - event.timeStamp;
     return lag > 0 ? lag : 0;
   }
-  window.addEventListener("keyup", function (event) { waited += lagOf(event); }, true);
+  var lastEventAt = 0;  // performance.now() when the page last handled a key, down or up
+  window.addEventListener("keyup", function (event) {
+    waited += lagOf(event);
+    lastEventAt = performance.now();
+  }, true);
 
   function onKeyDown(event) {
     if (event.isComposing) return;
+    lastEventAt = performance.now();
     var lag = lagOf(event);
     var ch = keyChar(event);
     if (ch === IGNORE) { waited += lag; return; }
@@ -208,8 +213,16 @@
       kept.push(ch);
     }
     clearTimeout(idleTimer);
-    // A burst that never gets its Enter or Tab is given back to the page after this long.
-    idleTimer = setTimeout(giveBack, cfg.endGapMs);
+    if (kept.length) idleTimer = setTimeout(idle, cfg.endGapMs);
+  }
+
+  // A burst that never gets its Enter or Tab is given back to the page, once no key has come for
+  // endGapMs — counted from when the page last took a key, so a page that was frozen (and has
+  // keys still to take) does not give up on a scan that is still arriving.
+  function idle() {
+    var quiet = performance.now() - lastEventAt;
+    if (quiet < cfg.endGapMs) idleTimer = setTimeout(idle, cfg.endGapMs - quiet);
+    else giveBack();
   }
 
   function reset() {
@@ -236,14 +249,17 @@
 
   function finishScan() {
     // A stalled scanner, or a machine too busy to pass keys on at once, can hold up a scan after
-    // its first keys: fast keys just before the run belong to it (stalled up to joinMs), and so
-    // does a lone first key (up to stallMs) — but never keys typed at a person's pace.
+    // its first keys. Keys just before the run belong to it when they went nowhere (no text field
+    // took them, so no one was typing them on purpose), when they came fast themselves, or when
+    // a lone first key came just before — each gap up to joinMs (stallMs for the lone key). Keys
+    // a person typed into a field at a person's pace stay in the field.
     var s = runStart;
     while (s > 0) {
       var gap = keys[s].gap;  // between keys[s - 1] and keys[s]
+      var nowhere = !isTextField(keys[s - 1].snap.el);
       var fastBefore = keys[s - 1].gap <= cfg.gapMs;  // keys[s - 1] ends a run of fast keys
       var first = s - 1 === 0;  // keys[s - 1] came after a long pause (or a scan's Enter)
-      if (gap <= cfg.gapMs || (fastBefore && gap <= cfg.joinMs) || (first && gap <= cfg.stallMs)) s--;
+      if (gap <= cfg.gapMs || ((nowhere || fastBefore) && gap <= cfg.joinMs) || (first && gap <= cfg.stallMs)) s--;
       else break;
     }
     var code = keys.slice(s).map(function (k) { return k.ch; }).join("");
