@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from biip import ParseError
+from biip.gln import Gln
 from biip.gtin import Gtin
 from biip.sscc import Sscc
 
@@ -24,3 +25,12 @@ def normalise_sscc(value: str) -> str:
         return Sscc.parse(text).value
     except ParseError as exc:
         raise Invalid(f"SSCC {text!r} is not valid: {exc}", code="invalid_sscc") from None
+
+
+def normalise_gln(value: str) -> str:
+    """A 13-digit GLN with a valid check digit; Invalid otherwise."""
+    text = str(value).strip()
+    try:
+        return Gln.parse(text).value
+    except ParseError as exc:
+        raise Invalid(f"GLN {text!r} is not valid: {exc}", code="invalid_gln") from None

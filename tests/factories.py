@@ -26,7 +26,7 @@ def basic_site(db) -> None:
                             removal_strategy=RemovalStrategy.FEFO, shelf_life_days=30)
         catalog.create_item(s, sku="CAKE", name="Cake", removal_strategy=RemovalStrategy.FEFO,
                             shelf_life_days=10)
-        catalog.create_supplier(s, code="ACME", name="Acme Foods", gln="4000000000017")
+        catalog.create_supplier(s, code="ACME", name="Acme Foods", gln="4000000000013")
         catalog.create_customer(s, code="SHOP", name="Corner Shop")
         for code, kind in [("DOCK", LocationKind.DOCK), ("A-01", LocationKind.STORAGE),
                            ("A-02", LocationKind.STORAGE), ("LINE-1", LocationKind.LINE),

@@ -401,12 +401,12 @@ def test_locations(api, site):
 
 
 def test_suppliers(api, site):
-    response = api.post("/suppliers", {"code": "BETA", "name": "Beta Ltd", "gln": "4000000000024"})
+    response = api.post("/suppliers", {"code": "BETA", "name": "Beta Ltd", "gln": "4000000000020"})
     assert response.status_code == 201
-    assert response.get_json() == {"code": "BETA", "name": "Beta Ltd", "gln": "4000000000024"}
+    assert response.get_json() == {"code": "BETA", "name": "Beta Ltd", "gln": "4000000000020"}
     assert [s["code"] for s in api.get("/suppliers").get_json()["data"]] == ["ACME", "BETA"]
     assert_error(api.post("/suppliers", {"code": "BETA", "name": "Again"}), 409, "supplier_exists")
-    twin = {"code": "BETA2", "name": "Beta twin", "gln": "4000000000024"}
+    twin = {"code": "BETA2", "name": "Beta twin", "gln": "4000000000020"}
     assert_error(api.post("/suppliers", twin), 409, "gln_exists", "BETA")
     assert_error(api.post("/suppliers", {"code": "GAMMA", "name": "G", "gln": "123"}),
                  422, "invalid", "gln: must be a GLN")

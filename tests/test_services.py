@@ -390,6 +390,9 @@ def test_catalogue_refuses_duplicates_and_bad_gtins(site):
     with pytest.raises(Invalid):
         with site.write() as s:
             catalog.create_location(s, code="bad code!", kind="storage")
+    with pytest.raises(Invalid, match="check digit"):
+        with site.write() as s:
+            catalog.create_supplier(s, code="BADGLN", name="x", gln="4000000000017")
     with site.write() as s:
         item = catalog.create_item(s, sku="UPC", name="Imported", gtins=["036000291452"])
         assert [g.gtin for g in item.gtins] == ["00036000291452"]

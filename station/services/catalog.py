@@ -6,7 +6,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from ..gs1 import normalise_gtin
+from ..gs1 import normalise_gln, normalise_gtin
 from ..models import (Customer, Item, ItemGtin, Location, LocationKind, Lot, LotScheme,
                       RemovalStrategy, Supplier)
 from .errors import Conflict, Invalid, NotFound
@@ -74,9 +74,7 @@ def _party(session: Session, model, what: str, code: str, name: str, gln: str | 
     if session.scalar(select(model.id).where(model.code == code)):
         raise Conflict(f"{what.capitalize()} {code} already exists.", code=f"{what}_exists")
     if gln:
-        gln = gln.strip()
-        if not (gln.isdigit() and len(gln) == 13):
-            raise Invalid(f"GLN {gln!r} must be 13 digits.", code="invalid_gln")
+        gln = normalise_gln(gln)
         owner = session.scalar(select(model.code).where(model.gln == gln))
         if owner:
             raise Conflict(f"GLN {gln} already belongs to {what} {owner}.", code="gln_exists")
