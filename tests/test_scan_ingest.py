@@ -230,3 +230,46 @@ def test_garbage_is_logged_capped_and_shown_safely(db):
 ])
 def test_display_text_makes_control_and_invisible_characters_visible(raw, shown):
     assert display_text(raw) == shown
+
+
+def test_a_poller_reading_after_its_cursor_never_skips_a_scan_committed_late(db, stations):
+    """Scans at one station commit in id order, so "id > last seen" (the page's feed) misses none."""
+    from station.services.scans import recent
+
+    dock, _ = stations
+    done = threading.Event()
+    seen: list[int] = []
+    errors: list[Exception] = []
+
+    def poll() -> None:
+        cursor = 0
+        while True:
+            finished = done.is_set()
+            with db.read() as s:
+                batch = [row.id for row in recent(s, station_id=dock, after=cursor, newest_first=False)]
+            seen.extend(batch)
+            cursor = batch[-1] if batch else cursor
+            if finished and not batch:
+                return
+
+    def scan(source: str) -> None:
+        try:
+            for n in range(20):
+                ingest(db, f"LOC:{source}-{n}", source=source, station_id=dock)
+        except Exception as exc:  # noqa: BLE001 — reported below
+            errors.append(exc)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    writers = [threading.Thread(target=scan, args=(f"sim://s{n}",)) for n in range(4)]
+    for t in writers:
+        t.start()
+    for t in writers:
+        t.join(timeout=60)
+    done.set()
+    poller.join(timeout=30)
+    assert not errors, errors
+    with db.read() as s:
+        logged = [row.id for row in recent(s, station_id=dock, newest_first=False, limit=1000)]
+    assert len(logged) == 80
+    assert seen == logged
