@@ -147,7 +147,13 @@ class ScannerService:
             if event.error:
                 log.warning("station %s: scanner %s: %s", b.station, b.url, event.error)
             return
-        if event.error:  # undecodable bytes, an over-long frame: logged and resolved as they came
+        if not getattr(event, "complete", True):
+            # Cut off by an unplug or over-long: "LOT:24-00" of "LOT:24-0017" could match
+            # another lot, so it is never resolved; the worker scans again.
+            log.warning("station %s: scanner %s: incomplete scan %r discarded (%s)",
+                        b.station, b.url, event.raw[:80], event.error or "no terminator")
+            return
+        if event.error:  # undecodable bytes: logged and resolved as they came (resolve refuses them)
             log.info("station %s: scanner %s: %s", b.station, b.url, event.error)
         try:
             ingest(self.db, event.raw, source=b.url, station_id=b.station_id, context=self.context,

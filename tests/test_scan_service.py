@@ -12,8 +12,7 @@ from sqlalchemy import select
 from station.models import Scan, StationDevice
 from station.scanner_service import ScannerService, start_for
 
-scanners = pytest.importorskip("devices.scanners")
-from devices.scanners import sim  # noqa: E402
+from devices.scanners import sim
 
 HX = {"HX-Request": "true"}
 GS1 = b"]C1010950110153000310ABC123\x1d17240630"
@@ -163,3 +162,12 @@ def test_the_scan_log_page_shows_the_scanners_this_process_reads(app, client, si
         service.stop()
     assert "Scanners read by this server" in page and f"sim://{sim_name}" in page
     assert re.search(r'data-label="Scans" class="num">1\b', page)
+
+
+def test_a_scan_cut_off_by_an_unplug_is_never_resolved(app, db, sim_name):
+    station = add_station(db, "Dock tablet", f"sim://{sim_name}")
+    with ScannerService(db, refresh_s=0):
+        sim.inject(sim_name, b"LOT:24-00", terminate=False)  # "LOT:24-0017" cut short
+        sim.unplug(sim_name)
+        sim.inject(sim_name, GS1)  # after the reconnect; the reader handles events in order
+    assert [raw for _, _, _, raw, _ in scan_rows(db, station)] == [GS1]
