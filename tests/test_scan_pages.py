@@ -118,6 +118,13 @@ def test_requests_that_are_not_a_scan_are_refused_and_not_logged(client, db, sta
     assert count(db) == 0
 
 
+def test_json_fields_of_the_wrong_type_are_refused(client, db, stations):
+    for body in ({"code": "LOC:X", "client_id": 12345678}, {"code": "LOC:X", "station": ["Dock tablet"]},
+                 {"code": 42}, ["LOC:X"]):
+        assert client.post("/scan", json=body, headers=HX).status_code == 400, body
+    assert count(db) == 0
+
+
 def test_the_feed_gives_a_stations_new_scans_in_order_and_204_when_there_are_none(client, stations):
     assert client.get("/scan/feed?station=Dock+tablet&after=0").status_code == 204
     posted = [ids_in(client.post("/scan", data={"code": f"LOC:{n}", "station": station}, headers=HX).text)[0]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from .. import clock
 from ..db import Database
@@ -243,8 +243,6 @@ def _aware(ts: dt.datetime) -> dt.datetime:
 def recent(session: Session, *, station_id: int | None = None, after: int | None = None,
            limit: int = 100, newest_first: bool = True) -> list[Scan]:
     """Scans from the log (with station and operator loaded), optionally at one station / after an id."""
-    from sqlalchemy.orm import joinedload
-
     query = select(Scan).options(joinedload(Scan.station), joinedload(Scan.operator))
     if station_id is not None:
         query = query.where(Scan.station_id == station_id)

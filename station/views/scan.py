@@ -120,6 +120,8 @@ def submit():
     name = data.get("station")
     if name is None:
         name = request.cookies.get(STATION_COOKIE)
+    if not isinstance(client_id, (str, type(None))) or not isinstance(name, (str, type(None))):
+        return _refuse(400, "bad_request", "client_id and station must be text.")
 
     db = get_db()
     with db.read() as session:
