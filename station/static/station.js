@@ -110,7 +110,7 @@
   };
   var cursor = num(data.scanCursor, 0);
   var current = document.getElementById("scan-current");
-  var history = document.getElementById("scan-history");
+  var earlier = document.getElementById("scan-history");
   var queueNote = document.getElementById("scan-queue");
   var HISTORY_MAX = 30;
 
@@ -361,19 +361,16 @@
     });
   }
 
+  // Scans queue up for a moment at 10 a second; that is normal and not shown. A scan that could
+  // not be sent is: the worker must know their scans are kept, not lost.
   function showQueue() {
     if (!queueNote) return;
-    var waiting = queue.length - (sending && !queue[0].offline ? 1 : 0);
     var offline = queue.length && queue[0].offline;
-    if (!offline && waiting <= 1) {
-      queueNote.hidden = true;
-      return;
+    queueNote.hidden = !offline;
+    if (offline) {
+      queueNote.textContent = "No connection to the station server — " + queue.length +
+        (queue.length === 1 ? " scan" : " scans") + " kept and sent again automatically. Keep scanning.";
     }
-    queueNote.hidden = false;
-    queueNote.textContent = offline
-      ? "No connection to the station server — " + queue.length + (queue.length === 1 ? " scan" : " scans") +
-        " kept and sent again automatically. Keep scanning."
-      : waiting + " scans waiting to be sent…";
   }
 
   // --- showing results, in scan-log order -----------------------------------------------------
@@ -385,7 +382,11 @@
 
   function idOf(el) { return parseInt(el.dataset.scanId || "0", 10) || 0; }
 
+  // Each answer is also announced as a "station:scan-result" event on <body> (detail: the HTML),
+  // so a workflow page can act on it; #scan-current / #scan-history show it when a page has them.
   function renderAll(html, fresh) {
+    body.dispatchEvent(new CustomEvent("station:scan-result", { detail: { html: html, fresh: fresh } }));
+    if (!current || !earlier) return;
     var template = document.createElement("template");
     template.innerHTML = html;
     Array.prototype.forEach.call(template.content.querySelectorAll(".scan-result"), function (el) {
@@ -417,11 +418,11 @@
     if (details) details.remove();  // one lot card on the page at a time
     var id = idOf(el);
     var before = null;
-    for (var child = history.firstElementChild; child; child = child.nextElementSibling) {
+    for (var child = earlier.firstElementChild; child; child = child.nextElementSibling) {
       if (idOf(child) < id) { before = child; break; }
     }
-    history.insertBefore(el, before);
-    while (history.children.length > HISTORY_MAX) history.lastElementChild.remove();
+    earlier.insertBefore(el, before);
+    while (earlier.children.length > HISTORY_MAX) earlier.lastElementChild.remove();
   }
 
   function failure(message) {
@@ -431,7 +432,7 @@
       '<p class="banner__message"></p></div></div></section>';
     var el = template.content.firstElementChild;
     el.querySelector(".banner__message").textContent = message;
-    place(el, true);
+    if (current && earlier) place(el, true);
   }
 
   // --- scans from the station's own scanner (serial, simulated), by polling the scan log -------
