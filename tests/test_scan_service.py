@@ -132,7 +132,6 @@ def test_start_for_an_app_registers_the_service_and_stop_closes_every_scanner(ap
 
 
 def test_a_serial_scanner_on_a_real_pty_feeds_its_station_end_to_end(app, client, db, tmp_path):
-    pytest.importorskip("serial")
     master, slave = os.openpty()
     link = tmp_path / "ttyACM-test"
     link.symlink_to(os.ttyname(slave))
