@@ -171,3 +171,23 @@ def test_the_scan_log_shows_raw_bytes_safely_and_filters_by_station(client, db, 
 def test_home_links_to_the_scan_page_and_the_scan_log(client):
     body = client.get("/").text
     assert 'href="/scan"' in body and 'href="/scans"' in body
+
+
+def test_a_held_lot_found_by_a_scan_shows_an_amber_banner_not_a_green_one(client, db, stations):
+    from factories import TODAY, basic_site
+    from station.services import catalog, holds, receiving
+
+    basic_site(db)
+    with db.write() as s:
+        lot = receiving.receive(s, item=catalog.item_by_sku(s, "BOLT"), qty=5,
+                                location=catalog.location_by_code(s, "DOCK"), on=TODAY)
+        good = receiving.receive(s, item=catalog.item_by_sku(s, "BOLT"), qty=5,
+                                 location=catalog.location_by_code(s, "DOCK"), on=TODAY).lot_number
+        holds.hold(s, lot, "lab test pending")
+        held = lot.lot_number
+    answers = [client.post("/scan", data={"code": f"LOT:{number}", "client_id": f"amber-test-{n:04d}",
+                                          "station": "Dock tablet"}, headers=HX).text
+               for n, number in enumerate((held, good))]
+    assert 'data-blocked="hold"' in answers[0] and "banner--warn" in answers[0]
+    assert "banner--ok" not in answers[0].split("scan-result__meta")[0]
+    assert "data-blocked" not in answers[1] and "banner--ok" in answers[1]

@@ -293,8 +293,19 @@ def _result(session: Session, row: Scan, *, past: bool, detailed: bool, retried:
         "source": row.source, "past": past, "detailed": detailed, "lot_card": lot_card,
         "fields": _fields(res.fields) if detailed and (lot_card is None or res.kind == "gs1") else [],
         "records": _records(res.records) if detailed and lot_card is None else [],
-        "action": res.action,
+        "action": res.action, "blocked": _blocked(res) if res.ok and not row.ignored else None,
     }
+
+
+# A lot found by a lookup is a good answer, but one that must not be used: the banner says so in
+# amber, so nobody reads a green banner as "this lot is fine".
+_BLOCKED = {"hold", "quarantine", "recalled", "expired"}
+
+
+def _blocked(res) -> str | None:
+    lot = res.records.get("lot") if isinstance(res.records, dict) else None
+    status = lot.get("status") if isinstance(lot, dict) else None
+    return status if status in _BLOCKED else None
 
 
 def _lot_number(res) -> str | None:
