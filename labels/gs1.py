@@ -1,0 +1,38 @@
+"""GS1 element strings for barcodes: which AIs need an FNC1 separator, and the human-readable line."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+# AI prefixes whose element strings have a predefined length (GS1 General Specifications, fig. 7.8.5-2).
+_PREDEFINED_LENGTH_PREFIXES = (
+    "00", "01", "02", "03", "04", "11", "12", "13", "14", "15", "16", "17", "18", "19",
+    "20", "31", "32", "33", "34", "35", "36", "41",
+)
+
+
+# GS1 AI encodable character set 82 (digits, letters and these symbols).
+CSET82 = frozenset("!\"%&'()*+,-./:;<=>?_" "0123456789" "ABCDEFGHIJKLMNOPQRSTUVWXYZ" "abcdefghijklmnopqrstuvwxyz")
+
+
+def is_fixed_length(ai: str) -> bool:
+    """True when the AI's element string has a predefined length (no FNC1 needed after it)."""
+    return ai[:2] in _PREDEFINED_LENGTH_PREFIXES
+
+
+def element_strings(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, bool]]:
+    """Each pair as (AI + value, separator needed after it)."""
+    out = []
+    for i, (ai, value) in enumerate(pairs):
+        if not (ai.isdigit() and 2 <= len(ai) <= 4):
+            raise ValueError(f"not a GS1 application identifier: {ai!r}")
+        if not value or not set(value) <= CSET82:
+            raise ValueError(f"GS1 value for AI {ai} must use GS1 character set 82: {value!r}")
+        last = i == len(pairs) - 1
+        out.append((ai + value, not last and not is_fixed_length(ai)))
+    return out
+
+
+def hri(pairs: Sequence[tuple[str, str]]) -> str:
+    """The human-readable interpretation, e.g. (01)09501101530003(10)ABC."""
+    return "".join(f"({ai}){value}" for ai, value in pairs)
