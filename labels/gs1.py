@@ -36,3 +36,24 @@ def element_strings(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, bool]]:
 def hri(pairs: Sequence[tuple[str, str]]) -> str:
     """The human-readable interpretation, e.g. (01)09501101530003(10)ABC."""
     return "".join(f"({ai}){value}" for ai, value in pairs)
+
+
+def check_digit(digits: str) -> str:
+    """The GS1 mod-10 check digit for a GTIN, SSCC or GLN body (the digits without their check digit)."""
+    if not digits.isdigit():
+        raise ValueError(f"GS1 check digits are computed over digits only: {digits!r}")
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
+    return str(-total % 10)
+
+
+def sscc(extension: int, company_prefix: str, serial: int) -> str:
+    """An 18-digit SSCC: extension digit + GS1 company prefix + serial reference + check digit."""
+    if not 0 <= extension <= 9:
+        raise ValueError(f"SSCC extension digit must be 0-9, not {extension}")
+    if not (company_prefix.isdigit() and 7 <= len(company_prefix) <= 10):
+        raise ValueError(f"GS1 company prefix must be 7 to 10 digits: {company_prefix!r}")
+    width = 16 - len(company_prefix)
+    if not 0 <= serial < 10**width:
+        raise ValueError(f"SSCC serial {serial} does not fit in {width} digits after prefix {company_prefix}")
+    body = f"{extension}{company_prefix}{serial:0{width}d}"
+    return body + check_digit(body)

@@ -1,0 +1,52 @@
+"""Printers chosen by URL; each takes bytes and reports a PrinterStatus.
+
+URL forms:
+    tcp://HOST:9100?timeout=5         a networked Zebra (raw socket; status by ~HS)
+    cups://QUEUE                      a CUPS raw queue (or the Windows spooler), through the `zebra` package
+    file:///dev/usb/lp0               a USB printer device file
+    serial:///dev/ttyUSB0?baudrate=9600
+    sim://NAME?spool=DIR              simulated: each job is written to DIR (default: a temp folder)
+
+    with open_printer("tcp://10.0.0.5:9100") as printer:
+        if printer.status().can_print:
+            printer.send(zpl_bytes)
+"""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from devices.printers.base import (
+    STATE_TEXT,
+    Printer,
+    PrinterError,
+    PrinterState,
+    PrinterStatus,
+    PrinterURLError,
+)
+
+__all__ = [
+    "BACKENDS", "STATE_TEXT", "Printer", "PrinterError", "PrinterState", "PrinterStatus", "PrinterURLError",
+    "open_printer",
+]
+
+# Scheme -> (module:class, example URL). Imported on first use, so a missing optional package only
+# matters to the printers that need it.
+BACKENDS: dict[str, tuple[str, str]] = {
+    "sim": ("devices.printers.sim:SimPrinter", "sim://NAME"),
+}
+
+
+def open_printer(url: str, *, spool_root: Path | None = None) -> Printer:
+    """Build the printer for url; raise PrinterURLError naming the expected forms when it cannot.
+
+    spool_root is where sim:// printers without a ?spool= option write their jobs (one folder per name).
+    """
+    scheme = urlsplit(url).scheme.lower() if "://" in url else ""
+    if scheme not in BACKENDS:
+        expected = "; ".join(example for _, example in BACKENDS.values())
+        raise PrinterURLError(f"unknown printer URL {url!r}; expected one of: {expected}")
+    module_name, class_name = BACKENDS[scheme][0].split(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls(url, spool_root=spool_root) if scheme == "sim" else cls(url)

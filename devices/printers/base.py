@@ -1,0 +1,101 @@
+"""The printer interface: a printer takes bytes and reports its state; nothing here knows about labels."""
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from devices.errors import DeviceError, DeviceURLError
+
+
+class PrinterError(DeviceError):
+    """A printer could not take a job. retryable is True for faults that may clear (offline, paper out...)."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class PrinterURLError(PrinterError, DeviceURLError):
+    """A printer URL that cannot be used; the message names the expected URL form."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
+
+
+class PrinterState(enum.StrEnum):
+    """What a printer is doing, worst first when several apply (see PrinterStatus.state)."""
+
+    OFFLINE = "offline"          # no connection, or no answer to a status query
+    HEAD_OPEN = "head_open"
+    PAPER_OUT = "paper_out"
+    RIBBON_OUT = "ribbon_out"
+    PAUSED = "paused"
+    BUFFER_FULL = "buffer_full"
+    UNKNOWN = "unknown"          # the transport cannot report status (CUPS, a plain device file)
+    READY = "ready"
+
+
+# Words a warehouse worker understands, for each state.
+STATE_TEXT: dict[PrinterState, str] = {
+    PrinterState.OFFLINE: "Printer offline — check power and network",
+    PrinterState.HEAD_OPEN: "Printer head is open — close it",
+    PrinterState.PAPER_OUT: "Printer is out of labels — load a roll",
+    PrinterState.RIBBON_OUT: "Printer is out of ribbon — replace it",
+    PrinterState.PAUSED: "Printer is paused — press the pause button",
+    PrinterState.BUFFER_FULL: "Printer is busy — its buffer is full",
+    PrinterState.UNKNOWN: "Printer status unknown",
+    PrinterState.READY: "Ready",
+}
+
+
+@dataclass(frozen=True)
+class PrinterStatus:
+    """A snapshot of a printer's state: every problem seen, and the one that matters most as `state`."""
+
+    url: str
+    problems: tuple[PrinterState, ...] = ()   # empty = ready (or unknown, see `known`)
+    known: bool = True                        # False when the transport cannot ask the printer
+    detail: str = ""                          # e.g. the raw ~HS answer or the connection error
+    checked_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def state(self) -> PrinterState:
+        """The worst problem, READY when there is none, UNKNOWN when the printer cannot be asked."""
+        if self.problems:
+            return min(self.problems, key=list(PrinterState).index)
+        return PrinterState.READY if self.known else PrinterState.UNKNOWN
+
+    @property
+    def can_print(self) -> bool:
+        """True when a job sent now should print: ready, or a transport that cannot tell (UNKNOWN)."""
+        return not self.problems
+
+    @property
+    def text(self) -> str:
+        """The state in words for the printers page and a job's failure reason."""
+        return STATE_TEXT[self.state]
+
+
+class Printer(ABC):
+    """One printer. send() delivers a whole job or raises PrinterError; status() never raises."""
+
+    url: str
+
+    @abstractmethod
+    def send(self, data: bytes) -> None:
+        """Deliver data (one or more ZPL formats) to the printer; raise PrinterError when it was not delivered."""
+
+    @abstractmethod
+    def status(self) -> PrinterStatus:
+        """Ask the printer how it is; a transport that cannot ask returns PrinterStatus(known=False)."""
+
+    def close(self) -> None:  # noqa: B027 - most backends hold nothing open between jobs
+        """Release the connection, if the backend keeps one."""
+
+    def __enter__(self) -> Printer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
