@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -123,3 +124,9 @@ def lot_label(data: dict, size: str = "4x6", dpi: int = 203) -> Label:
         els.append(Code128(m, y, code.data, bar_h, gs1=code.gs1, module=d(1) if W < d(500) else d(2)))
         els.append(Text(m, y + bar_h + d(6), hri, d(14) if small else d(20)))
     return Label(W, H, dpi, tuple(els))
+
+
+# Template name -> function(data, size, dpi) -> Label. Renderers and the station look templates up here only.
+TEMPLATES: dict[str, Callable[..., Label]] = {
+    "lot": lot_label,
+}

@@ -9,6 +9,7 @@ import datetime as dt
 import enum
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -116,7 +117,7 @@ class SequenceReset(str, enum.Enum):
 class PrintJobStatus(str, enum.Enum):
     QUEUED = "queued"
     SENDING = "sending"
-    PRINTED = "printed"
+    SENT = "sent"  # delivered to the printer (or its spooler); a printer cannot confirm more than that
     FAILED = "failed"
     CANCELLED = "cancelled"
 
@@ -405,6 +406,10 @@ class Printer(Base):
     dpi: Mapped[int] = mapped_column(Integer, default=203)
     label_size: Mapped[str] = mapped_column(String(10), default="4x6")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The last status the print worker read, so pages show it without talking to the printer.
+    state: Mapped[str] = mapped_column(String(16), default="unknown")
+    state_detail: Mapped[str | None] = mapped_column(Text)
+    state_checked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class StationDevice(Base):
@@ -428,16 +433,40 @@ class PrintJob(Base):
     status: Mapped[PrintJobStatus] = mapped_column(
         _enum(PrintJobStatus, "print_job_status"), default=PrintJobStatus.QUEUED
     )
-    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)  # the ZPL sent, rendered once at request time
+    # What the label was made from, so the preview of a job shows exactly what was sent.
+    data: Mapped[dict | None] = mapped_column(JSON)
+    label_size: Mapped[str] = mapped_column(String(10), default="4x6")
+    dpi: Mapped[int] = mapped_column(Integer, default=203)
+    sscc: Mapped[str | None] = mapped_column(String(18))  # the SSCC drawn for a pallet label
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    request_id: Mapped[str | None] = mapped_column(String(64))  # a retried request makes no second job
+    reprint_of_id: Mapped[int | None] = mapped_column(ForeignKey("print_jobs.id"))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # backoff while faulted
+    claimed_by: Mapped[str | None] = mapped_column(String(80))  # the worker sending it
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (
         CheckConstraint("copies > 0", name="copies_positive"),
         Index("ix_print_jobs_status", "status", "id"),
+        Index("ix_print_jobs_printer", "printer_id", "id"),
+        UniqueConstraint("request_id"),
     )
+
+
+class SsccCounter(Base):
+    """The last SSCC serial reference drawn for a company prefix and extension digit."""
+
+    __tablename__ = "sscc_counters"
+    company_prefix: Mapped[str] = mapped_column(String(10), primary_key=True)
+    extension: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_serial: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ApiToken(Base):
