@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Union
+
+import qrcode
+
+from labels import code128, datamatrix, gs1
 
 DPIS: tuple[int, ...] = (203, 300, 600)
 
@@ -23,6 +29,29 @@ def dots(inches: float, dpi: int) -> int:
     return round(inches * dpi)
 
 
+def is_wide(ch: str) -> bool:
+    """True for East Asian wide and full-width characters, which print about as wide as they are tall."""
+    return unicodedata.east_asian_width(ch) in ("W", "F")
+
+
+def text_width(text: str, height: int) -> int:
+    """A generous estimate, in dots, of the width of one line of text at a height (font 0 or the preview font).
+
+    Templates use it to fit text; it errs wide so that fitted text stays inside the label in print and preview.
+    """
+    total = 0.0
+    for ch in text:
+        if is_wide(ch):
+            total += 1.0
+        elif ch in " .,:;'|!il1":
+            total += 0.36
+        elif ch.isupper() or ch.isdigit() or ch in "MWmw@%&#":
+            total += 0.68
+        else:
+            total += 0.58
+    return round(total * height)
+
+
 @dataclass(frozen=True)
 class Text:
     """One line of text; height in dots."""
@@ -35,7 +64,7 @@ class Text:
 
 @dataclass(frozen=True)
 class TextBlock:
-    """Text wrapped into at most `lines` lines within `width` dots."""
+    """Text wrapped into at most `lines` lines within `width` dots, aligned L(eft), C(entre) or R(ight)."""
 
     x: int
     y: int
@@ -43,6 +72,11 @@ class TextBlock:
     lines: int
     text: str
     height: int
+    align: str = "L"
+
+    def __post_init__(self) -> None:
+        if self.align not in ("L", "C", "R"):
+            raise ValueError(f"TextBlock align must be L, C or R, got {self.align!r}")
 
 
 @dataclass(frozen=True)
@@ -71,6 +105,18 @@ class Code128:
         if self.gs1 == isinstance(self.data, str):
             raise ValueError("Code128: gs1 data is (AI, value) pairs, plain data is a str")
 
+    @cached_property
+    def stream(self) -> list[str | None]:
+        """The symbol stream: characters, and FNC1 (None) first and after variable-length AIs for GS1."""
+        if self.gs1:
+            return code128.gs1_stream(gs1.element_strings(self.data))
+        return list(self.data)
+
+    @property
+    def width(self) -> int:
+        """The symbol's width in dots, without its quiet zones (10 modules each side)."""
+        return code128.width(self.stream) * self.module
+
 
 @dataclass(frozen=True)
 class QRCode:
@@ -81,6 +127,19 @@ class QRCode:
     data: str
     magnification: int = 4
 
+    @cached_property
+    def modules(self) -> int:
+        """Modules per side of the smallest QR version that holds the data at error correction M."""
+        qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0)
+        qr.add_data(self.data)
+        qr.make(fit=True)
+        return qr.modules_count
+
+    @property
+    def side(self) -> int:
+        """The symbol's side in dots, without its quiet zone (4 modules)."""
+        return self.modules * self.magnification
+
 
 @dataclass(frozen=True)
 class DataMatrix:
@@ -90,6 +149,21 @@ class DataMatrix:
     y: int
     data: AIPairs
     module: int = 4
+
+    @cached_property
+    def stream(self) -> list[str | None]:
+        """FNC1 (None) first, then the element strings, FNC1 after variable-length AIs that are not last."""
+        return datamatrix.gs1_stream(gs1.element_strings(self.data))
+
+    @cached_property
+    def modules(self) -> int:
+        """Modules per side of the smallest square symbol that holds the data."""
+        return datamatrix.symbol_size(self.stream).size
+
+    @property
+    def side(self) -> int:
+        """The symbol's side in dots, without its quiet zone (1 module)."""
+        return self.modules * self.module
 
 
 Element = Union[Text, TextBlock, Box, Code128, QRCode, DataMatrix]

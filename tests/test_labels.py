@@ -63,7 +63,7 @@ def test_label_sizes_are_in_dots_for_each_density():
 
 def test_zpl_is_one_utf8_format_with_size_and_copies():
     out = zpl.render(Label.sized("4x6", 203, (Box(0, 0, 812, 3, 3),)), copies=3)
-    assert out == b"^XA^CI28^PW812^LL1218^LH0,0^FO0,0^GB812,3,3^FS^PQ3^XZ"
+    assert out == b"^XA^CI28^CF0^PW812^LL1218^LH0,0^FO0,0^GB812,3,3^FS^PQ3^XZ"
     for bad in (0, -1, 1.5, "2"):
         with pytest.raises(ValueError):
             zpl.render(Label.sized("4x6", 203), copies=bad)
@@ -142,7 +142,7 @@ def test_code128_field_data_reads_back_to_the_same_symbols(items):
 def test_gs1_datamatrix_uses_underscore_fnc1_without_fh():
     el = DataMatrix(0, 0, (("01", "09501101530003"), ("10", "AB1"), ("17", "270131")), 5)
     out = zpl.render(Label.sized("4x6", 203, (el,))).decode()
-    assert "^BXN,5,200,,,,_^FD_1010950110153000310AB1_117270131^FS" in out
+    assert "^BXN,5,200,18,18,,_^FD_1010950110153000310AB1_117270131^FS" in out
     assert "^FH" not in out
 
 
