@@ -17,6 +17,17 @@ class PrinterError(DeviceError):
         self.retryable = retryable
 
 
+class PrinterUnconfirmed(PrinterError):
+    """The whole job was handed over but the printer never confirmed it: it may or may not print.
+
+    Not retryable by default: a printer that stops answering while faulted still prints the job when the
+    fault clears, so sending it again could print it twice. Show the reason; let a person reprint.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
+
+
 class PrinterURLError(PrinterError, DeviceURLError):
     """A printer URL that cannot be used; the message names the expected URL form."""
 
