@@ -11,6 +11,9 @@ need_apt=()
 command -v npm >/dev/null || need_apt+=(npm)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 if [ "$with_test" = 1 ] && [ ! -x /usr/bin/chromium ]; then need_apt+=(chromium); fi
+# Label previews (labels/png.py) draw text with DejaVu Sans (Latin, Greek, Cyrillic) and Droid Sans Fallback (CJK).
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
+[ -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf ] || need_apt+=(fonts-droid-fallback)
 if [ "${#need_apt[@]}" -gt 0 ]; then
     echo "setup: installing Debian packages: ${need_apt[*]}"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
