@@ -8,6 +8,7 @@ from flask import Flask, abort, current_app, send_from_directory
 
 from .config import ROOT, settings
 from .db import Database
+from .sessions import LazyCookieSessionInterface
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -21,6 +22,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(settings(app.instance_path))
     if test_config:
         app.config.update(test_config)
+    app.session_interface = LazyCookieSessionInterface()
 
     app.extensions["station.db"] = Database(app.config["DATABASE_URL"])
 

@@ -36,31 +36,34 @@ def demo_command(if_empty: bool, seed: int) -> None:
 @click.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int, help="Request threads per worker process.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes sharing the port (waitress in each); about one per CPU core.")
 @click.option("--scanners/--no-scanners", default=True, show_default=True,
-              help="Also read the stations' serial and simulated scanners in this process.")
-def run_command(host: str, port: int, threads: int, scanners: bool) -> None:
-    """Serve the station with a production WSGI server (waitress)."""
+              help="Also read the stations' serial and simulated scanners (in worker 0).")
+def run_command(host: str, port: int, threads: int, workers: int, scanners: bool) -> None:
+    """Serve the station with a production WSGI server (waitress, in one or more processes)."""
     import signal
     import sys
 
-    from waitress import serve
-
     from .scanner_service import start_for
+    from .server import serve
 
     app = current_app._get_current_object()
-    # A service manager stops us with SIGTERM: leave like Ctrl+C, so the scanners close cleanly.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    service = start_for(app) if scanners else None
-    try:
+
+    def background():
+        service = start_for(app) if scanners else None
         if service is not None:
             for s in service.status():
                 click.echo(f"scanner {s['url']} -> {s['station']} ({s['state']})")
-        click.echo(f"Station on http://{host}:{port}/  (Ctrl+C stops)")
-        serve(app, host=host, port=port, threads=threads, ident="station")
-    finally:
-        if service is not None:
-            service.stop()
+        return service.stop if service is not None else (lambda: None)
+
+    if workers == 1:
+        # A service manager stops us with SIGTERM: leave like Ctrl+C, so the scanners close cleanly.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    click.echo(f"Station on http://{host}:{port}/  ({workers} worker process{'es' if workers > 1 else ''}; "
+               f"Ctrl+C stops)")
+    serve(app, host=host, port=port, threads=threads, workers=workers, background=background)
 
 
 @click.command("scanners")
@@ -143,9 +146,63 @@ def scheme_list_command() -> None:
             click.echo(f"{scheme.name:<20} {scheme.pattern:<30} {scheme.reset.value:<8} {users}")
 
 
+from devices.printers.emulator import MODES as PRINTER_MODES  # noqa: E402 - next to the command that uses it
+
+
+@click.command("printer-emulator")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (or of the emulator "
+              "to switch, with --set-mode).")
+@click.option("--port", default=9100, show_default=True, type=int, help="Printer port; 0 picks a free one.")
+@click.option("--spool", type=click.Path(file_okay=False), help="Folder for the printed formats (NNNNNN.zpl) "
+              "and jobs.jsonl. Required to serve.")
+@click.option("--control-port", type=int, help="HTTP control port. Default: --port + 1 (a free one when --port "
+              "is 0); with --set-mode, 9101.")
+@click.option("--mode", type=click.Choice(list(PRINTER_MODES)), default="ready", show_default=True,
+              help="Mode to start in.")
+@click.option("--delay", type=float, help="Seconds per label in slow mode (default 0.5).")
+@click.option("--drop-after", type=int, help="Bytes of a format read before drop mode cuts (default 16).")
+@click.option("--set-mode", type=click.Choice(list(PRINTER_MODES)),
+              help="Do not serve: switch the emulator already running at --host/--control-port to this mode.")
+def printer_emulator_command(host: str, port: int, spool: str | None, control_port: int | None, mode: str,
+                             delay: float | None, drop_after: int | None, set_mode: str | None) -> None:
+    """Listen like a networked Zebra: store every label format, answer ~HS, play faults.
+
+    \b
+    Modes: ready, offline (refuses connections), paper_out, head_open, ribbon_out,
+    paused (formats are held, unprinted, until set back to ready), slow (--delay s per label),
+    drop (cuts each connection inside its first format; it is discarded), silent (never answers ~HS).
+
+    \b
+    station printer-emulator --port 9100 --spool /tmp/labels
+    station printer-emulator --set-mode paper_out --control-port 9101
+    curl -d mode=ready http://127.0.0.1:9101/mode     (also GET /status, GET /jobs)
+    """
+    from devices.printers import emulator as emu
+
+    if set_mode is not None:
+        try:
+            state = emu.remote_set_mode(host, control_port or 9101, set_mode, delay=delay, drop_after=drop_after)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"mode {state['mode']}: {state['host_status']}; {state['printed']} printed")
+        return
+    if not spool:
+        raise click.UsageError("--spool DIR is required to serve (or give --set-mode MODE)")
+    if control_port is None:
+        control_port = port + 1 if port else 0
+    options = {k: v for k, v in (("delay", delay), ("drop_after", drop_after)) if v is not None}
+    try:
+        emulator = emu.PrinterEmulator(host, port, spool, control_port=control_port, mode=mode, **options)
+        emu.run(emulator, click.echo)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port} or {control_port}: {exc.strerror or exc}") \
+            from None
+
+
 def init_app(app) -> None:
     for command in (init_command, demo_command, run_command, scanners_command, token_group, scheme_group):
         app.cli.add_command(command)
+    app.cli.add_command(printer_emulator_command)
 
 
 def main() -> None:
