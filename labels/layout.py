@@ -143,16 +143,23 @@ class QRCode:
 
 @dataclass(frozen=True)
 class DataMatrix:
-    """A GS1 DataMatrix of (AI, value) pairs; module is the module size in dots."""
+    """A Data Matrix: GS1 DataMatrix of (AI, value) pairs, or (gs1=False) plain ASCII text; module in dots."""
 
     x: int
     y: int
-    data: AIPairs
+    data: Union[str, AIPairs]
     module: int = 4
+    gs1: bool = True
+
+    def __post_init__(self) -> None:
+        if self.gs1 == isinstance(self.data, str):
+            raise ValueError("DataMatrix: gs1 data is (AI, value) pairs, plain data is a str")
 
     @cached_property
     def stream(self) -> list[str | None]:
-        """FNC1 (None) first, then the element strings, FNC1 after variable-length AIs that are not last."""
+        """GS1: FNC1 (None) first, then the element strings, FNC1 after variable-length AIs that are not last."""
+        if not self.gs1:
+            return list(self.data)
         return datamatrix.gs1_stream(gs1.element_strings(self.data))
 
     @cached_property

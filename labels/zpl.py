@@ -16,8 +16,8 @@ A printer that does not have the named font falls back to the `^CF` font, which 
 so a missing font never stops a label from printing: Latin fields look the same either way.
 
 Escaping. All field data from text goes through `^FH` hex escaping (`^`, `~`, `_`, control bytes), so data
-can never end the format or start another one. Code 128 data uses invocation codes for `^ > ~`, and Data
-Matrix data is restricted to GS1 character set 82 minus its escape character.
+can never end the format or start another one. Code 128 data uses invocation codes for `^ > ~`; GS1 Data
+Matrix data is GS1 character set 82 minus the ^BX escape character `_`, and plain Data Matrix data is ^FH-escaped.
 """
 
 from __future__ import annotations
@@ -100,6 +100,8 @@ def _element(el: Element, unicode_font: str | None) -> str:
     if isinstance(el, DataMatrix):
         # Columns and rows are given so the printer draws the symbol size the layout (and preview) planned.
         n = el.modules
+        if not el.gs1:  # plain data: no ^BX escape character, so ^FH can hex-escape like any text field
+            return f"^FO{el.x},{el.y}^BXN,{el.module},200,{n},{n}^FH^FD{field_hex(el.data)}^FS"
         return f"^FO{el.x},{el.y}^BXN,{el.module},200,{n},{n},,_^FD{_datamatrix_field(el)}^FS"
     raise TypeError(f"no ZPL for {type(el).__name__}")
 

@@ -167,8 +167,9 @@ def test_preview_is_one_pixel_per_dot_at_the_label_density():
 @pytest.mark.parametrize("dpi", [203, 300, 600])
 def test_lot_label_preview_decodes_to_gs1_and_digital_link(size, dpi):
     found = decode(render_png(lot_label(LOT, size, dpi)))
-    assert "]C101095011015300031727053110L2611-0042" in found
-    parsed = biip.parse(next(t for t in found if t.startswith("]C1")))
+    gs1_code = "]d2" if size == "2x1" else "]C1"  # 2x1: a GS1 DataMatrix, the GS1-128 would be too narrow
+    assert gs1_code + "01095011015300031727053110L2611-0042" in found
+    parsed = biip.parse(next(t for t in found if t.startswith(gs1_code)))
     assert parsed.gtin.value == "09501101530003"
     assert parsed.gs1_message.element_strings.get(ai="10").value == "L2611-0042"
     assert parsed.gs1_message.element_strings.get(ai="17").date == dt.date(2027, 5, 31)

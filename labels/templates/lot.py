@@ -1,8 +1,12 @@
 """The lot label: item, SKU, lot, dates, quantity, supplier lot; GS1-128 (01)(17)(10) or LOT:, Digital Link QR.
 
-Data keys: lot_number (required), item_name, sku, gtin (GTIN-8/12/13/14; without it the barcode is
-Station's LOT:<lot> code, as it is for a lot number that AI 10 cannot carry), expiry, produced_on (dates or
-ISO strings), quantity, unit, supplier_lot.
+Data keys: lot_number (required, printable ASCII), item_name, sku, gtin (GTIN-8/12/13/14; without it the
+barcode is Station's LOT:<lot> code, as it is for a lot number that AI 10 cannot carry), expiry, produced_on
+(dates or ISO strings), quantity, unit, supplier_lot.
+
+The code is a Code 128 (GS1-128 with a GTIN) when it fits the label at a module of at least 0.19 mm, else
+a Data Matrix with the same content (a 2x1 label, a very long lot number). 4x6, 4x3 and 4x2 labels of a
+GS1 lot also carry the GS1 Digital Link as a QR code.
 """
 
 from __future__ import annotations
@@ -10,8 +14,18 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from labels import gs1
-from labels.layout import Box, Code128, Element, Label, QRCode, Text, TextBlock
-from labels.templates.common import LOT_PREFIX, date_value, fit, gtin14, text, yymmdd
+from labels.layout import Box, Code128, DataMatrix, Element, Label, QRCode, Text, TextBlock
+from labels.templates.common import (
+    LOT_PREFIX,
+    Sheet,
+    date_value,
+    fit,
+    fit_height,
+    gtin14,
+    station_code,
+    text,
+    yymmdd,
+)
 
 
 def _gs1_pairs(data: dict) -> tuple[tuple[str, str], ...] | None:
@@ -53,62 +67,87 @@ def _facts(data: dict) -> dict[str, str]:
     return {k: v for k, v in facts.items() if v}
 
 
+def _symbol(s: Sheet, data: str | tuple[tuple[str, str], ...], gs1_data: bool, x0: int, x1: int, y: int,
+            height: int, dm_module: int) -> Code128 | DataMatrix:
+    """The lot's code as a Code 128 between x0 and x1 when it fits (module >= 0.19 mm), else as a Data Matrix."""
+    code = s.code128(data, gs1=gs1_data, y=y, height=height, modules=(2, 1.5), x0=x0, x1=x1)
+    if code is not None:
+        return code
+    module = max(1, s.d(dm_module))
+    probe = DataMatrix(0, 0, data, module, gs1=gs1_data)
+    while probe.side > height and module > max(1, s.d(2)):
+        module -= 1
+        probe = DataMatrix(0, 0, data, module, gs1=gs1_data)
+    return DataMatrix(x0 + module, y, data, module, gs1=gs1_data)
+
+
 def lot_label(data: dict, size: str = "4x6", dpi: int = 203) -> Label:
     """A lot label: item, SKU, lot, dates, quantity, supplier lot, a GS1-128 or LOT: code, and a Digital Link QR."""
-    blank = Label.sized(size, dpi)
-    W, H = blank.width, blank.height
-    u = dpi / 203  # layouts are drawn at 203 dpi and scaled
-
-    def d(v: float) -> int:
-        return round(v * u)
+    s = Sheet(size, dpi)
+    W, H, d = s.W, s.H, s.d
 
     pairs = _gs1_pairs(data)
-    lot = text(data, "lot_number", required=True, what="a lot label")
-    if pairs:
-        code = Code128(0, 0, pairs, 0, gs1=True)
-        hri = gs1.hri(pairs)
-    else:
-        code = Code128(0, 0, LOT_PREFIX + lot, 0)
-        hri = LOT_PREFIX + lot
-    title = str(data.get("item_name") or "")
-    sku = str(data.get("sku") or "")
+    lot = station_code(text(data, "lot_number", required=True, what="a lot label"), "lot_number")
+    code_data: str | tuple[tuple[str, str], ...] = pairs if pairs else LOT_PREFIX + lot
+    hri = gs1.hri(pairs) if pairs else LOT_PREFIX + lot
+    title = text(data, "item_name")
+    sku = text(data, "sku")
     facts = _facts(data)
-    m = d(30)  # margin, also the barcode's quiet zone (>= 10 modules)
+    m = d(30)  # margin
     els: list[Element] = []
 
     if H >= 3 * W // 2:  # tall: 4x6
         els.append(TextBlock(m, m, W - 2 * m, 2, fit(title, W - 2 * m, d(48), 2), d(48)))
-        els.append(Text(m, d(135), f"SKU {sku}", d(30)))
+        els.append(Text(m, d(135), fit(f"SKU {sku}", W - 2 * m, d(30)), d(30)))
         els.append(Box(m, d(180), W - 2 * m, d(3), d(3)))
         els.append(Text(m, d(200), "LOT", d(26)))
-        els.append(Text(m, d(230), lot, d(64)))
+        lot_h = fit_height(lot, W - 2 * m, d(64), d(30)) or d(30)
+        els.append(Text(m, d(230), fit(lot, W - 2 * m, lot_h), lot_h))
         y = d(320)
         for key, value in facts.items():
-            els.append(Text(m, y, f"{key}  {value}", d(36)))
+            els.append(Text(m, y, fit(f"{key}  {value}", W - 2 * m, d(36)), d(36)))
             y += d(48)
         els.append(Box(m, d(520), W - 2 * m, d(3), d(3)))
-        els.append(Code128(m, d(560), code.data, d(170), gs1=code.gs1, module=d(2)))
-        els.append(Text(m, d(745), hri, d(26)))
+        symbol = _symbol(s, code_data, bool(pairs), 0, W, d(560), d(170), 6)
+        if isinstance(symbol, Code128):
+            symbol = Code128(m, symbol.y, symbol.data, symbol.height, gs1=symbol.gs1, module=symbol.module)
+        els.append(symbol)
+        hri_y = symbol.y + (symbol.height if isinstance(symbol, Code128) else symbol.side) + d(15)
+        els.append(Text(m, hri_y, fit(hri, W - 2 * m, d(26)), d(26)))
         if pairs:
             els.append(QRCode(m, d(820), digital_link(pairs), d(5)))
-    else:  # short labels: the essentials above the barcode, the QR at the right when there is room
+    else:  # short labels: the essentials above the barcode, a 2D symbol at the right when there is room
         small = H < d(300)
         line = d(22) if small else d(30)
-        qr = pairs and not small
-        text_w = W - 2 * m - (d(190) if qr else 0)
-        els.append(Text(m, d(12), fit(f"{sku}  {title}".strip(), text_w, line), line))
-        els.append(Text(m, d(12) + line + d(6), f"LOT {lot}", round(line * 1.4)))
-        y = d(12) + round(line * 2.6) + d(12)
+        y = d(12)
+        bar_top = d(12) + round(line * 2.6) + d(12)
+        code = s.code128(code_data, gs1=bool(pairs), y=0, height=1, modules=(2, 1.5))
+        side = 0
+        if code is None:  # a Data Matrix at the right instead of the Code 128 below
+            symbol = _symbol(s, code_data, bool(pairs), 0, 0, 0, H - 2 * max(d(12), 4 * d(3)), 5)
+            side = symbol.side
+            els.append(DataMatrix(W - m - side, (H - side) // 2, code_data, symbol.module, gs1=bool(pairs)))
+        elif pairs and not small:
+            qr = QRCode(0, 0, digital_link(pairs), d(3))
+            side = qr.side + 4 * qr.magnification  # and its quiet zone on the text side
+            els.append(QRCode(W - m - qr.side, max(d(12), 4 * d(3)), qr.data, qr.magnification))
+        text_w = W - 2 * m - (side + d(12) if side else 0)
+        els.append(Text(m, y, fit(f"{sku}  {title}".strip(), text_w, line), line))
+        lot_h = fit_height(f"LOT {lot}", text_w, round(line * 1.4), line) or line
+        els.append(Text(m, y + line + d(6), fit(f"LOT {lot}", text_w, lot_h), lot_h))
+        y = bar_top
         keys = ("EXP", "QTY") if small else tuple(facts)
         summary = "  |  ".join(f"{k} {facts[k]}" for k in keys if k in facts)
+        rows = 1 if small and code is not None else 2
         if summary:
-            rows = 1 if small else 2
-            els.append(TextBlock(m, y, text_w, rows, fit(summary, text_w, round(line * 0.8), rows), round(line * 0.8)))
-            y += round(line * 0.8) * (1 if small else 2) + d(10)
-        if qr:
-            els.append(QRCode(W - m - d(175), max(d(12), 4 * d(3)), digital_link(pairs), d(3)))
-        bar_h = min(H - y - d(40) - m // 2, d(200))
-        els.append(Code128(m, y, code.data, bar_h, gs1=code.gs1, module=d(1) if W < d(500) else d(2)))
-        els.append(Text(m, y + bar_h + d(6), hri, d(14) if small else d(20)))
+            h = round(line * 0.8)
+            els.append(TextBlock(m, y, text_w, rows, fit(summary, text_w, h, rows), h))
+            y += h * rows + d(10)
+        if code is not None:
+            hri_h = d(14) if small else d(20)
+            bar_h = min(H - y - hri_h - d(6) - m // 2, d(200))
+            els.append(Code128(m, y, code.data, bar_h, gs1=code.gs1, module=code.module))
+            els.append(Text(m, y + bar_h + d(6), fit(hri, W - 2 * m, hri_h), hri_h))
+        elif summary and (H - m // 2 - y) >= d(16):
+            els.append(Text(m, y, fit(hri, text_w, d(16)), d(16)))
     return Label(W, H, dpi, tuple(els))
-

@@ -18,7 +18,7 @@ barcode, the lines and the DataMatrix (which still carries the content); 2x1 car
 from __future__ import annotations
 
 from labels import gs1
-from labels.layout import Box, DataMatrix, Label, Text, TextBlock
+from labels.layout import Box, DataMatrix, Label, Text, TextBlock, text_width
 from labels.templates.common import Sheet, date_value, fit, fit_height, gs1_lot, gtin14, sscc18, text, yymmdd
 
 Pairs = tuple[tuple[str, str], ...]
@@ -147,16 +147,20 @@ def pallet_label(data: dict, size: str = "4x6", dpi: int = 203) -> Label:
         y += s.d(16)
     region_bottom = top_of_codes - s.d(18)
 
-    # The DataMatrix at the right of the lines, as large as the region allows.
+    # The DataMatrix at the right of the lines: as large as the region allows while the lines fit beside it
+    # (the smallest module when none does).
+    row, pitch = s.d(cfg["row"]), s.d(cfg["pitch"])
     text_right = s.W - m
-    for module in cfg["dm"]:
+    needed = max(text_width(line, row) for _, line in lines)
+    for n, module in enumerate(cfg["dm"]):
         dm = DataMatrix(0, 0, gs["all"], max(1, s.d(module)))
-        if dm.side <= region_bottom - y and dm.side <= (s.W - 2 * m) * 0.4:
+        right = s.W - m - dm.side - s.d(20)
+        last = n == len(cfg["dm"]) - 1
+        if dm.side <= region_bottom - y and dm.side <= (s.W - 2 * m) * 0.4 and (right - m >= needed or last):
             s.add(DataMatrix(s.W - m - dm.side, y, gs["all"], dm.module))
-            text_right = s.W - m - dm.side - s.d(20)
+            text_right = right
             break
 
-    row, pitch = s.d(cfg["row"]), s.d(cfg["pitch"])
     room = max(0, (region_bottom - y - row) // pitch + 1)
     keep = sorted(p for p, _ in lines)[:room]
     for priority, line in lines:
