@@ -23,17 +23,23 @@ from devices.printers.base import (
     PrinterError,
     PrinterState,
     PrinterStatus,
+    PrinterUnconfirmed,
     PrinterURLError,
 )
 
 __all__ = [
-    "BACKENDS", "STATE_TEXT", "Printer", "PrinterError", "PrinterState", "PrinterStatus", "PrinterURLError",
-    "open_printer",
+    "BACKENDS", "STATE_TEXT", "Printer", "PrinterError", "PrinterState", "PrinterStatus", "PrinterUnconfirmed",
+    "PrinterURLError", "open_printer",
 ]
 
 # Scheme -> (module:class, example URL). Imported on first use, so a missing optional package only
 # matters to the printers that need it.
 BACKENDS: dict[str, tuple[str, str]] = {
+    "tcp": ("devices.printers.tcp:TcpPrinter", "tcp://HOST:9100?timeout=5"),
+    "cups": ("devices.printers.cups:CupsPrinter", "cups://QUEUE"),
+    "file": ("devices.printers.file:FilePrinter", "file:///dev/usb/lp0"),
+    "serial": ("devices.printers.serialport:SerialPrinter",
+               "serial:///dev/ttyUSB0?baudrate=9600 (or serial+socket://HOST:PORT)"),
     "sim": ("devices.printers.sim:SimPrinter", "sim://NAME"),
 }
 
@@ -44,9 +50,15 @@ def open_printer(url: str, *, spool_root: Path | None = None) -> Printer:
     spool_root is where sim:// printers without a ?spool= option write their jobs (one folder per name).
     """
     scheme = urlsplit(url).scheme.lower() if "://" in url else ""
+    if scheme.startswith("serial+"):
+        scheme = "serial"    # a pyserial URL handler (serial+socket://, serial+rfc2217://...)
     if scheme not in BACKENDS:
         expected = "; ".join(example for _, example in BACKENDS.values())
         raise PrinterURLError(f"unknown printer URL {url!r}; expected one of: {expected}")
     module_name, class_name = BACKENDS[scheme][0].split(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise PrinterError(f"{scheme}:// printers need the {exc.name!r} package: {exc}", retryable=False) from exc
+    cls = getattr(module, class_name)
     return cls(url, spool_root=spool_root) if scheme == "sim" else cls(url)

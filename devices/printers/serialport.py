@@ -1,0 +1,174 @@
+"""serial:// printers: RS-232 and USB-serial Zebras (and any pyserial URL handler), with ~HS status.
+
+The port is opened on first use and kept open between jobs (reopening toggles DTR and re-locks the port for
+every label); any error closes it, and the next call opens it again, so an unplugged adapter recovers.
+Like tcp://, send() follows the job with ~HS and waits for the answer: a serial line gives no error when the
+printer is off, so without the answer a label could vanish unnoticed. Pass confirm=0 for a printer that
+does not answer (then the status is not asked either).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+
+import serial
+
+from devices.printers import status as hs
+from devices.printers.base import (
+    Printer,
+    PrinterError,
+    PrinterState,
+    PrinterStatus,
+    PrinterUnconfirmed,
+    PrinterURLError,
+)
+from devices.printers.options import describe, flag, parse_options, seconds
+
+EXAMPLE = "serial:///dev/ttyUSB0?baudrate=9600"
+FORMS = (f"{EXAMPLE}, serial:///dev/serial/by-id/NAME, serial://COM3?baudrate=9600, "
+         "or serial+HANDLER://... for a pyserial URL handler such as serial+socket://HOST:PORT")
+OPTIONS = {
+    "baudrate": "bits per second, default 9600",
+    "bytesize": "5-8, default 8",
+    "parity": "N, E, O, M or S, default N",
+    "stopbits": "1, 1.5 or 2, default 1",
+    "rtscts": "0 or 1 (hardware flow control)",
+    "xonxoff": "0 or 1 (software flow control)",
+    "dsrdtr": "0 or 1",
+    "exclusive": "1 (default for devices) locks the port against other programs, 0 does not",
+    "timeout": "seconds for the printer to take a job and to answer ~HS, default 5",
+    "confirm": "1 (default): confirm each job and read status with ~HS; 0: the printer does not answer",
+}
+
+
+def _settings(url: str, options: dict[str, str]) -> dict[str, object]:
+    """Turn URL options into pyserial keyword arguments, refusing bad values with the expected forms."""
+    settings: dict[str, object] = {}
+    try:
+        settings["baudrate"] = int(options.get("baudrate", "9600"))
+        settings["bytesize"] = int(options.get("bytesize", "8"))
+        settings["parity"] = options.get("parity", "N").upper()
+        stopbits = float(options.get("stopbits", "1"))
+        settings["stopbits"] = int(stopbits) if stopbits.is_integer() else stopbits
+    except ValueError:
+        raise PrinterURLError(f"bad serial option value in {url!r}; {describe(OPTIONS)}; e.g. {EXAMPLE}") from None
+    for key in ("rtscts", "xonxoff", "dsrdtr", "exclusive"):
+        if key in options:
+            settings[key] = flag(url, options, key, False, EXAMPLE)
+    if (settings["baudrate"] <= 0 or settings["bytesize"] not in serial.Serial.BYTESIZES  # type: ignore[operator]
+            or settings["parity"] not in serial.Serial.PARITIES
+            or settings["stopbits"] not in serial.Serial.STOPBITS):
+        raise PrinterURLError(f"unsupported baudrate, bytesize, parity or stopbits in {url!r}; e.g. {EXAMPLE}")
+    return settings
+
+
+def _split(url: str) -> tuple[str, dict[str, str]]:
+    """(pyserial port name or URL, our options) for a serial printer URL."""
+    parts = urlsplit(url)
+    if parts.scheme.startswith("serial+"):
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        ours = {k: v for k, v in pairs if k in OPTIONS}
+        rest = [(k, v) for k, v in pairs if k not in OPTIONS]
+        handler = parts.scheme.removeprefix("serial+")
+        return f"{handler}://{parts.netloc}{parts.path}" + (f"?{urlencode(rest)}" if rest else ""), ours
+    options = parse_options(url, OPTIONS, EXAMPLE)
+    if parts.netloc and parts.path:
+        raise PrinterURLError(f"{url!r} has a host and a path; a device path needs three slashes, "
+                              f"e.g. serial:///{parts.netloc}{parts.path}; forms: {FORMS}")
+    name = unquote(parts.path or parts.netloc)
+    if not name:
+        raise PrinterURLError(f"{url!r} names no serial port; forms: {FORMS}")
+    return name, options
+
+
+class SerialPrinter(Printer):
+    """A printer on a serial port or pyserial URL handler."""
+
+    def __init__(self, url: str) -> None:
+        """Check url; the port is opened on first use."""
+        if urlsplit(url).scheme.lower() not in ("serial",) and not url.lower().startswith("serial+"):
+            raise PrinterURLError(f"not a serial printer URL: {url!r}; forms: {FORMS}")
+        self.url = url
+        self.port_name, options = _split(url)
+        self.settings = _settings(url, options)
+        if not url.lower().startswith("serial+"):
+            self.settings.setdefault("exclusive", True)
+        self.timeout = seconds(url, options, "timeout", 5.0, EXAMPLE)
+        self.confirm = flag(url, options, "confirm", True, EXAMPLE)
+        self.last_status: PrinterStatus | None = None
+        self._port: serial.SerialBase | None = None
+        self._lock = threading.Lock()
+
+    def _open(self) -> serial.SerialBase:
+        if self._port is None:
+            try:
+                self._port = serial.serial_for_url(self.port_name, timeout=0.05, write_timeout=self.timeout,
+                                                   **self.settings)
+            except (serial.SerialException, OSError, ValueError) as exc:
+                raise PrinterError(f"cannot open serial port {self.port_name}: {exc} — is the printer's cable "
+                                   "plugged in, and no other program using the port?") from exc
+        return self._port
+
+    def close(self) -> None:
+        """Close the port (it is opened again on the next call)."""
+        with self._lock:
+            self._drop_port()
+
+    def _drop_port(self) -> None:
+        port, self._port = self._port, None
+        if port is not None:
+            try:
+                port.close()
+            except Exception:  # an unplugged adapter may fail to close; it is gone either way
+                pass
+
+    def _exchange(self, data: bytes) -> tuple[bytes, str]:
+        """Write data (plus ~HS when confirming) and read the answer: (reply, "" or what went wrong)."""
+        port = self._open()
+        try:
+            port.reset_input_buffer()          # an old, late answer must not pass for this one
+            port.write(data + hs.QUERY if self.confirm else data)
+            port.flush()
+            if not self.confirm:
+                return b"", ""
+            deadline = time.monotonic() + self.timeout
+            reply = b""
+            while not hs.reply_complete(reply) and time.monotonic() < deadline:
+                reply += port.read(port.in_waiting or 1)
+            return reply, "" if hs.reply_complete(reply) else "timeout"
+        except serial.SerialTimeoutException as exc:
+            self._drop_port()
+            raise PrinterError(f"printer on {self.port_name} stopped taking data for {self.timeout:g} s "
+                               "(flow control: off, out of paper or busy); the job did not get through") from exc
+        except (serial.SerialException, OSError) as exc:
+            self._drop_port()
+            raise PrinterError(f"serial port {self.port_name} failed: {exc} — was the cable unplugged?") from exc
+
+    def send(self, data: bytes) -> None:
+        """Write the job; with confirm, wait for the ~HS answer that proves the printer read it all."""
+        with self._lock:
+            self.last_status = None
+            reply, problem = self._exchange(bytes(data))
+        if not self.confirm:
+            return
+        if hs.STX not in reply:
+            raise PrinterUnconfirmed(f"printer on {self.port_name} did not confirm the job within "
+                                     f"{self.timeout:g} s (switched off?); it may or may not print — check "
+                                     "before reprinting")
+        self.last_status = hs.printer_status(self.url, reply)
+
+    def status(self) -> PrinterStatus:
+        """~HS over the port; no answer is OFFLINE (unknown or faulted); with confirm=0, unknown."""
+        if not self.confirm:
+            return PrinterStatus(self.url, known=False, detail="status queries are off (confirm=0)")
+        with self._lock:
+            try:
+                reply, problem = self._exchange(b"")
+            except PrinterError as exc:
+                return PrinterStatus(self.url, (PrinterState.OFFLINE,), detail=str(exc))
+        if hs.STX not in reply:
+            return PrinterStatus(self.url, (PrinterState.OFFLINE,),
+                                 detail=f"no answer to ~HS on {self.port_name} within {self.timeout:g} s "
+                                        "(switched off, wrong baud rate, or faulted)")
+        return hs.printer_status(self.url, reply)
