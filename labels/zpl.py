@@ -32,8 +32,13 @@ DEFAULT_UNICODE_FONT = "E:ANMDJ.TTF"
 _FONT_NAME = re.compile(r"[REBAZ]:[A-Z0-9_-]{1,16}\.(TTF|TTE|FNT)")
 
 
+_NEEDS_ESCAPE = re.compile("[\\^~_\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def field_hex(text: str) -> str:
     """Escape text for a ^FH field: ^, ~, _ and control bytes as _XX; other UTF-8 passes through."""
+    if not _NEEDS_ESCAPE.search(text):
+        return text
     out = []
     for ch in text:
         code = ord(ch)
@@ -67,7 +72,7 @@ def font0_prints(ch: str) -> bool:
 
 def _font(text: str, height: int, unicode_font: str | None) -> str:
     """^A0 when font 0 can print the whole text, else the Unicode TrueType font by name."""
-    if unicode_font is None or all(font0_prints(ch) for ch in text):
+    if unicode_font is None or text.isascii() or all(font0_prints(ch) for ch in text):
         return f"^A0N,{height},{height}"
     return f"^A@N,{height},{height},{unicode_font}"
 
