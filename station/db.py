@@ -8,6 +8,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from .rawsql import RawReader
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -71,6 +73,16 @@ class Database:
                 yield session
             finally:
                 session.rollback()
+
+    @contextmanager
+    def reader(self) -> Iterator[RawReader]:
+        """A pooled DBAPI connection for the hot read-only look-ups (see station.rawsql); no transaction
+        is begun on SQLite (each statement reads a consistent snapshot of its own)."""
+        connection = self.engine.raw_connection()
+        try:
+            yield RawReader(connection.dbapi_connection, self.engine.dialect)
+        finally:
+            connection.close()  # back to the pool, which rolls back whatever the driver began
 
     def dispose(self) -> None:
         self.engine.dispose()

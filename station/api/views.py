@@ -154,6 +154,6 @@ def create_supplier(body: SupplierIn) -> SupplierOut:
 @route("POST", "/resolve", body=ResolveIn, response=ResolutionOut)
 def resolve_scan(body: ResolveIn) -> ResolutionOut:
     """What a scanned code is, what it matches and what the workflow should do; changes nothing."""
-    with get_db().read() as session:
-        result = resolve(session, body.code, ScanContext(workflow=body.workflow))
+    with get_db().reader() as reader:
+        result = resolve(reader, body.code, ScanContext(workflow=body.workflow))
     return ResolutionOut(**result.to_dict())

@@ -1,6 +1,6 @@
 """The records a scan can name, found with read-only statements built once (this is the scan hot path).
 
-Each function runs one statement on the session's connection, with bind parameters, and returns
+Each function runs one statement through a RawReader (station.rawsql), with bind parameters, and returns
 plain dicts (JSON-ready: dates as ISO strings) or None. Nothing here loads ORM objects or writes.
 """
 from __future__ import annotations
@@ -8,9 +8,9 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import String, and_, bindparam, case, func, literal_column, or_, select, union_all
-from sqlalchemy.engine import Connection
 
 from .. import clock
+from ..rawsql import RawReader
 from ..models import HandlingUnit, Item, ItemGtin, Location, Lot, Operator, Stock, Supplier
 
 _ITEM = (Item.id.label("item_id"), Item.sku, Item.name.label("item_name"), Item.unit)
@@ -93,7 +93,7 @@ def location_of(row) -> dict:
             "name": row.location_name, "kind": _value(row.location_kind)}
 
 
-def item_and_lot(conn: Connection, gtin14: str, lot: str | None) -> tuple[dict, dict | None] | None:
+def item_and_lot(conn: RawReader, gtin14: str, lot: str | None) -> tuple[dict, dict | None] | None:
     """The item with this GTIN-14 and its lot numbered `lot` (ours), or None if no item has it."""
     row = conn.execute(_ITEM_AND_LOT, {"gtin": gtin14, "lot": lot}).first()
     if row is None:
@@ -101,18 +101,18 @@ def item_and_lot(conn: Connection, gtin14: str, lot: str | None) -> tuple[dict, 
     return item_of(row), (lot_of(row) if row.lot_id is not None else None)
 
 
-def supplier_lots(conn: Connection, item_id: int, supplier_lot: str) -> list[dict]:
+def supplier_lots(conn: RawReader, item_id: int, supplier_lot: str) -> list[dict]:
     """The item's lots received under this supplier lot number (oldest first, at most 20)."""
     return [lot_of(row) for row in conn.execute(_SUPPLIER_LOTS, {"item": item_id, "lot": supplier_lot})]
 
 
-def lot_by_number(conn: Connection, lot_number: str) -> tuple[dict, dict] | None:
+def lot_by_number(conn: RawReader, lot_number: str) -> tuple[dict, dict] | None:
     """(lot, item) for our lot number, or None."""
     row = conn.execute(_LOT_BY_NUMBER, {"lot": lot_number}).first()
     return (lot_of(row), item_of(row)) if row else None
 
 
-def unit_by_sscc(conn: Connection, sscc: str) -> dict | None:
+def unit_by_sscc(conn: RawReader, sscc: str) -> dict | None:
     """A received pallet: {"unit", "lot", "item", "location"}, or None if the SSCC is not known."""
     row = conn.execute(_UNIT_BY_SSCC, {"sscc": sscc}).first()
     if row is None:
@@ -128,13 +128,13 @@ def unit_by_sscc(conn: Connection, sscc: str) -> dict | None:
             "received_local": received_at.astimezone(clock.site_zone()) if received_at else None}
 
 
-def location(conn: Connection, barcode: str, code: str) -> dict | None:
+def location(conn: RawReader, barcode: str, code: str) -> dict | None:
     """The location whose barcode is `barcode`, else the one whose code is `code`, or None."""
     row = conn.execute(_LOCATION_BY_CODES, {"barcode": barcode, "code": code}).first()
     return location_of(row) if row else None
 
 
-def operator_by_badge(conn: Connection, badge: str) -> dict | None:
+def operator_by_badge(conn: RawReader, badge: str) -> dict | None:
     row = conn.execute(_OPERATOR_BY_BADGE, {"badge": badge}).first()
     if row is None:
         return None
@@ -142,6 +142,6 @@ def operator_by_badge(conn: Connection, badge: str) -> dict | None:
             "active": bool(row.active)}
 
 
-def supplier_by_gln(conn: Connection, gln: str) -> dict | None:
+def supplier_by_gln(conn: RawReader, gln: str) -> dict | None:
     row = conn.execute(_SUPPLIER_BY_GLN, {"gln": gln}).first()
     return {"id": row.id, "code": row.code, "name": row.name} if row else None

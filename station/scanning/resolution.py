@@ -52,6 +52,7 @@ from dataclasses import dataclass, field, fields, replace
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from ..rawsql import RawReader
 from . import gs1, lookup
 from .clean import GS, clean, display
 from .codes import COMMAND_PREFIX, LOCATION_PREFIX, LOT_PREFIX, Command, split_station_code
@@ -108,8 +109,10 @@ class Resolution:
 _RESOLUTION_FIELDS = tuple(f.name for f in fields(Resolution))
 
 
-def resolve(session: Session, code: str | bytes, context: ScanContext | None = None) -> Resolution:
+def resolve(session: Session | RawReader, code: str | bytes, context: ScanContext | None = None) -> Resolution:
     """Classify and resolve one scan; never raises for any input, never changes state.
+
+    `session` is a Session (the scan is read in its transaction) or a RawReader (Database.reader()).
 
     Database failures (the server gone, a broken connection) are not about the scan and do
     propagate, so that a caller never reports an outage as "not recognised".
@@ -131,7 +134,7 @@ def resolve(session: Session, code: str | bytes, context: ScanContext | None = N
 class _Scan:
     """One scan on its way through the classification order (module docstring)."""
 
-    def __init__(self, session: Session, context: ScanContext) -> None:
+    def __init__(self, session: Session | RawReader, context: ScanContext) -> None:
         self.session = session
         self.workflow = (context.workflow or LOOKUP).strip().lower() or LOOKUP
         self.substitutes = tuple(s for s in context.gs_substitutes if s)
@@ -140,9 +143,10 @@ class _Scan:
         self._conn = None
 
     @property
-    def conn(self):
+    def conn(self) -> RawReader:
         if self._conn is None:
-            self._conn = self.session.connection()
+            source = self.session
+            self._conn = source if isinstance(source, RawReader) else RawReader.of_session(source)
         return self._conn
 
     # --- answers ---------------------------------------------------------------------------------
