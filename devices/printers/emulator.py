@@ -325,10 +325,10 @@ class PrinterEmulator:
 
     def _spawn(self, target, name: str, *args) -> None:
         thread = threading.Thread(target=target, args=args, name=f"printer-emulator {name}", daemon=True)
-        with self._cond:
+        with self._cond:   # started under the lock, so another _spawn never prunes it as "ended"
             self._threads = [t for t in self._threads if t.is_alive()]
             self._threads.append(thread)
-        thread.start()
+            thread.start()
 
     def _bind(self) -> socket.socket:
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
