@@ -23,9 +23,29 @@ def normalise_url(url: str) -> str:
     return url
 
 
+# GS1 company prefix for the SSCCs Station draws: 7312345 is the made-up prefix of the demo data.
+# A site must set its own, licensed from its GS1 member organisation, before printing pallet labels.
+DEMO_GS1_COMPANY_PREFIX = "7312345"
+
+
+def sscc_settings() -> tuple[str, int]:
+    """(company prefix, extension digit) for new SSCCs, from STATION_GS1_COMPANY_PREFIX (7 to 10
+    digits) and STATION_SSCC_EXTENSION (one digit, default 0); ValueError names a bad variable."""
+    env = os.environ.get
+    prefix = env("STATION_GS1_COMPANY_PREFIX", DEMO_GS1_COMPANY_PREFIX).strip()
+    if not (prefix.isascii() and prefix.isdigit() and 7 <= len(prefix) <= 10):
+        raise ValueError(f"STATION_GS1_COMPANY_PREFIX must be a GS1 company prefix of 7 to 10 digits, "
+                         f"not {prefix!r}.")
+    extension = env("STATION_SSCC_EXTENSION", "0").strip()
+    if not (extension.isascii() and extension.isdigit() and len(extension) == 1):
+        raise ValueError(f"STATION_SSCC_EXTENSION must be one digit (0-9), not {extension!r}.")
+    return prefix, int(extension)
+
+
 def settings(instance_path: str) -> dict:
     """Every setting the app reads, with its default."""
     env = os.environ.get
+    company_prefix, sscc_extension = sscc_settings()  # checked at start, not at the first pallet label
     return {
         "DATABASE_URL": database_url(instance_path),
         "SECRET_KEY": env("STATION_SECRET_KEY", "dev-only-change-me"),
@@ -35,4 +55,7 @@ def settings(instance_path: str) -> dict:
         "DEFAULT_LOT_RESET": env("STATION_LOT_RESET", "daily"),
         # The same code from the same scanner within this many ms is a trigger bounce, ignored.
         "SCAN_BOUNCE_MS": int(env("STATION_SCAN_BOUNCE_MS", "500")),
+        # SSCCs (pallet labels): extension digit + company prefix + serial + check digit.
+        "GS1_COMPANY_PREFIX": company_prefix,
+        "SSCC_EXTENSION": sscc_extension,
     }

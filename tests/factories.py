@@ -70,3 +70,39 @@ def assert_books_balance(session) -> None:
     for lot in session.scalars(select(Lot)):
         held = session.scalar(select(func.coalesce(func.sum(Stock.qty), 0)).where(Stock.lot_id == lot.id))
         assert lot.on_hand == held, lot.lot_number
+
+
+# --- labels: lots, operators and printers to print for ------------------------------------------
+
+
+def received_lot(session, sku: str, qty: int, *, location: str = "A-01", supplier: str | None = None,
+                 supplier_lot: str | None = None, expiry: dt.date | None = None,
+                 produced: dt.date | None = None, sscc: str | None = None, on: dt.date = TODAY) -> Lot:
+    """A lot received through the receiving service (after basic_site)."""
+    from station.services import receiving
+
+    return receiving.receive(
+        session, item=catalog.item_by_sku(session, sku), qty=qty,
+        location=catalog.location_by_code(session, location),
+        supplier=catalog.supplier_by_code(session, supplier) if supplier else None,
+        supplier_lot=supplier_lot, expiry=expiry, produced=produced, sscc=sscc, on=on)
+
+
+def operator(session, badge: str = "OP-7", name: str = "Grace Hopper", role: str = "line_operator",
+             active: bool = True):
+    from station.models import Operator, Role
+
+    person = Operator(badge=badge, name=name, role=Role(role), active=active)
+    session.add(person)
+    session.flush()
+    return person
+
+
+def printer(session, name: str = "zebra", label_size: str = "4x6", dpi: int = 203, active: bool = True,
+            url: str | None = None):
+    from station.models import Printer
+
+    device = Printer(name=name, url=url or f"sim://{name}", label_size=label_size, dpi=dpi, active=active)
+    session.add(device)
+    session.flush()
+    return device

@@ -38,6 +38,8 @@ class Route:
     query: type[BaseModel] | None
     errors: tuple[int, ...]
     public: bool
+    media: str | None = None  # a view that answers a Response of this type instead of JSON
+    query_status: int = 422  # the status of a query string that does not fit `query`
 
 
 ROUTES: list[Route] = []
@@ -45,23 +47,28 @@ ROUTES: list[Route] = []
 
 def route(method: str, rule: str, *, response: type[BaseModel] | None, status: int = 200,
           body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
-          errors: tuple[int, ...] = (), public: bool = False) -> Callable:
+          errors: tuple[int, ...] = (), public: bool = False, media: str | None = None,
+          query_status: int = 422) -> Callable:
     """Register a view: its JSON body and query arrive parsed as `body` and `query`, and the
     model it returns is sent with `status`. `errors` lists the statuses it can refuse with
-    besides 400/401/422, which the route's shape already implies."""
+    besides 400/401/422, which the route's shape already implies. A view that answers another
+    media type (a label image, say) names it as `media` and returns a Flask Response.
+    `query_status` is the status of a query that does not fit `query` (422, or 400)."""
 
     def decorator(view: Callable) -> Callable:
         summary = (view.__doc__ or view.__name__).strip().splitlines()[0]
         ROUTES.append(Route(method, rule, view.__name__, summary, status, response, body, query,
-                            tuple(errors), public))
+                            tuple(errors), public, media, query_status))
 
         @functools.wraps(view)
         def endpoint(**path):
             if body is not None:
                 path["body"] = _parse_body(body)
             if query is not None:
-                path["query"] = _parse_query(query)
+                path["query"] = _parse_query(query, query_status)
             result = view(**path)
+            if isinstance(result, Response):
+                return result
             text = result.model_dump_json() if isinstance(result, BaseModel) else json.dumps(result)
             return Response(text, status=status, mimetype="application/json")
 
@@ -161,24 +168,24 @@ def _parse_body(model: type[BaseModel]) -> BaseModel:
         raise _invalid(exc) from None
 
 
-def _parse_query(model: type[BaseModel]) -> BaseModel:
+def _parse_query(model: type[BaseModel], status: int = 422) -> BaseModel:
     try:
         return model.model_validate({key: request.args.get(key) for key in request.args})
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise _invalid(exc, status) from None
 
 
-def _invalid(exc: ValidationError) -> ApiError:
-    """422 naming each bad field in plain words: "qty: must be greater than 0"."""
+def _invalid(exc: ValidationError, status: int = 422) -> ApiError:
+    """422 (or `status`) naming each bad field in plain words: "qty: must be greater than 0"."""
     errors = exc.errors(include_url=False)
     if errors[0]["type"] == "model_type" and not errors[0]["loc"]:
-        return ApiError(422, "invalid", "The request body must be a JSON object.")
+        return ApiError(status, "invalid", "The request body must be a JSON object.")
     fields = []
     for err in errors:
         field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
         fields.append({"field": field or None, "message": _words(err)})
     message = "; ".join(f"{f['field']}: {f['message']}" if f["field"] else f["message"] for f in fields)
-    return ApiError(422, "invalid", message, fields=fields)
+    return ApiError(status, "invalid", message, fields=fields)
 
 
 _PHRASES = (("Input should be", "must be"), ("String should", "must"), ("List should", "must"),

@@ -22,8 +22,15 @@ ERRORS = {
 def _statuses(r: Route) -> list[int]:
     implied = [400] if r.body else []
     implied += [] if r.public else [401]
-    implied += [422] if (r.body or r.query) else []
+    implied += [422] if r.body else []
+    implied += [r.query_status] if r.query else []
     return sorted(set(implied) | set(r.errors))
+
+
+def _error_words(r: Route, status: int) -> str:
+    if status == 400 and r.query and r.query_status == 400:
+        return "A query parameter is unknown or invalid" + (", or the body is not valid JSON." if r.body else ".")
+    return ERRORS[status]
 
 
 def _operation(r: Route, refs: dict) -> dict:
@@ -44,12 +51,14 @@ def _operation(r: Route, refs: dict) -> dict:
         op["requestBody"] = {"required": True, "content": {
             "application/json": {"schema": refs[(r.body, "validation")]}}}
     answer = {"description": "OK" if r.status == 200 else "Created"}
-    if r.response:
+    if r.media:
+        answer["content"] = {r.media: {"schema": {"type": "string", "contentMediaType": r.media}}}
+    elif r.response:
         answer["content"] = {"application/json": {"schema": refs[(r.response, "serialization")]}}
     else:
         answer["content"] = {"application/json": {"schema": {"type": "object"}}}
     op["responses"] = {str(r.status): answer} | {
-        str(status): {"description": ERRORS[status], "content": {
+        str(status): {"description": _error_words(r, status), "content": {
             "application/json": {"schema": refs[(ErrorOut, "serialization")]}}}
         for status in _statuses(r)}
     if r.public:

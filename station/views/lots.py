@@ -1,10 +1,11 @@
 """Lot lookup: scan or type a lot number, see the lot card (stock, holds, history)."""
 from __future__ import annotations
 
-from flask import Blueprint, request, url_for
+from flask import Blueprint, Response, request, url_for
 
 from .. import get_db
-from ..services.errors import NotFound
+from ..services.errors import DomainError, NotFound
+from ..services.labels import label_data, label_format, render_png
 from ..services.lots import LotDetails, lot_details
 from ..services.stock import BLOCKED
 from .common import clean_scan, page_or_fragment, wants_fragment
@@ -44,6 +45,24 @@ def index():
 def card():
     """What the scan form fetches: the lot card, or a banner saying why there is none."""
     return _lookup(request.args.get("lot", ""))
+
+
+@bp.get("/<path:lot_number>/label.png")
+def label_png(lot_number: str):
+    """The lot label's preview for the lot card, at the first printer's size and dpi (or the
+    `station`'s). A page's <img> sends no API token, so this is the page-side twin of the API's
+    label.png; it reads, renders and changes nothing."""
+    try:
+        with get_db().read() as session:
+            data = label_data(session, "lot", lot_number)
+            size, dpi = label_format(session, request.args.get("station") or None)
+        body = render_png("lot", data, size, dpi)
+    except DomainError as exc:
+        return Response(exc.message, status=exc.status, mimetype="text/plain",
+                        headers={"X-Content-Type-Options": "nosniff"})
+    response = Response(body, mimetype="image/png", headers={"Cache-Control": "no-cache"})
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 @bp.get("/<path:lot_number>")
