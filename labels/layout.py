@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -41,15 +42,19 @@ def text_width(text: str, height: int) -> int:
     """
     total = 0.0
     for ch in text:
-        if is_wide(ch):
+        if is_wide(ch) or ord(ch) >= 0x250:  # CJK; other scripts (Cyrillic, Greek) run wide in bold
             total += 1.0
-        elif ch in " .,:;'|!il1":
-            total += 0.36
-        elif ch.isupper() or ch.isdigit() or ch in "MWmw@%&#":
-            total += 0.68
-        else:
-            total += 0.58
-    return round(total * height)
+        elif ch in "MWmw@%":
+            total += 0.92
+        elif ch in " .,:;'|!iljI":
+            total += 0.38
+        elif ch.isdigit():
+            total += 0.62
+        elif ch.islower():
+            total += 0.6
+        else:  # Latin capitals and symbols
+            total += 0.72
+    return math.ceil(total * height)
 
 
 @dataclass(frozen=True)

@@ -430,3 +430,13 @@ def test_code128_stays_in_subset_b_for_an_odd_digit_run_after_letters():
     # Switching to B while already in B would be FNC4 (value 100), not a switch: "A1234567" must not do it.
     assert code128.zpl_field(list("A1234567")) == ">:A1>5234567"
     assert code128.values(list("A1234567"))[:3] == [104, 33, 17]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 .,:;-/()&#@%!?'+*_ÄÖÜäöüßçéèñ日本語東京山田太郎ライン長"),
+    min_size=1, max_size=40), st.sampled_from([14, 24, 40, 64]))
+def test_the_fitting_estimate_is_never_narrower_than_the_preview(value, height):
+    from labels.layout import text_width
+
+    assert png.line_width(value, height) <= text_width(value, height)
