@@ -11,15 +11,15 @@ need_apt=()
 command -v npm >/dev/null || need_apt+=(npm)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 if [ "$with_test" = 1 ] && [ ! -x /usr/bin/chromium ]; then need_apt+=(chromium); fi
+# Label previews (labels/png.py) draw text with DejaVu Sans (Latin, Greek, Cyrillic) and Droid Sans Fallback (CJK).
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
+[ -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf ] || need_apt+=(fonts-droid-fallback)
 # The CUPS test runs a private cupsd with a raw queue; the `zebra` package prints through lpr (cups-bsd).
 if [ "$with_test" = 1 ]; then
     [ -x /usr/sbin/cupsd ] || need_apt+=(cups)
     [ -x /usr/bin/lpstat ] || need_apt+=(cups-client)
     [ -x /usr/bin/lpr ] || need_apt+=(cups-bsd)
 fi
-# Label previews (labels/png.py) draw text with DejaVu Sans (Latin, Greek, Cyrillic) and Droid Sans Fallback (CJK).
-[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
-[ -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf ] || need_apt+=(fonts-droid-fallback)
 if [ "${#need_apt[@]}" -gt 0 ]; then
     echo "setup: installing Debian packages: ${need_apt[*]}"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
