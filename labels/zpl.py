@@ -3,13 +3,13 @@
 Text and fonts. The format is UTF-8 (`^CI28`). A text field whose characters the printer's built-in scalable
 font 0 can print (Western and Central European Latin: the characters of Windows code pages 1252 and 1250)
 uses `^A0`, which every Zebra has. Any other field (CJK such as 日本, Cyrillic, Greek, Arabic, ...) is
-drawn with a Unicode TrueType font called by name, `^A@N,h,w,<drive>:<file>`, because font 0 has no glyphs
-for it. That font is the `unicode_font` option of `render`:
+drawn with a Unicode TrueType font called by name, `^A@N,h,w,<drive>:<file>`: font 0 has no CJK glyphs, and
+it is not relied on beyond those two code pages. That font is the `unicode_font` option of `render`:
 
-- default `E:ANMDJ.TTF`, Zebra's "Andale" Unicode font (the Japanese variant covers kana, kanji, Latin),
-  which ships on Asian-configured printers and can be stored on the E: drive of any Link-OS printer;
-  use `E:ANMDS.TTF` / `E:ANMDT.TTF` (Simplified / Traditional Chinese) or `E:ANMDK.TTF` (Korean) where
-  those are the installed variants, or any TrueType font loaded to the printer (e.g. `E:NOTOCJK.TTF`);
+- default `E:ANMDJ.TTF`, Zebra's "Andale" Unicode TrueType font (the Japanese variant: kana, kanji and Latin),
+  sold by Zebra as a font pack and found preinstalled on Asian-market printers; it lives on the E: drive;
+- any other Unicode TrueType font stored on the printer, e.g. another Andale variant or a Noto CJK font
+  downloaded as `E:NOTOCJK.TTF` (drive R:, E:, B:, A: or Z:; .TTF, .TTE or .FNT);
 - `None`: every field uses font 0 (characters it lacks print as blanks).
 
 A printer that does not have the named font falls back to the `^CF` font, which the format sets to font 0,

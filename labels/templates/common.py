@@ -132,7 +132,7 @@ class Sheet:
         return Label(self.W, self.H, self.dpi, tuple(self.els))
 
     def code128(self, data: str | tuple[tuple[str, str], ...], *, gs1: bool, y: int, height: int,
-                modules: tuple[int, ...] = (4, 3, 2), x0: int = 0, x1: int | None = None) -> Code128 | None:
+                modules: tuple[float, ...] = (4, 3, 2), x0: int = 0, x1: int | None = None) -> Code128 | None:
         """A Code 128 centred between x0 and x1 with its quiet zones, at the widest module that fits, else None.
 
         `modules` are module widths in design units (4 = 0.5 mm at 203 dpi), tried from the first.

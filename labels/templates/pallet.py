@@ -100,7 +100,7 @@ def pallet_label(data: dict, size: str = "4x6", dpi: int = 203) -> Label:
     m, hri_h, gap = s.d(cfg["m"]), s.d(cfg["hri"]), s.d(6)
     bottom = s.H - m
 
-    def barcode_with_hri(pairs: Pairs, height: int, bottom: int, modules: tuple[int, ...]) -> int | None:
+    def barcode_with_hri(pairs: Pairs, height: int, bottom: int, modules: tuple[float, ...]) -> int | None:
         """A GS1-128 and its HRI line ending at `bottom`; returns the top, or None when it does not fit."""
         hri = gs1.hri(pairs)
         h = fit_height(hri, s.W - 2 * m, hri_h, s.d(14)) or s.d(14)
