@@ -41,7 +41,9 @@ def demo_command(if_empty: bool, seed: int) -> None:
               help="Worker processes sharing the port (waitress in each); about one per CPU core.")
 @click.option("--scanners/--no-scanners", default=True, show_default=True,
               help="Also read the stations' serial and simulated scanners (in worker 0).")
-def run_command(host: str, port: int, threads: int, workers: int, scanners: bool) -> None:
+@click.option("--print-worker/--no-print-worker", default=True, show_default=True,
+              help="Also send queued print jobs to the printers (in worker 0); see `station worker`.")
+def run_command(host: str, port: int, threads: int, workers: int, scanners: bool, print_worker: bool) -> None:
     """Serve the station with a production WSGI server (waitress, in one or more processes)."""
     import signal
     import sys
@@ -56,7 +58,14 @@ def run_command(host: str, port: int, threads: int, workers: int, scanners: bool
         if service is not None:
             for s in service.status():
                 click.echo(f"scanner {s['url']} -> {s['station']} ({s['state']})")
-        return service.stop if service is not None else (lambda: None)
+        printer = _start_print_worker(app) if print_worker else None
+
+        def stop() -> None:
+            if printer is not None:
+                printer.stop()
+            if service is not None:
+                service.stop()
+        return stop
 
     if workers == 1:
         # A service manager stops us with SIGTERM: leave like Ctrl+C, so the scanners close cleanly.
@@ -87,6 +96,43 @@ def scanners_command() -> None:
         pass
     finally:
         service.stop()
+
+
+def _start_print_worker(app, **options):
+    from .print_worker import PrintWorker
+
+    worker = PrintWorker.for_app(app, **options).start()
+    click.echo(f"print worker {worker.worker_id}: {worker.threads} thread(s), sim:// printers spool to "
+               f"{worker.spool_root}")
+    return worker
+
+
+@click.command("worker")
+@click.option("--threads", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Printers served at the same time.")
+@click.option("--poll", default=0.5, show_default=True, type=click.FloatRange(0.01, 60),
+              help="Seconds between looks for jobs queued by other processes.")
+def worker_command(threads: int, poll: float) -> None:
+    """Send queued print jobs to the printers (no web server); SIGTERM or Ctrl+C stops it cleanly.
+
+    Any number may run against one PostgreSQL database: a job is sent by one of them only.
+    """
+    import signal
+    import threading
+
+    worker = _start_print_worker(current_app._get_current_object(), threads=threads, poll_s=poll)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    click.echo("Sending print jobs (Ctrl+C stops)")
+    try:
+        while not done.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        worker.stop()
+        click.echo(f"print worker stopped: {worker.stats.sent} sent, {worker.stats.retried} retried, "
+                   f"{worker.stats.failed} failed")
 
 
 @click.group("token")
@@ -203,6 +249,7 @@ def init_app(app) -> None:
     for command in (init_command, demo_command, run_command, scanners_command, token_group, scheme_group):
         app.cli.add_command(command)
     app.cli.add_command(printer_emulator_command)
+    app.cli.add_command(worker_command)
 
 
 def main() -> None:

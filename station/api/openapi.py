@@ -50,7 +50,10 @@ def _operation(r: Route, refs: dict) -> dict:
     if r.body:
         op["requestBody"] = {"required": True, "content": {
             "application/json": {"schema": refs[(r.body, "validation")]}}}
-    answer = {"description": "OK" if r.status == 200 else "Created"}
+    answer: dict = {"description": {200: "OK", 201: "Created", 202: "Accepted"}.get(r.status, "OK")}
+    if r.status == 202:
+        answer["headers"] = {"Location": {"description": "Where to follow what was accepted.",
+                                          "schema": {"type": "string"}}}
     if r.media:
         answer["content"] = {r.media: {"schema": {"type": "string", "contentMediaType": r.media}}}
     elif r.response:
