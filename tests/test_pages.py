@@ -70,7 +70,7 @@ def test_home_shows_a_tile_per_workflow_and_only_lot_lookup_links(client):
     assert page.count("Coming soon") == 5
     assert 'href="/lots"' in response.text
     hrefs = re.findall(r'href="([^"]+)"', response.text)
-    assert all(href in ("/lots", "/scan", "/scans", "/static/station.css") for href in hrefs), hrefs
+    assert all(href in ("/lots", "/scan", "/scans", "/printers", "/static/station.css") for href in hrefs), hrefs
 
 
 def test_coming_soon_tiles_are_not_dead_links(client):

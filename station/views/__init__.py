@@ -3,9 +3,10 @@ from __future__ import annotations
 
 
 def init_app(app) -> None:
-    from . import filters, home, lots, scan
+    from . import filters, home, lots, printers, scan
 
     filters.init_app(app)
     app.register_blueprint(home.bp)
     app.register_blueprint(lots.bp)
+    app.register_blueprint(printers.bp)
     app.register_blueprint(scan.bp)

@@ -25,6 +25,7 @@ TILES = [
     Tile("Supervisor", "Holds, recalls, printers, people", "supervisor.index", "clipboard"),
     Tile("Scan", "Scan anything and see what it is", "scan.page", "barcode"),
     Tile("Scan log", "Every scan, raw bytes and result", "scan.log", "list"),
+    Tile("Printers", "Printer states, label jobs, test print", "printers.index", "printer"),
 ]
 
 

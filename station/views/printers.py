@@ -1,0 +1,344 @@
+"""The printers page: each printer's state in big words, its recent jobs live, test print, reprint, cancel.
+
+    GET  /printers                      the page (the board refreshes itself every second)
+    GET  /printers/board?v=VERSION      the board partial; 204 when nothing changed since VERSION
+    POST /printers/<id>/test            queue a test label
+    GET  /printers/jobs/<id>            one job: its state, reason and preview
+    GET  /printers/jobs/<id>/status     a job's state line (the lot card polls it)
+    GET  /printers/jobs/<id>/preview.png
+    POST /printers/jobs/<id>/cancel | /reprint
+    GET  /printers/lot-form?lot=N       the lot card's "Print labels" form
+    POST /printers/lot-print            lot, printer, copies -> the new job's state line
+
+Pages never talk to a printer: they show what the print worker last read (Printer.state). The
+board is only swapped when what it shows has changed (the poll answers 204 otherwise), so a
+button is not replaced under a gloved finger every second.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+
+from flask import Blueprint, Response, make_response, redirect, render_template, request, url_for
+from markupsafe import Markup
+from sqlalchemy import select
+
+from .. import clock, get_db
+from ..models import Lot, Printer, PrintJob, PrintJobStatus, StationDevice
+from ..services import printing
+from ..services.errors import DomainError, NotFound
+from .common import clean_scan, wants_fragment
+
+bp = Blueprint("printers", __name__, url_prefix="/printers")
+
+STATION_COOKIE = "station"  # the scan page remembers the station in it
+RECENT_JOBS = 8
+POLL_MS = 1000
+STALE_AFTER = dt.timedelta(minutes=2)  # a state read longer ago than this is shown with its age
+
+# Printer state -> (tone, big words). The sentence under them is devices.printers.STATE_TEXT.
+STATES = {
+    "ready": ("ok", "Ready"),
+    "paper_out": ("bad", "Paper out"),
+    "head_open": ("bad", "Head open"),
+    "ribbon_out": ("bad", "Ribbon out"),
+    "paused": ("warn", "Paused"),
+    "buffer_full": ("warn", "Busy"),
+    "offline": ("bad", "Offline"),
+    "unknown": ("muted", "Unknown"),
+}
+# Job status -> (tone, words).
+JOB_STATES = {
+    "queued": ("info", "Waiting"),
+    "sending": ("info", "Sending"),
+    "sent": ("ok", "Sent"),
+    "failed": ("bad", "Failed"),
+    "cancelled": ("muted", "Cancelled"),
+}
+
+
+@bp.app_template_filter("when_seconds")
+def when_seconds(value: dt.datetime | None) -> str:
+    """A UTC timestamp as the site's local time of day, to the second: '14:02:31'."""
+    if value is None:
+        return "—"
+    return printing._utc(value).astimezone(clock.site_zone()).strftime("%H:%M:%S")
+
+
+def state_view(printer: Printer, now: dt.datetime) -> dict:
+    from ..api.print_views import state_text
+
+    tone, words = STATES.get(printer.state, ("muted", printer.state.replace("_", " ").capitalize()))
+    checked = printing._utc(printer.state_checked_at)
+    if not printer.active:
+        tone, words, sentence = "muted", "Not in use", "Switched off in the settings; nothing is sent to it."
+    elif checked is None:
+        sentence = "Not checked yet — the print worker reads it when it starts or prints."
+    elif printer.state == "ready":
+        sentence = "Labels print as soon as they are sent."
+    else:
+        sentence = state_text(printer.state)
+    stale = checked is not None and now - checked > STALE_AFTER
+    return {"tone": tone, "words": words, "sentence": sentence, "checked": checked, "stale": stale,
+            "detail": printer.state_detail}
+
+
+def describe(job: PrintJob, lot_number: str | None) -> str:
+    """What a job prints, in words: 'Lot label 240612-001', 'Pallet label 0 7312345 ...', 'Test print'."""
+    data = job.data or {}
+    if job.template == printing.TEST_TEMPLATE:
+        return "Test print"
+    if job.template == "lot":
+        return f"Lot label {lot_number or data.get('lot_number', '')}".strip()
+    if job.template == "pallet":
+        return f"Pallet label {job.sscc or ''} · lot {lot_number or data.get('lot_number', '')}".strip()
+    if job.template == "location":
+        return f"Location label {data.get('code', '')}".strip()
+    if job.template == "badge":
+        return f"Badge {data.get('code', '')} {data.get('name', '')}".strip()
+    if job.template == "commands":
+        return "Command barcodes"
+    return f"{job.template.capitalize()} label"
+
+
+def job_view(job: PrintJob, lot_number: str | None, now: dt.datetime) -> dict:
+    tone, words = JOB_STATES[job.status.value]
+    wait = printing.waiting_for(job, now)
+    if job.status is PrintJobStatus.QUEUED and job.attempts:
+        words = "Waiting to retry"
+    return {"job": job, "id": job.id, "status": job.status.value, "tone": tone, "words": words,
+            "what": describe(job, lot_number), "lot_number": lot_number, "wait": wait,
+            "next_at": printing._utc(job.next_attempt_at) if wait is not None else None,
+            "can_cancel": job.status in (PrintJobStatus.QUEUED, PrintJobStatus.FAILED),
+            "can_reprint": job.status in printing.FINISHED,
+            "final": job.status in printing.FINISHED}
+
+
+def _lot_numbers(session, jobs: list[PrintJob]) -> dict[int, str]:
+    ids = {j.lot_id for j in jobs if j.lot_id}
+    if not ids:
+        return {}
+    return dict(session.execute(select(Lot.id, Lot.lot_number).where(Lot.id.in_(ids))).all())
+
+
+def board_context(session) -> dict:
+    now = clock.now()
+    counts = printing.queued_counts(session)
+    cards = []
+    newest_check = None
+    for printer in session.scalars(select(Printer).order_by(Printer.active.desc(), Printer.name)):
+        jobs = printing.recent_jobs(session, printer.id, RECENT_JOBS)
+        lots = _lot_numbers(session, jobs)
+        views = [job_view(j, lots.get(j.lot_id), now) for j in jobs]
+        latest = next((v for v in views if v["job"].data is not None), None)
+        state = state_view(printer, now)
+        if state["checked"] and (newest_check is None or state["checked"] > newest_check):
+            newest_check = state["checked"]
+        cards.append({"printer": printer, "state": state, "jobs": views, "open": counts.get(printer.id, 0),
+                      "latest": latest})
+    waiting = sum(counts.values())
+    # Jobs wait, and no printer has been asked anything for a while: no worker is running.
+    no_worker = waiting > 0 and (newest_check is None or now - newest_check > dt.timedelta(minutes=1))
+    return {"cards": cards, "waiting": waiting, "no_worker": no_worker}
+
+
+def render_board(session, status: int = 200, message: tuple[str, str] | None = None) -> Response:
+    """The board (or 204 when the client's version is current), with an out-of-band message."""
+    inner = render_template("partials/printers_board_inner.html", **board_context(session))
+    version = hashlib.sha1(inner.encode()).hexdigest()[:16]
+    if request.method == "GET" and request.args.get("v") == version:
+        response = make_response("", 204)
+    else:
+        html = render_template("partials/printers_board.html", inner=Markup(inner), version=version,
+                               poll_ms=POLL_MS)
+        if message is not None:
+            html += render_template("partials/printers_message.html", kind=message[0], text=message[1], oob=True)
+        response = make_response(html, status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- the page ------------------------------------------------------------------------------------
+
+
+@bp.get("")
+def index():
+    with get_db().read() as session:
+        inner = render_template("partials/printers_board_inner.html", **board_context(session))
+    version = hashlib.sha1(inner.encode()).hexdigest()[:16]
+    response = make_response(render_template("printers.html", inner=Markup(inner), version=version,
+                                             poll_ms=POLL_MS, message=_message_from_query()))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _message_from_query() -> tuple[str, str] | None:
+    text = request.args.get("message")
+    if not text:
+        return None
+    return (request.args.get("kind", "info") if request.args.get("kind") in ("ok", "error", "info") else "info",
+            text[:200])
+
+
+@bp.get("/board")
+def board():
+    with get_db().read() as session:
+        return render_board(session)
+
+
+def _acted(kind: str, text: str, status: int = 200):
+    """After a button: the fresh board and a message for htmx; a redirect to the page without it."""
+    if not wants_fragment():
+        return redirect(url_for(".index", message=text, kind=kind), 303)
+    with get_db().read() as session:
+        return render_board(session, status, (kind, text))
+
+
+def _refused(exc: DomainError):
+    return _acted("error", exc.message, 200 if wants_fragment() else exc.status)
+
+
+def _station_from_cookie(session) -> StationDevice | None:
+    name = request.cookies.get(STATION_COOKIE)
+    if not name:
+        return None
+    return session.scalar(select(StationDevice).where(StationDevice.name == name))
+
+
+@bp.post("/<int:printer_id>/test")
+def test(printer_id: int):
+    try:
+        with get_db().write() as session:
+            printer = session.get(Printer, printer_id)
+            if printer is None:
+                raise NotFound("That printer no longer exists.", code="unknown_printer")
+            job = printing.test_print(session, printer, station=_station_from_cookie(session))
+            text = f"Test label queued for {printer.name} (job {job.id})."
+    except DomainError as exc:
+        return _refused(exc)
+    return _acted("ok", text)
+
+
+@bp.post("/jobs/<int:job_id>/cancel")
+def cancel(job_id: int):
+    try:
+        with get_db().write() as session:
+            job = printing.cancel(session, job_id)
+            text = f"Job {job.id} cancelled — it will not print."
+    except DomainError as exc:
+        return _refused(exc)
+    return _acted("ok", text)
+
+
+@bp.post("/jobs/<int:job_id>/reprint")
+def reprint(job_id: int):
+    try:
+        with get_db().write() as session:
+            job = printing.reprint(session, job_id, station=_station_from_cookie(session))
+            text = f"Printing job {job_id} again as job {job.id}."
+    except DomainError as exc:
+        return _refused(exc)
+    if request.form.get("from") == "job":  # the job page's button: go to the new job
+        if wants_fragment():
+            response = make_response("", 204)
+            response.headers["HX-Redirect"] = url_for(".job", job_id=job.id)
+            return response
+        return redirect(url_for(".job", job_id=job.id), 303)
+    return _acted("ok", text)
+
+
+# --- one job -------------------------------------------------------------------------------------
+
+
+def _job_context(session, job_id: int) -> dict:
+    job = printing.get_job(session, job_id)
+    printer = session.get(Printer, job.printer_id)
+    lot_number = session.scalar(select(Lot.lot_number).where(Lot.id == job.lot_id)) if job.lot_id else None
+    return {"j": job_view(job, lot_number, clock.now()), "printer": printer,
+            "state": state_view(printer, clock.now()), "poll_ms": POLL_MS}
+
+
+@bp.get("/jobs/<int:job_id>")
+def job(job_id: int):
+    with get_db().read() as session:
+        try:
+            context = _job_context(session, job_id)
+        except NotFound as exc:
+            return render_template("printer_job.html", missing=exc.message), 404
+        return render_template("printer_job.html", **context)
+
+
+@bp.get("/jobs/<int:job_id>/status")
+def job_status(job_id: int):
+    """The job's state line; it polls itself until the job is sent, failed or cancelled."""
+    with get_db().read() as session:
+        try:
+            context = _job_context(session, job_id)
+        except NotFound as exc:
+            return render_template("partials/printers_message.html", kind="error", text=exc.message), 404
+        response = make_response(render_template("partials/printer_job_status.html", **context))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/jobs/<int:job_id>/preview.png")
+def preview(job_id: int):
+    """The label a job prints, drawn from the data it was made from (it never changes)."""
+    with get_db().read() as session:
+        try:
+            png = printing.job_preview_png(printing.get_job(session, job_id))
+        except DomainError as exc:
+            return Response(exc.message, status=exc.status, mimetype="text/plain")
+    response = Response(png, mimetype="image/png")
+    response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
+    return response
+
+
+# --- printing from the lot card --------------------------------------------------------------------
+
+
+def _print_targets(session) -> tuple[list[Printer], Printer | None]:
+    printers = list(session.scalars(select(Printer).where(Printer.active.is_(True)).order_by(Printer.name)))
+    station = _station_from_cookie(session)
+    own = next((p for p in printers if station and p.id == station.printer_id), None)
+    if own is not None:
+        printers = [own] + [p for p in printers if p.id != own.id]
+    return printers, own
+
+
+@bp.get("/lot-form")
+def lot_form():
+    """The lot card's print buttons: the station's own printer first."""
+    lot_number = clean_scan(request.args.get("lot"))
+    with get_db().read() as session:
+        printers, own = _print_targets(session)
+        station = _station_from_cookie(session)
+        return render_template("partials/printer_lot_form.html", lot_number=lot_number, printers=printers,
+                               own=own, station=station, max_copies=printing.MAX_COPIES,
+                               request_id=uuid.uuid4().hex)
+
+
+@bp.post("/lot-print")
+def lot_print():
+    lot_number = clean_scan(request.form.get("lot"))
+    copies = request.form.get("copies", "1").strip()
+    try:
+        with get_db().write() as session:
+            job = printing.request_labels(
+                session, lot_number, printer=request.form.get("printer") or None,
+                copies=int(copies) if copies.isdigit() else copies, station=_station_from_cookie(session),
+                request_id=request.form.get("request_id") or None)
+            job_id = job.id
+    except DomainError as exc:
+        with get_db().read() as session:
+            printers, own = _print_targets(session)
+            return render_template("partials/printer_lot_form.html", lot_number=lot_number, printers=printers,
+                                   own=own, station=_station_from_cookie(session),
+                                   max_copies=printing.MAX_COPIES, error=exc.message,
+                                   request_id=uuid.uuid4().hex), \
+                200 if wants_fragment() else exc.status
+    if not wants_fragment():
+        return redirect(url_for(".job", job_id=job_id), 303)
+    with get_db().read() as session:
+        return render_template("partials/printer_job_status.html", **_job_context(session, job_id))
