@@ -187,6 +187,8 @@ def test_the_lot_card_prints_on_the_stations_printer(client, db, lot):
     data = {"lot": lot, "copies": "2", "printer": "line-zebra", "request_id": request_id}
     answer = client.post("/printers/lot-print", data=data, headers=HX)
     assert answer.status_code == 200 and "Waiting" in text_of(answer.text) and "line-zebra" in answer.text
+    assert f'hx-get="/printers/jobs/{jobs(db)[0].id}/status?again=1"' in answer.text
+    assert "Print more labels" in answer.text and f'hx-get="/printers/lot-form?lot={lot}"' in answer.text
     client.post("/printers/lot-print", data=data, headers=HX)  # a double tap: the same job
     (job,) = jobs(db)
     assert (job.copies, job.printer_id, job.station_id) == (2, line.id, _station_id(db))

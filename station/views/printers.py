@@ -277,7 +277,8 @@ def job_status(job_id: int):
             context = _job_context(session, job_id)
         except NotFound as exc:
             return render_template("partials/printers_message.html", kind="error", text=exc.message), 404
-        response = make_response(render_template("partials/printer_job_status.html", **context))
+        response = make_response(render_template("partials/printer_job_status.html", **context,
+                                                 again=request.args.get("again") == "1"))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -341,4 +342,4 @@ def lot_print():
     if not wants_fragment():
         return redirect(url_for(".job", job_id=job_id), 303)
     with get_db().read() as session:
-        return render_template("partials/printer_job_status.html", **_job_context(session, job_id))
+        return render_template("partials/printer_job_status.html", **_job_context(session, job_id), again=True)
