@@ -109,7 +109,7 @@ class PrintWorker:
                  poll_s: float = 0.5, lease: dt.timedelta = printing.LEASE, backoff_first: float = 1.0,
                  backoff_max: float = 60.0, max_age: dt.timedelta = dt.timedelta(hours=1),
                  max_attempts: int = 100, status_every: float = 15.0, record_every: float = 0.05,
-                 record_max: int = 20, status_fresh: float = 2.0, spool_root: Path | None = None,
+                 record_max: int = 20, status_fresh: float = 2.0, gather_s: float = 0.01, spool_root: Path | None = None,
                  open_printer: Callable | None = None) -> None:
         self.db = db
         self.worker_id = worker_id or f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -122,6 +122,7 @@ class PrintWorker:
         self.status_every = status_every
         self.record_every, self.record_max = record_every, max(1, record_max)
         self.status_fresh = status_fresh
+        self.gather_s = gather_s
         self._fresh: dict[int, tuple[float, object]] = {}
         self._fresh_lock = threading.Lock()
         self.spool_root = spool_root
@@ -187,23 +188,29 @@ class PrintWorker:
         while not self._stop.is_set():
             wake.clear()
             try:
-                busy = self.run_once(thread_id)
+                claimed = self.run_once(thread_id)
             except Exception:  # noqa: BLE001 - a database hiccup must not end the worker
                 log.exception("print worker %s: a round failed", thread_id)
-                busy = False
-            if busy:
+                claimed = 0
+            if claimed >= self.batch:
+                continue  # more may be waiting right behind
+            if claimed:
+                # Labels are trickling in (one request after another): let a few more arrive, so
+                # the next claim takes them together rather than one transaction each.
+                self._stop.wait(self.gather_s)
                 continue
             if index == 0:
                 try:
                     self.refresh_statuses()
                 except Exception:  # noqa: BLE001
                     log.exception("print worker %s: printer status sweep failed", thread_id)
-            wake.wait(self.poll_s)
+            if wake.wait(self.poll_s) and self.gather_s:
+                self._stop.wait(self.gather_s)
 
     # --- one round -------------------------------------------------------------------------------
 
-    def run_once(self, thread_id: str | None = None) -> bool:
-        """Claim and send one batch; False when no job was due."""
+    def run_once(self, thread_id: str | None = None) -> int:
+        """Claim and send one batch; how many jobs it claimed (0: none was due)."""
         thread_id = thread_id or f"{self.worker_id}/0"
         started = time.perf_counter()
         with self.db.write() as session:
@@ -211,13 +218,13 @@ class PrintWorker:
             jobs = printing.claim_next(session, thread_id, batch=self.batch, lease=self.lease)
             if not jobs:
                 self.stats.add(claim_s=time.perf_counter() - started)
-                return False
+                return 0
             row = session.get(Printer, jobs[0].printer_id)
             target = Target(row.id, row.name, row.url)
             claimed = [Claimed.of(job) for job in jobs]
         self.stats.add(claim_s=time.perf_counter() - started)
         self._deliver(thread_id, target, claimed)
-        return True
+        return len(claimed)
 
     def _open(self, url: str):
         if self._open_printer is not None:
