@@ -2,7 +2,8 @@
 
 Each of its threads loops: claim the next due job (and up to `batch` jobs queued behind it on the
 same printer) through `services.printing.claim_next`, open the printer by its URL, read its
-status, and
+status (unless it confirmed a job with "ready" within `status_fresh` seconds: tcp:// printers
+answer ~HS after every job), and
 
 - the printer cannot print (offline, paper out, head open, paused...): the printer's state is
   written to its row, the job goes back to ``queued`` with ``attempts`` + 1, ``last_error`` set to
