@@ -18,6 +18,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 
@@ -112,6 +113,7 @@ class _Supervisor:
 def _worker(app: Flask, listener: socket.socket, threads: int, background: Background | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the parent, which stops us in order
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    _leave_with(os.getppid())
     stop = background() if background else None
     try:
         waitress_serve(app, sockets=[listener], threads=threads, ident="station")
@@ -120,3 +122,20 @@ def _worker(app: Flask, listener: socket.socket, threads: int, background: Backg
     finally:
         if stop:
             stop()
+
+
+PARENT_CHECK_S = 0.5
+
+
+def _leave_with(parent: int) -> None:
+    """Stop this worker when its parent is gone (killed with -9, say): orphaned workers would keep the
+    port and answer with old code, and a restarted server could not bind it."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        log.error("the supervising process %d is gone; worker %d stops", parent, os.getpid())
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="station-parent-watch", daemon=True).start()
+

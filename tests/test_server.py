@@ -59,8 +59,8 @@ def server(tmp_path):
     assert proc.poll() is None, (tmp_path / "server.log").read_text()
     yield proc, port
     if proc.poll() is None:
-        proc.kill()
-        proc.wait(timeout=10)
+        proc.terminate()  # the supervisor stops its workers
+        proc.wait(timeout=15)
     log.close()
 
 
@@ -86,3 +86,17 @@ def test_sigterm_stops_the_parent_and_every_worker(server):
                  or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2], what=f"worker {pid} to exit")
     with pytest.raises(OSError):
         get(port)
+
+
+def test_workers_stop_when_the_parent_is_killed(server):
+    """kill -9 of the supervisor must not leave orphaned workers holding the port."""
+    proc, port = server
+    workers = wait_for(lambda: len(children(proc.pid)) == 2 and children(proc.pid), what="two workers")
+    proc.kill()
+    proc.wait(timeout=10)
+    for pid in workers:
+        wait_for(lambda pid=pid: not Path(f"/proc/{pid}").exists()
+                 or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2], what=f"worker {pid} to exit")
+    with pytest.raises(OSError):
+        get(port)
+
