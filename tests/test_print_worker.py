@@ -99,7 +99,7 @@ def test_a_faulted_printer_gets_nothing_until_the_fault_clears_then_each_job_onc
     ids = queue(db, lot, 3)
     with fast_worker(db):
         state, words = HELD_BACK[mode]
-        head = wait_until(lambda: (j := jobs(db)[0]).attempts >= 2 and j, what="two tries")
+        head = wait_until(lambda: (j := jobs(db)[0]).attempts >= 2 and j.status is QUEUED and j, what="two tries")
         assert head.status is QUEUED and words in head.last_error and head.next_attempt_at is not None
         row = printer_row(db)
         assert row.state == state and row.state_checked_at is not None
@@ -126,7 +126,7 @@ def test_a_connection_dropped_mid_job_is_retried_and_prints_once(db, emulator):
     emulator.set_mode("drop", drop_after=40)
     ids = queue(db, lot, 3)
     with fast_worker(db):
-        head = wait_until(lambda: (j := jobs(db)[0]).attempts >= 2 and j, what="two tries")
+        head = wait_until(lambda: (j := jobs(db)[0]).attempts >= 2 and j.status is QUEUED and j, what="two tries")
         assert head.status is QUEUED and "cut" in head.last_error and "did not get through" in head.last_error
         assert emulator.jobs == []  # a format cut off is never stored
         emulator.set_mode("ready")
@@ -189,9 +189,10 @@ def test_a_fault_reported_when_the_job_is_confirmed_holds_the_rest(db, emulator)
     worker = fast_worker(db, batch=10, open_printer=lambda url: FaultsAfterFirst(url))
     with worker:
         wait_until(lambda: jobs(db)[1].attempts >= 1, what="the second tried")
-        done = jobs(db)
-        assert done[0].status is SENT and [j.status for j in done[1:]] == [QUEUED, QUEUED]
-        assert printer_row(db).state == "paper_out"
+    done = jobs(db)  # the worker stopped: nothing is in the middle of a retry
+    assert done[0].status is SENT and [j.status for j in done[1:]] == [QUEUED, QUEUED]
+    assert [j.attempts for j in done[1:]][1] == 0 and "out of labels" in done[1].last_error
+    assert printer_row(db).state == "paper_out"
     emulator.set_mode("ready")
     with fast_worker(db):
         wait_until(lambda: all_in(db, SENT), what="all sent")
