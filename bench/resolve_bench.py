@@ -188,7 +188,7 @@ def start_server(path: Path, port: int, threads: int, workers: int, instance: st
 
 
 async def client(port: int, token: str, scans: list[str], stop_at: float, latencies: list, errors: list,
-                 interval: float | None = None, seed: int = 0):
+                 interval: float | None = None, seed: int = 0, timeline: list | None = None):
     """One scanner's connection. Closed-loop when interval is None (the next scan goes as soon as the
     answer arrives); otherwise open-loop: scans are due at Poisson times averaging `interval` apart, and
     latency counts from when a scan was due, so a slow answer also charges the scans queued behind it."""
@@ -217,6 +217,8 @@ async def client(port: int, token: str, scans: list[str], stop_at: float, latenc
                           if line.lower().startswith(b"content-length"))
             payload = await reader.readexactly(length)
             latencies.append((time.perf_counter() - t) * 1000)
+            if timeline is not None:
+                timeline.append((t, latencies[-1]))
             status = int(head.split(b" ", 2)[1])
             if status != 200:
                 errors.append(f"{status} {payload[:200]!r}")
@@ -256,6 +258,18 @@ def _report(title: str, latencies: list[float], errors: list[str], elapsed: floa
     return rate, p99
 
 
+def _per_second_p99(timeline: list[tuple[float, float]]) -> list[float]:
+    """The p99 of each second of the open-loop run: a stall shows as a few bad seconds, a slow
+    server as all of them."""
+    if not timeline:
+        return []
+    start = min(t for t, _ in timeline)
+    seconds: dict[int, list[float]] = {}
+    for t, ms in timeline:
+        seconds.setdefault(int(t - start), []).append(ms)
+    return [percentile(v, 99) for _, v in sorted(seconds.items())]
+
+
 def over_http(path: Path, scans: list[str], clients: int, seconds: float, threads: int, workers: int,
               rate: float) -> None:
     """Two runs against one server: open-loop at `rate` scans/s (the latency target), then closed-loop
@@ -267,13 +281,16 @@ def over_http(path: Path, scans: list[str], clients: int, seconds: float, thread
     with tempfile.TemporaryDirectory() as instance:
         server, token = start_server(path, port, threads, workers, instance)
         try:
+            timeline: list[tuple[float, float]] = []
+
             def run(duration: float, interval: float | None) -> tuple[list, list, float]:
                 latencies, errors = [], []
 
                 async def all_clients():
                     stop_at = time.monotonic() + duration
-                    await asyncio.gather(*(client(port, token, shares[k], stop_at, latencies, errors,
-                                                  interval, seed=k) for k in range(clients)))
+                    await asyncio.gather(*(client(port, token, shares[k], stop_at, latencies, errors, interval,
+                                                  seed=k, timeline=timeline if interval else None)
+                                           for k in range(clients)))
                 started = time.perf_counter()
                 asyncio.run(all_clients())
                 return latencies, errors, time.perf_counter() - started
@@ -290,6 +307,7 @@ def over_http(path: Path, scans: list[str], clients: int, seconds: float, thread
     _, p99 = _report(f"open loop, {rate:.0f} scans/s offered (Poisson arrivals, latency from when each "
                      f"scan was due):", *open_loop)
     achieved = len(open_loop[0]) / open_loop[2]
+    print("  p99 second by second: " + " ".join(f"{ms:.0f}" for ms in _per_second_p99(timeline)))
     capacity, closed_p99 = _report("closed loop (each client scans again as soon as it has its answer):",
                                    *closed_loop)
     print(f"\n  server memory: PSS {pss:.0f} MiB (all processes, shared pages once); "
@@ -306,7 +324,7 @@ def main(argv=None) -> int:
     ap.add_argument("--scans", type=int, default=20_000, help="in-process scans to time")
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=20)
-    ap.add_argument("--threads", type=int, default=8, help="waitress worker threads")
+    ap.add_argument("--threads", type=int, default=2, help="waitress threads per worker process")
     ap.add_argument("--workers", type=int, default=2, help="station run --workers")
     ap.add_argument("--rate", type=float, default=700, help="scans/s offered in the open-loop run")
     ap.add_argument("--no-http", action="store_true")

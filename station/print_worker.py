@@ -214,6 +214,10 @@ class PrintWorker:
         """Claim and send one batch; how many jobs it claimed (0: none was due)."""
         thread_id = thread_id or f"{self.worker_id}/0"
         started = time.perf_counter()
+        with self.db.read() as session:
+            if not printing.anything_open(session):
+                self.stats.add(claim_s=time.perf_counter() - started)
+                return 0
         with self.db.write() as session:
             self._relaxed(session)
             jobs = printing.claim_next(session, thread_id, batch=self.batch, lease=self.lease)

@@ -1,9 +1,11 @@
 """Serving the app with waitress: threads in one process, or several forked processes on one socket.
 
 Waitress parses HTTP in Python under the same GIL as the app, so one process tops out near one core.
-With ``workers > 1`` the parent imports the app, binds the listening socket, freezes the objects it
-made (so the children's garbage collector does not copy the pages they share) and forks the workers;
-each runs waitress on the inherited socket and the kernel hands new connections to whichever is free.
+With ``workers > 1`` the parent imports the app, checks the port is free, freezes the objects it made
+(so the children's garbage collector does not copy the pages they share) and forks the workers; each
+listens on the port with SO_REUSEPORT, so the kernel spreads connections over them evenly. (One
+shared socket let whichever worker woke first take the connections: with keep-alive clients one
+worker could end up with nearly all of them while the other idled.)
 The parent starts no threads and only supervises: it restarts a worker that dies and stops them all
 on SIGTERM or Ctrl+C. Forking from a parent without threads is what makes a restart safe.
 
@@ -46,15 +48,21 @@ def serve(app: Flask, *, host: str, port: int, threads: int, workers: int = 1,
             if stop:
                 stop()
         return
-    listener = socket.create_server((host, port), backlog=2048)
-    listener.set_inheritable(True)
-    _Supervisor(app, listener, threads, workers, background).run()
+    if not hasattr(socket, "SO_REUSEPORT"):
+        raise SystemExit("--workers above 1 needs SO_REUSEPORT (Linux, BSD, macOS); use --workers 1 here")
+    # Fail now, in the foreground, if the port is taken (by anything, with or without SO_REUSEPORT).
+    socket.create_server((host, port)).close()
+    _Supervisor(app, (host, port), threads, workers, background).run()
+
+
+def _listen(address: tuple[str, int]) -> socket.socket:
+    return socket.create_server(address, backlog=2048, reuse_port=True)
 
 
 class _Supervisor:
-    def __init__(self, app: Flask, listener: socket.socket, threads: int, workers: int,
+    def __init__(self, app: Flask, address: tuple[str, int], threads: int, workers: int,
                  background: Background | None) -> None:
-        self.app, self.listener, self.threads = app, listener, threads
+        self.app, self.address, self.threads = app, address, threads
         self.background = background
         self.slots: dict[int, int] = {}  # pid -> worker number
         self.workers = workers
@@ -83,7 +91,6 @@ class _Supervisor:
             time.sleep(RESTART_DELAY_S)
             if not self.stopping:
                 self._spawn(number)
-        self.listener.close()
 
     def _stop(self, *_args) -> None:
         self.stopping = True
@@ -100,7 +107,7 @@ class _Supervisor:
             return
         code = 0
         try:
-            _worker(self.app, self.listener, self.threads, self.background if number == 0 else None)
+            _worker(self.app, _listen(self.address), self.threads, self.background if number == 0 else None)
         except BaseException:  # noqa: BLE001 - a worker must never return into the parent's loop
             log.exception("worker %d failed", number)
             code = 1

@@ -460,6 +460,12 @@ def requeue_stale(session: Session, *, lease: dt.timedelta = LEASE, now: dt.date
     return len(stale)
 
 
+def anything_open(session: Session) -> bool:
+    """True when some job is queued or being sent: an idle worker asks this (a read) before it takes
+    the write lock that a claim needs, so polling never blocks a receipt on SQLite."""
+    return session.scalar(select(PrintJob.id).where(PrintJob.status.in_(OPEN)).limit(1)) is not None
+
+
 def claim_next(session: Session, worker_id: str, *, batch: int = 1, lease: dt.timedelta = LEASE,
                now: dt.datetime | None = None) -> list[PrintJob]:
     """Claim the next job to send, and up to batch-1 jobs queued behind it on the same printer.
