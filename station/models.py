@@ -114,6 +114,12 @@ class SequenceReset(str, enum.Enum):
     NEVER = "never"
 
 
+class RunStatus(str, enum.Enum):
+    OPEN = "open"  # started: components are being scanned
+    FINISHED = "finished"  # its output lot was made; components consumed
+    CANCELLED = "cancelled"  # stopped before finishing; nothing was consumed
+
+
 class PrintJobStatus(str, enum.Enum):
     QUEUED = "queued"
     SENDING = "sending"
@@ -383,6 +389,71 @@ class OrderLine(Base):
         CheckConstraint("qty > 0", name="qty_positive"),
         CheckConstraint("picked_qty >= 0", name="picked_not_negative"),
     )
+
+
+# --- production runs ------------------------------------------------------------------------
+
+# A line works on one run at a time.
+_OPEN_RUN = text("status = 'open'")
+
+
+class ProductionRun(Base):
+    """A run on a line: started for an item, component lots scanned in, finished into one new lot.
+
+    Components are recorded as they are scanned and consumed when the run finishes, in the same
+    transaction that makes the output lot (services.production.produce), so a cancelled run has
+    moved nothing and the ledger never needs a correction for a scan taken back.
+    """
+
+    __tablename__ = "production_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))  # the line; output lands here
+    status: Mapped[RunStatus] = mapped_column(_enum(RunStatus, "run_status"), default=RunStatus.OPEN)
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    qty: Mapped[int | None] = mapped_column(Integer)  # made, once finished
+    output_lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"))
+
+    item: Mapped[Item] = relationship()
+    location: Mapped[Location] = relationship()
+    output_lot: Mapped[Lot | None] = relationship()
+    started_by: Mapped[Operator | None] = relationship(foreign_keys=[started_by_id])
+    components: Mapped[list[ProductionRunComponent]] = relationship(
+        back_populates="run", order_by="ProductionRunComponent.id", cascade="all, delete-orphan")
+
+    __table_args__ = (
+        CheckConstraint("qty IS NULL OR qty > 0", name="qty_positive"),
+        CheckConstraint("status <> 'finished' OR (output_lot_id IS NOT NULL AND qty IS NOT NULL "
+                        "AND finished_at IS NOT NULL)", name="finished_has_lot"),
+        UniqueConstraint("output_lot_id"),
+        Index("ix_production_runs_location_id", "location_id", "id"),
+        Index("uq_production_runs_open", "location_id", unique=True,
+              sqlite_where=_OPEN_RUN, postgresql_where=_OPEN_RUN),
+    )
+
+
+class ProductionRunComponent(Base):
+    """A quantity of a component lot scanned into an open run, and where it is taken from."""
+
+    __tablename__ = "production_run_components"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("production_runs.id"), index=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), index=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    qty: Mapped[int] = mapped_column(Integer)
+    scanned_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    raw_scan: Mapped[str | None] = mapped_column(String(400))
+
+    run: Mapped[ProductionRun] = relationship(back_populates="components")
+    lot: Mapped[Lot] = relationship()
+    location: Mapped[Location] = relationship()
+
+    __table_args__ = (CheckConstraint("qty > 0", name="qty_positive"),)
 
 
 # --- people, stations, devices ---------------------------------------------------------------
