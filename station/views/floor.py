@@ -1,0 +1,433 @@
+"""The floor framework: who is signed in at this browser, which station it is, who may do what.
+
+Every floor page (receiving, put-away, picking, line, lookup, supervisor, set-up) builds on this.
+
+Python API (import from station.views.floor)
+--------------------------------------------
+    WORKFLOWS: dict[str, frozenset[Role]]   which roles may use each workflow
+    current_operator() -> FloorOperator | None   id, badge, name, role (Role); None when signed out or
+                                             timed out (FLOOR_IDLE_MINUTES, default 30, idle time;
+                                             every request of a signed-in operator counts as activity)
+    current_station() -> FloorStation | None    the station this device is bound to (long-lived
+                                             cookie "station", the same one the scan page uses): id,
+                                             name, location_id, location_code, printer_id,
+                                             printer_name, scanner_url
+    actor(raw_scan=None) -> Actor             services.actor.Actor for the signed-in operator and
+                                             station: pass it to every write service
+    @requires("receiving")                    view decorator: signed out -> sign-in page with ?next=;
+                                             without the role -> 403 page in plain words; for htmx /
+                                             station.js requests: 401 + HX-Redirect, or 403 + a red
+                                             banner partial (partials/floor_banner.html)
+    can("picking") -> bool                    also a Jinja global, like current_operator() and
+                                             current_station()
+    refusal(workflow) -> str                  "Receiving is for receivers and supervisors — …"
+
+Tests: tests/conftest.py has `signed_in(client, role, badge=None, name=None)` — creates an active
+operator with that role (no PIN needed) in the client's app database and signs the client in;
+returns the FloorOperator. And `bound_station(client, name="Test station")` binds the client to a
+station (created if missing) and returns its id.
+
+Front-end contract (station/static/station.js; every page extending base.html)
+-----------------------------------------------------------------------------
+* A workflow page turns on keyboard-wedge capture with <body data-scan-url="{{ url_for(...) }}">
+  (block body_attrs) exactly as the scan page does: each scan is POSTed (form: code, client_id,
+  station, source) to that URL, its HTML answer is dispatched as the DOM event
+  "station:scan-result" on <body> (detail.html) and shown in #scan-current / #scan-history when
+  the page has them. An answer with an HX-Redirect header makes the browser go there.
+  Pages without their own data-scan-url still capture scans when base.html gives the page a
+  floor scan URL (home, sign-in, set-up): {% block floor_scan %}{% endblock %} — see base.html.
+* Command barcodes never reach a page's scan URL. A scanned CMD:CONFIRM / CANCEL / UNDO / NEXT /
+  REPRINT (any case, with or without an AIM prefix such as ]C0) is handled in the browser:
+    1. the event "station:command" (detail.command = "confirm", …; cancelable) is dispatched on
+       <body> — a page that wants to do something special calls event.preventDefault();
+    2. otherwise the first visible, enabled element marked data-command="confirm" (etc.) is
+       clicked (a <button> in an hx-post form, a link, …);
+    3. if there is none, a red banner says "Nothing to confirm on this screen" and the refusal
+       sound plays.
+  So: mark the button that a CMD barcode should press with data-command="confirm" | "cancel" |
+  "undo" | "next" | "reprint". Only one of each should be visible at a time.
+* Operator badges (OPR:<badge>) never reach a page's scan URL either: they go to /floor/badge.
+  The signed-in operator's own badge signs out; another badge signs that operator in (with the
+  PIN step if their role needs one) and comes back to the same page.
+* Banners that are not the answer to a page's scan (commands, badges) go to #scan-current when
+  the page has one, else to #floor-banner (base.html, top of <main>).
+* Signed in, the page reloads itself after FLOOR_IDLE_MINUTES without a key or a tap, so an
+  unattended tablet shows the sign-in page.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import current_app, g, make_response, redirect, render_template, request, session, url_for
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .. import get_db
+from ..models import Location, Operator, Printer, Role, StationDevice
+from ..services.actor import Actor
+
+R = Role
+ALL_ROLES = frozenset(Role)
+
+WORKFLOWS: dict[str, frozenset[Role]] = {
+    "receiving": frozenset({R.RECEIVER, R.SUPERVISOR, R.ADMIN}),
+    "putaway": frozenset({R.RECEIVER, R.PICKER, R.SUPERVISOR, R.ADMIN}),
+    "picking": frozenset({R.PICKER, R.SUPERVISOR, R.ADMIN}),
+    "line": frozenset({R.LINE_OPERATOR, R.SUPERVISOR, R.ADMIN}),
+    "lookup": ALL_ROLES,
+    "supervisor": frozenset({R.SUPERVISOR, R.ADMIN}),  # hold / quarantine / release, create items
+    "setup": frozenset({R.SUPERVISOR, R.ADMIN}),       # bind this device to a station
+}
+
+TITLES = {"receiving": "Receiving", "putaway": "Put-away", "picking": "Picking", "line": "The line",
+          "lookup": "Lot lookup", "supervisor": "The supervisor screen", "setup": "Station set-up"}
+ROLE_NAMES = {R.RECEIVER: "receiver", R.PICKER: "picker", R.LINE_OPERATOR: "line operator",
+              R.SUPERVISOR: "supervisor", R.ADMIN: "admin"}
+ROLE_PLURALS = {R.RECEIVER: "receivers", R.PICKER: "pickers", R.LINE_OPERATOR: "line operators",
+                R.SUPERVISOR: "supervisors", R.ADMIN: "admins"}
+
+SESSION_KEY = "floor"            # {"op": operator id, "at": last activity, epoch seconds}
+PENDING_KEY = "floor_pending"    # {"badge": ..., "at": ...}: badge scanned, PIN still to come
+STATION_COOKIE = "station"       # the station's name; shared with the scan page (views/scan.py)
+STATION_COOKIE_MAX_AGE = 365 * 24 * 3600
+REFRESH_SECONDS = 15             # activity younger than this does not rewrite the session cookie
+PENDING_SECONDS = 120            # a PIN must follow its badge within this time
+
+
+# --- who and where -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FloorOperator:
+    id: int
+    badge: str
+    name: str
+    role: Role
+
+    @property
+    def role_name(self) -> str:
+        return ROLE_NAMES[self.role]
+
+
+@dataclass(frozen=True)
+class FloorStation:
+    id: int
+    name: str
+    location_id: int | None
+    location_code: str | None
+    printer_id: int | None
+    printer_name: str | None
+    scanner_url: str | None
+
+
+def _now() -> float:
+    return time.time()
+
+
+def idle_seconds() -> int:
+    return int(float(current_app.config.get("FLOOR_IDLE_MINUTES", 30)) * 60)
+
+
+def current_operator() -> FloorOperator | None:
+    """The operator signed in at this browser, or None (signed out, timed out, badge deactivated)."""
+    if "floor_operator" in g:
+        return g.floor_operator
+    g.floor_timed_out = False
+    op = None
+    state = session.get(SESSION_KEY)
+    if isinstance(state, dict) and isinstance(state.get("op"), int):
+        now = _now()
+        last = state.get("at") or 0
+        if now - last > idle_seconds():
+            session.pop(SESSION_KEY, None)
+            g.floor_timed_out = True
+        else:
+            op = load_operator(operator_id=state["op"])
+            if op is None:
+                session.pop(SESSION_KEY, None)
+            elif now - last >= REFRESH_SECONDS:
+                session[SESSION_KEY] = {"op": op.id, "at": int(now)}
+    g.floor_operator = op
+    return op
+
+
+def timed_out() -> bool:
+    """True when this request found the operator's session idle for too long (and ended it)."""
+    current_operator()
+    return bool(g.get("floor_timed_out"))
+
+
+def load_operator(*, operator_id: int | None = None, badge: str | None = None,
+                  include_inactive: bool = False) -> FloorOperator | None:
+    stmt = select(Operator.id, Operator.badge, Operator.name, Operator.role, Operator.active)
+    stmt = stmt.where(Operator.id == operator_id) if operator_id is not None else stmt.where(Operator.badge == badge)
+    with get_db().read() as s:
+        row = s.execute(stmt).first()
+    if row is None or (not row.active and not include_inactive):
+        return None
+    return FloorOperator(row.id, row.badge, row.name, Role(row.role))
+
+
+def current_station() -> FloorStation | None:
+    """The station this device is bound to (cookie), or None."""
+    if "floor_station" in g:
+        return g.floor_station
+    name = request.cookies.get(STATION_COOKIE)
+    g.floor_station = station_by(name=name) if name else None
+    return g.floor_station
+
+
+def station_by(*, name: str | None = None, station_id: int | None = None) -> FloorStation | None:
+    stmt = (select(StationDevice.id, StationDevice.name, StationDevice.location_id, Location.code,
+                   StationDevice.printer_id, Printer.name, StationDevice.scanner_url)
+            .outerjoin(Location, Location.id == StationDevice.location_id)
+            .outerjoin(Printer, Printer.id == StationDevice.printer_id))
+    stmt = stmt.where(StationDevice.name == name) if name is not None else stmt.where(StationDevice.id == station_id)
+    with get_db().read() as s:
+        row = s.execute(stmt).first()
+    return FloorStation(*row) if row else None
+
+
+def actor(raw_scan: str | None = None) -> Actor:
+    """Who and where, for the ledger: the signed-in operator (or None) at this station (or None)."""
+    op = current_operator()
+    st = current_station()
+    return Actor(operator_id=op.id if op else None, station_id=st.id if st else None, raw_scan=raw_scan)
+
+
+def can(workflow: str) -> bool:
+    """May the signed-in operator use this workflow? False when nobody is signed in."""
+    op = current_operator()
+    return op is not None and op.role in WORKFLOWS[workflow]
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def refusal(workflow: str) -> str:
+    """Why the signed-in operator may not use `workflow`, in words."""
+    roles = [r for r in Role if r in WORKFLOWS[workflow]]
+    shown = [r for r in roles if r is not R.ADMIN] or roles  # admins may do anything; no need to say
+    return (f"{TITLES.get(workflow, workflow.capitalize())} is for {_join([ROLE_PLURALS[r] for r in shown])}"
+            f" — sign in with such a badge")
+
+
+# --- signing in and out --------------------------------------------------------------------------
+
+
+def sign_in(op: FloorOperator) -> None:
+    session.pop(PENDING_KEY, None)
+    session[SESSION_KEY] = {"op": op.id, "at": int(_now())}
+    g.floor_operator = op
+    g.floor_timed_out = False
+
+
+def sign_out() -> FloorOperator | None:
+    """End this browser's floor session; returns who was signed in."""
+    op = current_operator()
+    session.pop(SESSION_KEY, None)
+    session.pop(PENDING_KEY, None)
+    g.floor_operator = None
+    return op
+
+
+def pin_roles() -> frozenset[str]:
+    value = current_app.config.get("FLOOR_PIN_ROLES", ("supervisor", "admin"))
+    if isinstance(value, str):
+        value = value.replace(",", " ").split()
+    return frozenset(str(getattr(v, "value", v)).strip().lower() for v in value)
+
+
+def needs_pin(op: FloorOperator, pin_hash: str | None = None) -> bool:
+    """A PIN is asked of the roles in FLOOR_PIN_ROLES, and of anyone who has a PIN set."""
+    return op.role.value in pin_roles() or bool(pin_hash)
+
+
+def pin_hash_of(op_id: int) -> str | None:
+    with get_db().read() as s:
+        return s.execute(select(Operator.pin_hash).where(Operator.id == op_id)).scalar_one_or_none()
+
+
+def hash_pin(pin: str) -> str:
+    return generate_password_hash(pin)
+
+
+def check_pin(pin_hash: str | None, pin: str) -> bool:
+    return bool(pin_hash) and bool(pin) and check_password_hash(pin_hash, pin)
+
+
+class PinThrottle:
+    """Wrong PINs per badge: after `attempts` wrong ones within the lock time, the badge is locked
+    for `lock_seconds`. Kept in this process (several app processes each count their own)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fails: dict[str, list[float]] = {}
+        self._locked: dict[str, float] = {}
+
+    def locked_for(self, badge: str, now: float, lock_seconds: float) -> float:
+        with self._lock:
+            until = self._locked.get(badge, 0)
+            if until <= now:
+                self._locked.pop(badge, None)
+                return 0
+            return until - now
+
+    def fail(self, badge: str, now: float, attempts: int, lock_seconds: float) -> int:
+        """Count a wrong PIN; returns tries left (0: now locked)."""
+        with self._lock:
+            fails = [t for t in self._fails.get(badge, []) if now - t < lock_seconds] + [now]
+            if len(fails) >= attempts:
+                self._fails.pop(badge, None)
+                self._locked[badge] = now + lock_seconds
+                return 0
+            self._fails[badge] = fails
+            return attempts - len(fails)
+
+    def succeed(self, badge: str) -> None:
+        with self._lock:
+            self._fails.pop(badge, None)
+            self._locked.pop(badge, None)
+
+
+def throttle() -> PinThrottle:
+    return current_app.extensions.setdefault("station.floor_pins", PinThrottle())
+
+
+def _wait_words(seconds: float) -> str:
+    seconds = max(1, int(seconds + 0.999))
+    if seconds < 60:
+        return f"{seconds} seconds"
+    minutes = (seconds + 59) // 60
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def try_pin(op: FloorOperator, pin: str) -> tuple[bool, str | None]:
+    """Check `op`'s PIN, counting wrong ones. (True, None) signs in; (False, why) says why not."""
+    cfg = current_app.config
+    attempts = int(cfg.get("FLOOR_PIN_ATTEMPTS", 3))
+    lock = float(cfg.get("FLOOR_PIN_LOCK_SECONDS", 60))
+    now = _now()
+    wait = throttle().locked_for(op.badge, now, lock)
+    if wait:
+        return False, (f"Too many wrong PINs for {op.name}'s badge — wait {_wait_words(wait)}, then try "
+                       f"again, or ask a supervisor.")
+    stored = pin_hash_of(op.id)
+    if not stored:
+        return False, (f"{op.name} has no PIN yet, and a {op.role_name} needs one — an admin sets it with "
+                       f"'station operator set-pin {op.badge}'.")
+    if check_pin(stored, pin):
+        throttle().succeed(op.badge)
+        return True, None
+    left = throttle().fail(op.badge, now, attempts, lock)
+    if left == 0:
+        return False, (f"Wrong PIN again — {op.name}'s badge is locked for {_wait_words(lock)}. Wait, then "
+                       f"try again, or ask a supervisor.")
+    return False, f"Wrong PIN — {left} {'try' if left == 1 else 'tries'} left."
+
+
+# --- station binding -----------------------------------------------------------------------------
+
+
+def bind_station(response, station: FloorStation | None):
+    """Remember (or forget, with None) the station of this device on `response`."""
+    if station is None:
+        response.delete_cookie(STATION_COOKIE)
+    else:
+        response.set_cookie(STATION_COOKIE, station.name, max_age=STATION_COOKIE_MAX_AGE, httponly=True,
+                            samesite="Lax")
+    return response
+
+
+# --- the decorator -------------------------------------------------------------------------------
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def safe_next(target: str | None, default: str | None = None) -> str:
+    """`target` when it is a path on this site (never another host), else `default` or home."""
+    fallback = default or url_for("home.index")
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return fallback
+    return target
+
+
+def here() -> str:
+    """The page the worker is on: for htmx / station.js requests, the page that sent it."""
+    if is_htmx():
+        current = request.headers.get("HX-Current-URL")
+        if current:
+            parts = urlsplit(current)
+            return parts.path + (f"?{parts.query}" if parts.query else "")
+    if request.method == "GET":
+        qs = request.query_string.decode("latin-1")
+        return request.path + (f"?{qs}" if qs else "")
+    ref = request.referrer
+    if ref:
+        parts = urlsplit(ref)
+        if parts.netloc == request.host:
+            return parts.path + (f"?{parts.query}" if parts.query else "")
+    return url_for("home.index")
+
+
+def signin_url(next_url: str | None = None) -> str:
+    args = {"next": next_url} if next_url and next_url != url_for("home.index") else {}
+    if g.get("floor_timed_out"):
+        args["timeout"] = "1"
+    return url_for("signin.page", **args)
+
+
+def banner_response(kind: str, message: str, status: int = 200, detail: str | None = None):
+    """A banner partial (partials/floor_banner.html) for htmx and station.js."""
+    return make_response(render_template("partials/floor_banner.html", kind=kind, message=message,
+                                         detail=detail), status)
+
+
+def requires(workflow: str):
+    """Only operators whose role may use `workflow` get into the view."""
+    if workflow not in WORKFLOWS:
+        raise KeyError(f"unknown workflow {workflow!r}; one of {', '.join(WORKFLOWS)}")
+
+    def decorate(view):
+        @wraps(view)
+        def guarded(*args, **kwargs):
+            op = current_operator()
+            if op is None:
+                target = signin_url(here())
+                if is_htmx():
+                    why = ("You were signed out after a while without use — scan your badge to go on."
+                           if g.get("floor_timed_out") else "Sign in first — scan your badge.")
+                    response = banner_response("error", why, 401)
+                    response.headers["HX-Redirect"] = target
+                    return response
+                return redirect(target)
+            if op.role not in WORKFLOWS[workflow]:
+                message = refusal(workflow)
+                detail = f"You are signed in as {op.name}, {op.role_name}."
+                if is_htmx():
+                    return banner_response("error", message, 403, detail)
+                return make_response(render_template("signin_refused.html", message=message, detail=detail,
+                                                     workflow=workflow), 403)
+            return view(*args, **kwargs)
+
+        guarded.floor_workflow = workflow
+        return guarded
+
+    return decorate
+
+
+def init_app(app) -> None:
+    app.add_template_global(can)
+    app.add_template_global(current_operator)
+    app.add_template_global(current_station)
+    app.add_template_global(idle_seconds, "floor_idle_seconds")
