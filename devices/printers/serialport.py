@@ -24,6 +24,7 @@ from devices.printers.base import (
     PrinterURLError,
 )
 from devices.printers.options import describe, flag, parse_options, seconds
+from devices.serialsettings import pyserial_settings
 
 EXAMPLE = "serial:///dev/ttyUSB0?baudrate=9600"
 FORMS = (f"{EXAMPLE}, serial:///dev/serial/by-id/NAME, serial://COM3?baudrate=9600, "
@@ -44,23 +45,10 @@ OPTIONS = {
 
 def _settings(url: str, options: dict[str, str]) -> dict[str, object]:
     """Turn URL options into pyserial keyword arguments, refusing bad values with the expected forms."""
-    settings: dict[str, object] = {}
     try:
-        settings["baudrate"] = int(options.get("baudrate", "9600"))
-        settings["bytesize"] = int(options.get("bytesize", "8"))
-        settings["parity"] = options.get("parity", "N").upper()
-        stopbits = float(options.get("stopbits", "1"))
-        settings["stopbits"] = int(stopbits) if stopbits.is_integer() else stopbits
-    except ValueError:
-        raise PrinterURLError(f"bad serial option value in {url!r}; {describe(OPTIONS)}; e.g. {EXAMPLE}") from None
-    for key in ("rtscts", "xonxoff", "dsrdtr", "exclusive"):
-        if key in options:
-            settings[key] = flag(url, options, key, False, EXAMPLE)
-    if (settings["baudrate"] <= 0 or settings["bytesize"] not in serial.Serial.BYTESIZES  # type: ignore[operator]
-            or settings["parity"] not in serial.Serial.PARITIES
-            or settings["stopbits"] not in serial.Serial.STOPBITS):
-        raise PrinterURLError(f"unsupported baudrate, bytesize, parity or stopbits in {url!r}; e.g. {EXAMPLE}")
-    return settings
+        return pyserial_settings(options)
+    except ValueError as exc:
+        raise PrinterURLError(f"bad serial option value in {url!r}: {exc}; {describe(OPTIONS)}; e.g. {EXAMPLE}") from None
 
 
 def _split(url: str) -> tuple[str, dict[str, str]]:

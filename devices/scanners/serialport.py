@@ -13,6 +13,7 @@ from devices.scanners.base import (
     framer_from_options,
     parse_options,
 )
+from devices.serialsettings import pyserial_settings
 
 EXAMPLE = "serial:///dev/ttyACM0?baudrate=9600&terminator=CR"
 FORMS = (f"{EXAMPLE}, serial:///dev/serial/by-id/NAME, serial://COM3?baudrate=9600, "
@@ -31,30 +32,16 @@ OPTIONS = {
     "max_length": "longest scan in bytes, default 4096",
 }
 
-_BOOL = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 READ_TIMEOUT = 0.1
 
 
 def _settings(url: str, options: dict[str, str]) -> dict[str, object]:
     """Turn URL options into pyserial keyword arguments, refusing bad values."""
-    settings: dict[str, object] = {}
     try:
-        settings["baudrate"] = int(options.get("baudrate", "9600"))
-        settings["bytesize"] = int(options.get("bytesize", "8"))
-        settings["parity"] = options.get("parity", "N").upper()
-        stopbits = float(options.get("stopbits", "1"))
-        settings["stopbits"] = int(stopbits) if stopbits.is_integer() else stopbits
-        for key in ("rtscts", "xonxoff", "dsrdtr", "exclusive"):
-            if key in options:
-                settings[key] = _BOOL[options[key].lower()]
-    except (KeyError, ValueError):
-        raise ScannerURLError(f"bad serial option value in {url!r}; options: "
+        return pyserial_settings(options)
+    except ValueError as exc:
+        raise ScannerURLError(f"bad serial option value in {url!r}: {exc}; options: "
                               + ", ".join(f"{k} ({v})" for k, v in OPTIONS.items()) + f"; e.g. {EXAMPLE}") from None
-    if (settings["baudrate"] <= 0 or settings["bytesize"] not in serial.Serial.BYTESIZES  # type: ignore[operator]
-            or settings["parity"] not in serial.Serial.PARITIES
-            or settings["stopbits"] not in serial.Serial.STOPBITS):
-        raise ScannerURLError(f"unsupported baudrate, bytesize, parity or stopbits in {url!r}; e.g. {EXAMPLE}")
-    return settings
 
 
 def _port_name(url: str) -> str:
