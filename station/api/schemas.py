@@ -410,3 +410,89 @@ class ErrorDetail(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorDetail
+
+
+# --- moves and production runs (the floor) ------------------------------------------------------
+
+
+LotNumber = Annotated[str, Field(min_length=1, max_length=40, pattern=NO_CONTROL)]
+Sscc = Annotated[str, Field(pattern=SSCC)]
+
+
+class MoveIn(Request):
+    lot: LotNumber | None = Field(None, description="The lot to move (give this or sscc).")
+    sscc: Sscc | None = Field(None, description="The pallet to move (give this or lot).")
+    qty: Qty | None = Field(
+        None, description="How much. Default: the whole pallet, or all of the lot at the source.")
+    from_: LocationCode | None = Field(
+        None, alias="from", description="Where it is taken from. Default: the pallet's location, or "
+                                        "the lot's only location (a lot in several places needs it).")
+    to: LocationCode = Field(description="Where it goes.")
+
+    @model_validator(mode="after")
+    def _one_thing(self) -> MoveIn:
+        if (self.lot is None) == (self.sscc is None):
+            raise PydanticCustomError("move_reference", "Give what to move: a lot or an sscc (one of them).")
+        return self
+
+
+class MoveOut(BaseModel):
+    id: int = Field(description="The ledger row.")
+    ts: dt.datetime
+    lot_number: str
+    sscc: str | None = Field(description="The pallet moved (all or part of it).")
+    qty: int
+    from_location: str
+    to_location: str
+
+
+class RunIn(Request):
+    item: Sku = Field(description="The SKU of the item made.")
+    location: LocationCode | None = Field(
+        None, description="The line it is made on. Default: the site's only line.")
+
+
+class RunComponentIn(Request):
+    lot: LotNumber = Field(description="The component lot used.")
+    qty: Qty
+    location: LocationCode | None = Field(
+        None, description="Where it is taken from. Default: the run's line when the lot is there, "
+                          "else the lot's only location.")
+
+
+class RunFinishIn(Request):
+    qty: Qty = Field(description="How much was made: the new lot's quantity, put at the line.")
+    expiry: dt.date | None = Field(None, description="Default: from the item's shelf life.")
+    print: bool = Field(True, description="Queue the new lot's labels (the run's station printer, "
+                                          "else the printer named, else the site's only printer).")
+    copies: int = Field(1, description="How many labels, 1 to 1000.",
+                        json_schema_extra={"minimum": 1, "maximum": 1000})
+    printer: PrinterName | None = Field(None, description="Print on this printer instead.")
+    request_id: RequestId | None = Field(
+        None, description="Your id for the label request: sending it again prints nothing more.")
+
+
+class RunComponentOut(BaseModel):
+    id: int
+    lot_number: str
+    item: ItemRef
+    location: str
+    qty: int
+    scanned_at: dt.datetime
+
+
+class RunOut(BaseModel):
+    id: int
+    status: Literal["open", "finished", "cancelled"] = Field(
+        description="open: components are being scanned; finished: the output lot was made and the "
+                    "components consumed; cancelled: nothing was consumed.")
+    item: ItemRef
+    location: str = Field(description="The line.")
+    station: str | None
+    started_at: dt.datetime
+    started_by: str | None
+    finished_at: dt.datetime | None
+    qty: int | None = Field(description="How much was made.")
+    components: list[RunComponentOut] = Field(description="In the order scanned.")
+    output_lot: LotOut | None = Field(description="The lot made, once finished.")
+    print_jobs: list[int] = Field(description="Label jobs of the output lot, newest first.")
