@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from barcode.charsets.code128 import CODES, STOP
 
-FNC1 = None  # marker for FNC1 in a symbol stream
+from labels.gs1 import FNC1  # None: the marker for FNC1 in a stream
 
 _START_B, _START_C, _CODE_B, _CODE_C, _FNC1_VALUE = 104, 105, 100, 99, 102
 # Subset B characters that ZPL reads as commands or invocation codes, written as invocation codes instead.
@@ -95,13 +95,3 @@ def modules(items: Stream) -> str:
 def width(items: Stream) -> int:
     """The symbol's width in modules (11 per symbol, 13 for the stop), without quiet zones."""
     return 11 * len(values(items)) + 13
-
-
-def gs1_stream(element_strings: Sequence[tuple[str, bool]]) -> list[str | None]:
-    """A GS1-128 stream: FNC1 first, then each element string, FNC1 after those that need a separator."""
-    items: list[str | None] = [FNC1]
-    for text, separator in element_strings:
-        items.extend(text)
-        if separator:
-            items.append(FNC1)
-    return items

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-FNC1 = None  # marker for FNC1 in a stream (codeword 232)
+from labels.gs1 import FNC1  # None: the marker for FNC1 in a stream (codeword 232)
 
 
 @dataclass(frozen=True)
@@ -210,13 +210,3 @@ def matrix(items: Sequence[str | None]) -> list[list[bool]]:
                     cw, bit = cell
                     out[y][x] = bool(stream[cw] & (0x80 >> bit))
     return out
-
-
-def gs1_stream(element_strings: Sequence[tuple[str, bool]]) -> list[str | None]:
-    """A GS1 DataMatrix stream: FNC1 first, then each element string, FNC1 after those that need a separator."""
-    items: list[str | None] = [FNC1]
-    for text, separator in element_strings:
-        items.extend(text)
-        if separator:
-            items.append(FNC1)
-    return items

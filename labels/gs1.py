@@ -57,3 +57,16 @@ def sscc(extension: int, company_prefix: str, serial: int) -> str:
         raise ValueError(f"SSCC serial {serial} does not fit in {width} digits after prefix {company_prefix}")
     body = f"{extension}{company_prefix}{serial:0{width}d}"
     return body + check_digit(body)
+
+
+FNC1 = None  # marker for FNC1 in a symbol stream (Code 128 and Data Matrix alike)
+
+
+def fnc1_stream(element_strings: Sequence[tuple[str, bool]]) -> list[str | None]:
+    """A GS1 symbol stream: FNC1 first, then each element string, FNC1 after those that need a separator."""
+    items: list[str | None] = [FNC1]
+    for text, separator in element_strings:
+        items.extend(text)
+        if separator:
+            items.append(FNC1)
+    return items

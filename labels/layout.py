@@ -114,7 +114,7 @@ class Code128:
     def stream(self) -> list[str | None]:
         """The symbol stream: characters, and FNC1 (None) first and after variable-length AIs for GS1."""
         if self.gs1:
-            return code128.gs1_stream(gs1.element_strings(self.data))
+            return gs1.fnc1_stream(gs1.element_strings(self.data))
         return list(self.data)
 
     @property
@@ -165,7 +165,7 @@ class DataMatrix:
         """GS1: FNC1 (None) first, then the element strings, FNC1 after variable-length AIs that are not last."""
         if not self.gs1:
             return list(self.data)
-        return datamatrix.gs1_stream(gs1.element_strings(self.data))
+        return gs1.fnc1_stream(gs1.element_strings(self.data))
 
     @cached_property
     def modules(self) -> int:
