@@ -1,4 +1,4 @@
-"""The `station` command (also `flask --app station ...`): init, demo, run, token."""
+"""The `station` command (also `flask --app station ...`): init, demo, run, token, operator."""
 from __future__ import annotations
 
 import click
@@ -153,6 +153,34 @@ def token_create_command(name: str, role: str) -> None:
     click.echo(token)
 
 
+@click.group("operator")
+def operator_group() -> None:
+    """Operators (badges, roles, PINs)."""
+
+
+@operator_group.command("set-pin")
+@click.argument("badge")
+@click.option("--pin", prompt="New PIN", hide_input=True, confirmation_prompt=True,
+              help="The PIN (4 to 12 digits); asked for when not given.")
+def operator_set_pin_command(badge: str, pin: str) -> None:
+    """Set the sign-in PIN of the operator with BADGE (supervisors and admins need one)."""
+    from sqlalchemy import select
+
+    from .models import Operator
+    from .services.pins import hash_pin
+
+    pin = pin.strip()
+    if not (pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 12):
+        raise click.ClickException("A PIN is 4 to 12 digits.")
+    with get_db().write() as session:
+        operator = session.scalar(select(Operator).where(Operator.badge == badge))
+        if operator is None:
+            raise click.ClickException(f"No operator has badge {badge!r}.")
+        operator.pin_hash = hash_pin(pin)
+        name = operator.name
+    click.echo(f"PIN set for {name} ({badge}).")
+
+
 @click.group("lot-scheme")
 def scheme_group() -> None:
     """Lot-numbering patterns, for the whole site or one item."""
@@ -246,7 +274,8 @@ def printer_emulator_command(host: str, port: int, spool: str | None, control_po
 
 
 def init_app(app) -> None:
-    for command in (init_command, demo_command, run_command, scanners_command, token_group, scheme_group):
+    for command in (init_command, demo_command, run_command, scanners_command, token_group, scheme_group,
+                    operator_group):
         app.cli.add_command(command)
     app.cli.add_command(printer_emulator_command)
     app.cli.add_command(worker_command)

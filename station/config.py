@@ -58,4 +58,14 @@ def settings(instance_path: str) -> dict:
         # SSCCs (pallet labels): extension digit + company prefix + serial + check digit.
         "GS1_COMPANY_PREFIX": company_prefix,
         "SSCC_EXTENSION": sscc_extension,
+        # The floor (views/floor.py): signed-in operators are signed out after this many idle minutes;
+        # these roles sign in with badge and PIN; this many wrong PINs lock a badge for this long.
+        "FLOOR_IDLE_MINUTES": float(env("STATION_FLOOR_IDLE_MINUTES", "30")),
+        "FLOOR_PIN_ROLES": tuple(env("STATION_FLOOR_PIN_ROLES", "supervisor,admin").replace(",", " ").split()),
+        "FLOOR_PIN_ATTEMPTS": int(env("STATION_FLOOR_PIN_ATTEMPTS", "3")),
+        "FLOOR_PIN_LOCK_SECONDS": float(env("STATION_FLOOR_PIN_LOCK_SECONDS", "60")),
+        # The floor session lives in Flask's signed cookie: not readable by page scripts, not sent
+        # along with requests from other sites' forms.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
     }

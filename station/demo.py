@@ -29,7 +29,8 @@ Barcodes and codes:
 * locations: code ``A-01-02`` = rack A, bay 01, level 02; barcode ``LOC:<code>`` (``LOC:DOCK-1``).
   Racks A (ambient food) and A-05 (packaging), B (pharmacy), C (cold room); QA-CAGE; DOCK-1/2,
   LINE-1/2, SHIP-1/2.
-* operators: badges ``OP-1001`` … ``OP-1006``, one or more per role; no PIN is set.
+* operators: badges ``OP-1001`` … ``OP-1006``, one or more per role. The supervisor (OP-1005) and the
+  admin (OP-1006) sign in with the demo PIN ``1234`` (DEMO_PIN); the others need no PIN.
 * GTINs, GLNs and SSCCs carry valid GS1 check digits on made-up company prefixes; our own
   prefix is 7312345. SSCC = extension digit + the supplier's 7-digit company prefix + 9-digit
   serial + check digit.
@@ -54,6 +55,7 @@ from .models import (HandlingUnit, Item, Location, LocationKind, Lot, LotStatus,
                      StationDevice, Stock, Supplier, Customer)
 from .services import catalog, holds, numbering, picking, production, receiving, stock
 from .services.actor import Actor
+from .services.pins import hash_pin
 from .services.errors import Conflict
 from .services.production import Component
 from .services.suggest import suggest
@@ -224,6 +226,8 @@ OPERATORS = [
     ("OP-1006", "Daniel Okafor", Role.ADMIN),
 ]
 
+DEMO_PIN = "1234"  # supervisors and admins sign in with badge and PIN (views/floor.py); demo only
+
 # why a lot is held, and the zones (A ambient food, B pharmacy, C cold room, P packaging) it fits
 HOLD_REASONS = [
     ("Customer complaint CC-{n:04d} under investigation", "ABC"),
@@ -392,7 +396,8 @@ class _Site:
                 labels_per_receipt=0 if spec.zone == "P" else 1)
         operators = []
         for badge, name, role in OPERATORS:
-            operators.append(Operator(badge=badge, name=name, role=role))
+            pin = hash_pin(DEMO_PIN) if role in (Role.SUPERVISOR, Role.ADMIN) else None
+            operators.append(Operator(badge=badge, name=name, role=role, pin_hash=pin))
         s.add_all(operators)
         printers = [Printer(name="dock-zebra", url="sim://dock-zebra", dpi=203, label_size="4x6"),
                     Printer(name="line-zebra", url="sim://line-zebra", dpi=203, label_size="4x6")]

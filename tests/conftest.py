@@ -145,3 +145,75 @@ def browser_page(browser):
     yield page
     context.close()
     assert not errors, errors
+
+
+# --- the floor: signed-in operators and bound stations (station/views/floor.py) ------------------
+
+def _floor_operator(app, role, badge=None, name=None):
+    from station.models import Operator, Role
+    from station.views.floor import FloorOperator
+
+    role = Role(role)
+    badge = badge or f"T-{role.value}-{uuid.uuid4().hex[:6]}"
+    with app.extensions["station.db"].write() as s:
+        op = Operator(badge=badge, name=name or f"Test {role.value.replace('_', ' ')}", role=role)
+        s.add(op)
+        s.flush()
+        return FloorOperator(op.id, op.badge, op.name, role)
+
+
+@pytest.fixture
+def signed_in():
+    """signed_in(client, role, badge=None, name=None) -> FloorOperator: an active operator of that role
+    (a Role or its value, e.g. "picker"; no PIN) is created in the client's database and the test client
+    is signed in as them, as if their badge had been scanned."""
+    import time
+
+    from station.views.floor import SESSION_KEY
+
+    def sign_in(client, role, badge=None, name=None):
+        op = _floor_operator(client.application, role, badge, name)
+        with client.session_transaction() as session:
+            session[SESSION_KEY] = {"op": op.id, "at": int(time.time())}
+        return op
+
+    return sign_in
+
+
+@pytest.fixture
+def bound_station():
+    """bound_station(client, name="Test station", location_id=None, printer_id=None) -> station id:
+    the test client's device is bound to that station (created when missing), as /setup does."""
+    from sqlalchemy import select
+
+    from station.models import StationDevice
+    from station.views.floor import STATION_COOKIE
+
+    def bind(client, name="Test station", location_id=None, printer_id=None):
+        with client.application.extensions["station.db"].write() as s:
+            row = s.scalar(select(StationDevice).where(StationDevice.name == name))
+            if row is None:
+                row = StationDevice(name=name, location_id=location_id, printer_id=printer_id)
+                s.add(row)
+                s.flush()
+            station_id = row.id
+        client.set_cookie(STATION_COOKIE, name)
+        return station_id
+
+    return bind
+
+
+@pytest.fixture
+def signed_in_page():
+    """signed_in_page(page, base_url, app, role, badge=None, name=None) -> FloorOperator: for browser
+    tests, creates the operator (no PIN) and signs the Playwright page in through the sign-in page."""
+
+    def sign_in(page, base_url, app, role, badge=None, name=None):
+        op = _floor_operator(app, role, badge, name)
+        page.goto(f"{base_url}/signin")
+        page.fill("#badge", op.badge)
+        page.click("form.signin__form button[type=submit]")
+        page.wait_for_url(f"{base_url}/")
+        return op
+
+    return sign_in

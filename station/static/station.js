@@ -316,6 +316,7 @@
   }
 
   function enqueue(code, source) {
+    if (floorTakes(code)) return;  // a command or a badge: handled here, not by the page's scan URL
     if (cfg.gs) code = code.split(cfg.gs).join(GS);
     queue.push({ code: code, client_id: clientId(), source: source, station: cfg.station, tries: 0 });
     save();
@@ -336,15 +337,21 @@
     var timer = setTimeout(function () { controller.abort(); }, 10000);
     fetch(cfg.url, {
       method: "POST", body: form, signal: controller.signal, cache: "no-store", credentials: "same-origin",
-      headers: { "HX-Request": "true", "Accept": "text/html" }  // the result partial, as htmx would get it
+      headers: { "HX-Request": "true", "Accept": "text/html", "HX-Current-URL": window.location.href }
     }).then(function (response) {
       if (response.status >= 500 && ++item.tries <= SERVER_RETRIES) throw new Error("HTTP " + response.status);
-      return response.text().then(function (html) { return { status: response.status, html: html }; });
+      return response.text().then(function (html) {
+        return { status: response.status, html: html, redirect: response.headers.get("HX-Redirect") };
+      });
     }).then(function (answer) {
       clearTimeout(timer);
       queue.shift();
       save();
       sending = false;
+      if (answer.redirect) {  // signed out, signed in, or sent on: as htmx does with HX-Redirect
+        window.location.assign(answer.redirect);
+        return;
+      }
       if (answer.status >= 500) {
         failure("The station server had a problem with scan " + item.code.slice(0, 40) +
                 " (HTTP " + answer.status + "). Scan it again; if it keeps happening, tell a supervisor.");
@@ -435,6 +442,88 @@
     if (current && earlier) place(el, true);
   }
 
+  // --- the floor: command barcodes and badges, on every page (see station/views/floor.py) --------
+  //
+  // CMD:CONFIRM|CANCEL|UNDO|NEXT|REPRINT: the cancelable event "station:command" on <body>, then a
+  // click on the page's visible [data-command="confirm"] (etc.), else a red banner. OPR:<badge>:
+  // POSTed to data-floor-badge-url (own badge signs out, another signs in; the answer redirects).
+
+  var COMMAND = /^(?:\][A-Za-z][0-9A-Za-z])?CMD:(CONFIRM|CANCEL|UNDO|NEXT|REPRINT)\s*$/i;
+  var BADGE = /^(?:\][A-Za-z][0-9A-Za-z])?OPR:\S/i;
+  var NOTHING = { confirm: "Nothing to confirm on this screen", cancel: "Nothing to cancel on this screen",
+                  undo: "Nothing to undo on this screen", next: "Nothing to go on to on this screen",
+                  reprint: "Nothing to print again on this screen" };
+
+  function floorTakes(code) {
+    var command = COMMAND.exec(code);
+    if (command) {
+      runCommand(command[1].toLowerCase());
+      return true;
+    }
+    if (BADGE.test(code) && data.floorBadgeUrl) {
+      sendBadge(code);
+      return true;
+    }
+    return false;
+  }
+
+  function usable(el) {
+    return !el.disabled && el.getAttribute("aria-disabled") !== "true" && el.getClientRects().length > 0 &&
+      !el.closest("[hidden], [inert]");
+  }
+
+  function runCommand(name) {
+    var event = new CustomEvent("station:command", { detail: { command: name }, cancelable: true });
+    if (!body.dispatchEvent(event)) return;  // the page did it itself
+    var targets = document.querySelectorAll('[data-command="' + name + '"]');
+    for (var i = 0; i < targets.length; i++) {
+      if (usable(targets[i])) {
+        body.dataset.floorCommand = name;  // what was done last (tests read it)
+        targets[i].click();
+        return;
+      }
+    }
+    floorBanner(bannerHtml("error", NOTHING[name] || "Nothing to do for that command on this screen"));
+  }
+
+  function sendBadge(code) {
+    var form = new URLSearchParams();
+    form.set("code", code);
+    fetch(data.floorBadgeUrl, {
+      method: "POST", body: form, cache: "no-store", credentials: "same-origin",
+      headers: { "HX-Request": "true", "Accept": "text/html", "HX-Current-URL": window.location.href }
+    }).then(function (response) {
+      var redirect = response.headers.get("HX-Redirect");
+      if (redirect) { window.location.assign(redirect); return null; }
+      return response.text().then(floorBanner);
+    }).catch(function () {
+      floorBanner(bannerHtml("error", "No connection to the station server. Check the network, then scan the badge again."));
+    });
+  }
+
+  function bannerHtml(kind, message) {
+    var div = document.createElement("div");
+    div.textContent = message;
+    return '<section class="scan-result scan-result--' + (kind === "ok" ? "ok" : "bad") + ' floor-banner" data-ok="' +
+      (kind === "ok" ? 1 : 0) + '" data-ignored="0"><div class="banner banner--' + kind + ' banner--scan" role="' +
+      (kind === "error" ? "alert" : "status") + '"><div class="banner__body"><p class="banner__message">' +
+      div.innerHTML + "</p></div></div></section>";
+  }
+
+  // A banner that is not the answer to a page's own scan: in #scan-current when the page has one,
+  // else in #floor-banner at the top of the page.
+  function floorBanner(html) {
+    var template = document.createElement("template");
+    template.innerHTML = html;
+    var el = template.content.querySelector(".scan-result") || template.content.firstElementChild;
+    if (!el) return;
+    if (current && earlier) { place(el, true); return; }
+    var slot = document.getElementById("floor-banner");
+    if (!slot) return;
+    slot.replaceChildren(el);
+    sound(el.dataset.ok === "1");
+  }
+
   // --- scans from the station's own scanner (serial, simulated), by polling the scan log -------
 
   function poll() {
@@ -503,4 +592,34 @@
 
   pump();  // scans kept from before a reload
   setTimeout(poll, cfg.pollMs);
+})();
+
+// The floor, on every page: a signed-in page goes back to the server (which shows the sign-in page)
+// once the operator's idle time (<body data-floor-idle-s>) has passed without a key or a tap; and the
+// on-screen keypad ([data-keypad] buttons with data-key) types into its form's [data-keypad-input].
+(function () {
+  "use strict";
+
+  var body = document.body;
+  var idle = body && parseFloat(body.dataset.floorIdleS);
+  if (idle > 0) {
+    var last = Date.now();
+    var touch = function () { last = Date.now(); };
+    window.addEventListener("keydown", touch, true);
+    window.addEventListener("pointerdown", touch, true);
+    // Requests count as activity on the server too; +5 s so the server has surely timed out first.
+    setInterval(function () {
+      if (Date.now() - last > idle * 1000 + 5000) window.location.reload();
+    }, 5000);
+  }
+
+  document.addEventListener("click", function (event) {
+    var key = event.target.closest && event.target.closest("[data-keypad] [data-key]");
+    if (!key) return;
+    var input = key.form && key.form.querySelector("[data-keypad-input]");
+    if (!input) return;
+    var k = key.dataset.key;
+    input.value = k === "back" ? input.value.slice(0, -1) : input.value + k;
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+  });
 })();

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 
 def init_app(app) -> None:
-    from . import filters, home, lots, printers, scan
+    from . import filters, floor, home, lots, printers, scan, setup, signin
 
     filters.init_app(app)
+    floor.init_app(app)
+    app.register_blueprint(signin.bp)
+    app.register_blueprint(setup.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(lots.bp)
     app.register_blueprint(printers.bp)

@@ -64,11 +64,11 @@ from urllib.parse import urlsplit
 
 from flask import current_app, g, make_response, redirect, render_template, request, session, url_for
 from sqlalchemy import select
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import get_db
 from ..models import Location, Operator, Printer, Role, StationDevice
 from ..services.actor import Actor
+from ..services.pins import check_pin, hash_pin  # noqa: F401 - part of this module's API
 
 R = Role
 ALL_ROLES = frozenset(Role)
@@ -251,14 +251,6 @@ def needs_pin(op: FloorOperator, pin_hash: str | None = None) -> bool:
 def pin_hash_of(op_id: int) -> str | None:
     with get_db().read() as s:
         return s.execute(select(Operator.pin_hash).where(Operator.id == op_id)).scalar_one_or_none()
-
-
-def hash_pin(pin: str) -> str:
-    return generate_password_hash(pin)
-
-
-def check_pin(pin_hash: str | None, pin: str) -> bool:
-    return bool(pin_hash) and bool(pin) and check_password_hash(pin_hash, pin)
 
 
 class PinThrottle:

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 from flask import Blueprint, current_app, render_template, url_for
 
+from .floor import WORKFLOWS, current_operator
+
 bp = Blueprint("home", __name__)
 
 
@@ -14,23 +16,30 @@ class Tile:
     text: str
     endpoint: str  # the workflow's page; the tile says "coming soon" until it exists
     icon: str
+    workflow: str  # who sees the tile: the roles of floor.WORKFLOWS[workflow]
 
 
 TILES = [
-    Tile("Receiving", "Book in pallets at the dock", "receiving.index", "truck"),
-    Tile("Put-away", "Move stock to its location", "putaway.index", "shelves"),
-    Tile("Picking", "Pick orders, oldest lot first", "picking.index", "basket"),
-    Tile("Line", "Use lots, make lots, print labels", "line.index", "factory"),
-    Tile("Lot lookup", "Scan a lot: stock, status, history", "lots.index", "search"),
-    Tile("Supervisor", "Holds, recalls, printers, people", "supervisor.index", "clipboard"),
-    Tile("Scan", "Scan anything and see what it is", "scan.page", "barcode"),
-    Tile("Scan log", "Every scan, raw bytes and result", "scan.log", "list"),
-    Tile("Printers", "Printer states, label jobs, test print", "printers.index", "printer"),
+    Tile("Receiving", "Book in pallets at the dock", "receiving.index", "truck", "receiving"),
+    Tile("Put-away", "Move stock to its location", "putaway.index", "shelves", "putaway"),
+    Tile("Picking", "Pick orders, oldest lot first", "picking.index", "basket", "picking"),
+    Tile("Line", "Use lots, make lots, print labels", "line.index", "factory", "line"),
+    Tile("Lot lookup", "Scan a lot: stock, status, history", "lots.index", "search", "lookup"),
+    Tile("Supervisor", "Holds, recalls, printers, people", "supervisor.index", "clipboard", "supervisor"),
+    Tile("Scan", "Scan anything and see what it is", "scan.page", "barcode", "lookup"),
+    Tile("Scan log", "Every scan, raw bytes and result", "scan.log", "list", "setup"),
+    Tile("Printers", "Printer states, label jobs, test print", "printers.index", "printer", "setup"),
+    Tile("Station set-up", "Which station this device is", "setup.page", "home", "setup"),
 ]
+OPEN = "lookup"  # the tiles shown before anyone signs in: looking things up changes nothing
 
 
 @bp.get("/")
 def index():
+    """The tiles of the workflows the signed-in operator may use; signed out, a sign-in prompt and
+    the lookup tiles."""
+    op = current_operator()
+    shown = [t for t in TILES if (op.role in WORKFLOWS[t.workflow] if op else t.workflow == OPEN)]
     tiles = [(tile, url_for(tile.endpoint) if tile.endpoint in current_app.view_functions else None)
-             for tile in TILES]
-    return render_template("home.html", tiles=tiles)
+             for tile in shown]
+    return render_template("home.html", tiles=tiles, operator=op)

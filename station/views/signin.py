@@ -1,0 +1,211 @@
+"""Signing in and out at a floor station: by badge scan (anywhere on a page), or typed; PIN per role.
+
+    GET  /signin?next=PATH        the sign-in page: scan a badge anywhere, or type it
+    POST /signin                  badge, next (the typed form; also works without JavaScript)
+    POST /floor/scan              code: a wedge scan on a page without its own scan URL (sign-in,
+                                  home, set-up): a bare badge number signs in
+    GET  /signin/pin?next=PATH    the PIN step, after a badge of a role that needs a PIN
+    POST /signin/pin              pin, next
+    POST /signin/cancel           forget the badge waiting for its PIN
+    POST /signout                 the Sign-out button
+    POST /floor/badge             code: a badge scanned on any floor page (station.js): the signed-in
+                                  operator's own badge signs out, another badge signs that one in
+"""
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from flask import (Blueprint, flash, get_flashed_messages, make_response, redirect, render_template, request,
+                   session, url_for)
+
+from . import floor
+from .common import clean_scan
+
+bp = Blueprint("signin", __name__)
+
+AIM_PREFIX_LEN = 3  # "]C0", "]d2", "]Q3": a scanner's symbology identifier
+
+
+def badge_from(code: str | None) -> str:
+    """The badge in a scanned or typed code: without an AIM identifier and without OPR:."""
+    text = clean_scan(code)
+    if len(text) > AIM_PREFIX_LEN and text[0] == "]" and text[1].isalpha():
+        text = text[AIM_PREFIX_LEN:]
+    if text[:4].upper() == "OPR:":
+        text = text[4:].strip()
+    return text[:40]
+
+
+def _next() -> str:
+    return floor.safe_next(request.values.get("next"))
+
+
+def _page_next() -> str:
+    """Where to go after a badge scanned on a page: that page, or the sign-in page's own ?next=."""
+    here = floor.here()
+    parts = urlsplit(here)
+    if parts.path in (url_for(".page"), url_for(".pin")):
+        return floor.safe_next((parse_qs(parts.query).get("next") or [None])[0])
+    return floor.safe_next(here)
+
+
+def _flashes() -> list[tuple[str, str]]:
+    return get_flashed_messages(with_categories=True)
+
+
+def _signin_page(message: str | None = None, status: int = 200, badge: str = ""):
+    messages = _flashes()
+    if message:
+        messages.append(("error", message))
+    if request.args.get("timeout") and not message:
+        messages.append(("info", "You were signed out after a while without use. Scan your badge to go on."))
+    response = make_response(render_template("signin.html", messages=messages, next=_next(), badge=badge,
+                                             operator=floor.current_operator()), status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+class Outcome:
+    """What a badge led to: go somewhere (`url`), or a refusal (`message`, `status`)."""
+
+    def __init__(self, url: str | None = None, message: str | None = None, status: int = 200,
+                 kind: str = "error") -> None:
+        self.url, self.message, self.status, self.kind = url, message, status, kind
+
+
+def begin(badge: str, next_url: str) -> Outcome:
+    """Sign in the operator of `badge`, or send them to the PIN step."""
+    if not badge:
+        return Outcome(message="Scan your badge, or type its number and press Sign in.", status=400)
+    op = floor.load_operator(badge=badge, include_inactive=True)
+    if op is None:
+        return Outcome(message=f"Badge {badge} belongs to nobody here — ask a supervisor to add you.", status=400)
+    if floor.load_operator(operator_id=op.id) is None:
+        return Outcome(message=f"{op.name}'s badge is no longer active — ask a supervisor.", status=403)
+    if floor.needs_pin(op, floor.pin_hash_of(op.id)):
+        floor.sign_out()
+        session[floor.PENDING_KEY] = {"badge": op.badge, "at": int(floor._now())}
+        args = {"next": next_url} if next_url != url_for("home.index") else {}
+        return Outcome(url=url_for(".pin", **args))
+    floor.sign_in(op)
+    flash(f"Signed in: {op.name}, {op.role_name}.", "ok")
+    return Outcome(url=next_url)
+
+
+def _fetch_answer(outcome: Outcome):
+    """The answer to station.js: HX-Redirect to go on, or a banner."""
+    if outcome.url:
+        response = floor.banner_response("ok", "One moment…")
+        response.headers["HX-Redirect"] = outcome.url
+        return response
+    return floor.banner_response(outcome.kind, outcome.message, outcome.status)
+
+
+# --- the sign-in page ----------------------------------------------------------------------------
+
+
+@bp.get("/signin")
+def page():
+    return _signin_page()
+
+
+@bp.post("/signin")
+def submit():
+    badge = badge_from(request.form.get("badge"))
+    outcome = begin(badge, _next())
+    if outcome.url:
+        return redirect(outcome.url, 303)
+    return _signin_page(outcome.message, outcome.status, badge=badge)
+
+
+@bp.post("/floor/scan")
+def scan():
+    """A wedge scan on a floor page without a scan URL of its own (sign-in, home, set-up) that was not
+    an OPR: code: a bare badge number signs in; anything else is not for this screen."""
+    raw = clean_scan(request.form.get("code"))
+    badge = badge_from(raw)
+    on_signin = urlsplit(floor.here()).path in (url_for(".page"), url_for(".pin"))
+    if badge and floor.load_operator(badge=badge, include_inactive=True) is None:
+        if on_signin and ":" not in badge and not badge.isdigit():
+            return _fetch_answer(begin(badge, _page_next()))  # "Badge … belongs to nobody here"
+        if on_signin:
+            return floor.banner_response("error", "That is not a badge — scan the barcode on your badge.", 400)
+        return floor.banner_response("error", "This screen takes badges only — open a job first.", 400,
+                                     "Lot lookup shows what any code is.")
+    return _fetch_answer(begin(badge, _page_next()))
+
+
+# --- the PIN step --------------------------------------------------------------------------------
+
+
+def _pending() -> floor.FloorOperator | None:
+    pending = session.get(floor.PENDING_KEY)
+    if not isinstance(pending, dict) or floor._now() - (pending.get("at") or 0) > floor.PENDING_SECONDS:
+        session.pop(floor.PENDING_KEY, None)
+        return None
+    return floor.load_operator(badge=pending.get("badge"))
+
+
+def _pin_page(op, message: str | None = None, status: int = 200):
+    messages = _flashes()
+    if message:
+        messages.append(("error", message))
+    response = make_response(render_template("signin_pin.html", op=op, messages=messages, next=_next()), status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/signin/pin")
+def pin():
+    op = _pending()
+    if op is None:
+        flash("Scan your badge first.", "info")
+        return redirect(url_for(".page", **({"next": request.args["next"]} if request.args.get("next") else {})))
+    return _pin_page(op)
+
+
+@bp.post("/signin/pin")
+def pin_submit():
+    op = _pending()
+    if op is None:
+        flash("That took too long — scan your badge again.", "error")
+        return redirect(url_for(".page", **({"next": request.form["next"]} if request.form.get("next") else {})),
+                        303)
+    ok, why = floor.try_pin(op, (request.form.get("pin") or "").strip())
+    if not ok:
+        locked = "locked" in why or "Too many" in why
+        return _pin_page(op, why, 429 if locked else 401)
+    floor.sign_in(op)
+    flash(f"Signed in: {op.name}, {op.role_name}.", "ok")
+    return redirect(_next(), 303)
+
+
+@bp.post("/signin/cancel")
+def cancel():
+    session.pop(floor.PENDING_KEY, None)
+    return redirect(url_for(".page"), 303)
+
+
+# --- signing out ---------------------------------------------------------------------------------
+
+
+@bp.post("/signout")
+def signout():
+    op = floor.sign_out()
+    if op:
+        flash(f"Signed out: {op.name}. Scan a badge to sign in.", "ok")
+    return redirect(url_for(".page"), 303)
+
+
+@bp.post("/floor/badge")
+def badge():
+    """A badge scanned on any floor page."""
+    code = badge_from(request.form.get("code"))
+    op = floor.current_operator()
+    if op is not None and code == op.badge:
+        floor.sign_out()
+        flash(f"Signed out: {op.name}. Scan a badge to sign in.", "ok")
+        response = floor.banner_response("ok", f"Signed out: {op.name}.")
+        response.headers["HX-Redirect"] = url_for(".page")
+        return response
+    return _fetch_answer(begin(code, _page_next()))
