@@ -68,4 +68,6 @@ def settings(instance_path: str) -> dict:
         # along with requests from other sites' forms.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # Picking: the picker scans the location before the lot (off: the lot scan alone confirms).
+        "PICK_SCAN_LOCATION": env("STATION_PICK_SCAN_LOCATION", "0").strip().lower() in ("1", "true", "yes", "on"),
     }

@@ -7,11 +7,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..models import (Location, LocationKind, Lot, Movement, MovementKind, Order, OrderLine,
-                      OrderStatus, utcnow)
+                      OrderStatus, RemovalStrategy, Stock, utcnow)
 from .actor import NOBODY, Actor
 from .catalog import first_location
 from .errors import Conflict
 from .stock import ensure_pickable, record, remove_stock, add_stock, require_positive
+from .suggest import suggest
 
 
 def pick(session: Session, *, lot: Lot, location: Location, qty: int,
@@ -90,3 +91,127 @@ def ship(session: Session, order: Order, *, by: Actor = NOBODY, on: dt.date | No
     order.status = OrderStatus.SHIPPED
     order.shipped_at = utcnow()
     return movements
+
+
+# --- picking an order line by scan: the page and the API share these --------------------------
+
+SHORT_REASONS = (
+    "Not at the location",
+    "Less there than the system says",
+    "Damaged — cannot be sent",
+)
+
+
+def open_qty(line: OrderLine) -> int:
+    return max(0, line.qty - line.picked_qty)
+
+
+def line_suggestion(session: Session, line: OrderLine, *, on: dt.date | None = None):
+    """What to pick next for `line` (FIFO/FEFO over its open quantity), or None when it is done."""
+    remaining = open_qty(line)
+    return suggest(session, line.item_id, remaining, on=on) if remaining else None
+
+
+def _age(lot: Lot, strategy: RemovalStrategy) -> tuple:
+    """A lot's place in removal order, without the lot-number tie-break (same date: same age)."""
+    if strategy is RemovalStrategy.FEFO:
+        return (lot.expiry is None, lot.expiry or dt.date.max, lot.fifo_date)
+    return (lot.fifo_date,)
+
+
+def _stock_place(session: Session, lot: Lot) -> Location | None:
+    """Where to pick `lot` from when no location is given: its biggest stock outside shipping."""
+    row = session.execute(
+        select(Stock.location_id, func.sum(Stock.qty).label("qty"))
+        .join(Location, Location.id == Stock.location_id)
+        .where(Stock.lot_id == lot.id, Stock.qty > 0, Location.kind != LocationKind.SHIPPING)
+        .group_by(Stock.location_id).order_by(func.sum(Stock.qty).desc(), Stock.location_id).limit(1)
+    ).first()
+    return session.get(Location, row.location_id) if row else None
+
+
+def _qty_at(session: Session, lot: Lot, location: Location) -> int:
+    return session.scalar(select(func.coalesce(func.sum(Stock.qty), 0))
+                          .where(Stock.lot_id == lot.id, Stock.location_id == location.id)) or 0
+
+
+def pick_line(session: Session, *, line: OrderLine, lot: Lot, location: Location | None = None,
+              qty: int | None = None, override_reason: str | None = None, by: Actor = NOBODY,
+              on: dt.date | None = None) -> Movement:
+    """Pick `lot` for an order line the way a picker does it, checked against the FIFO/FEFO suggestion.
+
+    The order must be open, the lot of the line's item and pickable (not held, quarantined,
+    recalled or expired). A lot younger than the suggested one needs `override_reason`; without it
+    the Conflict (code ``override_reason_required``) says where the older lot is. Without a
+    `location` the suggested place is used for the suggested lot, else where the lot has most
+    stock; without a `qty`, as much as the line still needs and the place holds.
+    """
+    order = line.order
+    if order.status in (OrderStatus.SHIPPED, OrderStatus.CANCELLED):
+        raise Conflict(f"Order {order.number} is {order.status.value}; nothing more can be picked.",
+                       code="order_closed")
+    if lot.item_id != line.item_id:
+        raise Conflict(f"Wrong item: lot {lot.lot_number} is {lot.item.sku} {lot.item.name}; line "
+                       f"{line.line_no} needs {line.item.sku} {line.item.name}.", code="wrong_item")
+    ensure_pickable(lot, on)
+    remaining = open_qty(line)
+    if remaining == 0:
+        raise Conflict(f"Line {line.line_no} ({line.item.sku}) is already picked in full.",
+                       code="line_done")
+    suggestion = suggest(session, line.item_id, remaining, on=on)
+    first = suggestion.allocations[0] if suggestion.allocations else None
+    followed = True
+    if first is not None and first.lot_id != lot.id:
+        suggested = session.get(Lot, first.lot_id)
+        if _age(lot, suggestion.strategy) > _age(suggested, suggestion.strategy):
+            followed = False
+            reason = (override_reason or "").strip()
+            if not reason:
+                what = ("expires later than" if suggestion.strategy is RemovalStrategy.FEFO
+                        else "is younger than")
+                raise Conflict(
+                    f"Lot {lot.lot_number} {what} the suggested lot {first.lot_number} — the older lot "
+                    f"is at {first.location_code}. Scan lot {first.lot_number}, or say why not.",
+                    code="override_reason_required", suggested_lot=first.lot_number,
+                    suggested_location=first.location_code)
+    if location is None:
+        if first is not None and first.lot_id == lot.id:
+            location = session.get(Location, first.location_id)
+        else:
+            location = _stock_place(session, lot)
+        if location is None:
+            raise Conflict(f"Lot {lot.lot_number} has no stock left to pick (nothing outside shipping).",
+                           code="insufficient_stock")
+    if location.kind is LocationKind.SHIPPING:
+        raise Conflict(f"Lot {lot.lot_number} at {location.code} is already picked (a shipping lane).",
+                       code="already_picked")
+    if qty is None:
+        qty = min(remaining, _qty_at(session, lot, location))
+        if qty <= 0:
+            raise Conflict(f"There is no stock of lot {lot.lot_number} at {location.code}.",
+                           code="insufficient_stock")
+    return pick(session, lot=lot, location=location, qty=qty, line=line, by=by, on=on,
+                followed_suggestion=followed,
+                override_reason=None if followed else override_reason)
+
+
+def short_pick(session: Session, *, line: OrderLine, reason: str, by: Actor = NOBODY,
+               on: dt.date | None = None) -> Movement:
+    """The picker cannot pick the suggested lot at its place (not there, less there, damaged):
+    what the books say is there is written off with a ledger row naming the order line and why,
+    and the line's next suggestion moves to the next lot. A line with no pickable stock left is
+    short; the order can ship without it."""
+    from .stock import adjust, require_reason
+
+    reason = require_reason(reason)
+    suggestion = line_suggestion(session, line, on=on)
+    if suggestion is None:
+        raise Conflict(f"Line {line.line_no} is picked in full; nothing is short.", code="line_done")
+    if not suggestion.allocations:
+        raise Conflict(f"Line {line.line_no} has no pickable stock left; it ships short by "
+                       f"{open_qty(line)}.", code="nothing_to_short")
+    first = suggestion.allocations[0]
+    lot, location = session.get(Lot, first.lot_id), session.get(Location, first.location_id)
+    missing = _qty_at(session, lot, location)
+    return adjust(session, lot, location, -missing,
+                  f"Short pick {line.order.number} line {line.line_no}: {reason}"[:200], by=by)

@@ -13,3 +13,4 @@ def init_app(app) -> None:
     app.register_blueprint(lots.bp)
     app.register_blueprint(printers.bp)
     app.register_blueprint(scan.bp)
+    from . import picking; app.register_blueprint(picking.bp)  # noqa: E702
