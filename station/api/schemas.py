@@ -146,29 +146,51 @@ class SupplierPage(Page):
 # --- lots ------------------------------------------------------------------------------------
 
 
+class ReceiptLabelsIn(Request):
+    copies: Annotated[int, Field(ge=0, le=1000)] | None = Field(
+        None, description="How many lot labels; default: the item's labels per receipt (0: none).")
+    printer: Annotated[str, Field(min_length=1, max_length=60, pattern=NO_CONTROL)] | None = Field(
+        None, description="The printer's name; default: the station's printer, else the site's only "
+                          "active printer.")
+
+
 class ReceiptIn(Request):
-    model_config = ConfigDict(json_schema_extra={"oneOf": [
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
         {"required": ["gtin"], "properties": {"gtin": {"type": "string"}}},
         {"required": ["sku"], "properties": {"sku": {"type": "string"}}},
+        {"required": ["code"], "properties": {"code": {"type": "string"}}},
     ]})
 
+    code: Annotated[str, Field(min_length=1, max_length=512)] | None = Field(
+        None, description="The supplier's pallet or case label as scanned (GS1-128 / DataMatrix element "
+                          "string with or without ]C1, FNC1 as GS or '|', the (01)… printed form, or a "
+                          "Digital Link). Its GTIN (01/02), lot (10), expiry (17, else best before 15), "
+                          "production date (11), SSCC (00) and supplier GLN (412) fill the receipt; a "
+                          "field also given in the body must agree with the label.")
     gtin: Gtin | None = Field(
-        None, description="The item by one of its GTINs (give this or sku).")
-    sku: Sku | None = Field(None, description="The item by its SKU (give this or gtin).")
+        None, description="The item by one of its GTINs (give this, sku, or a code that carries one).")
+    sku: Sku | None = Field(None, description="The item by its SKU (give this, gtin, or a code).")
     qty: Qty
     supplier: SupplierCode | None = Field(None, description="The supplier's code.")
     supplier_lot: SupplierLot | None = Field(None, description="The supplier's own lot number.")
     expiry: dt.date | None = Field(None, description="From the label; else from the item's shelf life.")
     produced: dt.date | None = Field(None, description="Production date; not in the future.")
     location: LocationCode | None = Field(
-        None, description="Where the goods are put; the first dock (by code) when not given.")
+        None, description="Where the goods are put; the station's location, else the first dock (by "
+                          "code) when not given.")
     sscc: Annotated[str, Field(pattern=SSCC)] | None = Field(
-        None, description="The pallet's SSCC; a pallet is received only once.")
+        None, description="The pallet's SSCC; a pallet is received only once (409 names who received "
+                          "it and when).")
+    station: Annotated[str, Field(min_length=1, max_length=60, pattern=NO_CONTROL)] | None = Field(
+        None, description="The station receiving (its name): its location and printer are the defaults, "
+                          "and the ledger row names it.")
+    labels: ReceiptLabelsIn | None = Field(
+        None, description="Queue lot labels for the new lot; the answer lists their print jobs.")
 
     @model_validator(mode="after")
     def _one_item_reference(self) -> ReceiptIn:
-        if self.gtin is None and self.sku is None:
-            raise PydanticCustomError("item_reference", "Give the item: its gtin or its sku.")
+        if self.gtin is None and self.sku is None and self.code is None:
+            raise PydanticCustomError("item_reference", "Give the item: its gtin or its sku, or a scanned code.")
         if self.gtin is not None and self.sku is not None:
             raise PydanticCustomError("item_reference", "Give the item by gtin or by sku, not both.")
         return self
@@ -239,6 +261,14 @@ class LotEventOut(BaseModel):
     to_status: LotStatus
     reason: str
     operator: str | None
+
+
+class ReceiptOut(LotOut):
+    print_jobs: list[PrintJobOut] | None = Field(
+        None, description="The lot labels queued (only when the receipt asked for labels); follow "
+                          "GET /print-jobs/{id} for their state.")
+    label_note: str | None = Field(
+        None, description="Why no labels were queued although asked for (no printer, 0 copies...).")
 
 
 class LotDetailOut(LotOut):
@@ -496,3 +526,9 @@ class RunOut(BaseModel):
     components: list[RunComponentOut] = Field(description="In the order scanned.")
     output_lot: LotOut | None = Field(description="The lot made, once finished.")
     print_jobs: list[int] = Field(description="Label jobs of the output lot, newest first.")
+
+
+# --- picks and shipments -------------------------------------------------------------------------
+
+
+OrderNumber = Annotated[str, Field(min_length=1, max_length=30, pattern=NO_CONTROL)]

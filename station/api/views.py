@@ -1,22 +1,26 @@
 """The API's operations: each parses, calls a domain service, and shapes the answer."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Callable, TypeVar
 
+from flask import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from .. import get_db
-from ..models import Item, Location, LocationKind, LotStatus, Supplier
+from ..models import Item, Location, LocationKind, LotStatus, StationDevice, Supplier
 from ..scanning import ScanContext, resolve
-from ..services import catalog, holds, receiving
+from ..services import catalog, holds, receipts_ui
+from ..services.actor import Actor
 from ..services.errors import Invalid, NotFound
 from ..services.lots import lot_details, stock_lines
 from ..services.suggest import suggest
-from .core import route
+from .core import ApiError, route
 from .schemas import (HoldIn, ItemIn, ItemOut, ItemPage, LocationIn, LocationOut, LocationPage,
-                      LotDetailOut, LotOut, PageQuery, ReceiptIn, ReleaseIn, ResolutionOut, ResolveIn,
-                      SuggestionOut, SuggestQuery, SupplierIn, SupplierOut, SupplierPage)
+                      LotDetailOut, LotOut, PageQuery, PrintJobOut, ReceiptIn, ReceiptOut, ReleaseIn,
+                      ResolutionOut, ResolveIn, SuggestionOut, SuggestQuery, SupplierIn, SupplierOut,
+                      SupplierPage)
 
 T = TypeVar("T")
 
@@ -38,24 +42,95 @@ def _page(session: Session, query, page: PageQuery) -> tuple[list, int | None]:
 # --- receiving and lots ----------------------------------------------------------------------
 
 
-@route("POST", "/receipts", body=ReceiptIn, response=LotOut, status=201, errors=(409,))
-def create_receipt(body: ReceiptIn) -> LotOut:
-    """Receive goods: book a quantity of an item in and answer its lot."""
+@route("POST", "/receipts", body=ReceiptIn, response=ReceiptOut, status=201, errors=(409,))
+def create_receipt(body: ReceiptIn) -> Response:
+    """Receive goods: book a quantity of an item in (by fields or a scanned label) and answer its lot."""
+    fields = _label_fields(body)
     with get_db().write() as session:
-        if body.gtin is not None:
-            item = _referenced(catalog.item_by_gtin, session, body.gtin, "gtin")
+        station = _referenced(_station_by_name, session, body.station, "station") if body.station else None
+        if fields.get("gtin") is not None:
+            item = _referenced(catalog.item_by_gtin, session, fields["gtin"], "gtin")
         else:
-            item = _referenced(catalog.item_by_sku, session, body.sku, "sku")
+            item = _referenced(catalog.item_by_sku, session, fields["sku"], "sku")
         if body.location is not None:
             location = _referenced(catalog.location_by_code, session, body.location, "location")
+        elif station is not None and station.location_id is not None:
+            location = session.get(Location, station.location_id)
         else:
             location = catalog.first_location(session, LocationKind.DOCK, "to receive at")
-        supplier = (_referenced(catalog.supplier_by_code, session, body.supplier, "supplier")
-                    if body.supplier is not None else None)
-        lot = receiving.receive(session, item=item, qty=body.qty, location=location,
-                                supplier=supplier, supplier_lot=body.supplier_lot,
-                                expiry=body.expiry, produced=body.produced, sscc=body.sscc)
-        return LotOut.of(lot, stock_lines(session, lot.id))
+        supplier = (_referenced(catalog.supplier_by_code, session, fields["supplier"], "supplier")
+                    if fields.get("supplier") is not None else None)
+        by = Actor(station_id=station.id if station else None, raw_scan=body.code[:400] if body.code else None)
+        labels = body.labels
+        receipt = receipts_ui.book(
+            session, item=item, qty=body.qty, location=location, by=by, supplier=supplier,
+            supplier_lot=fields.get("supplier_lot"), expiry=fields.get("expiry"),
+            produced=fields.get("produced"), sscc=fields.get("sscc"), station=station,
+            print_labels=labels is not None, copies=labels.copies if labels else None,
+            printer=labels.printer if labels else None)
+        out = ReceiptOut(**LotOut.fields_of(receipt.lot, stock_lines(session, receipt.lot.id)))
+        if labels is not None:
+            out.print_jobs = [_print_job_out(session, job) for job in receipt.jobs]
+            out.label_note = receipt.label_note
+    exclude = None if labels is not None else {"print_jobs", "label_note"}
+    return Response(out.model_dump_json(exclude=exclude), status=201, mimetype="application/json")
+
+
+def _station_by_name(session: Session, name: str) -> StationDevice:
+    found = session.scalar(select(StationDevice).where(StationDevice.name == name))
+    if found is None:
+        raise NotFound(f"There is no station called {name!r}.", code="unknown_station")
+    return found
+
+
+def _print_job_out(session: Session, job) -> PrintJobOut:
+    from .print_views import _job_out
+
+    return _job_out(session, job)
+
+
+# A receipt's fields as the body gives them, and as a scanned label (code) gives them.
+_LABEL_KEYS = ("gtin", "supplier_lot", "expiry", "produced", "sscc", "supplier")
+
+
+def _label_fields(body: ReceiptIn) -> dict:
+    """The receipt's item and label fields: the body's, filled from the scanned `code` if given.
+    A label that cannot be received (unreadable, unknown GTIN, a pallet received before) is
+    refused in the resolver's words; a body field that contradicts the label is a 422."""
+    fields = {key: getattr(body, key) for key in ("sku", *_LABEL_KEYS)}
+    if body.code is None:
+        return fields
+    with get_db().reader() as reader:
+        res = resolve(reader, body.code, ScanContext(workflow="receiving"))
+    if not res.ok or res.action != "receive":
+        status = 409 if res.error == "sscc_already_received" else 422
+        details = {"field": "code"}
+        unit = (res.records or {}).get("unit") or {}
+        if res.error == "sscc_already_received":
+            details.update(lot_number=((res.records or {}).get("lot") or {}).get("lot_number"),
+                           received_by=unit.get("received_by"), received_at=unit.get("received_at"))
+        raise ApiError(status, res.error or "not_receivable", res.message if not res.ok else
+                       f"This code cannot be received: {res.message}", **details)
+    label = receipts_ui.label_fields(res)
+    scanned = {"gtin": label.get("gtin"), "supplier_lot": label.get("supplier_lot"),
+               "expiry": label.get("expiry") and dt.date.fromisoformat(label["expiry"]),
+               "produced": label.get("produced") and dt.date.fromisoformat(label["produced"]),
+               "sscc": label.get("sscc"), "supplier": label.get("supplier")}
+    if label.get("sku") and body.sku is not None and body.sku != label["sku"]:
+        raise Invalid(f"The label is item {label['sku']}, the body says sku {body.sku}.",
+                      code="label_mismatch", field="sku")
+    for key, value in scanned.items():
+        given = fields.get(key)
+        if value is None:
+            continue
+        if given is not None and (catalog.normalise_gtin(given) if key == "gtin" else given) != value:
+            raise Invalid(f"The label's {key.replace('_', ' ')} is {value}, the body says {given}.",
+                          code="label_mismatch", field=key)
+        fields[key] = value
+    if fields.get("gtin") is None and fields.get("sku") is None:
+        raise Invalid("The code names no item (no GTIN): give the sku or the gtin too.",
+                      code="item_reference", field="code")
+    return fields
 
 
 @route("GET", "/lots/<path:lot_number>", response=LotDetailOut, errors=(404,))

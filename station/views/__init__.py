@@ -13,4 +13,5 @@ def init_app(app) -> None:
     app.register_blueprint(lots.bp)
     app.register_blueprint(printers.bp)
     app.register_blueprint(scan.bp)
+    from . import receiving; app.register_blueprint(receiving.bp)  # noqa: E702
     from . import picking; app.register_blueprint(picking.bp)  # noqa: E702

@@ -1,0 +1,86 @@
+// The receiving page (templates/receive.html): our own code, loaded as a file (no inline script).
+//
+// - Each scan's answer (station.js dispatches it as "station:scan-result" on <body>) may carry the
+//   receipt it filled: elements marked data-receive-swap replace the page's element of the same id.
+// - The number keypad ([data-keypad="<input id>"]) types into its input, for gloves and pages
+//   without a keyboard; each press counts as a change (the form saves its values on change).
+// - An answer from a button (Confirm, Cancel, item search) marked data-receive-sound plays the same
+//   sounds as a scan: a high chirp for done, two low buzzes for a refusal.
+(function () {
+  "use strict";
+
+  var body = document.body;
+  if (!body || !("receivePage" in body.dataset)) return;
+
+  function swapIn(html) {
+    var template = document.createElement("template");
+    template.innerHTML = html;
+    Array.prototype.forEach.call(template.content.querySelectorAll("[data-receive-swap][id]"), function (el) {
+      var old = document.getElementById(el.id);
+      if (!old) return;
+      old.replaceWith(el);
+      if (window.htmx) window.htmx.process(el);
+    });
+  }
+
+  body.addEventListener("station:scan-result", function (event) {
+    if (event.detail && event.detail.fresh && event.detail.html) swapIn(event.detail.html);
+  });
+
+  // --- the keypad ---------------------------------------------------------------------------------
+
+  document.addEventListener("click", function (event) {
+    var key = event.target.closest && event.target.closest("[data-keypad] [data-key]");
+    if (!key) return;
+    var pad = key.closest("[data-keypad]");
+    var input = document.getElementById(pad.dataset.keypad);
+    if (!input) return;
+    var value = input.value.replace(/\D/g, "");
+    var k = key.dataset.key;
+    if (k === "clear") value = "";
+    else if (k === "back") value = value.slice(0, -1);
+    else if (value.length < (parseInt(input.getAttribute("maxlength"), 10) || 9)) value = (value === "0" ? "" : value) + k;
+    input.value = value;
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+
+  // --- sounds for answers to taps --------------------------------------------------------------
+
+  var audio = null;
+  function play(ok) {
+    body.dataset.receiveSound = ok ? "ok" : "bad";  // what was played last (tests read it)
+    try {
+      var Context = window.AudioContext || window.webkitAudioContext;
+      if (!Context) return;
+      if (!audio) audio = new Context();
+      if (audio.state === "suspended") audio.resume();
+      var tones = ok ? [[1760, 0, 0.12]] : [[220, 0, 0.2], [165, 0.26, 0.32]];
+      var now = audio.currentTime;
+      tones.forEach(function (tone) {
+        var osc = audio.createOscillator();
+        var gain = audio.createGain();
+        var start = now + tone[1];
+        var end = start + tone[2];
+        osc.type = ok ? "sine" : "square";
+        osc.frequency.setValueAtTime(tone[0], start);
+        gain.gain.setValueAtTime(0.0001, start);
+        gain.gain.exponentialRampToValueAtTime(ok ? 0.5 : 0.3, start + 0.01);
+        gain.gain.setValueAtTime(ok ? 0.5 : 0.3, end - 0.03);
+        gain.gain.exponentialRampToValueAtTime(0.0001, end);
+        osc.connect(gain);
+        gain.connect(audio.destination);
+        osc.start(start);
+        osc.stop(end + 0.02);
+      });
+    } catch (e) { /* sound is a bonus; the banner is the answer */ }
+  }
+
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var work = document.getElementById("receive-work");
+    if (!work || !work.dataset.receiveSound || work.dataset.receiveSoundPlayed) return;
+    if (event.detail.elt !== work && !work.contains(event.detail.elt) && event.detail.target !== work) return;
+    work.dataset.receiveSoundPlayed = "1";
+    play(work.dataset.receiveSound === "ok");
+  });
+})();
