@@ -532,3 +532,63 @@ class RunOut(BaseModel):
 
 
 OrderNumber = Annotated[str, Field(min_length=1, max_length=30, pattern=NO_CONTROL)]
+PickLot = Annotated[str, Field(min_length=1, max_length=40, pattern=NO_CONTROL)]
+
+
+class PickIn(Request):
+    order: OrderNumber = Field(description="The order number, e.g. SO-24101.")
+    line: Annotated[int, Field(ge=1, le=100_000)] = Field(description="The order line number (1, 2, ...).")
+    lot: PickLot = Field(description="Our lot number of the lot picked.")
+    location: LocationCode | None = Field(
+        None, description="Where it is taken from. Default: the suggested place for the suggested lot, "
+                          "else where the lot has most stock (not a shipping lane).")
+    qty: Qty
+    override_reason: Reason | None = Field(
+        None, description="Why another lot than the FIFO/FEFO suggestion is picked; required for a "
+                          "lot younger than the suggested one (409 override_reason_required without it).")
+
+
+class PickOut(BaseModel):
+    id: int = Field(description="The ledger row (kind pick).")
+    ts: dt.datetime
+    order: str
+    line: int
+    item: ItemRef
+    lot_number: str
+    qty: int
+    from_location: str
+    to_location: str = Field(description="The shipping lane it was picked to.")
+    followed_suggestion: bool
+    override_reason: str | None
+    line_picked: int = Field(description="How much of the line is picked now.")
+    line_open: int = Field(description="How much the line still needs.")
+    order_status: Literal["open", "picking", "picked", "shipped", "cancelled"]
+
+
+class ShipmentIn(Request):
+    order: OrderNumber = Field(description="The order to ship: everything picked for it leaves the site.")
+
+
+class ShippedOut(BaseModel):
+    line: int
+    item: ItemRef
+    lot_number: str
+    qty: int
+    from_location: str
+
+
+class ShipmentLineOut(BaseModel):
+    line: int
+    item: ItemRef
+    ordered: int
+    shipped: int = Field(description="Less than ordered: the line shipped short.")
+
+
+class ShipmentOut(BaseModel):
+    order: str
+    status: Literal["shipped"]
+    customer: str = Field(description="The customer's code.")
+    shipped_at: dt.datetime
+    lines: list[ShipmentLineOut]
+    shipped: list[ShippedOut] = Field(description="One ledger row (kind ship) per lot and line: the "
+                                                  "forward trace.")

@@ -1,0 +1,86 @@
+"""Picking over the API: pick a lot for an order line, ship an order (ERP and scripted scanners).
+
+    POST /picks       {order, line, lot, location?, qty, override_reason?}  -> 201 the pick (ledger row)
+    POST /shipments   {order}                                             -> 201 the shipment
+
+The same service as the pick page (services.picking.pick_line), so the same rules and the same
+words: a held, quarantined, recalled or expired lot, a lot of another item, a younger lot than the
+FIFO/FEFO suggestion without an override reason, too much for the line or the place are 409s whose
+message is what the picker's banner says; an unknown order, line, lot or location is a 422 naming
+the field. A refusal changes nothing.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from .. import get_db
+from ..models import Location, Lot, Order
+from ..services import catalog, picking
+from ..services.errors import Invalid
+from ..services.printing import _utc
+from .core import route
+from .schemas import ItemRef, PickIn, PickOut, ShipmentIn, ShipmentLineOut, ShipmentOut, ShippedOut
+from .views import _referenced
+
+
+def _order(session, number: str) -> Order:
+    order = session.scalar(select(Order).where(Order.number == number))
+    if order is None:
+        raise Invalid(f"There is no order {number}.", code="unknown_order", field="order")
+    return order
+
+
+@route("POST", "/picks", body=PickIn, response=PickOut, status=201, errors=(409,))
+def create_pick(body: PickIn) -> PickOut:
+    """Pick a quantity of a lot for an order line, checked against the FIFO/FEFO suggestion."""
+    with get_db().write() as session:
+        order = _order(session, body.order)
+        line = next((line for line in order.lines if line.line_no == body.line), None)
+        if line is None:
+            raise Invalid(f"Order {order.number} has no line {body.line}.", code="unknown_line", field="line")
+        lot = _referenced(catalog.lot_by_number, session, body.lot, "lot")
+        location = (_referenced(catalog.location_by_code, session, body.location, "location")
+                    if body.location else None)
+        movement = picking.pick_line(session, line=line, lot=lot, location=location, qty=body.qty,
+                                     override_reason=body.override_reason)
+        session.flush()
+        session.refresh(line)
+        codes = dict(session.execute(select(Location.id, Location.code).where(
+            Location.id.in_([movement.from_location_id, movement.to_location_id]))).all())
+        return PickOut(
+            id=movement.id, ts=_utc(movement.ts), order=order.number, line=line.line_no,
+            item=ItemRef(sku=line.item.sku, name=line.item.name), lot_number=lot.lot_number,
+            qty=movement.qty, from_location=codes[movement.from_location_id],
+            to_location=codes[movement.to_location_id], followed_suggestion=bool(movement.followed_suggestion),
+            override_reason=movement.reason, line_picked=line.picked_qty, line_open=picking.open_qty(line),
+            order_status=order.status.value)
+
+
+@route("POST", "/shipments", body=ShipmentIn, response=ShipmentOut, status=201, errors=(409,))
+def create_shipment(body: ShipmentIn) -> ShipmentOut:
+    """Ship an order: everything picked for it leaves the site for its customer (the forward trace)."""
+    with get_db().write() as session:
+        order = _order(session, body.order)
+        movements = picking.ship(session, order)
+        session.flush()
+        lines = {line.id: line for line in order.lines}
+        lots = dict(session.execute(select(Lot.id, Lot.lot_number).where(
+            Lot.id.in_({m.lot_id for m in movements}))).all())
+        codes = dict(session.execute(select(Location.id, Location.code).where(
+            Location.id.in_({m.from_location_id for m in movements}))).all())
+        shipped: dict[int, int] = {}
+        for m in movements:
+            shipped[m.order_line_id] = shipped.get(m.order_line_id, 0) + m.qty
+        return ShipmentOut(
+            order=order.number, status="shipped", customer=order.customer.code,
+            shipped_at=_utc(order.shipped_at),
+            lines=[ShipmentLineOut(line=line.line_no, item=ItemRef(sku=line.item.sku, name=line.item.name),
+                                   ordered=line.qty, shipped=shipped.get(line.id, 0))
+                   for line in order.lines],
+            shipped=[ShippedOut(line=lines[m.order_line_id].line_no,
+                                item=ItemRef(sku=lines[m.order_line_id].item.sku,
+                                             name=lines[m.order_line_id].item.name),
+                                lot_number=lots[m.lot_id], qty=m.qty, from_location=codes[m.from_location_id])
+                     for m in movements])
+
+
