@@ -15,3 +15,5 @@ def init_app(app) -> None:
     app.register_blueprint(scan.bp)
     from . import receiving; app.register_blueprint(receiving.bp)  # noqa: E702
     from . import picking; app.register_blueprint(picking.bp)  # noqa: E702
+    from . import moving; app.register_blueprint(moving.bp)  # noqa: E702
+    from . import line; app.register_blueprint(line.bp)  # noqa: E702
