@@ -43,7 +43,20 @@
     input.value = value;
     input.dispatchEvent(new Event("input", { bubbles: true }));
     input.dispatchEvent(new Event("change", { bubbles: true }));
+    showMissing();
   });
+
+  // "Still needed: the quantity" goes away once the quantity is typed in.
+  function showMissing() {
+    var note = document.querySelector(".receive-missing[data-missing]");
+    var qty = document.getElementById("receive-qty");
+    if (!note || !qty) return;
+    var left = note.dataset.missing.split(" ").filter(function (m) { return m && !(m === "qty" && qty.value); });
+    note.hidden = left.length === 0;
+    if (left.length) note.textContent = "Still needed: " + left.map(function (m) {
+      return m === "qty" ? "the quantity" : "the item";
+    }).join(" and ");
+  }
 
   // --- sounds for answers to taps --------------------------------------------------------------
 

@@ -1,0 +1,152 @@
+"""Receiving in real Chromium against a real server and a running print worker: sign in, scan a GS1
+pallet label as a wedge burst, complete the quantity on the keypad, confirm by scanning CMD:CONFIRM,
+see the lot and its label job sent; a pallet scanned again is refused in red. Screenshots at 360 px
+and 1280 px wide."""
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import uuid
+from pathlib import Path
+
+from sqlalchemy import select
+
+from browser_support import HANDHELD, TABLET, screenshot
+from factories import basic_site, gtin13, printer
+from station import clock
+from station.models import Lot, Movement, PrintJob, StationDevice
+from station.print_worker import PrintWorker
+from station.services import catalog
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the `browser` fixture then skips, or fails under CI=true
+    expect = None
+
+BOLT_GTIN = gtin13("400000000001").zfill(14)
+SSCC = "376130321109103420"
+EXPIRY = (clock.today() + dt.timedelta(days=400)).strftime("%y%m%d")
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def wedge(page, code: str) -> None:
+    """What a keyboard-wedge scanner does: a burst of keystrokes ~5 ms apart, then Enter."""
+    page.keyboard.type(code, delay=5)
+    page.keyboard.press("Enter")
+
+
+def make_site(db) -> None:
+    basic_site(db)
+    with db.write() as s:
+        zebra = printer(s, "dock-zebra", url=f"sim://rcv-{uuid.uuid4().hex[:8]}")
+        dock = catalog.location_by_code(s, "DOCK")
+        s.add(StationDevice(name="Dock 1", location_id=dock.id, printer_id=zebra.id))
+        catalog.item_by_sku(s, "BOLT").labels_per_receipt = 2
+
+
+def open_receiving(page, live_server, sqlite_app, signed_in_page, role="receiver"):
+    signed_in_page(page, live_server.url, sqlite_app, role, name="Rita Receiver")
+    page.context.add_cookies([{"name": "station", "value": "Dock 1", "url": live_server.url}])
+    page.goto(f"{live_server.url}/receive")
+    expect(page.locator("#scan-ready")).to_be_visible()
+
+
+def no_horizontal_scroll(page) -> None:
+    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], width
+
+
+def small_targets(page) -> list:
+    """Visible buttons, links, inputs and summaries smaller than 48 px either way."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll(
+        '#main button, #main a.button, #main input:not([type=hidden]), #main select, #main summary'))
+        .filter(el => el.offsetParent !== null)
+        .map(el => [el.outerHTML.slice(0, 80), el.getBoundingClientRect()])
+        .filter(([html, r]) => r.height < 48 || r.width < 48).map(([html, r]) => [html, r.width, r.height])""")
+
+
+def test_receive_a_gs1_pallet_by_scans_and_keypad_and_see_its_label_job(
+        sqlite_app, live_server, browser, signed_in_page, tmp_path):
+    db = sqlite_app.extensions["station.db"]
+    make_site(db)
+    worker = PrintWorker(db, threads=1, poll_s=0.05, status_every=0.5, spool_root=tmp_path / "spool")
+    shots = {}
+    try:
+        worker.start()
+        for size, viewport in (("1280", TABLET), ("360", HANDHELD)):
+            context = browser.new_context(viewport=viewport)
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            open_receiving(page, live_server, sqlite_app, signed_in_page)
+            sscc = SSCC if size == "1280" else "376130321109103437"
+            # The supplier's label: SSCC, content GTIN, lot, expiry — no count; the wedge sends | for FNC1.
+            page.locator(".receive-bar").click()
+            wedge(page, f"]C100{sscc}02{BOLT_GTIN}10S-77|17{EXPIRY}")
+            banner = page.locator("#scan-current .banner--ok")
+            expect(banner).to_contain_text("BOLT Bolt M8, lot S-77 — filled from the label.")
+            expect(page.locator("#scan-current")).to_contain_text("Now enter the quantity.")
+            expect(page.locator("#receive-qty")).to_have_value("")
+            expect(page.locator("#receive-expiry")).to_have_value(
+                dt.datetime.strptime(EXPIRY, "%y%m%d").date().isoformat())
+            assert page.evaluate("document.body.dataset.scanSound") == "ok"
+            # Gloves: the keypad.
+            for key in ("4", "5", "back", "0"):
+                page.locator(f'.receive-keypad [data-key="{key}"]').click()
+            expect(page.locator("#receive-qty")).to_have_value("40")
+            no_horizontal_scroll(page)
+            assert small_targets(page) == []
+            shots[f"form-{size}"] = screenshot(page, f"receiving-form-{size}")
+
+            wedge(page, "CMD:CONFIRM")
+            done = page.locator(".receive-done")
+            expect(done).to_be_visible(timeout=5000)
+            lot_number = done.get_attribute("data-lot")
+            expect(page.locator("#scan-current .banner--ok")).to_contain_text(f"Received — lot {lot_number}")
+            job = done.locator(".jobstatus")
+            expect(job).to_contain_text("dock-zebra")
+            expect(job).to_have_attribute("data-status", "sent", timeout=10_000)  # polled live
+            no_horizontal_scroll(page)
+            shots[f"done-{size}"] = screenshot(page, f"receiving-done-{size}")
+
+            # The same pallet again: refused in red, with who and when.
+            wedge(page, f"]C100{sscc}02{BOLT_GTIN}10S-77|17{EXPIRY}")
+            refused = page.locator("#scan-current .banner--error")
+            expect(refused).to_contain_text(f"Pallet {sscc} was already received on")
+            expect(refused).to_contain_text("by Rita Receiver")
+            assert page.evaluate("document.body.dataset.scanSound") == "bad"
+            shots[f"refused-{size}"] = screenshot(page, f"receiving-refused-{size}")
+            context.close()
+            assert not errors, errors
+    finally:
+        worker.stop()
+
+    with db.read() as s:
+        lots = s.scalars(select(Lot)).all()
+        # Without the supplier on the label (412) a second pallet is a lot of its own.
+        assert [(lot.on_hand, lot.supplier_lot) for lot in lots] == [(40, "S-77"), (40, "S-77")]
+        assert len(s.scalars(select(Movement)).all()) == 2
+        assert [(j.copies, j.status.value) for j in s.scalars(select(PrintJob))] == [(2, "sent"), (2, "sent")]
+    DOCS.mkdir(exist_ok=True)
+    shutil.copyfile(shots["form-1280"], DOCS / "receiving.png")
+
+
+def test_receive_by_hand_without_a_label_at_handheld_size(sqlite_app, live_server, browser, signed_in_page):
+    db = sqlite_app.extensions["station.db"]
+    make_site(db)
+    context = browser.new_context(viewport=HANDHELD)
+    page = context.new_page()
+    open_receiving(page, live_server, sqlite_app, signed_in_page)
+    page.locator("#receive-q").fill("milk")
+    page.locator(".receive-items__item").filter(has_text="MILK").click()
+    expect(page.locator(".receive-item__chosen")).to_contain_text("MILK Milk 1 L")
+    for key in ("1", "2"):
+        page.locator(f'.receive-keypad [data-key="{key}"]').click()
+    page.locator(".receive-confirm").click()
+    expect(page.locator(".receive-done")).to_be_visible()
+    no_horizontal_scroll(page)
+    screenshot(page, "receiving-hand-360")
+    with db.read() as s:
+        lot = s.scalars(select(Lot)).one()
+        assert (lot.item.sku, lot.on_hand) == ("MILK", 12)
+    context.close()
