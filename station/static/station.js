@@ -393,7 +393,11 @@
   // so a workflow page can act on it; #scan-current / #scan-history show it when a page has them.
   function renderAll(html, fresh) {
     body.dispatchEvent(new CustomEvent("station:scan-result", { detail: { html: html, fresh: fresh } }));
-    if (!current || !earlier) return;
+    if (!current || !earlier) {
+      // A floor banner (partials/floor_banner.html: a refusal, "sign in first") shows at the top.
+      if (html.indexOf("floor-banner") !== -1) floorBanner(html);
+      return;
+    }
     var template = document.createElement("template");
     template.innerHTML = html;
     Array.prototype.forEach.call(template.content.querySelectorAll(".scan-result"), function (el) {

@@ -28,7 +28,7 @@ TILES = [
     Tile("Supervisor", "Holds, recalls, printers, people", "supervisor.index", "clipboard", "supervisor"),
     Tile("Scan", "Scan anything and see what it is", "scan.page", "barcode", "lookup"),
     Tile("Scan log", "Every scan, raw bytes and result", "scan.log", "list", "setup"),
-    Tile("Printers", "Printer states, label jobs, test print", "printers.index", "printer", "setup"),
+    Tile("Printers", "Printer states, label jobs, test print", "printers.index", "printer", "lookup"),
     Tile("Station set-up", "Which station this device is", "setup.page", "home", "setup"),
 ]
 OPEN = "lookup"  # the tiles shown before anyone signs in: looking things up changes nothing

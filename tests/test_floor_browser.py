@@ -1,0 +1,181 @@
+"""Signing in and out in real Chromium against a real server, driven like a keyboard-wedge scanner:
+badge scans, the PIN keypad, command barcodes, station set-up; layout at 360 px and 1280 px."""
+from __future__ import annotations
+
+import pytest
+
+from browser_support import HANDHELD, TABLET, screenshot
+from station.models import LocationKind, Operator, Printer, Role
+from station.services import catalog
+from station.services.pins import hash_pin
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the `browser` fixture then skips, or fails under CI=true
+    expect = None
+
+
+@pytest.fixture
+def floor_site(sqlite_app) -> dict:
+    with sqlite_app.extensions["station.db"].write() as s:
+        s.add_all([Operator(badge="OP-1002", name="Marek Nowak", role=Role.PICKER),
+                   Operator(badge="OP-1005", name="Priya Natarajan", role=Role.SUPERVISOR,
+                            pin_hash=hash_pin("1234"))])
+        catalog.create_location(s, code="DOCK-1", kind=LocationKind.DOCK)
+        s.add(Printer(name="dock-zebra", url="sim://dock-zebra"))
+    return {}
+
+
+def scan(page, code: str) -> None:
+    """What a keyboard-wedge scanner does: a burst of keystrokes, then Enter."""
+    page.keyboard.type(code)
+    page.keyboard.press("Enter")
+
+
+def tile_titles(page) -> list[str]:
+    return page.locator(".tile__title").all_inner_texts()
+
+
+def check_layout(page, width: int, where: str) -> None:
+    """No horizontal scrolling; every visible target at least 48 x 48 px."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, where
+    boxes = page.evaluate("""() => Array.from(document.querySelectorAll(
+            'a, button, input:not([type=hidden]), select, summary, .tile'))
+        .filter(el => el.getClientRects().length)
+        .map(el => { const r = el.getBoundingClientRect();
+                     return {what: el.outerHTML.slice(0, 80), w: r.width, h: r.height}; })""")
+    small = [b for b in boxes if b["w"] < 48 or b["h"] < 48]
+    assert not small, (where, small)
+
+
+def test_sign_in_by_badge_scan_see_own_tiles_and_sign_out_by_scanning_again(live_server, browser_page, floor_site):
+    page = browser_page
+    page.goto(f"{live_server.url}/")
+    expect(page.locator(".signin-cta")).to_be_visible()
+    assert tile_titles(page) == ["Lot lookup", "Scan", "Printers"]
+    page.locator(".signin-cta").click()
+    page.wait_for_url(f"{live_server.url}/signin")
+    page.locator("h1").click()  # the focus anywhere: the scan still lands
+    scan(page, "OPR:OP-1002")
+    page.wait_for_url(f"{live_server.url}/")
+    expect(page.locator(".banner--ok")).to_contain_text("Signed in: Marek Nowak, picker.")
+    expect(page.locator("[data-floor-operator]")).to_contain_text("Marek Nowak")
+    assert tile_titles(page) == ["Put-away", "Picking", "Lot lookup", "Scan", "Printers"]
+
+    scan(page, "OPR:OP-1002")  # the own badge again
+    page.wait_for_url(f"{live_server.url}/signin")
+    expect(page.locator(".banner--ok")).to_contain_text("Signed out: Marek Nowak.")
+    expect(page.locator("[data-floor-operator]")).to_have_count(0)
+
+
+def test_supervisor_signs_in_with_pin_on_the_keypad_and_binds_the_station(live_server, browser_page, floor_site):
+    page = browser_page
+    page.goto(f"{live_server.url}/setup")
+    page.wait_for_url(f"{live_server.url}/signin?next=/setup")
+    scan(page, "]C0OPR:OP-1005")  # with the scanner's symbology identifier
+    page.wait_for_url(f"{live_server.url}/signin/pin?next=/setup")
+    expect(page.locator("h1")).to_have_text("Priya Natarajan, your PIN")
+    for key in "1299":
+        page.locator(f'.keypad [data-key="{key}"]').click()
+    page.locator('.keypad [data-key="back"]').click()
+    page.locator('.keypad [data-key="back"]').click()
+    assert page.locator("#pin").input_value() == "12"
+    for key in "34":
+        page.locator(f'.keypad [data-key="{key}"]').click()
+    scan(page, "CMD:CONFIRM")  # the command barcode presses OK
+    page.wait_for_url(f"{live_server.url}/setup")
+    expect(page.locator(".setup__title")).to_have_text("This device is no station yet")
+    page.locator(".setup__new").evaluate("d => { d.open = true; }")
+    page.fill("input[name=name]", "Dock tablet 2")
+    page.select_option("select[name=location_id]", label="DOCK-1 (dock)")
+    page.select_option("select[name=printer_id]", label="dock-zebra")
+    page.locator(".setup-form button[type=submit]").click()
+    page.wait_for_url(f"{live_server.url}/")
+    expect(page.locator("[data-floor-station]")).to_contain_text("Dock tablet 2")
+    assert "Station set-up" in tile_titles(page) and "Receiving" in tile_titles(page)
+    page.locator("[data-signout]").click()
+    page.wait_for_url(f"{live_server.url}/signin")
+    expect(page.locator("[data-floor-station]")).to_contain_text("Dock tablet 2")  # the device stays bound
+
+
+def test_wrong_pins_lock_in_words(live_server, browser_page, floor_site):
+    page = browser_page
+    page.goto(f"{live_server.url}/signin")
+    scan(page, "OPR:OP-1005")
+    page.wait_for_url("**/signin/pin")
+    for pin, said in (("1111", "Wrong PIN — 2 tries left."), ("2222", "Wrong PIN — 1 try left."),
+                      ("3333", "Priya Natarajan's badge is locked for 1 minute")):
+        page.fill("#pin", pin)
+        page.locator(".keypad__key--ok").click()
+        expect(page.locator(".banner--error")).to_contain_text(said)
+
+
+def test_command_barcodes_press_the_marked_button_or_say_there_is_nothing(live_server, browser_page, floor_site):
+    page = browser_page
+    page.goto(f"{live_server.url}/signin")
+    scan(page, "OPR:OP-1005")
+    page.wait_for_url("**/signin/pin")
+    scan(page, "cmd:cancel")  # any case: presses "Not Priya? Cancel"
+    page.wait_for_url(f"{live_server.url}/signin")
+    page.goto(f"{live_server.url}/")
+    scan(page, "CMD:UNDO")
+    expect(page.locator("#floor-banner .banner--error")).to_have_text("Nothing to undo on this screen")
+    assert page.evaluate("document.body.dataset.scanSound") == "bad"
+    scan(page, "LOT:240611-003")  # not a badge: this screen says so
+    expect(page.locator("#floor-banner .banner--error")).to_contain_text("This screen takes badges only")
+
+
+def test_a_page_can_take_a_command_itself(live_server, browser_page, floor_site):
+    page = browser_page
+    page.goto(f"{live_server.url}/")
+    page.evaluate("""() => document.body.addEventListener("station:command", e => {
+        document.body.dataset.took = e.detail.command; e.preventDefault(); })""")
+    scan(page, "CMD:REPRINT")
+    page.wait_for_function("document.body.dataset.took === 'reprint'")
+    expect(page.locator("#floor-banner .banner")).to_have_count(0)
+
+
+@pytest.mark.parametrize("size", [TABLET, HANDHELD], ids=["1280x800", "360x740"])
+def test_floor_screens_fit_with_big_targets_and_screenshots(live_server, browser, floor_site, size):
+    context = browser.new_context(viewport=size)
+    page = context.new_page()
+    tag = f"{size['width']}x{size['height']}"
+    w = size["width"]
+    try:
+        page.goto(f"{live_server.url}/")
+        check_layout(page, w, "home signed out")
+        screenshot(page, f"floor-home-signed-out-{tag}")
+        page.goto(f"{live_server.url}/signin")
+        check_layout(page, w, "sign-in")
+        screenshot(page, f"floor-signin-{tag}")
+        scan(page, "OPR:OP-1005")
+        page.wait_for_url("**/signin/pin")
+        page.fill("#pin", "0000")
+        page.locator(".keypad__key--ok").click()
+        expect(page.locator(".banner--error")).to_be_visible()
+        check_layout(page, w, "PIN")
+        screenshot(page, f"floor-pin-{tag}")
+        page.fill("#pin", "1234")
+        page.locator(".keypad__key--ok").click()
+        page.wait_for_url(f"{live_server.url}/")
+        page.goto(f"{live_server.url}/setup")
+        page.locator(".setup__new").evaluate("d => { d.open = true; }")
+        check_layout(page, w, "set-up")
+        screenshot(page, f"floor-setup-{tag}")
+        page.fill("input[name=name]", "Handheld 7")
+        page.locator(".setup-form button[type=submit]").click()
+        page.wait_for_url(f"{live_server.url}/")
+        check_layout(page, w, "home signed in")
+        screenshot(page, f"floor-home-supervisor-{tag}")
+        scan(page, "OPR:OP-1002")  # hand over to the picker
+        page.wait_for_url(f"{live_server.url}/")
+        expect(page.locator("[data-floor-operator]")).to_contain_text("Marek Nowak")
+        page.goto(f"{live_server.url}/setup")
+        expect(page.locator(".banner--error")).to_contain_text("Station set-up is for supervisors")
+        check_layout(page, w, "refused")
+        screenshot(page, f"floor-refused-{tag}")
+        scan(page, "CMD:CONFIRM")
+        expect(page.locator("#floor-banner .banner--error")).to_have_text("Nothing to confirm on this screen")
+        screenshot(page, f"floor-nothing-to-confirm-{tag}")
+    finally:
+        context.close()
