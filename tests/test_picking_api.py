@@ -97,8 +97,8 @@ def test_a_younger_lot_needs_an_override_reason(api, db, site):
     before = state(db)
     refused = error(api("/picks", {"order": "SO-7", "line": 1, "lot": site["later"], "qty": 10}), 409,
                     "override_reason_required")
-    assert refused["message"] == (f"Lot {site['later']} expires later than the suggested lot {site['soon']} — "
-                                  f"the older lot is at A-01. Scan lot {site['soon']}, or say why not.")
+    assert refused["message"] == (f"Lot {site['later']} expires later than the suggested lot {site['soon']}, "
+                                  f"which is at A-01.")
     assert refused["suggested_lot"] == site["soon"] and refused["suggested_location"] == "A-01"
     assert state(db) == before
 

@@ -170,8 +170,8 @@ def pick_line(session: Session, *, line: OrderLine, lot: Lot, location: Location
                 what = ("expires later than" if suggestion.strategy is RemovalStrategy.FEFO
                         else "is younger than")
                 raise Conflict(
-                    f"Lot {lot.lot_number} {what} the suggested lot {first.lot_number} — the older lot "
-                    f"is at {first.location_code}. Scan lot {first.lot_number}, or say why not.",
+                    f"Lot {lot.lot_number} {what} the suggested lot {first.lot_number}, which is at "
+                    f"{first.location_code}.",
                     code="override_reason_required", suggested_lot=first.lot_number,
                     suggested_location=first.location_code)
     if location is None:

@@ -219,7 +219,7 @@ def _intro(work: dict) -> tuple[str, str, str | None]:
     if not work["open"]:
         return "info", f"Order {order.number} is {order.status.value}.", None
     if work["pending"]:
-        return "warn", work["pending"]["message"], "Choose why below, or scan the suggested lot."
+        return "warn", work["pending"]["message"], "Scan the suggested lot — or choose below why not."
     if work["ready"]:
         return "info", "Everything is picked — scan CONFIRM or tap Ship.", None
     if current is not None and current.next is not None:
@@ -361,12 +361,13 @@ def _pick(s: Session, order: Order, state: dict, lot: Lot, location: Location | 
                                          override_reason=reason, by=floor.actor(raw))
     except DomainError as exc:
         if exc.code == "override_reason_required":
+            older, where = exc.details.get("suggested_lot"), exc.details.get("suggested_location")
             state["pending"] = {"lot": lot.id, "line": line.id, "loc": location.id if location else None,
-                                "qty": qty, "raw": raw, "message": exc.message}
+                                "qty": qty, "raw": raw, "message": exc.message, "lot_number": lot.lot_number,
+                                "older": older, "older_at": where}
             state["line"] = line.id
-            older = exc.details.get("suggested_lot")
-            return Answer("warn", exc.message, f"Pick lot {lot.lot_number} anyway? Choose why below — or "
-                                               f"scan lot {older}.")
+            return Answer("warn", exc.message, f"Scan lot {older} — or choose below why you take "
+                                               f"lot {lot.lot_number}.")
         return Answer("error", exc.message)
     for key in ("pending", "loc", "qty"):
         state.pop(key, None)
