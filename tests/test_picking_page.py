@@ -340,3 +340,13 @@ def test_every_pick_scan_answers_quickly(client, site, picker):
         assert scan(client, code).status_code == 200
         timings.append(time.perf_counter() - started)
     assert statistics.median(timings) < 0.1, timings
+
+
+def test_a_pallet_sscc_picks_its_lot_from_where_the_pallet_stands(client, site, picker):
+    db = site["db"]
+    with db.write() as s:
+        pallet = f.received_lot(s, "BOLT", 30, location="A-02", sscc="376130321109103420",
+                                produced=clock.today() - dt.timedelta(days=30), on=clock.today()).lot_number
+    answer = scan(client, "376130321109103420")
+    assert message(answer) == f"Picked 4 ea of lot {pallet} from A-02. Line 2 done."
+    assert picks(db) == [(pallet, "A-02", 4, True, None)]
