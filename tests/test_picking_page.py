@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import statistics
 import time
 
 import pytest
@@ -328,18 +327,6 @@ def test_picking_needs_a_picker(client, site, signed_in):
 
 def test_an_unknown_order_is_a_404(client, site, picker):
     assert client.get("/pick/SO-404").status_code == 404
-
-
-def test_every_pick_scan_answers_quickly(client, site, picker):
-    """The budget is 100 ms from scan to banner; the Flask handling must be well inside it."""
-    scan(client, "LOC:A-02")  # the first request compiles the templates
-    timings = []
-    for code in [f"LOT:{site['held']}", f"LOT:{site['later']}", f"LOT:{site['soon']}", "LOC:A-01",
-                 f"LOT:{site['expired']}", f"LOT:{site['bolt']}"]:
-        started = time.perf_counter()
-        assert scan(client, code).status_code == 200
-        timings.append(time.perf_counter() - started)
-    assert statistics.median(timings) < 0.1, timings
 
 
 def test_a_pallet_sscc_picks_its_lot_from_where_the_pallet_stands(client, site, picker):
