@@ -455,7 +455,12 @@ def test_openapi_is_public_and_describes_every_route(client, app):
             path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
             served |= {(path, m.lower()) for m in rule.methods - {"HEAD", "OPTIONS"}}
     documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}
-    assert served == documented and len(served) == 36  # 27 + moves and production runs (7) + picks, shipments (2)
+    assert served == documented  # every route is documented, nothing documented is not served
+    promised = {("/api/v1/receipts", "post"), ("/api/v1/moves", "post"), ("/api/v1/picks", "post"),
+                ("/api/v1/shipments", "post"), ("/api/v1/production-runs", "post"), ("/api/v1/resolve", "post"),
+                ("/api/v1/lots/{lot_number}/labels", "post"), ("/api/v1/print-jobs/{job_id}", "get"),
+                ("/api/v1/lots/{lot_number}/label.zpl", "get"), ("/api/v1/lots/{lot_number}/label.png", "get")}
+    assert promised <= served, promised - served  # the routes the issues promise to ERP integrators
 
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
