@@ -21,11 +21,15 @@ Python API (import from station.views.floor)
     can("picking") -> bool                    also a Jinja global, like current_operator() and
                                              current_station()
     refusal(workflow) -> str                  "Receiving is for receivers and supervisors — …"
+    banner_response(kind, message, status=200, detail=None)   a full-width banner partial
+                                             (kind ok | error | info) for htmx / station.js answers
+    bind_station(response, station|None)      set / forget this device's station cookie
 
 Tests: tests/conftest.py has `signed_in(client, role, badge=None, name=None)` — creates an active
 operator with that role (no PIN needed) in the client's app database and signs the client in;
-returns the FloorOperator. And `bound_station(client, name="Test station")` binds the client to a
-station (created if missing) and returns its id.
+returns the FloorOperator. `bound_station(client, name="Test station", location_id=None,
+printer_id=None)` binds the client to a station (created if missing) and returns its id. For browser
+tests, `signed_in_page(page, base_url, app, role)` signs a Playwright page in through /signin.
 
 Front-end contract (station/static/station.js; every page extending base.html)
 -----------------------------------------------------------------------------
@@ -50,7 +54,11 @@ Front-end contract (station/static/station.js; every page extending base.html)
   The signed-in operator's own badge signs out; another badge signs that operator in (with the
   PIN step if their role needs one) and comes back to the same page.
 * Banners that are not the answer to a page's scan (commands, badges) go to #scan-current when
-  the page has one, else to #floor-banner (base.html, top of <main>).
+  the page has one, else to #floor-banner (base.html, top of <main>). So does a page's own scan
+  answer when it is a floor banner (class "floor-banner", e.g. @requires' 403 for htmx) and the
+  page has no #scan-current.
+* Wrong-PIN throttling (FLOOR_PIN_ATTEMPTS, default 3, then FLOOR_PIN_LOCK_SECONDS, default 60) is
+  counted in each app process; a shared count across processes needs a column on operators.
 * Signed in, the page reloads itself after FLOOR_IDLE_MINUTES without a key or a tap, so an
   unattended tablet shows the sign-in page.
 """
