@@ -1,13 +1,18 @@
 """Lot lookup: scan or type a lot number, see the lot card (stock, holds, history)."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, request, url_for
+import re
+
+from flask import Blueprint, Response, make_response, render_template, request, url_for
 
 from .. import get_db
+from ..models import LotStatus
+from ..services import catalog, holds
 from ..services.errors import DomainError, NotFound
 from ..services.labels import label_data, label_format, render_png
 from ..services.lots import LotDetails, lot_details
 from ..services.stock import BLOCKED
+from . import floor
 from .common import clean_scan, page_or_fragment, wants_fragment
 
 bp = Blueprint("lots", __name__, url_prefix="/lots")
@@ -43,7 +48,17 @@ def index():
 
 @bp.get("/card")
 def card():
-    """What the scan form fetches: the lot card, or a banner saying why there is none."""
+    """What the scan form fetches: the lot card, or a banner saying why there is none.
+
+    A command barcode (CMD:CONFIRM / CMD:CANCEL) scanned into the lookup field is no lot: the card
+    stays, and the event "lot-action-confirm" (etc.) goes to the page, where an open action form
+    of the card takes it (hx-trigger "… from:body")."""
+    command = command_of(clean_scan(request.args.get("lot")))
+    if command and wants_fragment():
+        response = make_response("", 200)
+        response.headers["HX-Reswap"] = "none"
+        response.headers["HX-Trigger"] = f"lot-action-{command}"
+        return response
     return _lookup(request.args.get("lot", ""))
 
 
@@ -117,3 +132,127 @@ def card_context(details: LotDetails) -> dict:
                    else "warn" if days <= EXPIRY_WARNING_DAYS else "ok")
     return {"lot_status": status, "status_tone": tone, "status_label": label, "warning": warning,
             "expiry_tone": expiry_tone, "movement_words": MOVEMENT}
+
+
+# --- supervisor actions on the lot card: hold, quarantine, release with a reason ----------------
+# GET  /lots/actions/<action>?lot=…[&reason=…&note=…]  the card's action panel, open for `action`
+#      (or closed with action=none): what the Hold / Quarantine / Release and preset-reason buttons
+#      swap in (#lot-action). POST /lots/actions/<action> (lot, reason, note): do it through
+#      services.holds with the operator and station as the actor; answers the whole lot result
+#      (banner + updated card) for #lot-result, or the full page without htmx.
+# No CSRF token: views/floor.py has no CSRF helper yet, so none is invented here.
+
+ACTIONS = ("hold", "quarantine", "release")
+ACTION_WORDS = {"hold": "Hold", "quarantine": "Quarantine", "release": "Release"}
+PRESETS = {
+    "hold": ("QA check", "Customer complaint", "Damaged", "Supplier notice"),
+    "quarantine": ("Lab test pending", "Suspected contamination", "Temperature alarm", "Supplier notice"),
+    "release": ("QA passed", "Checked, all fine", "Supplier cleared", "Complaint resolved"),
+}
+COMMAND_SCAN = re.compile(r"^(?:\][A-Za-z][0-9A-Za-z])?CMD:(CONFIRM|CANCEL|UNDO|NEXT|REPRINT)\s*$", re.I)
+PANEL = "partials/lot_action_panel.html"
+
+
+def command_of(code: str) -> str | None:
+    """"confirm", "cancel", … when `code` is a command barcode (CMD:CONFIRM, with or without an AIM
+    prefix), else None."""
+    match = COMMAND_SCAN.match(code or "")
+    return match.group(1).lower() if match else None
+
+
+def action_reason(preset: str, note: str) -> str:
+    """The reason recorded: the preset, the note, or both ("QA check — lid seals")."""
+    return " — ".join(part for part in (preset, note) if part)
+
+
+def _lot_status(lot_number: str) -> str | None:
+    with get_db().read() as session:
+        try:
+            return catalog.lot_by_number(session, lot_number).status.value
+        except NotFound:
+            return None
+
+
+@bp.get("/actions/<any(hold, quarantine, release, none):action>")
+@floor.requires("supervisor")
+def action_panel(action: str):
+    """The action panel of a lot's card: closed (action=none) or asking for the reason of `action`."""
+    lot_number = clean_scan(request.args.get("lot"))
+    status = _lot_status(lot_number) if lot_number else None
+    if status is None:
+        return _no_lot(lot_number)
+    return render_template(PANEL, lot_number=lot_number, lot_status_value=status,
+                           action=None if action == "none" else action,
+                           reason=clean_scan(request.args.get("reason")),
+                           note=clean_scan(request.args.get("note")))
+
+
+@bp.post("/actions/<any(hold, quarantine, release):action>")
+@floor.requires("supervisor")
+def act(action: str):
+    """Hold, quarantine or release a lot with a reason; a refusal changes nothing and says why."""
+    lot_number = clean_scan(request.form.get("lot"))
+    preset = clean_scan(request.form.get("reason"))
+    note = clean_scan(request.form.get("note"))
+    # A command barcode scanned into the note field (the cursor was there): confirm or cancel.
+    command = command_of(note)
+    if command:
+        note = ""
+        if command == "cancel":
+            return _action_answer(lot_number, 200)
+    reason = action_reason(preset, note)
+    if not reason:
+        if _lot_status(lot_number) is None:
+            return _no_lot(lot_number)
+        return _action_answer(lot_number, 422, "error",
+                              f"Pick a reason for the {action} of lot {lot_number}, or write one — "
+                              f"nothing changed.", open_action=action)
+    try:
+        with get_db().write() as session:
+            lot = catalog.lot_by_number(session, lot_number)
+            if action == "release":
+                event = holds.release(session, lot, reason, by=floor.actor())
+            else:
+                event = holds.hold(session, lot, reason, by=floor.actor(),
+                                   status=LotStatus.HOLD if action == "hold" else LotStatus.QUARANTINE)
+            to = event.to_status
+    except NotFound:
+        return _no_lot(lot_number)
+    except DomainError as exc:  # the service changed nothing (the transaction rolled back)
+        return _action_answer(lot_number, exc.status if 400 <= exc.status < 500 else 409, "error",
+                              f"{exc.message} Nothing changed.")
+    words = {LotStatus.HOLD: "is on hold", LotStatus.QUARANTINE: "is in quarantine",
+             LotStatus.AVAILABLE: "is released and available again",
+             LotStatus.CONSUMED: "is released (no stock left)"}.get(to, f"is {to.value}")
+    return _action_answer(lot_number, 200, "ok", f"Lot {lot_number} {words} — {reason}")
+
+
+def _no_lot(lot_number: str):
+    return floor.banner_response(
+        "error", f"No lot '{lot_number[:60]}' — scan the lot label again. Nothing changed.", 404)
+
+
+def _action_answer(lot_number: str, http_status: int, kind: str | None = None, message: str | None = None,
+                   open_action: str | None = None):
+    """The lot result (banner on top of the refreshed card) for #lot-result, or the whole page."""
+    banner = {"kind": kind, "message": message} if kind else None
+    with get_db().read() as session:
+        details = lot_details(session, lot_number)
+        context = dict(query=details.lot.lot_number, outcome="found", details=details,
+                       lot_action_banner=banner, lot_action_open=open_action,
+                       lot_action_note=clean_scan(request.form.get("note")) if open_action else "",
+                       **card_context(details))
+        response = page_or_fragment(PAGE, RESULT, http_status, **context)
+    if wants_fragment():
+        response.headers["HX-Replace-Url"] = url_for(".show", lot_number=lot_number)
+    return response
+
+
+@bp.app_template_global()
+def lot_action_presets(action: str) -> tuple[str, ...]:
+    return PRESETS.get(action, ())
+
+
+@bp.app_template_global()
+def lot_action_words(action: str) -> str:
+    return ACTION_WORDS.get(action, action)
