@@ -185,3 +185,9 @@ def test_without_htmx_the_answer_is_the_whole_page(client, db, signed_in, lot_nu
     response = client.post("/lots/actions/hold", data={"lot": lot_number, "reason": "Supplier notice"})
     assert response.status_code == 200 and "<html" in response.text
     assert f"Lot {lot_number} is on hold — Supplier notice" in text_of(response.text)
+
+
+def test_the_reason_and_lot_number_are_escaped_in_the_banner(client, db, signed_in, lot_number):
+    signed_in(client, "supervisor")
+    response = post(client, "hold", lot_number, note="<b>x</b>")
+    assert "&lt;b&gt;x&lt;/b&gt;" in response.text and "<b>x</b>" not in response.text

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from markupsafe import Markup
 from flask import Blueprint, Response, make_response, render_template, request, url_for
 
 from .. import get_db
@@ -224,7 +225,9 @@ def act(action: str):
     words = {LotStatus.HOLD: "is on hold", LotStatus.QUARANTINE: "is in quarantine",
              LotStatus.AVAILABLE: "is released and available again",
              LotStatus.CONSUMED: "is released (no stock left)"}.get(to, f"is {to.value}")
-    return _action_answer(lot_number, 200, "ok", f"Lot {lot_number} {words} — {reason}")
+    # The lot number stays on one line (at 360 px it would break at its hyphen).
+    message = Markup('Lot <span class="nowrap">{}</span> {} — {}').format(lot_number, words, reason)
+    return _action_answer(lot_number, 200, "ok", message)
 
 
 def _no_lot(lot_number: str):
