@@ -60,33 +60,9 @@
 
   // --- sounds for answers to taps --------------------------------------------------------------
 
-  var audio = null;
   function play(ok) {
     body.dataset.receiveSound = ok ? "ok" : "bad";  // what was played last (tests read it)
-    try {
-      var Context = window.AudioContext || window.webkitAudioContext;
-      if (!Context) return;
-      if (!audio) audio = new Context();
-      if (audio.state === "suspended") audio.resume();
-      var tones = ok ? [[1760, 0, 0.12]] : [[220, 0, 0.2], [165, 0.26, 0.32]];
-      var now = audio.currentTime;
-      tones.forEach(function (tone) {
-        var osc = audio.createOscillator();
-        var gain = audio.createGain();
-        var start = now + tone[1];
-        var end = start + tone[2];
-        osc.type = ok ? "sine" : "square";
-        osc.frequency.setValueAtTime(tone[0], start);
-        gain.gain.setValueAtTime(0.0001, start);
-        gain.gain.exponentialRampToValueAtTime(ok ? 0.5 : 0.3, start + 0.01);
-        gain.gain.setValueAtTime(ok ? 0.5 : 0.3, end - 0.03);
-        gain.gain.exponentialRampToValueAtTime(0.0001, end);
-        osc.connect(gain);
-        gain.connect(audio.destination);
-        osc.start(start);
-        osc.stop(end + 0.02);
-      });
-    } catch (e) { /* sound is a bonus; the banner is the answer */ }
+    if (window.stationSound) window.stationSound(ok);  // station.js's sounds, defined once
   }
 
   document.addEventListener("htmx:afterSettle", function (event) {

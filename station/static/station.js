@@ -93,6 +93,7 @@
 
   var body = document.body;
   if (!body || !body.dataset.scanUrl) return;
+  window.stationSound = sound;  // the same chirp and buzz for answers to taps (receive.js)
 
   var GS = "\x1d";
   var data = body.dataset;
