@@ -226,6 +226,7 @@ OPERATORS = [
     ("OP-1006", "Daniel Okafor", Role.ADMIN),
 ]
 
+DEMO_DOCK_PRINTER = "tcp://127.0.0.1:9100"  # scripts/start.sh starts `station printer-emulator` there
 DEMO_PIN = "1234"  # supervisors and admins sign in with badge and PIN (views/floor.py); demo only
 
 # why a lot is held, and the zones (A ambient food, B pharmacy, C cold room, P packaging) it fits
@@ -399,7 +400,9 @@ class _Site:
             pin = hash_pin(DEMO_PIN) if role in (Role.SUPERVISOR, Role.ADMIN) else None
             operators.append(Operator(badge=badge, name=name, role=role, pin_hash=pin))
         s.add_all(operators)
-        printers = [Printer(name="dock-zebra", url="sim://dock-zebra", dpi=203, label_size="4x6"),
+        # The dock printer is the printer emulator scripts/start.sh runs (the real network path, ~HS
+        # status and all); the line printer is simulated in-process.
+        printers = [Printer(name="dock-zebra", url=DEMO_DOCK_PRINTER, dpi=203, label_size="4x6"),
                     Printer(name="line-zebra", url="sim://line-zebra", dpi=203, label_size="4x6")]
         s.add_all(printers)
         s.flush()

@@ -136,7 +136,7 @@ def _check_catalogue(s) -> None:
     assert {op.role for op in operators} == set(Role)
     assert all(re.fullmatch(r"OP-\d{4}", op.badge) for op in operators)
     printers = s.scalars(select(Printer).order_by(Printer.name)).all()
-    assert [p.url for p in printers] == ["sim://dock-zebra", "sim://line-zebra"]
+    assert [p.url for p in printers] == ["tcp://127.0.0.1:9100", "sim://line-zebra"]  # emulator, simulated
     assert all(p.dpi == 203 and p.label_size == "4x6" for p in printers)
     assert _count(s, StationDevice) >= 2
 
