@@ -14,7 +14,6 @@ from biip.sscc import Sscc
 from PIL import Image
 from sqlalchemy import func, select
 
-from labels.templates import TEMPLATES
 from station.models import PrintJob, SequenceReset, SsccCounter, StationDevice
 from station.services import catalog, numbering
 from station.services.tokens import create_token
@@ -71,10 +70,6 @@ def nothing_drawn_or_queued(database) -> bool:
     with database.read() as s:
         return (s.scalar(select(func.count()).select_from(SsccCounter)),
                 s.scalar(select(func.count()).select_from(PrintJob))) == (0, 0)
-
-
-needs = {name: pytest.mark.skipif(name not in TEMPLATES, reason=f"labels.templates has no {name!r} template yet")
-         for name in ("pallet", "location", "badge", "commands")}
 
 
 # --- lot labels --------------------------------------------------------------------------------
@@ -165,7 +160,6 @@ def test_an_unchanged_label_answers_304_to_its_etag(get, site):
 # --- pallet labels: a GET never draws an SSCC --------------------------------------------------
 
 
-@needs["pallet"]
 def test_a_pallet_preview_shows_the_placeholder_sscc_and_draws_none(get, site, database, app):
     response = get(f"/lots/{site['bolt']}/label.png?template=pallet")
     assert response.status_code == 200, response.data
@@ -177,7 +171,6 @@ def test_a_pallet_preview_shows_the_placeholder_sscc_and_draws_none(get, site, d
     assert nothing_drawn_or_queued(database)
 
 
-@needs["pallet"]
 def test_a_pallet_zpl_needs_one_of_the_lots_own_ssccs(get, site, database):
     assert_error(get(f"/lots/{site['bolt']}/label.zpl?template=pallet"), 400, "sscc_required",
                  f"POST /api/v1/lots/{site['bolt']}/labels")
@@ -192,7 +185,6 @@ def test_a_pallet_zpl_needs_one_of_the_lots_own_ssccs(get, site, database):
     assert nothing_drawn_or_queued(database)
 
 
-@needs["pallet"]
 def test_a_pallet_label_of_a_printed_sscc_can_be_made_again(get, site, database):
     with database.write() as s:
         lot = catalog.lot_by_number(s, site["bolt"])
@@ -263,7 +255,6 @@ def test_a_printer_set_to_a_size_without_layouts_is_a_422_naming_it(get, site, d
 # --- locations, badges, commands -------------------------------------------------------------
 
 
-@needs["location"]
 def test_location_label(get, site):
     zpl = get("/locations/A-01/label.zpl")
     assert zpl.status_code == 200, zpl.data
@@ -273,7 +264,6 @@ def test_location_label(get, site):
                                           for code in decode(png.data))
 
 
-@needs["badge"]
 def test_operator_badge(get, site):
     zpl = get("/operators/OP-7/badge.zpl")
     assert zpl.status_code == 200, zpl.data
@@ -282,7 +272,6 @@ def test_operator_badge(get, site):
     assert png.status_code == 200 and any(code.endswith("OPR:OP-7") for code in decode(png.data))
 
 
-@needs["commands"]
 def test_command_sheet(get, site):
     png = get("/commands/label.png")
     assert png.status_code == 200, png.data
