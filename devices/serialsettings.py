@@ -6,6 +6,18 @@ import serial
 _BOOL = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 FLAGS = ("rtscts", "xonxoff", "dsrdtr", "exclusive")
 
+# The URL options pyserial_settings reads, with their help text (a backend adds its own).
+SERIAL_OPTIONS = {
+    "baudrate": "bits per second, default 9600",
+    "bytesize": "5-8, default 8",
+    "parity": "N, E, O, M or S, default N",
+    "stopbits": "1, 1.5 or 2, default 1",
+    "rtscts": "0 or 1 (hardware flow control)",
+    "xonxoff": "0 or 1 (software flow control)",
+    "dsrdtr": "0 or 1",
+    "exclusive": "1 (default) locks the port against other programs, 0 does not",
+}
+
 
 def pyserial_settings(options: dict[str, str]) -> dict[str, object]:
     """Keyword arguments for serial.Serial from URL options (baudrate, bytesize, parity, stopbits and

@@ -24,20 +24,13 @@ from devices.printers.base import (
     PrinterURLError,
 )
 from devices.printers.options import describe, flag, parse_options, seconds
-from devices.serialsettings import pyserial_settings
+from devices.serialsettings import SERIAL_OPTIONS, pyserial_settings
 
 EXAMPLE = "serial:///dev/ttyUSB0?baudrate=9600"
 FORMS = (f"{EXAMPLE}, serial:///dev/serial/by-id/NAME, serial://COM3?baudrate=9600, "
          "or serial+HANDLER://... for a pyserial URL handler such as serial+socket://HOST:PORT")
 OPTIONS = {
-    "baudrate": "bits per second, default 9600",
-    "bytesize": "5-8, default 8",
-    "parity": "N, E, O, M or S, default N",
-    "stopbits": "1, 1.5 or 2, default 1",
-    "rtscts": "0 or 1 (hardware flow control)",
-    "xonxoff": "0 or 1 (software flow control)",
-    "dsrdtr": "0 or 1",
-    "exclusive": "1 (default for devices) locks the port against other programs, 0 does not",
+    **SERIAL_OPTIONS,
     "timeout": "seconds for the printer to take a job and to answer ~HS, default 5",
     "confirm": "1 (default): confirm each job and read status with ~HS; 0: the printer does not answer",
 }

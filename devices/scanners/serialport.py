@@ -13,21 +13,14 @@ from devices.scanners.base import (
     framer_from_options,
     parse_options,
 )
-from devices.serialsettings import pyserial_settings
+from devices.serialsettings import SERIAL_OPTIONS, pyserial_settings
 
 EXAMPLE = "serial:///dev/ttyACM0?baudrate=9600&terminator=CR"
 FORMS = (f"{EXAMPLE}, serial:///dev/serial/by-id/NAME, serial://COM3?baudrate=9600, "
          "or serial+HANDLER://... for a pyserial URL handler such as serial+socket://HOST:PORT")
 
 OPTIONS = {
-    "baudrate": "bits per second, default 9600",
-    "bytesize": "5-8, default 8",
-    "parity": "N, E, O, M or S, default N",
-    "stopbits": "1, 1.5 or 2, default 1",
-    "rtscts": "0 or 1",
-    "xonxoff": "0 or 1",
-    "dsrdtr": "0 or 1",
-    "exclusive": "1 (default) locks the port against other readers, 0 does not",
+    **SERIAL_OPTIONS,
     "terminator": "ANY (CR, LF or CRLF; default), CR, LF, CRLF, TAB, ETX, EOT or 0xNN",
     "max_length": "longest scan in bytes, default 4096",
 }
