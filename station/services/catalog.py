@@ -92,7 +92,7 @@ def create_customer(session: Session, *, code: str, name: str, gln: str | None =
     return _party(session, Customer, "customer", code, name, gln)
 
 
-def _one(session: Session, query, error, message: str, code: str):
+def one(session: Session, query, error, message: str, code: str):
     """The one row `query` finds, or `error(message, code=code)`."""
     found = session.scalar(query)
     if found is None:
@@ -101,33 +101,33 @@ def _one(session: Session, query, error, message: str, code: str):
 
 
 def item_by_sku(session: Session, sku: str) -> Item:
-    return _one(session, select(Item).where(Item.sku == sku).options(selectinload(Item.gtins)),
+    return one(session, select(Item).where(Item.sku == sku).options(selectinload(Item.gtins)),
                 NotFound, f"No item with SKU {sku!r}.", "unknown_item")
 
 
 def item_by_gtin(session: Session, gtin: str) -> Item:
     normalised = normalise_gtin(gtin)
-    return _one(session, select(Item).join(ItemGtin).where(ItemGtin.gtin == normalised),
+    return one(session, select(Item).join(ItemGtin).where(ItemGtin.gtin == normalised),
                 NotFound, f"No item has GTIN {normalised}.", "unknown_gtin")
 
 
 def location_by_code(session: Session, code: str) -> Location:
-    return _one(session, select(Location).where(Location.code == code),
+    return one(session, select(Location).where(Location.code == code),
                 NotFound, f"No location {code!r}.", "unknown_location")
 
 
 def first_location(session: Session, kind: LocationKind, purpose: str) -> Location:
     """The first location of `kind` by code, for `purpose` ("to receive at"); Invalid if none."""
-    return _one(session, select(Location).where(Location.kind == kind).order_by(Location.code).limit(1),
+    return one(session, select(Location).where(Location.kind == kind).order_by(Location.code).limit(1),
                 Invalid, f"There is no {kind.value} location {purpose}; create one, or give the location.",
                 f"no_{kind.value}_location")
 
 
 def supplier_by_code(session: Session, code: str) -> Supplier:
-    return _one(session, select(Supplier).where(Supplier.code == code),
+    return one(session, select(Supplier).where(Supplier.code == code),
                 NotFound, f"No supplier {code!r}.", "unknown_supplier")
 
 
 def lot_by_number(session: Session, lot_number: str) -> Lot:
-    return _one(session, select(Lot).where(Lot.lot_number == lot_number),
+    return one(session, select(Lot).where(Lot.lot_number == lot_number),
                 NotFound, f"No lot {lot_number!r}.", "unknown_lot")

@@ -27,7 +27,7 @@ from labels.templates import TEMPLATES
 from ..gs1 import normalise_sscc
 from ..models import HandlingUnit, Item, Lot, Operator, Printer, PrintJob, StationDevice, Stock
 from ..scanning.codes import Command, command_code
-from .catalog import location_by_code, lot_by_number
+from .catalog import location_by_code, lot_by_number, one
 from .errors import Conflict, Invalid, NotFound
 from .sscc import next_sscc
 
@@ -145,10 +145,8 @@ def _location_data(session: Session, code: str) -> dict:
 
 
 def operator_by_badge(session: Session, badge: str) -> Operator:
-    operator = session.scalar(select(Operator).where(Operator.badge == badge))
-    if operator is None:
-        raise NotFound(f"No operator with badge {badge!r}.", code="unknown_operator")
-    return operator
+    return one(session, select(Operator).where(Operator.badge == badge), NotFound,
+               f"No operator with badge {badge!r}.", "unknown_operator")
 
 
 def _badge_data(session: Session, badge: str) -> dict:

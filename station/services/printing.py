@@ -51,6 +51,7 @@ from sqlalchemy.orm import Session, aliased
 from .. import clock
 from ..models import Operator, Printer, PrintJob, PrintJobStatus, StationDevice
 from . import labels as label_service
+from .catalog import one
 from .errors import Conflict, Invalid, NotFound
 
 QUEUED, SENDING, SENT = PrintJobStatus.QUEUED, PrintJobStatus.SENDING, PrintJobStatus.SENT
@@ -122,39 +123,28 @@ def get_job(session: Session, job_id: int, *, lock: bool = False) -> PrintJob:
     query = select(PrintJob).where(PrintJob.id == job_id)
     if lock:
         query = query.with_for_update()
-    job = session.scalar(query)
-    if job is None:
-        raise NotFound(f"There is no print job {job_id}.", code="unknown_print_job")
-    return job
+    return one(session, query, NotFound, f"There is no print job {job_id}.", "unknown_print_job")
 
 
 def printer_by_name(session: Session, name: str) -> Printer:
-    printer = session.scalar(select(Printer).where(Printer.name == name))
-    if printer is None:
-        raise NotFound(f"There is no printer called '{name}'.", code="unknown_printer")
-    return printer
+    return one(session, select(Printer).where(Printer.name == name), NotFound,
+               f"There is no printer called '{name}'.", "unknown_printer")
 
 
 def _station(session: Session, station: StationDevice | str | int | None) -> StationDevice | None:
     if station is None or isinstance(station, StationDevice):
         return station
-    query = select(StationDevice).where(
-        StationDevice.id == station if isinstance(station, int) else StationDevice.name == station)
-    found = session.scalar(query)
-    if found is None:
-        raise BadPrintRequest(f"There is no station '{station}'.", code="unknown_station")
-    return found
+    key = StationDevice.id == station if isinstance(station, int) else StationDevice.name == station
+    return one(session, select(StationDevice).where(key), BadPrintRequest,
+               f"There is no station '{station}'.", "unknown_station")
 
 
 def _operator(session: Session, operator: Operator | str | int | None) -> Operator | None:
     if operator is None or isinstance(operator, Operator):
         return operator
-    query = select(Operator).where(
-        Operator.id == operator if isinstance(operator, int) else Operator.badge == operator)
-    found = session.scalar(query)
-    if found is None:
-        raise BadPrintRequest(f"There is no operator '{operator}'.", code="unknown_operator")
-    return found
+    key = Operator.id == operator if isinstance(operator, int) else Operator.badge == operator
+    return one(session, select(Operator).where(key), BadPrintRequest,
+               f"There is no operator '{operator}'.", "unknown_operator")
 
 
 def choose_printer(session: Session, printer: Printer | str | None = None,
