@@ -89,6 +89,7 @@ class MovementKind(str, enum.Enum):
     CONSUME = "consume"
     PRODUCE = "produce"
     SHIP = "ship"
+    UNPICK = "unpick"  # a pick taken back (undo): staging -> where it was picked from, for the same line
 
 
 class OrderStatus(str, enum.Enum):
@@ -162,6 +163,9 @@ class Item(Base):
     )
     lot_scheme_id: Mapped[int | None] = mapped_column(ForeignKey("lot_schemes.id"))
     labels_per_receipt: Mapped[int] = mapped_column(Integer, default=1)
+    # Picking policy: a lot younger than the FIFO/FEFO suggestion is refused outright instead of
+    # needing an override reason.
+    refuse_younger_lots: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     gtins: Mapped[list[ItemGtin]] = relationship(
@@ -251,13 +255,20 @@ class Lot(Base):
     )
 
 
+class LinkKind(str, enum.Enum):
+    PRODUCTION = "production"  # the output lot was made on a line from the component lot
+    SPLIT = "split"  # the output lot is part of the component lot under a new number (repack, split)
+
+
 class LotLink(Base):
-    """Genealogy: an output lot made on the line consumed this quantity of a component lot."""
+    """Genealogy: an output lot made from (or split off) this quantity of a component lot."""
 
     __tablename__ = "lot_links"
     output_lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), primary_key=True)
     component_lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), primary_key=True, index=True)
     qty: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[LinkKind] = mapped_column(_enum(LinkKind, "link_kind"), default=LinkKind.PRODUCTION,
+                                           server_default=LinkKind.PRODUCTION.value)
 
 
 class HandlingUnit(Base):
@@ -335,6 +346,12 @@ class Movement(Base):
         CheckConstraint("qty > 0", name="qty_positive"),
         CheckConstraint("from_location_id IS NOT NULL OR to_location_id IS NOT NULL", name="has_place"),
         Index("ix_movements_lot_id", "lot_id", "id"),
+        # Audit filters (operator, station, place) walk newest first by id.
+        Index("ix_movements_operator_id", "operator_id", "id"),
+        Index("ix_movements_station_id", "station_id", "id"),
+        Index("ix_movements_from_location_id", "from_location_id", "id"),
+        Index("ix_movements_to_location_id", "to_location_id", "id"),
+        Index("ix_movements_customer_id", "customer_id", "id"),
     )
 
 
@@ -380,6 +397,9 @@ class OrderLine(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
     qty: Mapped[int] = mapped_column(Integer)
     picked_qty: Mapped[int] = mapped_column(Integer, default=0)
+    # What the order shipped without, and why (set when the order ships short).
+    short_qty: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    short_reason: Mapped[str | None] = mapped_column(String(200))
 
     order: Mapped[Order] = relationship(back_populates="lines")
     item: Mapped[Item] = relationship()
@@ -551,6 +571,90 @@ class ApiToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
+
+
+# --- recalls ---------------------------------------------------------------------------------
+
+
+class RecallStatus(str, enum.Enum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Recall(Base):
+    """A recall, started from one of our lots or from a supplier's lot, until it is closed."""
+
+    __tablename__ = "recalls"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    reason: Mapped[str] = mapped_column(String(200))
+    status: Mapped[RecallStatus] = mapped_column(_enum(RecallStatus, "recall_status"), default=RecallStatus.OPEN)
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"))  # started from this lot, or
+    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"))  # from this supplier's
+    supplier_lot: Mapped[str | None] = mapped_column(String(40))  # lot number
+    opened_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    close_reason: Mapped[str | None] = mapped_column(String(200))
+
+    lots: Mapped[list[RecallLot]] = relationship(back_populates="recall", order_by="RecallLot.lot_id")
+    customers: Mapped[list[RecallCustomer]] = relationship(back_populates="recall",
+                                                           order_by="RecallCustomer.customer_id")
+
+    __table_args__ = (
+        CheckConstraint("lot_id IS NOT NULL OR (supplier_id IS NOT NULL AND supplier_lot IS NOT NULL)",
+                        name="has_source"),
+        CheckConstraint("status <> 'closed' OR closed_at IS NOT NULL", name="closed_has_time"),
+    )
+
+
+class RecallLot(Base):
+    """A lot a recall stopped: its status and stock when the recall began, and how much came back."""
+
+    __tablename__ = "recall_lots"
+    recall_id: Mapped[int] = mapped_column(ForeignKey("recalls.id"), primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), primary_key=True, index=True)
+    depth: Mapped[int] = mapped_column(Integer)  # 0: the lot the recall started from
+    status_before: Mapped[LotStatus] = mapped_column(_enum(LotStatus, "recall_lot_status_before"))
+    on_hand_at_start: Mapped[int] = mapped_column(Integer)
+    retrieved_qty: Mapped[int] = mapped_column(Integer, default=0)
+
+    recall: Mapped[Recall] = relationship(back_populates="lots")
+    lot: Mapped[Lot] = relationship()
+
+    __table_args__ = (CheckConstraint("retrieved_qty >= 0", name="retrieved_not_negative"),)
+
+
+class RecallCustomer(Base):
+    """A customer who received recalled goods, and when they were told."""
+
+    __tablename__ = "recall_customers"
+    recall_id: Mapped[int] = mapped_column(ForeignKey("recalls.id"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    shipped_qty: Mapped[int] = mapped_column(Integer)
+    notified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    notified_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    note: Mapped[str | None] = mapped_column(String(200))
+
+    recall: Mapped[Recall] = relationship(back_populates="customers")
+    customer: Mapped[Customer] = relationship()
+
+
+class RecallEvent(Base):
+    """Who did what in a recall, when and why (append-only, like the ledger)."""
+
+    __tablename__ = "recall_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ts: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    recall_id: Mapped[int] = mapped_column(ForeignKey("recalls.id"), index=True)
+    action: Mapped[str] = mapped_column(String(20))  # open, retrieve, notify, close
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    qty: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(String(200))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
 
 
 # --- the scan log ----------------------------------------------------------------------------
