@@ -273,12 +273,55 @@ def printer_emulator_command(host: str, port: int, spool: str | None, control_po
             from None
 
 
+@click.command("scanner-agent")
+@click.option("--server", required=True, help="The central server's base URL, e.g. http://10.0.0.5:8000.")
+@click.option("--station", required=True, help="This station's name, as in the server's set-up.")
+@click.option("--scanner", "scanners", multiple=True, required=True,
+              help="A scanner URL (repeatable), e.g. 'serial:///dev/ttyACM0?terminator=CR'.")
+@click.option("--spool", required=True, type=click.Path(file_okay=False),
+              help="Folder for the journal of scans not yet sent (keep it on local disk).")
+@click.option("--token-file", type=click.File("r"),
+              help="File holding the API token; else $STATION_AGENT_TOKEN.")
+def scanner_agent_command(server: str, station: str, scanners: tuple[str, ...], spool: str, token_file) -> None:
+    """Read this PC's scanners and send every scan to the server, buffering on disk while it is away."""
+    import logging
+    import os
+    import signal
+    import threading
+
+    from .agent import Agent
+
+    token = (token_file.read() if token_file else os.environ.get("STATION_AGENT_TOKEN", "")).strip()
+    if not token:
+        raise click.UsageError("no API token: set STATION_AGENT_TOKEN or give --token-file "
+                               "(make one with `station token create NAME --role receiver`)")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        agent = Agent(server=server, token=token, station=station, scanner_urls=list(scanners), spool=spool)
+        agent.start()
+    except Exception as exc:  # noqa: BLE001 — a bad scanner URL or spool folder: say so and stop
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"agent for station {station!r}: {len(scanners)} scanner(s) -> {server}; "
+               f"{agent.status()['pending']} scan(s) waiting in {spool}")
+    try:
+        while not done.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        agent.stop()
+        click.echo(f"agent stopped; {agent.status()['pending']} scan(s) kept for the next start")
+
+
 def init_app(app) -> None:
     for command in (init_command, demo_command, run_command, scanners_command, token_group, scheme_group,
                     operator_group):
         app.cli.add_command(command)
     app.cli.add_command(printer_emulator_command)
     app.cli.add_command(worker_command)
+    app.cli.add_command(scanner_agent_command)
 
 
 def main() -> None:

@@ -1,0 +1,248 @@
+"""The station scanner agent: a small process on a station PC that reads its serial scanners and sends
+every scan to the central server, keeping them on disk while the server cannot be reached.
+
+    station scanner-agent --server http://station.example:8000 --station "Dock 1" \\
+        --scanner 'serial:///dev/ttyACM0?terminator=CR' --spool /var/lib/station-agent
+    (the API token comes from $STATION_AGENT_TOKEN or --token-file)
+
+Nothing is lost between the scanner and the scan log:
+- Each framed scan is appended to the journal (`<spool>/journal.jsonl`, fsynced) BEFORE anything is
+  sent, with its own client id and the time it was read. A crash or a power cut after that keeps it.
+- One sender sends the journal's scans in order, one at a time, to POST /api/v1/scans. A scan leaves
+  the journal only when the server has answered it (an "ack" line is appended). Until then the
+  same scan, with the same client id, is sent again with backoff — and a scan the server logged
+  but whose answer was lost is answered from the log (`retried`) instead of being logged twice.
+- A scan the server refuses for itself (a 400/422 about that scan) is written to `rejected.jsonl`
+  and skipped, so one bad scan cannot stop the queue. A refusal that concerns every scan (no or a
+  revoked token, an unknown station) stops sending and keeps everything until it is fixed.
+
+It imports no Flask and opens no database: only `devices.scanners` and the standard library.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import logging
+import os
+import threading
+import urllib.error
+import urllib.request
+import uuid
+from collections import OrderedDict
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# 422 answers that concern every scan, not the one sent: keep the queue, fix the set-up (401/403/5xx
+# are retried anyway).
+BLOCKING_CODES = {"unknown_station"}
+COMPACT_BYTES = 1 << 20  # rewrite the journal when nothing is pending and it has grown past this
+
+
+class Journal:
+    """Scans not yet answered by the server, kept in an append-only JSON-lines file.
+
+    Lines are {"scan": {...}} when a scan is read and {"ack": client_id} when it is answered; the
+    pending scans are the ones without an ack, in the order they were read. A torn last line (a
+    crash mid-write) is ignored: its scan had not been acknowledged to anyone yet.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.path = self.folder / "journal.jsonl"
+        self._lock = threading.Lock()
+        self._pending: OrderedDict[str, dict] = OrderedDict()
+        self._load()
+        self._file = open(self.path, "a", encoding="utf-8")
+
+    def _load(self) -> None:
+        if not self.path.exists():
+            return
+        with open(self.path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    log.warning("journal %s: a torn line was skipped", self.path)
+                    continue
+                if "scan" in entry:
+                    self._pending[entry["scan"]["client_id"]] = entry["scan"]
+                elif "ack" in entry:
+                    self._pending.pop(entry["ack"], None)
+
+    def _append(self, entry: dict) -> None:
+        self._file.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def add(self, scan: dict) -> None:
+        with self._lock:
+            self._append({"scan": scan})
+            self._pending[scan["client_id"]] = scan
+
+    def first(self) -> dict | None:
+        with self._lock:
+            return next(iter(self._pending.values()), None)
+
+    def ack(self, client_id: str) -> None:
+        with self._lock:
+            self._append({"ack": client_id})
+            self._pending.pop(client_id, None)
+            if not self._pending and self._file.tell() > COMPACT_BYTES:
+                self._compact()
+
+    def _compact(self) -> None:
+        # Nothing pending: start an empty journal (atomically, so a crash leaves the old or the new).
+        tmp = self.path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.flush()
+            os.fsync(f.fileno())
+        self._file.close()
+        os.replace(tmp, self.path)
+        self._file = open(self.path, "a", encoding="utf-8")
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class Agent:
+    """Reads `scanner_urls` into the journal and sends the journal to `server` for `station`."""
+
+    def __init__(self, *, server: str, token: str, station: str, scanner_urls: list[str], spool: Path,
+                 timeout: float = 5.0, retry_max: float = 10.0) -> None:
+        self.endpoint = server.rstrip("/") + "/api/v1/scans"
+        self.token, self.station = token, station
+        self.scanner_urls = list(scanner_urls)
+        self.journal = Journal(spool)
+        self.rejected_path = Path(spool) / "rejected.jsonl"
+        self.timeout, self.retry_max = timeout, retry_max
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._scanners: list = []
+        self._sender: threading.Thread | None = None
+        self.sent = 0
+        self.last_error: str | None = None
+
+    # --- life cycle ------------------------------------------------------------------------------
+
+    def start(self) -> Agent:
+        from devices.scanners import open_scanner
+
+        try:
+            for url in self.scanner_urls:
+                self._scanners.append(open_scanner(url, lambda event, url=url: self._on_scan(url, event),
+                                                   lambda status, url=url: self._on_status(url, status)))
+        except Exception:
+            self.stop()  # a bad URL: nothing half-started is left behind
+            raise
+        self._sender = threading.Thread(target=self._send_loop, name="agent sender", daemon=True)
+        self._sender.start()
+        return self
+
+    def stop(self) -> None:
+        for scanner in self._scanners:
+            scanner.stop()
+        self._scanners.clear()
+        self._stop.set()
+        self._wake.set()
+        if self._sender is not None:
+            self._sender.join(timeout=self.timeout + 1)
+        self.journal.close()
+
+    def __enter__(self) -> Agent:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def status(self) -> dict:
+        return {"pending": len(self.journal), "sent": self.sent, "last_error": self.last_error}
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def _on_scan(self, url: str, event) -> None:
+        if not event.raw or not getattr(event, "complete", True):
+            # An unplug cut it short, or it never ended: "LOT:24-00" of "LOT:24-0017" could be
+            # another lot, so it is not sent; the worker scans again.
+            if event.raw:
+                log.warning("scanner %s: incomplete scan %r discarded", url, event.raw[:80])
+            return
+        at = getattr(event, "received_at", None) or dt.datetime.now(dt.timezone.utc)
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=dt.timezone.utc)
+        self.journal.add({"client_id": f"agent-{uuid.uuid4().hex}", "source": url,
+                          "raw_base64": base64.b64encode(event.raw).decode("ascii"),
+                          "scanned_at": at.isoformat()})
+        self._wake.set()
+
+    @staticmethod
+    def _on_status(url: str, status) -> None:
+        log.info("scanner %s: %s %s", url, getattr(status, "state", "?"), getattr(status, "last_error", "") or "")
+
+    # --- sending ---------------------------------------------------------------------------------
+
+    def _send_loop(self) -> None:
+        delay = 0.25
+        while not self._stop.is_set():
+            scan = self.journal.first()
+            if scan is None:
+                self._wake.wait(1.0)
+                self._wake.clear()
+                continue
+            verdict = self._send(scan)
+            if verdict == "retry":
+                self._stop.wait(delay)
+                delay = min(delay * 2, self.retry_max)
+                continue
+            delay = 0.25
+            if verdict == "rejected":
+                with open(self.rejected_path, "a", encoding="utf-8") as f:
+                    f.write(json.dumps({"scan": scan, "error": self.last_error}) + "\n")
+            self.journal.ack(scan["client_id"])
+            self.sent += verdict == "sent"
+
+    def _send(self, scan: dict) -> str:
+        """"sent", "rejected" (this scan will never be taken) or "retry" (try the same scan later)."""
+        body = json.dumps({"station": self.station, **scan}).encode()
+        request = urllib.request.Request(self.endpoint, data=body, method="POST", headers={
+            "Content-Type": "application/json", "Authorization": f"Bearer {self.token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                response.read()
+            self.last_error = None
+            return "sent"
+        except urllib.error.HTTPError as exc:
+            code, message = _error_of(exc)
+            self.last_error = f"{exc.code} {code}: {message}"
+            if exc.code in (400, 422) and code not in BLOCKING_CODES:
+                log.warning("scan %s refused by the server and set aside: %s", scan["client_id"], message)
+                return "rejected"
+            log.warning("server answered %s (%s); %d scan(s) kept, retrying", exc.code, message,
+                        len(self.journal))
+            return "retry"
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            self.last_error = f"server unreachable: {reason}"
+            log.info("server unreachable (%s); %d scan(s) kept", reason, len(self.journal))
+            return "retry"
+
+
+def _error_of(exc: urllib.error.HTTPError) -> tuple[str, str]:
+    try:
+        error = json.loads(exc.read() or b"{}").get("error") or {}
+    except ValueError:
+        error = {}
+    return error.get("code", "http_error"), error.get("message", exc.reason or "")
