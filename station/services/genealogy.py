@@ -34,3 +34,50 @@ def _walk(session: Session, lot_ids: Iterable[int], *, down: bool) -> set[int]:
     step = select(reach.label("lot_id")).join(tree, start == tree.c.lot_id)
     tree = tree.union(step)
     return set(session.scalars(select(tree.c.lot_id)))
+
+
+def links(session: Session, lot_ids: Iterable[int], *, down: bool) -> list[tuple[int, int, int, str]]:
+    """The lot_links rows leaving a set of lots: (component id, output id, qty, kind), one query.
+
+    Walking down, the links whose component is in the set; up, those whose output is. Given the set
+    `descendants` (or `ancestors`) returned, that is every link of the genealogy and none outside it.
+    """
+    ids = sorted(set(lot_ids))
+    side = LotLink.component_lot_id if down else LotLink.output_lot_id
+    rows: list[tuple[int, int, int, str]] = []
+    for part in chunks(ids):
+        rows.extend((c, o, q, getattr(k, "value", k)) for c, o, q, k in session.execute(
+            select(LotLink.component_lot_id, LotLink.output_lot_id, LotLink.qty, LotLink.kind)
+            .where(side.in_(part))))
+    return sorted(rows)
+
+
+def depths(start: Iterable[int], edges: Iterable[tuple[int, int]]) -> dict[int, int]:
+    """Fewest links from the start lots to each lot reached over `edges` (from -> to pairs).
+
+    A breadth-first walk in memory over edges already fetched: a lot is numbered once, so a cycle
+    in the links ends here as it does in the recursive query."""
+    following: dict[int, list[int]] = {}
+    for a, b in edges:
+        following.setdefault(a, []).append(b)
+    depth = {lot: 0 for lot in start}
+    level = list(depth)
+    while level:
+        nxt = []
+        for lot in level:
+            for other in following.get(lot, ()):
+                if other not in depth:
+                    depth[other] = depth[lot] + 1
+                    nxt.append(other)
+        level = nxt
+    return depth
+
+
+# Bound parameters per IN list: well under SQLite's limit (32,766) and cheap for PostgreSQL.
+CHUNK = 5000
+
+
+def chunks(ids: list[int], size: int = CHUNK):
+    """`ids` in slices of at most `size` (one IN list each)."""
+    for i in range(0, len(ids), size):
+        yield ids[i:i + size]

@@ -1,0 +1,193 @@
+"""Trace a lot: backward to the suppliers' receipts it came from, forward to the customers who got it.
+
+    trace(session, lot, direction="backward" | "forward") -> Trace
+
+A trace is plain data (dataclasses of strings, numbers and dates) that the page, the CSV, the PDF
+and the API all render. It is built from a fixed number of set-based queries whatever the size of
+the genealogy: the lots reached (services.genealogy, one recursive query), their links, the lots
+with item and supplier, their stock by location, and the receipts (backward) or shipments
+(forward) — each one query per slice of CHUNK lots, never one per lot.
+
+Depth is the fewest links from the traced lot. A cycle in lot_links (bad imported data) neither
+loops nor crashes: the walk and the depth numbering each reach a lot once.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..models import (Customer, HandlingUnit, Item, Location, Lot, Movement, MovementKind, Operator, Stock,
+                      Supplier)
+from .errors import Invalid
+from .genealogy import ancestors, chunks, depths, descendants, links
+
+DIRECTIONS = ("backward", "forward")
+
+
+@dataclass(frozen=True)
+class Place:
+    location: str
+    qty: int
+
+
+@dataclass
+class TraceNode:
+    """A lot in the trace, as a supervisor reads it."""
+
+    lot_id: int
+    lot_number: str
+    depth: int
+    sku: str
+    item_name: str
+    unit: str
+    origin: str  # receipt, production or split
+    status: str
+    on_hand: int
+    supplier_code: str | None
+    supplier_name: str | None
+    supplier_lot: str | None
+    received_on: dt.date | None
+    produced_on: dt.date | None
+    expiry: dt.date | None
+    places: list[Place] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TraceEdge:
+    """`qty` of the component lot went into (or was split off as) the output lot."""
+
+    component: str  # lot numbers
+    output: str
+    qty: int
+    kind: str  # production or split
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """One booking-in of a root lot: a pallet (with its SSCC) or a loose quantity."""
+
+    lot_number: str
+    supplier_code: str | None
+    supplier_name: str | None
+    supplier_lot: str | None
+    ts: dt.datetime
+    qty: int
+    sscc: str | None
+    received_by: str | None
+    location: str | None
+
+
+@dataclass(frozen=True)
+class Shipment:
+    """Goods of a lot that left the site to a customer on an order."""
+
+    lot_number: str
+    customer_code: str | None
+    customer_name: str | None
+    order_number: str | None
+    ts: dt.datetime
+    qty: int
+
+
+@dataclass
+class Trace:
+    lot_number: str
+    direction: str
+    nodes: list[TraceNode]
+    edges: list[TraceEdge]
+    receipts: list[Receipt]
+    shipments: list[Shipment]
+
+    @property
+    def max_depth(self) -> int:
+        return max((n.depth for n in self.nodes), default=0)
+
+    def node(self, lot_number: str) -> TraceNode | None:
+        return next((n for n in self.nodes if n.lot_number == lot_number), None)
+
+
+def check_direction(direction: str | None) -> str:
+    """'backward' or 'forward' (no value: backward); anything else is refused in words."""
+    value = (direction or "backward").strip().lower()
+    if value not in DIRECTIONS:
+        raise Invalid(f"A trace goes 'backward' (to the suppliers) or 'forward' (to the customers), "
+                      f"not {direction[:40]!r}.", code="invalid_direction")
+    return value
+
+
+def trace(session: Session, lot: Lot, direction: str = "backward") -> Trace:
+    """The genealogy of `lot` in one direction, with where its lots are now and where they came
+    from (backward: the receipts of its roots) or went (forward: every shipment)."""
+    direction = check_direction(direction)
+    down = direction == "forward"
+    ids = (descendants if down else ancestors)(session, [lot.id])
+    link_rows = links(session, ids, down=down)
+    # Backward, a link is walked from its output to its component.
+    walked = [(c, o) if down else (o, c) for c, o, _q, _k in link_rows]
+    depth = depths([lot.id], walked)
+    nodes = _nodes(session, ids, depth)
+    number = {n.lot_id: n.lot_number for n in nodes}
+    edges = [TraceEdge(number[c], number[o], q, k) for c, o, q, k in link_rows
+             if c in number and o in number]
+    receipts, shipments = [], []
+    if down:
+        shipments = _shipments(session, ids, number)
+    else:
+        made_from = {o for c, o, _q, _k in link_rows}
+        roots = [i for i in ids if i not in made_from]
+        receipts = _receipts(session, roots, number)
+    return Trace(lot.lot_number, direction, nodes, edges, receipts, shipments)
+
+
+def _nodes(session: Session, ids: set[int], depth: dict[int, int]) -> list[TraceNode]:
+    nodes: dict[int, TraceNode] = {}
+    for part in chunks(sorted(ids)):
+        for row in session.execute(
+                select(Lot.id, Lot.lot_number, Item.sku, Item.name, Item.unit, Lot.origin, Lot.status,
+                       Lot.on_hand, Supplier.code, Supplier.name, Lot.supplier_lot, Lot.received_on,
+                       Lot.produced_on, Lot.expiry)
+                .join(Item, Item.id == Lot.item_id).outerjoin(Supplier, Supplier.id == Lot.supplier_id)
+                .where(Lot.id.in_(part))):
+            nodes[row[0]] = TraceNode(
+                lot_id=row[0], lot_number=row[1], depth=depth.get(row[0], 0), sku=row[2], item_name=row[3],
+                unit=row[4], origin=row[5], status=getattr(row[6], "value", row[6]), on_hand=row[7],
+                supplier_code=row[8], supplier_name=row[9], supplier_lot=row[10], received_on=row[11],
+                produced_on=row[12], expiry=row[13])
+        for lot_id, code, qty in session.execute(
+                select(Stock.lot_id, Location.code, func.sum(Stock.qty))
+                .join(Location, Location.id == Stock.location_id)
+                .where(Stock.lot_id.in_(part), Stock.qty > 0)
+                .group_by(Stock.lot_id, Location.code).order_by(Stock.lot_id, Location.code)):
+            nodes[lot_id].places.append(Place(code, int(qty)))
+    return sorted(nodes.values(), key=lambda n: (n.depth, n.lot_number))
+
+
+def _shipments(session: Session, ids: set[int], number: dict[int, str]) -> list[Shipment]:
+    out = []
+    for part in chunks(sorted(ids)):
+        for lot_id, code, name, ref, ts, qty in session.execute(
+                select(Movement.lot_id, Customer.code, Customer.name, Movement.reference, Movement.ts,
+                       Movement.qty)
+                .outerjoin(Customer, Customer.id == Movement.customer_id)
+                .where(Movement.lot_id.in_(part), Movement.kind == MovementKind.SHIP)):
+            out.append(Shipment(number[lot_id], code, name, ref, ts, qty))
+    return sorted(out, key=lambda s: (s.ts, s.lot_number, s.customer_code or "", s.order_number or ""))
+
+
+def _receipts(session: Session, roots: list[int], number: dict[int, str]) -> list[Receipt]:
+    out = []
+    for part in chunks(sorted(roots)):
+        for lot_id, scode, sname, slot, ts, qty, sscc, who, where in session.execute(
+                select(Movement.lot_id, Supplier.code, Supplier.name, Lot.supplier_lot, Movement.ts,
+                       Movement.qty, HandlingUnit.sscc, Operator.name, Location.code)
+                .join(Lot, Lot.id == Movement.lot_id)
+                .outerjoin(Supplier, Supplier.id == Lot.supplier_id)
+                .outerjoin(HandlingUnit, HandlingUnit.id == Movement.handling_unit_id)
+                .outerjoin(Operator, Operator.id == Movement.operator_id)
+                .outerjoin(Location, Location.id == Movement.to_location_id)
+                .where(Movement.lot_id.in_(part), Movement.kind == MovementKind.RECEIVE)):
+            out.append(Receipt(number[lot_id], scode, sname, slot, ts, qty, sscc, who, where))
+    return sorted(out, key=lambda r: (r.ts, r.lot_number, r.sscc or ""))
