@@ -245,4 +245,6 @@ def _error_of(exc: urllib.error.HTTPError) -> tuple[str, str]:
         error = json.loads(exc.read() or b"{}").get("error") or {}
     except ValueError:
         error = {}
+    finally:
+        exc.close()  # it holds the connection's response
     return error.get("code", "http_error"), error.get("message", exc.reason or "")
