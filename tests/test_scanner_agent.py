@@ -216,6 +216,7 @@ def test_the_agent_command_reads_a_serial_scanner_and_survives_kill_9(sqlite_app
     import signal
     import subprocess
     import sys
+    import threading
     from pathlib import Path
 
     token = _setup(sqlite_app)
@@ -226,30 +227,44 @@ def test_the_agent_command_reads_a_serial_scanner_and_survives_kill_9(sqlite_app
     env = {**os.environ, "STATION_AGENT_TOKEN": token, "STATION_INSTANCE": str(tmp_path / "instance")}
 
     def agent(server_url):
-        return subprocess.Popen([str(exe), "scanner-agent", "--server", server_url, "--station", STATION,
-                                 "--scanner", f"serial+socket://127.0.0.1:{port}?terminator=CR",
-                                 "--spool", str(spool)], env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT)
+        process = subprocess.Popen([str(exe), "scanner-agent", "--server", server_url, "--station", STATION,
+                                    "--scanner", f"serial+socket://127.0.0.1:{port}?terminator=CR",
+                                    "--spool", str(spool)], env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)
+        process.lines = []
+        process.reader = threading.Thread(target=lambda: process.lines.extend(process.stdout), daemon=True)
+        process.reader.start()
+        return process
+
+    def connected(process):
+        # pyserial's socket:// handler empties its input when it opens: send only once it is open.
+        _wait_for(lambda: any("connected" in line for line in process.lines), "the scanner connected")
 
     first = agent(_dead_url())
     try:
         listener.settimeout(30)
         line, _ = listener.accept()
+        connected(first)
         line.sendall(b"LOT:KEPT-THROUGH-KILL\r")
         _wait_for(lambda: _journal_len(spool) == 1, "the scan in the journal")
     finally:
         first.send_signal(signal.SIGKILL)
-        first.communicate(timeout=10)
+        first.wait(10)
+        first.stdout.close()
         line.close()
     with LiveServer(sqlite_app) as server:
         second = agent(server.url)
         try:
             line, _ = listener.accept()  # the new agent opens the "serial port" again
+            connected(second)
             line.sendall(b"LOT:AFTER-RESTART\r")
             rows = _wait_for(lambda: len(_logged(sqlite_app)) == 2 and _logged(sqlite_app), "both scans")
         finally:
             second.terminate()
-            output = second.communicate(timeout=10)[0].decode()
+            second.wait(10)
+            second.reader.join(10)  # it has read the last lines
+            output = "".join(second.lines)
+            second.stdout.close()
             line.close()
             listener.close()
     assert [r.raw for r in rows] == [b"LOT:KEPT-THROUGH-KILL", b"LOT:AFTER-RESTART"]
