@@ -1,0 +1,265 @@
+"""A trace as files: CSV (one row per lot, receipt and shipment) and PDF (the picture and the table).
+
+CSV cells that a spreadsheet would read as a formula (starting with = + - @, a tab or a carriage
+return) get a leading apostrophe: lot numbers and supplier lots come from suppliers' labels, and a
+label must never run a formula on a supervisor's computer.
+
+The PDF is drawn with fpdf2 in DejaVu Sans (fonts-dejavu-core, which scripts/setup.sh installs;
+Droid Sans Fallback covers CJK), so any lot number prints as the text it is.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from pathlib import Path
+
+from ..services.trace import Trace
+from .trace_graph import TONES, Picture
+
+FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/droid"))
+
+COLUMNS = [
+    ("record", "record: lot, receipt or shipment"),
+    ("depth", "depth: links from the traced lot"),
+    ("lot_number", "lot_number"),
+    ("item_sku", "item_sku"),
+    ("item_name", "item_name"),
+    ("status", "status: of the lot now"),
+    ("origin", "origin: receipt, production or split"),
+    ("on_hand", "on_hand: in stock now"),
+    ("unit", "unit"),
+    ("stock_now", "stock_now: location qty; ..."),
+    ("made_from", "made_from: component qty kind; ..."),
+    ("supplier_code", "supplier_code"),
+    ("supplier_name", "supplier_name"),
+    ("supplier_lot", "supplier_lot"),
+    ("received_on", "received_on"),
+    ("produced_on", "produced_on"),
+    ("expiry", "expiry"),
+    ("customer_code", "customer_code: shipments"),
+    ("customer_name", "customer_name"),
+    ("order_number", "order_number"),
+    ("sscc", "sscc: receipts"),
+    ("received_by", "received_by"),
+    ("date", "date: of the receipt or shipment (UTC)"),
+    ("qty", "qty: received or shipped"),
+]
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value) -> str | int:
+    """A CSV cell a spreadsheet shows as text: formulas neutralised, numbers kept as numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def made_from(t: Trace) -> dict[str, str]:
+    parts: dict[str, list[str]] = {}
+    for e in t.edges:
+        parts.setdefault(e.output, []).append(f"{e.component} {e.qty} {e.kind}")
+    return {k: "; ".join(v) for k, v in parts.items()}
+
+
+def _utc(ts: dt.datetime) -> dt.datetime:
+    return ts.replace(tzinfo=dt.timezone.utc) if ts.tzinfo is None else ts.astimezone(dt.timezone.utc)
+
+
+def csv_rows(t: Trace) -> list[dict]:
+    rows = []
+    sources = made_from(t)
+    lots = {n.lot_number: n for n in t.nodes}
+    for n in t.nodes:
+        rows.append(dict(record="lot", depth=n.depth, lot_number=n.lot_number, item_sku=n.sku,
+                         item_name=n.item_name, status=n.status, origin=n.origin, on_hand=n.on_hand, unit=n.unit,
+                         stock_now="; ".join(f"{p.location} {p.qty}" for p in n.places),
+                         made_from=sources.get(n.lot_number, ""), supplier_code=n.supplier_code,
+                         supplier_name=n.supplier_name, supplier_lot=n.supplier_lot, received_on=n.received_on,
+                         produced_on=n.produced_on, expiry=n.expiry))
+    for r in t.receipts:
+        n = lots[r.lot_number]
+        rows.append(dict(record="receipt", depth=n.depth, lot_number=r.lot_number, item_sku=n.sku,
+                         item_name=n.item_name, unit=n.unit, supplier_code=r.supplier_code,
+                         supplier_name=r.supplier_name, supplier_lot=r.supplier_lot, sscc=r.sscc,
+                         received_by=r.received_by, stock_now=r.location, date=_utc(r.ts), qty=r.qty))
+    for s in t.shipments:
+        n = lots[s.lot_number]
+        rows.append(dict(record="shipment", depth=n.depth, lot_number=s.lot_number, item_sku=n.sku,
+                         item_name=n.item_name, unit=n.unit, customer_code=s.customer_code,
+                         customer_name=s.customer_name, order_number=s.order_number, date=_utc(s.ts), qty=s.qty))
+    return rows
+
+
+def to_csv(t: Trace) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([label for _key, label in COLUMNS])
+    for row in csv_rows(t):
+        writer.writerow([safe_cell(row.get(key)) for key, _label in COLUMNS])
+    return out.getvalue()
+
+
+# --- PDF --------------------------------------------------------------------------------------
+
+PAGE_W, PAGE_H, MARGIN = 297.0, 210.0, 10.0  # A4 landscape, mm
+PX_MM = 0.3  # the picture's pixel at most this many mm (1:1 would be 0.26)
+
+
+def _hex(color: str) -> tuple[int, int, int]:
+    color = color.lstrip("#")
+    return int(color[0:2], 16), int(color[2:4], 16), int(color[4:6], 16)
+
+
+def _fonts(pdf) -> str:
+    regular = FONT_DIRS[0] / "DejaVuSans.ttf"
+    bold = FONT_DIRS[0] / "DejaVuSans-Bold.ttf"
+    if not regular.exists():  # a site without fonts-dejavu-core: Latin-1 text still prints
+        return "helvetica"
+    pdf.add_font("dejavu", "", str(regular))
+    pdf.add_font("dejavu", "B", str(bold if bold.exists() else regular))
+    fallback = FONT_DIRS[1] / "DroidSansFallbackFull.ttf"
+    if fallback.exists():
+        pdf.add_font("droid", "", str(fallback))
+        pdf.add_font("droid", "B", str(fallback))
+        pdf.set_fallback_fonts(["droid"], exact_match=False)
+    return "dejavu"
+
+
+def _latin1(text: str, font: str) -> str:
+    return text if font != "helvetica" else text.encode("latin-1", "replace").decode("latin-1")
+
+
+def to_pdf(t: Trace, pic: Picture, *, title: str, generated: dt.datetime) -> bytes:
+    from fpdf import FPDF
+    from fpdf.fonts import FontFace
+
+    pdf = FPDF(orientation="L", unit="mm", format="A4")
+    pdf.set_margins(MARGIN, MARGIN, MARGIN)
+    pdf.set_auto_page_break(True, MARGIN)
+    font = _fonts(pdf)
+    txt = lambda s: _latin1(str(s if s is not None else ""), font)  # noqa: E731
+    pdf.set_title(txt(title))
+    pdf.set_creator("Station")
+    pdf.add_page()
+    pdf.set_font(font, "B", 16)
+    pdf.multi_cell(0, 8, txt(title), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(font, "", 10)
+    shipped = sum(s.qty for s in t.shipments)
+    facts = (f"{len(t.nodes)} lots, {t.max_depth} levels deep. "
+             + (f"{len(t.shipments)} shipments ({shipped} units) to "
+                f"{len({s.customer_code for s in t.shipments})} customers." if t.direction == "forward" else
+                f"{len(t.receipts)} receipts from {len({r.supplier_code for r in t.receipts})} suppliers.")
+             + f" Made {generated:%Y-%m-%d %H:%M} UTC.")
+    pdf.multi_cell(0, 6, txt(facts), new_x="LMARGIN", new_y="NEXT")
+    if pic.note:
+        pdf.multi_cell(0, 6, txt(pic.note), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+    _draw(pdf, pic, font, txt)
+    _tables(pdf, t, font, txt, FontFace)
+    return bytes(pdf.output())
+
+
+def _draw(pdf, pic: Picture, font: str, txt) -> None:
+    room_w, room_h = PAGE_W - 2 * MARGIN, PAGE_H - 2 * MARGIN - 20
+    scale = min(PX_MM, room_w / pic.width, room_h / pic.height)
+    if pic.height * scale > PAGE_H - MARGIN - pdf.get_y():
+        pdf.add_page()
+    ox, oy = MARGIN, pdf.get_y()
+    at = lambda x, y: (ox + x * scale, oy + y * scale)  # noqa: E731
+    pdf.set_line_width(0.4)
+    for a in pic.arrows:
+        pdf.set_draw_color(74, 80, 89)
+        bend = max(40.0, abs(a.x2 - a.x1) / 2)
+        pts = [at(a.x1, a.y1), at(a.x1 + bend, a.y1), at(a.x2 - bend, a.y2), at(a.x2, a.y2)]
+        if a.kind == "split":
+            pdf.set_dash_pattern(dash=1.5, gap=1)
+        pdf.bezier(pts)
+        pdf.set_dash_pattern()
+        tip = at(a.x2, a.y2)
+        pdf.set_fill_color(74, 80, 89)
+        pdf.polygon([tip, (tip[0] - 2.2, tip[1] - 1.2), (tip[0] - 2.2, tip[1] + 1.2)], style="F")
+    pdf.set_font(font, "B", max(5.0, 14 * scale / 0.3528))
+    for a in pic.arrows:
+        mx, my = a.mid
+        w = pdf.get_string_width(txt(a.label)) + 2
+        x, y = at(mx, my)
+        pdf.set_fill_color(255, 255, 255)
+        pdf.set_draw_color(185, 191, 200)
+        pdf.rect(x - w / 2, y - 2.2, w, 4.4, style="DF")
+        pdf.text(x - w / 2 + 1, y + 1.2, txt(a.label))
+    for b in pic.boxes:
+        x, y = at(b.x, b.y)
+        pdf.set_fill_color(*_hex(TONES[b.tone][0]))
+        pdf.set_draw_color(*_hex("#111418" if b.start else TONES[b.tone][1]))
+        pdf.set_line_width(1.0 if b.start else 0.5)
+        pdf.rect(x, y, pic.box_w * scale, pic.box_h * scale, style="DF", round_corners=True,
+                 corner_radius=2)
+        pdf.set_text_color(17, 20, 24)
+        pdf.set_font(font, "B", max(5.0, 17 * scale / 0.3528 * 0.85))
+        pdf.text(x + 12 * scale, y + 24 * scale, txt(b.title))
+        pdf.set_font(font, "", max(4.5, 13.5 * scale / 0.3528 * 0.85))
+        for i, line in enumerate(b.lines):
+            pdf.text(x + 12 * scale, y + (45 + i * 18) * scale, txt(line))
+    pdf.set_line_width(0.2)
+    pdf.set_draw_color(0, 0, 0)
+    pdf.set_y(oy + pic.height * scale + 4)
+
+
+def _tables(pdf, t: Trace, font: str, txt, FontFace) -> None:
+    sources = made_from(t)
+    heading = FontFace(emphasis="BOLD", fill_color=(233, 236, 240))
+    pdf.set_font(font, "B", 12)
+    pdf.cell(0, 8, "Every lot in the trace", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(font, "", 8)
+    with pdf.table(col_widths=(8, 30, 40, 18, 14, 38, 44, 38, 47), headings_style=heading,
+                   line_height=4.5, repeat_headings=1) as table:
+        table.row([txt(h) for h in ("Depth", "Lot", "Item", "Status", "On hand", "Where now",
+                                    "Made from", "Supplier / supplier lot", "Dates")])
+        for n in t.nodes:
+            dates = "; ".join(f"{k} {v.isoformat()}" for k, v in (("received", n.received_on),
+                                                                   ("made", n.produced_on),
+                                                                   ("expiry", n.expiry)) if v)
+            supplier = " / ".join(x for x in (n.supplier_name, n.supplier_lot) if x)
+            table.row([txt(v) for v in (n.depth, n.lot_number, f"{n.sku} {n.item_name}", n.status,
+                                        f"{n.on_hand} {n.unit}",
+                                        ", ".join(f"{p.location} {p.qty}" for p in n.places) or "-",
+                                        sources.get(n.lot_number, "-"), supplier or "-", dates or "-")])
+    pdf.ln(4)
+    pdf.set_font(font, "B", 12)
+    if t.direction == "forward":
+        pdf.cell(0, 8, "Shipments", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(font, "", 8)
+        if not t.shipments:
+            pdf.cell(0, 6, "None of these lots has been shipped.", new_x="LMARGIN", new_y="NEXT")
+            return
+        with pdf.table(col_widths=(34, 60, 40, 40, 30, 20), headings_style=heading, line_height=4.5,
+                       repeat_headings=1) as table:
+            table.row(["Date (UTC)", "Customer", "Order", "Lot", "Item", "Qty"])
+            for s in t.shipments:
+                table.row([txt(v) for v in (f"{_utc(s.ts):%Y-%m-%d %H:%M}",
+                                            f"{s.customer_name or ''} ({s.customer_code or '?'})",
+                                            s.order_number or "-", s.lot_number, "", s.qty)])
+    else:
+        pdf.cell(0, 8, "Receipts of the lots it came from", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(font, "", 8)
+        if not t.receipts:
+            pdf.cell(0, 6, "No receipt is recorded for these lots.", new_x="LMARGIN", new_y="NEXT")
+            return
+        with pdf.table(col_widths=(30, 50, 34, 34, 16, 42, 34, 24), headings_style=heading, line_height=4.5,
+                       repeat_headings=1) as table:
+            table.row(["Date (UTC)", "Supplier", "Supplier lot", "Lot", "Qty", "Pallet SSCC", "Received by",
+                       "Put at"])
+            for r in t.receipts:
+                table.row([txt(v) for v in (f"{_utc(r.ts):%Y-%m-%d %H:%M}",
+                                            f"{r.supplier_name or 'No supplier recorded'}",
+                                            r.supplier_lot or "-", r.lot_number, r.qty, r.sscc or "-",
+                                            r.received_by or "-", r.location or "-")])
