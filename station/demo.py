@@ -6,7 +6,8 @@ range is received and picked for pharmacies and a hospital. Ninety days of work 
 weekday by weekday, ending today (``station.clock.today()``):
 
 * customer orders arrive and are picked FIFO/FEFO (now and then a picker overrides the
-  suggestion, with a reason) and shipped the same day;
+  suggestion, with a reason — never for PH-AMOX500, whose policy refuses a lot younger than the
+  suggestion) and shipped the same day;
 * finished goods are made on LINE-1 / LINE-2 when they run low: the components are moved from the
   racks to the line and consumed there, and the output lot is put away;
 * purchased items arrive at DOCK-1 / DOCK-2 on a regular rhythm per item, with an extra delivery
@@ -144,6 +145,7 @@ class ItemSpec:
     every: int             # weekdays between regular deliveries (0: made on a line)
     reorder: int           # an extra delivery (or a run) when usable stock would fall below this
     scheme: str | None = None
+    oldest_first: bool = False  # picking refuses a younger lot than the suggestion, whatever the reason
 
 
 ITEMS = [
@@ -180,7 +182,7 @@ ITEMS = [
     ItemSpec("PH-VITD1000", "Vitamin D3 1000 IU capsules, pack of 90", "ea", 730, True, "B", "MEDIVERA",
              "50003", 1, (96, 240), 24, (1, 1), True, (30, 180), 4, 50),
     ItemSpec("PH-AMOX500", "Amoxicillin 500 mg capsules, pack of 21", "ea", 730, True, "B", "MEDIVERA",
-             "50004", 1, (90, 180), 30, (1, 1), True, (30, 180), 4, 30),
+             "50004", 1, (90, 180), 30, (1, 1), True, (30, 180), 4, 30, oldest_first=True),
     ItemSpec("PH-NACL500", "Sodium chloride 0.9% infusion, 500 mL bag", "ea", 1095, True, "B", "MEDIVERA",
              "50005", 1, (60, 200), 20, (1, 1), True, (20, 120), 3, 40),
     ItemSpec("PH-GLOVES-M", "Nitrile examination gloves, size M, box of 100", "ea", 1825, False, "B",
@@ -395,6 +397,7 @@ class _Site:
                 removal_strategy=RemovalStrategy.FEFO if spec.fefo else RemovalStrategy.FIFO,
                 lot_scheme=schemes[spec.scheme] if spec.scheme else None,
                 labels_per_receipt=0 if spec.zone == "P" else 1)
+            self.items[spec.sku].refuse_younger_lots = spec.oldest_first
         operators = []
         for badge, name, role in OPERATORS:
             pin = hash_pin(DEMO_PIN) if role in (Role.SUPERVISOR, Role.ADMIN) else None
@@ -590,9 +593,12 @@ class _Site:
         allocations = self.allocate(line.item.sku, qty, day)
         override = None
         if len({a.lot_id for a, _ in allocations}) > 1 and rng.random() < 0.08:
-            # the picker takes the second suggested lot first, and says why
-            allocations = [allocations[1], allocations[0]] + allocations[2:]
-            override = rng.choice(OVERRIDE_REASONS)
+            # the picker takes the second suggested lot first, and says why (the reason is drawn
+            # even for an item that refuses younger lots, so the rest of the site stays the same)
+            reason = rng.choice(OVERRIDE_REASONS)
+            if not line.item.refuse_younger_lots:
+                allocations = [allocations[1], allocations[0]] + allocations[2:]
+                override = reason
         picker, picked = self.actor(Role.PICKER), 0
         for n, (a, take) in enumerate(allocations):
             picking.pick(self.s, lot=self.s.get(Lot, a.lot_id), location=self.by_id[a.location_id],

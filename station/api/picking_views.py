@@ -1,25 +1,29 @@
 """Picking over the API: pick a lot for an order line, ship an order (ERP and scripted scanners).
 
-    POST /picks       {order, line, lot, location?, qty, override_reason?}  -> 201 the pick (ledger row)
-    POST /shipments   {order}                                             -> 201 the shipment
+    POST /picks                   {order, line, lot, location?, qty, override_reason?} -> 201 the pick
+    POST /picks/<id>/undo         {reason?}  -> 201 the pick taken back (an unpick ledger row)
+    POST /shipments               {order}    -> 201 the shipment, with the lines shipped short and why
 
-The same service as the pick page (services.picking.pick_line), so the same rules and the same
-words: a held, quarantined, recalled or expired lot, a lot of another item, a younger lot than the
-FIFO/FEFO suggestion without an override reason, too much for the line or the place are 409s whose
-message is what the picker's banner says; an unknown order, line, lot or location is a 422 naming
-the field. A refusal changes nothing.
+The same service as the pick page (services.picking), so the same rules and the same words: a
+held, quarantined, recalled or expired lot, a lot of another item, a younger lot than the FIFO/FEFO
+suggestion without an override reason (or at all, when the item's policy refuses younger lots),
+too much for the line or the place, a pick that cannot be taken back (not a pick, already taken
+back, its order shipped, its goods gone from the shipping lane) are 409s whose message is what the
+picker's banner says; an unknown order, line, lot or location in a body is a 422 naming the field,
+an unknown movement in the path a 404. A refusal changes nothing.
 """
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from .. import get_db
-from ..models import Location, Lot, Order
+from ..models import Location, Lot, Movement, Order, OrderLine
 from ..services import catalog, picking
-from ..services.errors import Invalid
+from ..services.errors import Invalid, NotFound
 from ..services.printing import _utc
 from .core import route
-from .schemas import ItemRef, PickIn, PickOut, ShipmentIn, ShipmentLineOut, ShipmentOut, ShippedOut
+from .schemas import (ItemRef, PickIn, PickOut, PickUndoIn, PickUndoOut, ShipmentIn, ShipmentLineOut,
+                      ShipmentOut, ShippedOut)
 from .views import _referenced
 
 
@@ -56,6 +60,27 @@ def create_pick(body: PickIn) -> PickOut:
             order_status=order.status.value)
 
 
+@route("POST", "/picks/<int:movement_id>/undo", body=PickUndoIn, response=PickUndoOut, status=201,
+       errors=(404, 409))
+def undo_pick(movement_id: int, body: PickUndoIn) -> PickUndoOut:
+    """Take a pick back: its lot goes from the shipping lane back to where it was picked from."""
+    with get_db().write() as session:
+        pick = session.get(Movement, movement_id)
+        if pick is None:
+            raise NotFound(f"There is no movement {movement_id}.", code="unknown_movement")
+        unpick = picking.undo_pick(session, pick, reason=body.reason)
+        line = session.get(OrderLine, unpick.order_line_id)
+        session.refresh(line)
+        codes = dict(session.execute(select(Location.id, Location.code).where(
+            Location.id.in_([unpick.from_location_id, unpick.to_location_id]))).all())
+        return PickUndoOut(
+            id=unpick.id, ts=_utc(unpick.ts), kind="unpick", undoes=pick.id, reference=unpick.reference,
+            order=line.order.number, line=line.line_no, item=ItemRef(sku=line.item.sku, name=line.item.name),
+            lot_number=unpick.lot.lot_number, qty=unpick.qty, from_location=codes[unpick.from_location_id],
+            to_location=codes[unpick.to_location_id], reason=unpick.reason, line_picked=line.picked_qty,
+            line_open=picking.open_qty(line), order_status=line.order.status.value)
+
+
 @route("POST", "/shipments", body=ShipmentIn, response=ShipmentOut, status=201, errors=(409,))
 def create_shipment(body: ShipmentIn) -> ShipmentOut:
     """Ship an order: everything picked for it leaves the site for its customer (the forward trace)."""
@@ -75,7 +100,8 @@ def create_shipment(body: ShipmentIn) -> ShipmentOut:
             order=order.number, status="shipped", customer=order.customer.code,
             shipped_at=_utc(order.shipped_at),
             lines=[ShipmentLineOut(line=line.line_no, item=ItemRef(sku=line.item.sku, name=line.item.name),
-                                   ordered=line.qty, shipped=shipped.get(line.id, 0))
+                                   ordered=line.qty, shipped=shipped.get(line.id, 0), short_qty=line.short_qty,
+                                   short_reason=line.short_reason)
                    for line in order.lines],
             shipped=[ShippedOut(line=lines[m.order_line_id].line_no,
                                 item=ItemRef(sku=lines[m.order_line_id].item.sku,

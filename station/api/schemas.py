@@ -60,6 +60,11 @@ def _utc(ts: dt.datetime) -> dt.datetime:
 # --- catalogue -------------------------------------------------------------------------------
 
 
+REFUSE_YOUNGER = ("Picking policy: true refuses a lot younger (FIFO) or expiring later (FEFO) than the "
+                  "suggested lot outright (409 younger_lot_refused), whatever the override reason; "
+                  "false lets it be picked with an override reason.")
+
+
 class ItemIn(Request):
     sku: Sku = Field(description="The item's SKU, unique on the site.")
     name: Name = Field(description="What people call the item.")
@@ -69,6 +74,11 @@ class ItemIn(Request):
     shelf_life_days: Annotated[int, Field(ge=0, le=36_500)] | None = Field(
         None, description="Sets the expiry of received lots when the supplier gives none.")
     removal_strategy: RemovalStrategy = RemovalStrategy.FIFO
+    refuse_younger_lots: bool = Field(False, description=REFUSE_YOUNGER)
+
+
+class ItemChangeIn(Request):
+    refuse_younger_lots: bool = Field(description=REFUSE_YOUNGER)
 
 
 class ItemOut(BaseModel):
@@ -78,11 +88,13 @@ class ItemOut(BaseModel):
     unit: str
     shelf_life_days: int | None
     removal_strategy: RemovalStrategy
+    refuse_younger_lots: bool = Field(description=REFUSE_YOUNGER)
 
     @classmethod
     def of(cls, item: Item) -> ItemOut:
         return cls(sku=item.sku, name=item.name, gtins=[g.gtin for g in item.gtins], unit=item.unit,
-                   shelf_life_days=item.shelf_life_days, removal_strategy=item.removal_strategy)
+                   shelf_life_days=item.shelf_life_days, removal_strategy=item.removal_strategy,
+                   refuse_younger_lots=bool(item.refuse_younger_lots))
 
 
 class LocationIn(Request):
@@ -582,6 +594,10 @@ class ShipmentLineOut(BaseModel):
     item: ItemRef
     ordered: int
     shipped: int = Field(description="Less than ordered: the line shipped short.")
+    short_qty: int = Field(description="What the line shipped without (0: shipped in full).")
+    short_reason: str | None = Field(
+        description="Why it shipped short: the picker's reason from the short pick, or "
+                    "\"Shipped short\" when none was given; null when shipped in full.")
 
 
 class ShipmentOut(BaseModel):
@@ -592,3 +608,26 @@ class ShipmentOut(BaseModel):
     lines: list[ShipmentLineOut]
     shipped: list[ShippedOut] = Field(description="One ledger row (kind ship) per lot and line: the "
                                                   "forward trace.")
+
+
+class PickUndoIn(Request):
+    reason: Reason | None = Field(None, description="Why the pick is taken back (optional).")
+
+
+class PickUndoOut(BaseModel):
+    id: int = Field(description="The ledger row (kind unpick).")
+    ts: dt.datetime
+    kind: Literal["unpick"]
+    undoes: int = Field(description="The pick movement taken back.")
+    reference: str = Field(description='"undo of movement <id>".')
+    order: str
+    line: int
+    item: ItemRef
+    lot_number: str
+    qty: int
+    from_location: str = Field(description="The shipping lane the goods are taken from.")
+    to_location: str = Field(description="Where they go back: the place the pick took them from.")
+    reason: str | None
+    line_picked: int = Field(description="How much of the line is picked now.")
+    line_open: int = Field(description="How much the line needs again.")
+    order_status: Literal["open", "picking", "picked", "shipped", "cancelled"]

@@ -17,10 +17,10 @@ from ..services.errors import Invalid, NotFound
 from ..services.lots import lot_details, stock_lines
 from ..services.suggest import suggest
 from .core import ApiError, route
-from .schemas import (HoldIn, ItemIn, ItemOut, ItemPage, LocationIn, LocationOut, LocationPage,
-                      LotDetailOut, LotOut, PageQuery, PrintJobOut, ReceiptIn, ReceiptOut, ReleaseIn,
-                      ResolutionOut, ResolveIn, SuggestionOut, SuggestQuery, SupplierIn, SupplierOut,
-                      SupplierPage)
+from .schemas import (HoldIn, ItemChangeIn, ItemIn, ItemOut, ItemPage, LocationIn, LocationOut,
+                      LocationPage, LotDetailOut, LotOut, PageQuery, PrintJobOut, ReceiptIn, ReceiptOut,
+                      ReleaseIn, ResolutionOut, ResolveIn, SuggestionOut, SuggestQuery, SupplierIn,
+                      SupplierOut, SupplierPage)
 
 T = TypeVar("T")
 
@@ -173,8 +173,21 @@ def list_items(query: PageQuery) -> ItemPage:
 @route("POST", "/items", body=ItemIn, response=ItemOut, status=201, errors=(409,))
 def create_item(body: ItemIn) -> ItemOut:
     """Add an item to the catalogue."""
+    fields = body.model_dump()
+    refuse_younger_lots = fields.pop("refuse_younger_lots")
     with get_db().write() as session:
-        return ItemOut.of(catalog.create_item(session, **body.model_dump()))
+        item = catalog.create_item(session, **fields)
+        item.refuse_younger_lots = refuse_younger_lots
+        return ItemOut.of(item)
+
+
+@route("PATCH", "/items/<path:sku>", body=ItemChangeIn, response=ItemOut, errors=(404,))
+def change_item(sku: str, body: ItemChangeIn) -> ItemOut:
+    """Change an item's picking policy (refuse lots younger than the FIFO/FEFO suggestion, or not)."""
+    with get_db().write() as session:
+        item = catalog.item_by_sku(session, sku)
+        item.refuse_younger_lots = body.refuse_younger_lots
+        return ItemOut.of(item)
 
 
 @route("GET", "/items/<path:sku>", response=ItemOut, errors=(404,))

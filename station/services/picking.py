@@ -1,9 +1,10 @@
-"""Picking to an order's staging location, and shipping what was picked to the customer."""
+"""Picking to an order's staging location, taking a pick back, and shipping what was picked to the
+customer (with the lines it ships short, and why)."""
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from ..models import (Location, LocationKind, Lot, Movement, MovementKind, Order, OrderLine,
@@ -65,32 +66,148 @@ def _count_pick(session: Session, line: OrderLine, qty: int) -> None:
     order.status = OrderStatus.PICKED if complete else OrderStatus.PICKING
 
 
+def _lock_lines(session: Session, order: Order) -> list[OrderLine]:
+    """The order's lines, locked and read fresh (in id order, so two lockers never deadlock): a
+    ship and an undo of one of its picks, or two undos, run one after the other on PostgreSQL.
+    SQLite's write transactions (BEGIN IMMEDIATE) are one at a time anyway."""
+    return list(session.scalars(
+        select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.id)
+        .with_for_update().execution_options(populate_existing=True)))
+
+
+def picked_rows(session: Session, order: Order):
+    """What is picked for `order` and still at the staging place, per line, lot and place: its
+    picks minus the picks taken back (UNPICK goes from the staging place back where it came
+    from). Rows whose picks were all taken back are left out."""
+    staging = case((Movement.kind == MovementKind.PICK, Movement.to_location_id),
+                   else_=Movement.from_location_id).label("staging_id")
+    signed = func.sum(case((Movement.kind == MovementKind.PICK, Movement.qty), else_=-Movement.qty))
+    rows = session.execute(
+        select(Movement.order_line_id, Movement.lot_id, staging, signed.label("qty"))
+        .join(OrderLine, OrderLine.id == Movement.order_line_id)
+        .where(OrderLine.order_id == order.id,
+               Movement.kind.in_([MovementKind.PICK, MovementKind.UNPICK]))
+        .group_by(Movement.order_line_id, Movement.lot_id, staging)
+        .order_by(Movement.order_line_id, Movement.lot_id, staging)
+    ).all()
+    return [row for row in rows if row.qty > 0]
+
+
+SHIPPED_SHORT = "Shipped short"
+
+
 def ship(session: Session, order: Order, *, by: Actor = NOBODY, on: dt.date | None = None) -> list[Movement]:
-    """Ship everything picked for `order` to its customer; the order is then shipped."""
+    """Ship everything picked for `order` to its customer; the order is then shipped.
+
+    Each line with quantity still open gets it as `short_qty`, with the reason the picker gave
+    (`short_reason`, recorded by short_pick) or "Shipped short"; a line shipped in full keeps no
+    short reason. All in the same transaction as the ship movements."""
+    lines = _lock_lines(session, order)
+    session.refresh(order, ["status"])
     if order.status in (OrderStatus.SHIPPED, OrderStatus.CANCELLED):
         raise Conflict(f"Order {order.number} is already {order.status.value}.", code="order_closed")
-    picked = session.execute(
-        select(Movement.lot_id, Movement.to_location_id, Movement.order_line_id,
-               func.sum(Movement.qty).label("qty"))
-        .join(OrderLine, OrderLine.id == Movement.order_line_id)
-        .where(OrderLine.order_id == order.id, Movement.kind == MovementKind.PICK)
-        .group_by(Movement.lot_id, Movement.to_location_id, Movement.order_line_id)
-        .order_by(Movement.order_line_id, Movement.lot_id)
-    ).all()
+    picked = picked_rows(session, order)
     if not picked:
         raise Conflict(f"Nothing has been picked for order {order.number} yet.", code="nothing_picked")
     movements = []
     for row in picked:
         lot = session.get(Lot, row.lot_id)
         ensure_pickable(lot, on, verb="shipped")
-        staging = session.get(Location, row.to_location_id)
+        staging = session.get(Location, row.staging_id)
         remove_stock(session, lot, staging, row.qty)
         movements.append(record(session, MovementKind.SHIP, lot, row.qty, source=staging, by=by,
                                 order_line_id=row.order_line_id, customer_id=order.customer_id,
                                 reference=order.number))
+    for line in lines:
+        missing = open_qty(line)
+        line.short_qty = missing
+        line.short_reason = (line.short_reason or SHIPPED_SHORT) if missing else None
     order.status = OrderStatus.SHIPPED
     order.shipped_at = utcnow()
     return movements
+
+
+# --- taking a pick back ------------------------------------------------------------------------
+
+
+def undo_reference(movement_id: int) -> str:
+    """The reference an UNPICK carries: the pick it takes back (how "already undone" is found)."""
+    return f"undo of movement {movement_id}"
+
+
+def undone_picks(session: Session, line_ids) -> set[int]:
+    """The ids of the PICK movements of these order lines that have been taken back."""
+    if not line_ids:
+        return set()
+    picks = dict(session.execute(
+        select(Movement.id, Movement.order_line_id)
+        .where(Movement.kind == MovementKind.PICK, Movement.order_line_id.in_(list(line_ids)))).all())
+    refs = set(session.scalars(
+        select(Movement.reference)
+        .where(Movement.kind == MovementKind.UNPICK, Movement.order_line_id.in_(list(line_ids)))))
+    return {pick_id for pick_id in picks if undo_reference(pick_id) in refs}
+
+
+def undo_pick(session: Session, movement: Movement, *, by: Actor = NOBODY,
+              reason: str | None = None) -> Movement:
+    """Take a pick back: the same quantity of the same lot goes from the staging place back to where
+    it was picked from, as an UNPICK ledger row naming the pick; the line needs that much again.
+
+    Refused (Conflict, nothing changed) unless `movement` is a pick for an order line, its order is
+    neither shipped nor cancelled, it has not been taken back already, and what it put at the
+    staging place is still there."""
+    if movement.kind is not MovementKind.PICK:
+        raise Conflict(f"Movement {movement.id} is a {movement.kind.value}, not a pick — only a pick can "
+                       f"be taken back.", code="not_a_pick")
+    if movement.order_line_id is None:
+        raise Conflict(f"Pick {movement.id} was not for an order; move the goods back instead.",
+                       code="not_an_order_pick")
+    line_row = session.scalar(
+        select(OrderLine).where(OrderLine.id == movement.order_line_id)
+        .with_for_update().execution_options(populate_existing=True))
+    order = line_row.order
+    session.refresh(order, ["status"])
+    lot = session.get(Lot, movement.lot_id)
+    staging = session.get(Location, movement.to_location_id)
+    back_to = session.get(Location, movement.from_location_id)
+    what = f"{movement.qty} {line_row.item.unit} of lot {lot.lot_number}"
+    if order.status in (OrderStatus.SHIPPED, OrderStatus.CANCELLED):
+        raise Conflict(f"Order {order.number} is {order.status.value} — the pick of {what} cannot be "
+                       f"taken back.", code="order_closed")
+    reference = undo_reference(movement.id)
+    if session.scalar(select(Movement.id).where(Movement.kind == MovementKind.UNPICK,
+                                                Movement.order_line_id == line_row.id,
+                                                Movement.reference == reference).limit(1)):
+        raise Conflict(f"The pick of {what} from {back_to.code} has already been taken back.",
+                       code="already_undone")
+    here = _qty_at(session, lot, staging)
+    if here < movement.qty:
+        raise Conflict(f"Only {here} of lot {lot.lot_number} is left at {staging.code} — the pick of "
+                       f"{movement.qty} cannot be taken back.", code="staging_stock_gone", available=here)
+    note = " ".join((reason or "").split())[:200] or None
+    remove_stock(session, lot, staging, movement.qty)
+    add_stock(session, lot, back_to, movement.qty)
+    unpick = record(session, MovementKind.UNPICK, lot, movement.qty, source=staging, dest=back_to, by=by,
+                    order_line_id=line_row.id, reference=reference, reason=note)
+    _uncount_pick(session, line_row, movement.qty)
+    session.flush()
+    return unpick
+
+
+def _uncount_pick(session: Session, line: OrderLine, qty: int) -> None:
+    # Conditional decrement, the mirror of _count_pick: picked_qty never goes below zero.
+    done = session.execute(
+        update(OrderLine).where(OrderLine.id == line.id, OrderLine.picked_qty >= qty)
+        .values(picked_qty=OrderLine.picked_qty - qty).execution_options(synchronize_session=False)
+    ).rowcount
+    if done == 0:
+        raise Conflict(f"Line {line.line_no} has less than {qty} picked; nothing was taken back.",
+                       code="not_picked")
+    session.expire(line, ["picked_qty"])
+    order = line.order
+    picked = session.scalar(select(func.coalesce(func.sum(OrderLine.picked_qty), 0))
+                            .where(OrderLine.order_id == order.id))
+    order.status = OrderStatus.PICKING if picked else OrderStatus.OPEN
 
 
 # --- picking an order line by scan: the page and the API share these --------------------------
@@ -142,7 +259,9 @@ def pick_line(session: Session, *, line: OrderLine, lot: Lot, location: Location
 
     The order must be open, the lot of the line's item and pickable (not held, quarantined,
     recalled or expired). A lot younger than the suggested one needs `override_reason`; without it
-    the Conflict (code ``override_reason_required``) says where the older lot is. Without a
+    the Conflict (code ``override_reason_required``) says where the older lot is. When the item's
+    policy refuses younger lots (Item.refuse_younger_lots) no reason gets past: the Conflict
+    (code ``younger_lot_refused``) says which lot to take and where. Without a
     `location` the suggested place is used for the suggested lot, else where the lot has most
     stock; without a `qty`, as much as the line still needs and the place holds.
     """
@@ -165,6 +284,8 @@ def pick_line(session: Session, *, line: OrderLine, lot: Lot, location: Location
         suggested = session.get(Lot, first.lot_id)
         if _age(lot, suggestion.strategy) > _age(suggested, suggestion.strategy):
             followed = False
+            if line.item.refuse_younger_lots:
+                _refuse_younger(lot, first, suggestion.strategy)
             reason = (override_reason or "").strip()
             if not reason:
                 what = ("expires later than" if suggestion.strategy is RemovalStrategy.FEFO
@@ -195,6 +316,18 @@ def pick_line(session: Session, *, line: OrderLine, lot: Lot, location: Location
                 override_reason=None if followed else override_reason)
 
 
+def _refuse_younger(lot: Lot, first, strategy: RemovalStrategy) -> None:
+    """The item's policy: a younger lot than the suggestion is refused, whatever the reason."""
+    if strategy is RemovalStrategy.FEFO:
+        what, rule = "expires later than", "soonest-expiring first"
+    else:
+        what, rule = "is newer than", "oldest first"
+    raise Conflict(
+        f"Lot {lot.lot_number} {what} lot {first.lot_number} — take {first.lot_number} from "
+        f"{first.location_code}; this item must go {rule}.",
+        code="younger_lot_refused", suggested_lot=first.lot_number, suggested_location=first.location_code)
+
+
 def short_pick(session: Session, *, line: OrderLine, reason: str, by: Actor = NOBODY,
                on: dt.date | None = None) -> Movement:
     """The picker cannot pick the suggested lot at its place (not there, less there, damaged):
@@ -213,5 +346,15 @@ def short_pick(session: Session, *, line: OrderLine, reason: str, by: Actor = NO
     first = suggestion.allocations[0]
     lot, location = session.get(Lot, first.lot_id), session.get(Location, first.location_id)
     missing = _qty_at(session, lot, location)
-    return adjust(session, lot, location, -missing,
-                  f"Short pick {line.order.number} line {line.line_no}: {reason}"[:200], by=by)
+    movement = adjust(session, lot, location, -missing,
+                      f"Short pick {line.order.number} line {line.line_no}: {reason}"[:200], by=by)
+    line.short_reason = _with_reason(line.short_reason, reason)
+    return movement
+
+
+def _with_reason(recorded: str | None, reason: str) -> str:
+    """Every distinct reason the picker gave for a line, in order, within the column's 200."""
+    reasons = [r for r in (recorded or "").split("; ") if r]
+    if reason not in reasons:
+        reasons.append(reason)
+    return "; ".join(reasons)[:200]

@@ -1,5 +1,6 @@
 """Picking: open orders, an order's pick list with FIFO/FEFO suggestions, picks confirmed by scan,
-override reasons, short picks, and shipping the order.
+override reasons (or a refusal, for an item whose policy refuses younger lots), short picks, taking
+the last pick back, and shipping the order (with the lines it ships short, and why).
 
     GET  /pick                          open orders
     GET  /pick/<order>                  the pick page (wedge capture posts to .../scan)
@@ -11,6 +12,7 @@ override reasons, short picks, and shipping the order.
     POST /pick/<order>/qty              qty -> the next lot scan picks this many
     POST /pick/<order>/line/<no>        make line <no> the current one
     POST /pick/<order>/next             the next open line (CMD:NEXT)
+    POST /pick/<order>/undo             take back the last pick made here (CMD:UNDO)
     POST /pick/<order>/ship             ship the order (CMD:CONFIRM)
 
 How a page scan flows: station.js POSTs the scan here; the answer is one banner (a .scan-result,
@@ -19,7 +21,8 @@ which station.js shows in #scan-current and sounds). #pick-work listens for the
 Taps answer with the pick list and the banner (out of band into #scan-current).
 
 What the picker is in the middle of (the current line, a location scanned first, a quantity set
-by hand, a younger lot waiting for a reason) lives in a signed cookie of its own, written only by
+by hand, a younger lot waiting for a reason, the last pick made here so it can be taken back)
+lives in a signed cookie of its own, written only by
 the POSTs here, so no other response can overwrite it with an older copy. Every scan is logged
 through services.scans.ingest in the same transaction as the pick: a scan retried with the same
 client id is answered again and picks nothing more.
@@ -85,13 +88,25 @@ def _save(response, state: dict):
 # --- the order's pick list as the page shows it --------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PickRow:
+    """One pick of a line as the list shows it; `undone` when it was taken back."""
+    id: int
+    lot_number: str
+    source: str
+    qty: int
+    followed: bool | None
+    reason: str | None
+    undone: bool
+
+
 @dataclass
 class LineView:
     line: OrderLine
     open_qty: int
     suggestion: list = field(default_factory=list)  # allocations, in picking order
     short: int = 0  # what no pickable stock covers
-    picks: list = field(default_factory=list)  # (lot number, from, qty, followed, reason)
+    picks: list = field(default_factory=list)  # PickRow, in the order they were made
 
     @property
     def done(self) -> bool:
@@ -119,16 +134,18 @@ def _lines(session: Session, order: Order) -> list[LineView]:
     views = []
     picks: dict[int, list] = {}
     if order.lines:
+        line_ids = [line.id for line in order.lines]
+        undone = picking.undone_picks(session, line_ids)
         rows = session.execute(
-            select(Movement.order_line_id, Lot.lot_number, Location.code, Movement.qty,
+            select(Movement.id, Movement.order_line_id, Lot.lot_number, Location.code, Movement.qty,
                    Movement.followed_suggestion, Movement.reason)
             .join(Lot, Lot.id == Movement.lot_id)
             .join(Location, Location.id == Movement.from_location_id)
-            .where(Movement.kind == MovementKind.PICK,
-                   Movement.order_line_id.in_([line.id for line in order.lines]))
+            .where(Movement.kind == MovementKind.PICK, Movement.order_line_id.in_(line_ids))
             .order_by(Movement.id))
-        for line_id, lot_number, code, qty, followed, reason in rows:
-            picks.setdefault(line_id, []).append((lot_number, code, qty, followed, reason))
+        for pick_id, line_id, lot_number, code, qty, followed, reason in rows:
+            picks.setdefault(line_id, []).append(
+                PickRow(pick_id, lot_number, code, qty, followed, reason, pick_id in undone))
     for line in order.lines:
         view = LineView(line, picking.open_qty(line), picks=picks.get(line.id, []))
         if view.open_qty and order.status in OPEN:
@@ -156,15 +173,29 @@ def _work(session: Session, order: Order, state: dict) -> dict:
     location = session.get(Location, state["loc"]) if state.get("loc") else None
     picked = sum(v.line.picked_qty for v in views)
     blocking = [v for v in views if not v.done and not v.stuck]
+    is_open = order.status in OPEN
     return {
         "order": order, "lines": views, "current": current, "pending": pending,
         "location": location, "qty": state.get("qty"),
         "scan_location": current_app.config.get("PICK_SCAN_LOCATION", False),
-        "open": order.status in OPEN, "picked": picked,
-        "ready": order.status in OPEN and picked > 0 and not blocking,
+        "open": is_open, "picked": picked,
+        "ready": is_open and picked > 0 and not blocking,
         "blocking": blocking, "override_reasons": OVERRIDE_REASONS,
         "short_reasons": picking.SHORT_REASONS,
+        "last": _last_pick(views, state) if is_open else None,
+        "ships_short": [v for v in views if v.open_qty] if is_open else
+        [v for v in views if v.line.short_qty],
     }
+
+
+def _last_pick(views: list[LineView], state: dict) -> tuple[LineView, PickRow] | None:
+    """The last pick made at this browser for the order, while it can still be taken back."""
+    last = state.get("last")
+    for view in views:
+        for row in view.picks:
+            if row.id == last and not row.undone:
+                return view, row
+    return None
 
 
 # --- pages ---------------------------------------------------------------------------------------
@@ -360,6 +391,12 @@ def _pick(s: Session, order: Order, state: dict, lot: Lot, location: Location | 
             movement = picking.pick_line(s, line=line, lot=lot, location=location, qty=qty,
                                          override_reason=reason, by=floor.actor(raw))
     except DomainError as exc:
+        if exc.code == "younger_lot_refused":
+            # The item's policy: no reason gets past, so nothing waits for one.
+            state.pop("pending", None)
+            state["line"] = line.id
+            return Answer("error", exc.message, f"No exceptions for {line.item.sku}: scan lot "
+                                                f"{exc.details.get('suggested_lot')}.")
         if exc.code == "override_reason_required":
             older, where = exc.details.get("suggested_lot"), exc.details.get("suggested_location")
             state["pending"] = {"lot": lot.id, "line": line.id, "loc": location.id if location else None,
@@ -371,6 +408,7 @@ def _pick(s: Session, order: Order, state: dict, lot: Lot, location: Location | 
         return Answer("error", exc.message)
     for key in ("pending", "loc", "qty"):
         state.pop(key, None)
+    state["last"] = movement.id  # what CMD:UNDO takes back
     s.refresh(line)
     left = picking.open_qty(line)
     unit = line.item.unit
@@ -545,6 +583,29 @@ def next_line(number: str):
     return _tap(number, act)
 
 
+@bp.post("/<number>/undo")
+@floor.requires("picking")
+def undo(number: str):
+    def act(s, order, state):
+        last = state.get("last")
+        movement = s.get(Movement, last) if isinstance(last, int) else None
+        if movement is None:
+            return Answer("info", "No pick to take back — only the last pick made here can be undone.")
+        unpick = picking.undo_pick(s, movement, by=floor.actor())
+        state.pop("last", None)
+        for key in ("pending", "loc", "qty"):
+            state.pop(key, None)
+        line = s.get(OrderLine, unpick.order_line_id)
+        state["line"] = line.id
+        back_to = s.get(Location, unpick.to_location_id).code
+        staging = s.get(Location, unpick.from_location_id).code
+        return Answer("ok", f"Pick taken back: {unpick.qty} {line.item.unit} of lot {unpick.lot.lot_number} "
+                            f"— take it from {staging} and put it back at {back_to}.",
+                      f"Line {line.line_no} needs {picking.open_qty(line)} {line.item.unit} again.")
+
+    return _tap(number, act)
+
+
 @bp.post("/<number>/ship")
 @floor.requires("picking")
 def ship(number: str):
@@ -560,11 +621,14 @@ def ship(number: str):
         state.clear()
         state["order"] = order.id
         lots = len({m.lot_id for m in movements})
-        short = sum(v.open_qty for v in work["lines"])
+        short_lines = [line for line in order.lines if line.short_qty]
+        short = sum(line.short_qty for line in short_lines)
         note = f" ({short} short)" if short else ""
+        detail = "; ".join(f"Line {line.line_no} {line.item.sku} short {line.short_qty} {line.item.unit}: "
+                           f"{line.short_reason}" for line in short_lines) or None
         return Answer("ok", f"Order {order.number} shipped to {order.customer.name}: "
                             f"{sum(m.qty for m in movements)} units{note} from {lots} "
-                            f"{'lot' if lots == 1 else 'lots'}.")
+                            f"{'lot' if lots == 1 else 'lots'}.", detail)
 
     return _tap(number, act)
 
