@@ -59,8 +59,10 @@ def run_command(host: str, port: int, threads: int, workers: int, scanners: bool
             for s in service.status():
                 click.echo(f"scanner {s['url']} -> {s['station']} ({s['state']})")
         printer = _start_print_worker(app) if print_worker else None
+        expiry = _start_expiry_job(app)
 
         def stop() -> None:
+            expiry.stop()
             if printer is not None:
                 printer.stop()
             if service is not None:
@@ -107,6 +109,28 @@ def _start_print_worker(app, **options):
     return worker
 
 
+def _start_expiry_job(app):
+    from .expiry_job import start_for
+
+    job = start_for(app)
+    click.echo("expiry job: lots past their date become expired now, hourly and after midnight")
+    return job
+
+
+@click.command("expire")
+@click.option("--on", "on", type=click.DateTime(["%Y-%m-%d"]), help="Judge expiry as of this site date "
+              "(default: today at the site, STATION_TIMEZONE).")
+def expire_command(on) -> None:
+    """Mark every available lot past its expiry date as expired (each with a lot event)."""
+    from .services.expiry import expire_due
+
+    with get_db().write() as session:
+        expired = expire_due(session, on=on.date() if on else None)
+    for e in expired:
+        click.echo(f"{e.lot_number}  expired on {e.expiry.isoformat()}")
+    click.echo(f"{len(expired)} lot(s) marked expired")
+
+
 @click.command("worker")
 @click.option("--threads", default=2, show_default=True, type=click.IntRange(1, 64),
               help="Printers served at the same time.")
@@ -121,6 +145,7 @@ def worker_command(threads: int, poll: float) -> None:
     import threading
 
     worker = _start_print_worker(current_app._get_current_object(), threads=threads, poll_s=poll)
+    expiry = _start_expiry_job(current_app._get_current_object())
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     click.echo("Sending print jobs (Ctrl+C stops)")
@@ -130,6 +155,7 @@ def worker_command(threads: int, poll: float) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        expiry.stop()
         worker.stop()
         click.echo(f"print worker stopped: {worker.stats.sent} sent, {worker.stats.retried} retried, "
                    f"{worker.stats.failed} failed")
@@ -321,6 +347,7 @@ def init_app(app) -> None:
         app.cli.add_command(command)
     app.cli.add_command(printer_emulator_command)
     app.cli.add_command(worker_command)
+    app.cli.add_command(expire_command)
     app.cli.add_command(scanner_agent_command)
 
 

@@ -17,4 +17,5 @@ def init_app(app) -> None:
     from . import picking; app.register_blueprint(picking.bp)  # noqa: E702
     from . import moving; app.register_blueprint(moving.bp)  # noqa: E702
     from . import line; app.register_blueprint(line.bp)  # noqa: E702
+    from . import supervisor; supervisor.init_app(app)  # noqa: E702
     from . import trace; app.register_blueprint(trace.bp)  # noqa: E702
