@@ -244,10 +244,12 @@ def _tables(pdf, t: Trace, font: str, txt, FontFace) -> None:
         with pdf.table(col_widths=(34, 60, 40, 40, 30, 20), headings_style=heading, line_height=4.5,
                        repeat_headings=1) as table:
             table.row(["Date (UTC)", "Customer", "Order", "Lot", "Item", "Qty"])
+            items = {n.lot_number: n.sku for n in t.nodes}
             for s in t.shipments:
                 table.row([txt(v) for v in (f"{_utc(s.ts):%Y-%m-%d %H:%M}",
                                             f"{s.customer_name or ''} ({s.customer_code or '?'})",
-                                            s.order_number or "-", s.lot_number, "", s.qty)])
+                                            s.order_number or "-", s.lot_number, items.get(s.lot_number, ""),
+                                            s.qty)])
     else:
         pdf.cell(0, 8, "Receipts of the lots it came from", new_x="LMARGIN", new_y="NEXT")
         pdf.set_font(font, "", 8)
