@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from factories import assert_books_balance, basic_site, printer, received_lot
 from station import clock
-from station.models import Lot, LotLink, PrintJob, ProductionRun, RunStatus, Stock
+from station.models import Item, Lot, LotLink, PrintJob, ProductionRun, RunStatus, Stock
 from station.services import catalog, holds
 from station.services.stock import move
 
@@ -203,3 +203,50 @@ def test_a_station_that_is_not_at_a_line(client, site, signed_in, bound_station)
     assert response.status_code == 403
     signed_in(client, "picker")
     assert client.get("/line").status_code == 403
+
+
+# --- starting a run by scanning the item (no run open) ----------------------------------------------
+
+
+def open_runs(database) -> list[tuple[int, str]]:
+    with database.read() as s:
+        return [(run_id, s.get(Item, item_id).sku) for run_id, item_id in s.execute(select(ProductionRun.id, ProductionRun.item_id)
+                                                 .where(ProductionRun.status == RunStatus.OPEN))]
+
+
+@pytest.mark.parametrize("code", ["4000000000020", "]C10104000000000020", "(01)04000000000020", "MILK", "milk"])
+def test_scanning_an_item_with_no_run_open_starts_a_run_of_it(operator, database, site, code):
+    kind, message = banner(scan(operator, code))
+    runs = open_runs(database)
+    assert [sku for _, sku in runs] == ["MILK"], (kind, message)
+    assert (kind, message) == ("ok", f"Run {runs[0][0]} started: MILK Milk 1 L on LINE-1.")
+    with database.read() as s:
+        assert s.get(ProductionRun, runs[0][0]).started_by_id is not None
+    # With the run open, the item scanned again is no lot: today's refusal, no second run.
+    kind, message = banner(scan(operator, "MILK" if code != "MILK" else "4000000000020"))
+    assert kind == "error" and len(open_runs(database)) == 1, message
+
+
+def test_a_gs1_label_of_the_item_with_a_lot_not_received_still_starts_its_run(operator, database, site):
+    kind, message = banner(scan(operator, "]C1010400000000002010NEWLOT-9"))
+    assert kind == "ok" and [sku for _, sku in open_runs(database)] == ["MILK"], message
+
+
+def test_a_lot_scanned_with_no_run_open_keeps_its_answer_and_starts_nothing(operator, database, site):
+    for code in (site["milk"], f"LOT:{site['bolts']}"):
+        kind, message = banner(scan(operator, code))
+        assert kind == "error" and "no run is open" in message
+    kind, message = banner(scan(operator, "NO-SUCH-SKU"))
+    assert kind == "error"
+    assert open_runs(database) == []
+
+
+def test_an_item_scanned_at_a_station_that_is_no_line_is_refused_in_words(client, database, site, signed_in,
+                                                                          bound_station):
+    signed_in(client, "line_operator")
+    with database.read() as s:
+        dock = catalog.location_by_code(s, "DOCK").id
+    bound_station(client, "Dock tablet", location_id=dock)
+    kind, message = banner(scan(client, "4000000000020"))
+    assert kind == "error" and "not a production line" in message
+    assert open_runs(database) == []

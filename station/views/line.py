@@ -3,7 +3,9 @@
     GET  /line                      the station's line: its open run, or "start a run" (items, ?q=)
     POST /line/start                start a run of an item (sku) on this station's line
     POST /line/scan                 a wedge scan: a component lot (then its quantity on the keypad, and
-                                    where it comes from when that is not clear) -> banner + the run
+                                    where it comes from when that is not clear) -> banner + the run;
+                                    with no run open, an item (its GTIN, a GS1 label with (01) but no
+                                    lot of ours, or its SKU) starts a run of it, as the tap does
     POST /line/source               the location the scanned lot is taken from (tap)
     POST /line/component            the quantity of the scanned lot: it joins the run (OK = confirm)
     POST /line/component/cancel     forget the scanned lot (CMD:CANCEL)
@@ -33,6 +35,7 @@ from ..services import catalog, printing, production_runs
 from ..services.errors import DomainError, NotFound
 from ..services.stock import ensure_pickable
 from . import floor
+from .common import clean_scan
 from .floor import requires
 from .moving import Answer, ingest, parse_qty, scan_answer
 from .printers import _job_context
@@ -133,7 +136,8 @@ def _prompt(context: dict) -> Answer:
     if step == "problem":
         return Answer("error", context["problem"])
     if step == "start":
-        return Answer("info", f"Line {context['line'].code}: start a run", "Tap the item you are making.")
+        return Answer("info", f"Line {context['line'].code}: start a run",
+                      "Tap the item you are making, or scan its barcode.")
     if step == "source":
         return Answer("info", f"Where is lot {context['pending']['lot']} taken from?", "Tap the location.")
     if step == "qty":
@@ -170,22 +174,43 @@ def index():
 @bp.post("/start")
 @requires("line")
 def start():
-    sku = request.form.get("item", "")
+    answer = _start_run(sku=request.form.get("item", ""))
+    _note(answer.kind, answer.message, answer.detail)
+    return _back()
+
+
+def _start_run(*, sku: str | None = None, item_id: int | None = None, raw: str | None = None) -> Answer:
+    """Start a run of the item (by SKU or id) on this station's line: the tap and the item scan."""
     try:
         with get_db().write() as s:
             line, problem = _line(s)
             if line is None:
-                _note("error", problem)
-                return _back()
-            item = catalog.item_by_sku(s, sku)
-            run = production_runs.start(s, item=item, location=line, by=floor.actor())
+                return Answer("error", problem)
+            item = s.get(Item, item_id) if item_id is not None else catalog.item_by_sku(s, sku or "")
+            if item is None:
+                raise NotFound("That item is gone — tap the item you are making.", code="unknown_item")
+            run = production_runs.start(s, item=item, location=line, by=floor.actor(raw))
             s.flush()
             words = f"Run {run.id} started: {item.sku} {item.name} on {line.code}."
     except DomainError as exc:
-        _note("error", exc.message)
-        return _back()
-    _note("ok", words, "Scan the first component lot used.")
-    return _back()
+        return Answer("error", exc.message)
+    return Answer("ok", words, "Scan the first component lot used.")
+
+
+def _item_to_start(res, code: str) -> int | None:
+    """The item a scan names when it could start a run: a GTIN, a GS1 label with (01) and no lot of
+    ours (a lot not received yet is still that item), or a bare SKU; None for anything else."""
+    records = res.records or {}
+    if records.get("lot") or records.get("unit"):
+        return None
+    item = records.get("item")
+    if item and (res.ok or res.error == "lot_not_received"):
+        return item["id"]
+    if not res.ok:
+        from .lots import item_by_sku  # the lookup page's SKU match: the resolver knows no SKUs
+
+        return item_by_sku(clean_scan(code))
+    return None
 
 
 def _open_run(s, run_id_text: str | None = None) -> ProductionRun:
@@ -209,6 +234,11 @@ def scan():
         return _scan_answer(Answer("info", "The same label again — scanned once only."), outcome.scan_id)
     if outcome.retried:
         return _scan_answer(_prompt(_context()), outcome.scan_id)
+    code = request.form.get("code", "")
+    if _no_run_open():
+        item_id = _item_to_start(res, code)
+        if item_id is not None:
+            return _scan_answer(_start_run(item_id=item_id, raw=code[:400]), outcome.scan_id)
     if not res.ok:
         return _scan_answer(Answer("error", res.message, "Nothing was added to the run."), outcome.scan_id)
     records = res.records or {}
@@ -220,6 +250,14 @@ def scan():
         words = (f"That is the item {item['sku']} {item['name']}, not one of its lots." if item else res.message)
         return _scan_answer(Answer("error", words, "Scan the component's lot label."), outcome.scan_id)
     return _scan_answer(_component_lot(lot_record["lot_number"]), outcome.scan_id)
+
+
+def _no_run_open() -> bool:
+    """True unless this station's line has an open run: a scanned item may start one (and where the
+    station is no line, the start says why not)."""
+    with get_db().read() as s:
+        line, _ = _line(s)
+        return line is None or production_runs.open_run_at(s, line.id) is None
 
 
 def _scan_answer(answer: Answer, scan_id: int | None, status: int = 200):

@@ -3,7 +3,13 @@
     GET  /setup              the stations to choose from, and a form for a new one (supervisors, admins)
     POST /setup/bind         station_id: this device is that station from now on (a year-long cookie)
     POST /setup/new          name, location_id, printer_id[, scanner_url]: create a station and bind to it
+    POST /setup/edit         station_id, location_id, printer_id[, scanner_url]: change a station
     POST /setup/forget       this device is no station any more
+
+Supervisors and admins bind, create and change stations; only an admin sets or changes a station's
+scanner (a serial port or a simulated scanner is read by the server: a wrong one reads the wrong
+device). A scanner address is checked by the scanner URL parser (devices.scanners) before anything
+is saved; a bad one is refused in words and changes nothing.
 
 The binding is the "station" cookie the scan page uses too, so both pages agree.
 """
@@ -12,9 +18,14 @@ from __future__ import annotations
 from flask import Blueprint, flash, get_flashed_messages, make_response, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from devices.scanners import ScannerError, open_scanner
+
 from .. import get_db
-from ..models import Location, Printer, StationDevice
+from ..models import Location, Printer, Role, StationDevice
 from . import floor
+
+SCANNER_ADMIN_ONLY = ("Only an admin may set or change a station's scanner — nothing was changed. "
+                      "Leave the scanner as it is, or ask an admin.")
 
 bp = Blueprint("setup", __name__)
 
@@ -68,6 +79,12 @@ def new():
     scanner_url = (form.get("scanner_url") or "").strip()[:300] or None
     if not name:
         return _page("Give the station a name people will recognise, such as 'Dock tablet 2'.", 400, form)
+    if scanner_url is not None:
+        if not _is_admin():
+            return _page(SCANNER_ADMIN_ONLY, 403, form)
+        problem = scanner_problem(scanner_url)
+        if problem:
+            return _page(problem, 400, form)
     with get_db().write() as s:
         if s.scalar(select(StationDevice.id).where(StationDevice.name == name)) is not None:
             return _page(f"There is already a station called '{name}' — choose it above, or pick another name.",
@@ -83,6 +100,60 @@ def new():
     station = floor.station_by(station_id=new_id)
     flash(f"Station {station.name} created; this device is now {station.name}.", "ok")
     return floor.bind_station(redirect(url_for("home.index"), 303), station)
+
+
+@bp.post("/setup/edit")
+@floor.requires("setup")
+def edit():
+    """Change a station's location and default printer (and, for an admin, its scanner)."""
+    form = request.form
+    station_id = form.get("station_id", type=int) or 0
+    location_id = form.get("location_id", type=int) or None
+    printer_id = form.get("printer_id", type=int) or None
+    with get_db().write() as s:
+        row = s.get(StationDevice, station_id)
+        if row is None:
+            return _page("That station is gone — choose another one.", 404)
+        scanner_url = row.scanner_url
+        if "scanner_url" in form:
+            wanted = (form.get("scanner_url") or "").strip()[:300] or None
+            if wanted != row.scanner_url:
+                if not _is_admin():
+                    return _page(SCANNER_ADMIN_ONLY, 403, _edit_form(station_id, form))
+                problem = scanner_problem(wanted) if wanted else None
+                if problem:
+                    return _page(problem, 400, _edit_form(station_id, form))
+                scanner_url = wanted
+        if location_id is not None and s.get(Location, location_id) is None:
+            return _page("That location is gone — choose another one.", 400, _edit_form(station_id, form))
+        if printer_id is not None and s.get(Printer, printer_id) is None:
+            return _page("That printer is gone — choose another one.", 400, _edit_form(station_id, form))
+        row.location_id, row.printer_id, row.scanner_url = location_id, printer_id, scanner_url
+        name = row.name
+    flash(f"Station {name} changed.", "ok")
+    response = redirect(url_for(".page"), 303)
+    return response
+
+
+def _is_admin() -> bool:
+    op = floor.current_operator()
+    return op is not None and op.role is Role.ADMIN
+
+
+def _edit_form(station_id: int, form) -> dict:
+    """What was typed into a station's change form, to show it again with the refusal."""
+    return {"edit": station_id, **{k: form.get(k, "") for k in ("location_id", "printer_id", "scanner_url")}}
+
+
+def scanner_problem(url: str) -> str | None:
+    """Why `url` is no scanner address Station can read, in words; None when it is one. The URL is
+    parsed by devices.scanners exactly as the scanner service will open it (nothing is opened here)."""
+    try:
+        open_scanner(url, lambda event: None, start=False)
+    except (ScannerError, ValueError) as exc:
+        return (f"The scanner address '{url[:80]}' is not one Station can read — nothing was changed. "
+                f"{exc}")
+    return None
 
 
 @bp.post("/setup/forget")
