@@ -19,3 +19,4 @@ def init_app(app) -> None:
     from . import line; app.register_blueprint(line.bp)  # noqa: E702
     from . import supervisor; supervisor.init_app(app)  # noqa: E702
     from . import trace; app.register_blueprint(trace.bp)  # noqa: E702
+    from . import recalls; app.register_blueprint(recalls.bp)  # noqa: E702
