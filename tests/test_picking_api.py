@@ -161,3 +161,135 @@ def test_both_operations_are_in_the_openapi_document(client):
     body = next(v for k, v in schemas.items() if k.startswith("PickIn"))
     assert set(body["required"]) == {"order", "line", "lot", "qty"}
     assert "override_reason" in body["properties"]
+
+
+# --- the item's policy: refuse a younger lot ---------------------------------------------------------
+
+
+@pytest.fixture
+def token(db):
+    with db.write() as s:
+        return create_token(s, "supervisor", Role.SUPERVISOR)
+
+
+def call(client, token, method: str, path: str, body=None):
+    return client.open("/api/v1" + path, method=method, json=body, headers={"Authorization": f"Bearer {token}"})
+
+
+def test_an_item_created_with_the_policy_shows_it(client, token, db, site):
+    made = call(client, token, "POST", "/items", {"sku": "AMOX", "name": "Amoxicillin 500 mg",
+                                                   "removal_strategy": "FEFO", "refuse_younger_lots": True})
+    assert made.status_code == 201, made.get_json()
+    assert made.get_json()["refuse_younger_lots"] is True
+    assert call(client, token, "GET", "/items/AMOX").get_json()["refuse_younger_lots"] is True
+    plain = call(client, token, "POST", "/items", {"sku": "PLAIN", "name": "Plain"}).get_json()
+    assert plain["refuse_younger_lots"] is False
+    listed = {i["sku"]: i["refuse_younger_lots"] for i in call(client, token, "GET", "/items?limit=100").get_json()["data"]}
+    assert listed["AMOX"] is True and listed["MILK"] is False
+    error(call(client, token, "POST", "/items", {"sku": "X1", "name": "X", "refuse_younger_lots": "yes"}), 422,
+          "invalid")
+
+
+def test_a_supervisor_switches_the_policy_on_and_a_younger_lot_is_refused_whatever_the_reason(api, client, token,
+                                                                                              db, site):
+    changed = call(client, token, "PATCH", "/items/MILK", {"refuse_younger_lots": True})
+    assert changed.status_code == 200, changed.get_json()
+    assert changed.get_json()["sku"] == "MILK" and changed.get_json()["refuse_younger_lots"] is True
+    before = state(db)
+    for reason in (None, "Customer asked for a single lot on the order"):
+        body = {"order": "SO-7", "line": 1, "lot": site["later"], "qty": 4}
+        if reason:
+            body["override_reason"] = reason
+        refused = error(api("/picks", body), 409, "younger_lot_refused")
+        assert refused["message"] == (f"Lot {site['later']} expires later than lot {site['soon']} — take "
+                                      f"{site['soon']} from A-01; this item must go soonest-expiring first.")
+        assert refused["suggested_lot"] == site["soon"] and refused["suggested_location"] == "A-01"
+    assert state(db) == before
+
+    off = call(client, token, "PATCH", "/items/MILK", {"refuse_younger_lots": False})
+    assert off.get_json()["refuse_younger_lots"] is False
+    error(api("/picks", {"order": "SO-7", "line": 1, "lot": site["later"], "qty": 4}), 409,
+          "override_reason_required")
+    assert api("/picks", {"order": "SO-7", "line": 1, "lot": site["soon"], "qty": 6}).status_code == 201
+
+
+def test_changing_the_policy_of_an_unknown_item_or_with_a_bad_body(client, token, site):
+    error(call(client, token, "PATCH", "/items/NOPE", {"refuse_younger_lots": True}), 404, "unknown_item")
+    error(call(client, token, "PATCH", "/items/MILK", {}), 422, "invalid")
+    error(call(client, token, "PATCH", "/items/MILK", {"refuse_younger_lots": True, "name": "x"}), 422, "invalid")
+    assert call(client, token, "GET", "/items/MILK").get_json()["refuse_younger_lots"] is False
+
+
+# --- taking a pick back ------------------------------------------------------------------------------
+
+
+def test_a_pick_taken_back_over_the_api(api, db, site):
+    pick = api("/picks", {"order": "SO-7", "line": 1, "lot": site["soon"], "qty": 6}).get_json()
+    undone = api(f"/picks/{pick['id']}/undo", {"reason": "Wrong pallet scanned"})
+    assert undone.status_code == 201, undone.get_json()
+    body = undone.get_json()
+    assert {k: body[k] for k in ("kind", "undoes", "reference", "order", "line", "lot_number", "qty",
+                                  "from_location", "to_location", "reason", "line_picked", "line_open",
+                                  "order_status")} == {
+        "kind": "unpick", "undoes": pick["id"], "reference": f"undo of movement {pick['id']}", "order": "SO-7",
+        "line": 1, "lot_number": site["soon"], "qty": 6, "from_location": "SHIP", "to_location": "A-01",
+        "reason": "Wrong pallet scanned", "line_picked": 0, "line_open": 10, "order_status": "open"}
+    assert body["item"] == {"sku": "MILK", "name": "Milk 1 L"}
+    with db.read() as s:
+        row = s.get(Movement, body["id"])
+        assert row.kind is MovementKind.UNPICK and row.order_line_id is not None
+        f.assert_books_balance(s)
+
+    before = state(db)
+    again = error(api(f"/picks/{pick['id']}/undo", {}), 409, "already_undone")
+    assert again["message"] == f"The pick of 6 ea of lot {site['soon']} from A-01 has already been taken back."
+    assert error(api(f"/picks/{body['id']}/undo", {}), 409, "not_a_pick")["message"] == (
+        f"Movement {body['id']} is a unpick, not a pick — only a pick can be taken back.")
+    error(api("/picks/999999/undo", {}), 404, "unknown_movement")
+    error(api(f"/picks/{pick['id']}/undo", {"reason": "x" * 201}), 422, "invalid")
+    assert state(db) == before
+
+
+def test_undo_then_ship_and_no_undo_after_shipping(api, db, site):
+    first = api("/picks", {"order": "SO-7", "line": 1, "lot": site["soon"], "qty": 6}).get_json()
+    api("/picks", {"order": "SO-7", "line": 1, "lot": site["later"], "qty": 4})
+    bolt = api("/picks", {"order": "SO-7", "line": 2, "lot": site["bolt"], "qty": 4}).get_json()
+    assert bolt["order_status"] == "picked"
+    assert api(f"/picks/{bolt['id']}/undo", {}).get_json()["order_status"] == "picking"
+    shipped = api("/shipments", {"order": "SO-7"}).get_json()
+    assert [(l["line"], l["ordered"], l["shipped"], l["short_qty"], l["short_reason"]) for l in shipped["lines"]] == [
+        (1, 10, 10, 0, None), (2, 4, 0, 4, "Shipped short")]
+    assert sorted(s["lot_number"] for s in shipped["shipped"]) == sorted([site["soon"], site["later"]])
+    before = state(db)
+    late = error(api(f"/picks/{first['id']}/undo", {}), 409, "order_closed")
+    assert late["message"] == f"Order SO-7 is shipped — the pick of 6 ea of lot {site['soon']} cannot be taken back."
+    assert state(db) == before
+    with db.read() as s:
+        f.assert_books_balance(s)
+
+
+def test_the_shipment_shows_each_short_line_with_its_reason(api, db, site):
+    from station.services import picking
+
+    api("/picks", {"order": "SO-7", "line": 1, "lot": site["soon"], "qty": 6})
+    with db.write() as s:  # the picker found none of `later` at A-02, and said so
+        order = s.scalar(select(Order).where(Order.number == "SO-7"))
+        picking.short_pick(s, line=order.lines[0], reason="Not at the location")
+    api("/picks", {"order": "SO-7", "line": 2, "lot": site["bolt"], "qty": 4})
+    out = api("/shipments", {"order": "SO-7"}).get_json()
+    assert [(l["line"], l["shipped"], l["short_qty"], l["short_reason"]) for l in out["lines"]] == [
+        (1, 6, 4, "Not at the location"), (2, 4, 0, None)]
+
+
+def test_the_undo_and_the_item_change_are_in_the_openapi_document(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    undo = doc["paths"]["/api/v1/picks/{movement_id}/undo"]["post"]
+    assert set(undo["responses"]) >= {"201", "401", "404", "409", "422"}
+    change = doc["paths"]["/api/v1/items/{sku}"]["patch"]
+    assert set(change["responses"]) >= {"200", "401", "404", "422"}
+    schemas = doc["components"]["schemas"]
+    assert "refuse_younger_lots" in next(v for k, v in schemas.items() if k.startswith("ItemOut"))["properties"]
+    assert "refuse_younger_lots" in next(v for k, v in schemas.items() if k.startswith("ItemIn"))["properties"]
+    line = next(v for k, v in schemas.items() if k.startswith("ShipmentLineOut"))
+    assert {"short_qty", "short_reason"} <= set(line["properties"])
+    assert next(v for k, v in schemas.items() if k.startswith("PickUndoOut"))["properties"]["kind"]

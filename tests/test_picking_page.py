@@ -337,3 +337,151 @@ def test_a_pallet_sscc_picks_its_lot_from_where_the_pallet_stands(client, site, 
     answer = scan(client, "376130321109103420")
     assert message(answer) == f"Picked 4 ea of lot {pallet} from A-02. Line 2 done."
     assert picks(db) == [(pallet, "A-02", 4, True, None)]
+
+
+# --- the item's policy: a younger lot refused outright --------------------------------------------
+
+
+def test_an_item_that_refuses_younger_lots_gets_a_red_refusal_and_no_reason_panel(client, site, picker):
+    db = site["db"]
+    with db.write() as s:
+        catalog.item_by_sku(s, "MILK").refuse_younger_lots = True
+    page = client.get("/pick/SO-1").get_data(as_text=True)
+    assert "Oldest lot first" in page.split('class="card pick-current', 1)[1].split("</section>", 1)[0]
+    before = stock(db)
+    answer = scan(client, f"LOT:{site['later']}")
+    assert kind(answer) == "error" and 'data-ok="0"' in answer.get_data(as_text=True)
+    assert message(answer) == (f"Lot {site['later']} expires later than lot {site['soon']} — take {site['soon']} "
+                               f"from A-01; this item must go soonest-expiring first.")
+    assert f"No exceptions for MILK: scan lot {site['soon']}." in answer.get_data(as_text=True)
+    work = client.get("/pick/SO-1/work").get_data(as_text=True)
+    assert "Why not the older lot?" not in work and "pick-override" not in work
+    # no reason can get past it: nothing waits for one
+    tapped = client.post("/pick/SO-1/override", data={"reason": "Suggested lot damaged"},
+                         headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Nothing waits for a reason" in tapped
+    assert picks(db) == [] and stock(db) == before and picked(db, 1) == 0
+    # the older lot is picked as always
+    assert kind(scan(client, f"LOT:{site['soon']}")) == "ok"
+
+
+# --- taking the last pick back -------------------------------------------------------------------------
+
+
+def undo_button(html: str) -> str | None:
+    found = re.search(r'<button[^>]*data-command="undo"[^>]*>([^<]*)</button>', html)
+    return found.group(1) if found else None
+
+
+def test_after_a_pick_the_page_offers_undo_and_it_takes_the_pick_back(app, client, site, picker):
+    db = site["db"]
+    app.config["SCAN_BOUNCE_MS"] = 0  # the same lot is scanned again at once, after the undo
+    assert undo_button(client.get("/pick/SO-1").get_data(as_text=True)) is None  # nothing picked yet
+    scan(client, f"LOT:{site['soon']}")
+    work = client.get("/pick/SO-1/work").get_data(as_text=True)
+    assert undo_button(work) == "Undo last pick"
+    last = work.split('class="card pick-last', 1)[1].split("</section>", 1)[0]
+    assert site["soon"] in last and "A-01" in last and "<b>6</b> ea" in last
+
+    # the button (CMD:UNDO presses it) takes the pick back
+    html = client.post("/pick/SO-1/undo", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert 'hx-swap-oob="innerHTML"' in html and "banner--ok" in html
+    assert (f"Pick taken back: 6 ea of lot {site['soon']} — take it from SHIP and put it back at A-01."
+            in html)
+    assert "Line 1 needs 10 ea again." in html
+    assert undo_button(html) is None
+    assert "— taken back" in html  # the pick list still shows the pick, struck through
+    assert picked(db, 1) == 0
+    with db.read() as s:
+        unpick = s.scalar(select(Movement).where(Movement.kind == MovementKind.UNPICK))
+        pick_row = s.scalar(select(Movement).where(Movement.kind == MovementKind.PICK))
+        assert (unpick.qty, unpick.from_location.code, unpick.to_location.code, unpick.reference,
+                unpick.operator_id) == (6, "SHIP", "A-01", f"undo of movement {pick_row.id}", picker.id)
+        assert s.scalar(select(Order.status).where(Order.number == "SO-1")) is OrderStatus.OPEN
+        f.assert_books_balance(s)
+    # a second undo has nothing to take back
+    again = client.post("/pick/SO-1/undo", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "No pick to take back" in again
+    with db.read() as s:
+        assert len(s.scalars(select(Movement.id).where(Movement.kind == MovementKind.UNPICK)).all()) == 1
+    # and the same lot is suggested again, one scan picks it
+    assert message(scan(client, f"LOT:{site['soon']}")).startswith(f"Picked 6 ea of lot {site['soon']}")
+
+
+def test_undo_refused_in_words_when_the_pick_was_taken_back_elsewhere(client, site, picker):
+    db = site["db"]
+    scan(client, f"LOT:{site['soon']}")
+    with db.write() as s:  # taken back through the API meanwhile
+        from station.services import picking
+        picking.undo_pick(s, s.scalar(select(Movement).where(Movement.kind == MovementKind.PICK)))
+    work = client.get("/pick/SO-1/work").get_data(as_text=True)
+    assert undo_button(work) is None  # the page no longer offers it
+
+
+def test_undo_after_the_last_line_and_never_after_shipping(app, client, site, picker):
+    db = site["db"]
+    app.config["SCAN_BOUNCE_MS"] = 0  # the same lot is scanned again at once, after the undo
+    scan(client, f"LOT:{site['soon']}")
+    scan(client, f"LOT:{site['later']}")
+    scan(client, f"LOT:{site['bolt']}")
+    work = client.get("/pick/SO-1/work").get_data(as_text=True)
+    assert 'data-ready="1"' in work and undo_button(work) == "Undo last pick"
+    html = client.post("/pick/SO-1/undo", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert f"Pick taken back: 4 ea of lot {site['bolt']}" in html and "put it back at A-01" in html
+    assert 'data-ready="1"' not in html
+    with db.read() as s:
+        assert s.scalar(select(Order.status).where(Order.number == "SO-1")) is OrderStatus.PICKING
+    scan(client, f"LOT:{site['bolt']}")
+    shipped = client.post("/pick/SO-1/ship", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Order SO-1 shipped to Corner Shop: 14 units from 3 lots." in shipped
+    assert undo_button(shipped) is None
+    late = client.post("/pick/SO-1/undo", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "No pick to take back" in late
+    with db.read() as s:
+        assert len(s.scalars(select(Movement.id).where(Movement.kind == MovementKind.UNPICK)).all()) == 1
+        f.assert_books_balance(s)
+
+
+# --- lines shipped short, with why --------------------------------------------------------------------
+
+
+def test_short_lines_show_qty_and_reason_on_the_ship_screen_and_after_shipping(client, site, picker):
+    db = site["db"]
+    with db.write() as s:
+        s.execute(OrderLine.__table__.update().where(OrderLine.line_no == 2).values(qty=25))
+    scan(client, f"LOT:{site['soon']}")
+    client.post("/pick/SO-1/short", data={"reason": "Damaged — cannot be sent"}, headers={"HX-Request": "true"})
+    scan(client, f"LOT:{site['bolt']}")
+    work = client.get("/pick/SO-1/work").get_data(as_text=True)
+    assert 'data-ready="1"' in work
+    ship_screen = work.split('class="pick-ship', 1)[1]
+    shorts = re.findall(r'<li class="pick-short__line" data-line="(\d)">(.*?)</li>', ship_screen, re.S)
+    assert [(no, " ".join(re.sub(r"<[^>]+>", "", text).split())) for no, text in shorts] == [
+        ("1", "Line 1 · MILK Milk 1 L 4 ea short Damaged — cannot be sent"),
+        ("2", "Line 2 · BOLT Bolt M8 15 ea short No pickable stock left")]
+
+    shipped = client.post("/pick/SO-1/ship", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Order SO-1 shipped to Corner Shop: 16 units (19 short) from 2 lots." in shipped
+    assert ("Line 1 MILK short 4 ea: Damaged — cannot be sent; Line 2 BOLT short 15 ea: Shipped short"
+            in shipped)
+    done = shipped.split('class="card pick-done', 1)[1].split("</section>", 1)[0]
+    assert "Shipped short" in done
+    shorts = re.findall(r'<li class="pick-short__line" data-line="(\d)">(.*?)</li>', done, re.S)
+    assert [(no, " ".join(re.sub(r"<[^>]+>", "", text).split())) for no, text in shorts] == [
+        ("1", "Line 1 · MILK Milk 1 L 4 ea short Damaged — cannot be sent"),
+        ("2", "Line 2 · BOLT Bolt M8 15 ea short Shipped short")]
+    with db.read() as s:
+        lines = s.execute(select(OrderLine.line_no, OrderLine.short_qty, OrderLine.short_reason)
+                          .order_by(OrderLine.line_no)).all()
+        assert lines == [(1, 4, "Damaged — cannot be sent"), (2, 15, "Shipped short")]
+    # the shipped order's page says the same
+    page = client.get("/pick/SO-1").get_data(as_text=True)
+    assert "Damaged — cannot be sent" in page and "15</b> ea short" in page
+
+
+def test_a_short_reason_is_escaped(client, site, picker):
+    scan(client, f"LOT:{site['soon']}")
+    client.post("/pick/SO-1/short", data={"reason": "<script>alert(1)</script>"}, headers={"HX-Request": "true"})
+    scan(client, f"LOT:{site['bolt']}")
+    work = client.get("/pick/SO-1/work").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in work and "&lt;script&gt;alert(1)&lt;/script&gt;" in work
