@@ -248,3 +248,89 @@ def test_lot_made_on_the_line_says_so_instead_of_showing_an_empty_supplier(clien
     assert "Received made here" in page
     assert "Supplier" not in page
     assert "Produced 600 ea — → LINE-1" in page
+
+
+# --- the lookup page takes scans: a lot, a pallet, a supplier label, a location, an item --------------
+
+
+@pytest.fixture
+def lookup_site(db) -> dict:
+    from factories import basic_site, received_lot
+
+    basic_site(db)
+    with db.write() as s:
+        pallet = received_lot(s, "MILK", 24, location="A-01", supplier="ACME", supplier_lot="ACM-77",
+                              expiry=clock.today() + dt.timedelta(days=20), sscc=SSCC)
+        loose = received_lot(s, "BOLT", 300, location="A-01")
+        held = received_lot(s, "BOLT", 5, location="A-02")
+        holds.hold(s, held, "Thread damage")
+        return {"pallet": pallet.lot_number, "loose": loose.lot_number, "held": held.lot_number}
+
+
+def lookup_scan(client, code: str):
+    import uuid
+
+    response = client.post("/lots/scan", data={"code": code, "client_id": uuid.uuid4().hex, "source": "wedge"},
+                           headers=HX)
+    assert response.status_code == 200, response.text
+    kind = re.search(r'class="banner banner--(\w+)', response.text).group(1)
+    message = text_of(re.search(r'<p class="banner__message">(.*?)</p>', response.text, re.S).group(1))
+    return kind, message, response.text
+
+
+def test_the_lookup_page_captures_wedge_scans(client):
+    page = client.get("/lots").text
+    assert 'data-scan-url="/lots/scan"' in page and 'data-scan-target="lot-result"' in page
+
+
+def test_a_scanned_lot_label_shows_its_card(client, lookup_site):
+    kind, message, body = lookup_scan(client, f"LOT:{lookup_site['loose']}")
+    assert (kind, message) == ("ok", f"Lot {lookup_site['loose']}: BOLT Bolt M8")
+    assert f'data-lot="{lookup_site["loose"]}"' in body and 'id="lot-card"' in body and "data-scan-id=" in body
+
+
+def test_a_held_lot_is_amber_and_says_why(client, lookup_site):
+    kind, message, body = lookup_scan(client, lookup_site["held"])
+    assert kind == "warn" and 'data-ok="0"' in body and "on hold" in text_of(body)
+
+
+@pytest.mark.parametrize("code", [SSCC, f"]C100{SSCC}", f"(00){SSCC}"])
+def test_a_pallet_shows_its_lots_card(client, lookup_site, code):
+    kind, message, body = lookup_scan(client, code)
+    assert kind == "ok" and message == f"Pallet {SSCC}: 24 ea of MILK, lot {lookup_site['pallet']} at A-01"
+    assert f'id="lot-card" data-lot="{lookup_site["pallet"]}"' in body
+
+
+def test_a_supplier_label_by_gtin_and_supplier_lot_shows_our_lot(client, lookup_site):
+    kind, message, body = lookup_scan(client, "]C1010400000000002010ACM-77")
+    assert kind == "ok" and f'id="lot-card" data-lot="{lookup_site["pallet"]}"' in body, message
+
+
+def test_a_location_shows_the_stock_there(client, lookup_site):
+    kind, message, body = lookup_scan(client, "LOC:A-01")
+    assert (kind, message) == ("ok", "Location A-01")
+    rows = re.findall(r'class="lot-list__row" href="/lots/([^"]+)"', body)
+    assert sorted(rows) == sorted([lookup_site["pallet"], lookup_site["loose"]])
+    assert "2 lots here" in text_of(body) and "300 ea" in text_of(body)
+    kind, message, body = lookup_scan(client, "LOC:SHIP")
+    assert kind == "ok" and "Nothing is stored here." in text_of(body)
+
+
+@pytest.mark.parametrize("code", ["4000000000013", "BOLT", "bolt", "(01)04000000000013"])
+def test_an_item_shows_its_lots_in_stock(client, lookup_site, code):
+    kind, message, body = lookup_scan(client, code)
+    assert (kind, message) == ("ok", "Item BOLT — Bolt M8"), body
+    rows = re.findall(r'class="lot-list__row" href="/lots/([^"]+)"', body)
+    assert rows == [lookup_site["loose"], lookup_site["held"]]
+    assert "On hold" in text_of(body)
+
+
+def test_an_unknown_code_is_red_in_words(client, lookup_site):
+    kind, message, body = lookup_scan(client, "NOPE-NOPE-42")
+    assert kind == "error" and 'data-ok="0"' in body and "Traceback" not in body
+    assert "Scan a lot, a pallet, a location or an item label." in text_of(body)
+
+
+def test_lookup_scans_are_escaped(client, lookup_site):
+    _, _, body = lookup_scan(client, "<script>alert(1)</script>")
+    assert "<script>alert(1)" not in body

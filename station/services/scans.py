@@ -11,6 +11,11 @@ scanner — comes through `ingest`, so they all run the same code and land in th
   set, points at the scan it repeated, and the outcome says so. A different code in between
   ends the bounce: A, B, A is three scans.
 - State lives in the database only, so several app processes and scanner readers can share it.
+- A scan a station's own scanner logged (serial, sim: the scanner service) is applied by the page
+  open at that station by sending it to the page's scan URL with the client id
+  ``logged:<scan id>`` (`logged_client_id`). That logs nothing new: the logged row is claimed
+  (its empty client_id set to that id, in one conditional UPDATE), so the first request acts on
+  it and any later one — a retry, a second tab, another process — gets ``retried``.
 """
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ import unicodedata
 import zlib
 from dataclasses import dataclass
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -38,6 +43,8 @@ DEFAULT_BOUNCE_MS = 500
 RAW_LIMIT = 4096  # bytes of a scan kept in the log; the rest of a 10 KB garbage scan is dropped
 TEXT_LIMIT = 200  # characters of the display text
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
+LOGGED_ID = re.compile(r"^logged:([1-9][0-9]{0,17})$")  # a page applying a scan its station's scanner logged
+BROWSER_SOURCES = ("wedge", "manual", "api")  # sources that log their own scans; the rest are devices
 
 # pg_advisory_xact_lock(namespace, key): scans at one station (or from one station-less source)
 # are written one at a time, so a station's scan ids are committed in id order — the page's
@@ -66,7 +73,13 @@ class ScanOutcome:
 
 
 class InvalidClientId(ValueError):
-    """A client id that is not 8–64 letters, digits or ``_.:-``."""
+    """A client id that is not 8–64 letters, digits or ``_.:-`` (or a ``logged:`` id that does not
+    name a scan of this station's own scanner)."""
+
+
+def logged_client_id(scan_id: int) -> str:
+    """The client id a page sends to apply scan `scan_id`, logged by its station's own scanner."""
+    return f"logged:{scan_id}"
 
 
 def as_bytes(raw: str | bytes) -> bytes:
@@ -103,6 +116,9 @@ def ingest(db_or_session: Database | Session, raw: str | bytes, *, source: str,
     """
     if client_id is not None and not CLIENT_ID.match(client_id):
         raise InvalidClientId(f"client_id must be 8-64 letters, digits or _.:- (got {client_id[:80]!r})")
+    logged = LOGGED_ID.match(client_id) if client_id is not None else None
+    if logged is not None:
+        return _apply_logged(db_or_session, int(logged.group(1)), client_id, station_id, operator_id, context)
     data = as_bytes(raw)
     now = now or clock.now()
     if now.tzinfo is None:
@@ -174,6 +190,58 @@ def _ingest(session: Session, raw: str | bytes, data: bytes, source: str, statio
         # Another request with this client id committed first (our INSERT waited for it).
         return earlier
     return ScanOutcome(scan_id=row.id, resolution=resolution, ignored=row.ignored,
+                       duplicate_of=row.duplicate_of_id)
+
+
+def _apply_logged(db_or_session: Database | Session, scan_id: int, client_id: str, station_id: int | None,
+                  operator_id: int | None, context: ScanContext | None) -> ScanOutcome:
+    """Claim scan `scan_id` (logged by this station's own scanner) for the page that sends it.
+
+    The code is resolved again for the page's workflow (the scanner service resolved it for a
+    lookup, and a lot's status may have changed since); the row keeps its logged result."""
+    if isinstance(db_or_session, Session):
+        return _claim(db_or_session, scan_id, client_id, station_id, operator_id, context, None)
+    db = db_or_session
+    with db.read() as session:
+        earlier = _by_client_id(session, client_id)
+        if earlier is not None:
+            return earlier
+        row = _claimable(session, scan_id, station_id)
+        resolution = _resolve(session, row.raw, context)
+    with db.write() as session:
+        return _claim(session, scan_id, client_id, station_id, operator_id, context, resolution)
+
+
+def _claimable(session: Session, scan_id: int, station_id: int | None) -> Scan:
+    row = session.get(Scan, scan_id)
+    if row is None or station_id is None or row.station_id != station_id:
+        raise InvalidClientId("That scan was not made at this station's scanner — scan it again.")
+    if row.source in BROWSER_SOURCES:
+        raise InvalidClientId("Only scans from this station's own scanner can be sent again this way.")
+    return row
+
+
+def _claim(session: Session, scan_id: int, client_id: str, station_id: int | None, operator_id: int | None,
+           context: ScanContext | None, resolution: Resolution | None) -> ScanOutcome:
+    earlier = _by_client_id(session, client_id)
+    if earlier is not None:
+        return earlier
+    row = _claimable(session, scan_id, station_id)
+    values: dict = {"client_id": client_id}
+    if operator_id is not None and row.operator_id is None:
+        values["operator_id"] = operator_id  # who was signed in at the page that acted on it
+    claimed = session.execute(
+        update(Scan).where(Scan.id == scan_id, Scan.client_id.is_(None)).values(**values)
+        .execution_options(synchronize_session=False)).rowcount
+    if not claimed:
+        # Another request claimed it first (our UPDATE waited for it), or the scanner gave it its own id.
+        earlier = _by_client_id(session, client_id)
+        if earlier is not None:
+            return earlier
+        raise InvalidClientId("That scan was already sent in by another program — scan it again.")
+    if resolution is None:
+        resolution = _resolve(session, row.raw, context)
+    return ScanOutcome(scan_id=scan_id, resolution=resolution, ignored=row.ignored,
                        duplicate_of=row.duplicate_of_id)
 
 

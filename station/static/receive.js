@@ -4,8 +4,8 @@
 //   receipt it filled: elements marked data-receive-swap replace the page's element of the same id.
 // - The number keypad ([data-keypad="<input id>"]) types into its input, for gloves and pages
 //   without a keyboard; each press counts as a change (the form saves its values on change).
-// - An answer from a button (Confirm, Cancel, item search) marked data-receive-sound plays the same
-//   sounds as a scan: a high chirp for done, two low buzzes for a refusal.
+// - Answers to taps (Confirm, Cancel, item search) sound like scan answers: station.js does that for
+//   every page's htmx answers, in one place.
 (function () {
   "use strict";
 
@@ -57,19 +57,4 @@
       return m === "qty" ? "the quantity" : "the item";
     }).join(" and ");
   }
-
-  // --- sounds for answers to taps --------------------------------------------------------------
-
-  function play(ok) {
-    body.dataset.receiveSound = ok ? "ok" : "bad";  // what was played last (tests read it)
-    if (window.stationSound) window.stationSound(ok);  // station.js's sounds, defined once
-  }
-
-  document.addEventListener("htmx:afterSettle", function (event) {
-    var work = document.getElementById("receive-work");
-    if (!work || !work.dataset.receiveSound || work.dataset.receiveSoundPlayed) return;
-    if (event.detail.elt !== work && !work.contains(event.detail.elt) && event.detail.target !== work) return;
-    work.dataset.receiveSoundPlayed = "1";
-    play(work.dataset.receiveSound === "ok");
-  });
 })();

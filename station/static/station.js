@@ -1,3 +1,116 @@
+// Sounds, on every page: a short high chirp for OK, a low double buzz for a refusal (WebAudio, no
+// files). window.stationSound(ok, cause) plays one; cause ("scan", "tap", "banner") only goes into
+// the record tests read: <body data-scan-sound> (the last), data-scan-sounds (how many) and
+// window.stationSoundLog ("ok:tap", "bad:scan", ...). The sound itself is always really played.
+//
+// Answers to taps: an htmx request started by a click or a form submit (a person's tap, or a button
+// pressed by a CMD: barcode) whose swapped-in answer holds a banner sounds like a scan answer of the
+// same kind: ok -> chirp, error or warning -> buzz, info -> nothing. A banner marked banner--scan (the
+// answer banners) speaks for the answer; otherwise the first banner does. Polling, "load" and the
+// refresh after a scan (hx-trigger "station:scan-result") are not taps and stay silent, so a scan's
+// answer is heard once: station.js sounds scan answers itself, and those never arrive by htmx swap.
+(function () {
+  "use strict";
+
+  var body = document.body;
+  if (!body) return;
+  window.stationSoundLog = window.stationSoundLog || [];
+
+  var audio = null;
+  function audioContext() {
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) return null;
+    if (!audio) audio = new Context();
+    if (audio.state === "suspended") audio.resume();
+    return audio;
+  }
+  // Browsers allow sound after a key press or a tap on the page; get ready at the first one.
+  function unlock() {
+    try { audioContext(); } catch (e) { /* no audio here */ }
+    window.removeEventListener("keydown", unlock, true);
+    window.removeEventListener("pointerdown", unlock, true);
+  }
+  window.addEventListener("keydown", unlock, true);
+  window.addEventListener("pointerdown", unlock, true);
+
+  function sound(ok, cause) {
+    body.dataset.scanSound = ok ? "ok" : "bad";  // what was played last (tests read it)
+    body.dataset.scanSounds = String((parseInt(body.dataset.scanSounds, 10) || 0) + 1);
+    window.stationSoundLog.push((ok ? "ok:" : "bad:") + (cause || "scan"));
+    try {
+      var ctx = audioContext();
+      if (!ctx) return;
+      // [frequency Hz, start s, length s]: one bright chirp, or two low buzzes.
+      var tones = ok ? [[1760, 0, 0.12]] : [[220, 0, 0.2], [165, 0.26, 0.32]];
+      var now = ctx.currentTime;
+      tones.forEach(function (tone) {
+        var osc = ctx.createOscillator();
+        var gain = ctx.createGain();
+        var start = now + tone[1];
+        var end = start + tone[2];
+        osc.type = ok ? "sine" : "square";
+        osc.frequency.setValueAtTime(tone[0], start);
+        gain.gain.setValueAtTime(0.0001, start);
+        gain.gain.exponentialRampToValueAtTime(ok ? 0.5 : 0.3, start + 0.01);
+        gain.gain.setValueAtTime(ok ? 0.5 : 0.3, end - 0.03);
+        gain.gain.exponentialRampToValueAtTime(0.0001, end);
+        osc.connect(gain);
+        gain.connect(ctx.destination);
+        osc.start(start);
+        osc.stop(end + 0.02);
+      });
+    } catch (e) { /* sound is a bonus; the banner is the answer */ }
+  }
+  window.stationSound = sound;
+
+  // "ok", "bad" or null (info, or no banner) for the answer among `elements` (swapped-in nodes).
+  function answerKind(elements) {
+    var banners = [];
+    elements.forEach(function (el) {
+      if (!el || el.nodeType !== 1) return;
+      if (el.matches(".banner")) banners.push(el);
+      Array.prototype.push.apply(banners, el.querySelectorAll(".banner"));
+    });
+    var scanBanners = banners.filter(function (b) { return b.classList.contains("banner--scan"); });
+    var banner = scanBanners[0] || banners[0];
+    if (!banner) return null;
+    if (banner.classList.contains("banner--ok")) return "ok";
+    if (banner.classList.contains("banner--error") || banner.classList.contains("banner--warn")) return "bad";
+    return null;
+  }
+  window.stationAnswerKind = answerKind;
+
+  function isTap(detail) {
+    var trigger = detail && detail.requestConfig && detail.requestConfig.triggeringEvent;
+    return !!trigger && (trigger.type === "click" || trigger.type === "submit");
+  }
+
+  // htmx swaps an answer synchronously after htmx:beforeSwap (no swap delay here), firing
+  // htmx:afterSwap / htmx:oobAfterSwap on every element it put in; the sound is chosen once all of
+  // them are in.
+  var swapped = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail;
+    if (!isTap(detail) || !detail.shouldSwap) return;
+    if (detail.xhr && detail.xhr.getResponseHeader("HX-Redirect")) return;  // the page goes elsewhere
+    var mine = [];
+    swapped = mine;
+    setTimeout(function () {
+      if (swapped === mine) swapped = null;
+      var kind = answerKind(mine);
+      if (kind) sound(kind === "ok", "tap");
+    }, 0);
+  });
+  function collect(event) { if (swapped) swapped.push(event.target); }
+  document.addEventListener("htmx:afterSwap", collect);
+  document.addEventListener("htmx:oobAfterSwap", collect);
+
+  // A tap whose request failed gets station.js's red banner (showFailure, below) and the buzz.
+  window.stationTapFailed = function (detail) {
+    if (isTap(detail)) sound(false, "tap");
+  };
+})();
+
 // Station page behaviour. Our own code only, loaded as a file (no inline script: a CSP is coming).
 //
 // - A scan form's input ([data-scan-input] inside [data-scan-form]) keeps the focus with its
@@ -53,6 +166,7 @@
     text.textContent = message;
     banner.appendChild(text);
     target.replaceChildren(banner);
+    if (window.stationTapFailed) window.stationTapFailed(event.detail);
   }
 
   document.addEventListener("htmx:responseError", function (event) {
@@ -93,7 +207,7 @@
 
   var body = document.body;
   if (!body || !body.dataset.scanUrl) return;
-  window.stationSound = sound;  // the same chirp and buzz for answers to taps (receive.js)
+  function sound(ok) { window.stationSound(ok, "scan"); }  // defined above, on every page
 
   var GS = "\x1d";
   var data = body.dataset;
@@ -111,6 +225,7 @@
   };
   var cursor = num(data.scanCursor, 0);
   var current = document.getElementById("scan-current");
+  var scanTarget = data.scanTarget ? document.getElementById(data.scanTarget) : null;
   var earlier = document.getElementById("scan-history");
   var queueNote = document.getElementById("scan-queue");
   var HISTORY_MAX = 30;
@@ -394,6 +509,7 @@
   // so a workflow page can act on it; #scan-current / #scan-history show it when a page has them.
   function renderAll(html, fresh) {
     body.dispatchEvent(new CustomEvent("station:scan-result", { detail: { html: html, fresh: fresh } }));
+    if (scanTarget) { showIn(scanTarget, html, fresh); return; }
     if (!current || !earlier) {
       // A floor banner (partials/floor_banner.html: a refusal, "sign in first") shows at the top.
       if (html.indexOf("floor-banner") !== -1) floorBanner(html);
@@ -417,10 +533,24 @@
       el.classList.remove("scan-result--past");
       el.classList.add("scan-result--fresh");
       current.replaceChildren(el);
-      if (fresh) sound(el.dataset.ok === "1");
+      if (window.htmx) window.htmx.process(el);  // an answer may hold htmx buttons (a lot card's Hold)
+      if (fresh) answerSound(el);
     } else {
       toHistory(el);
     }
+  }
+
+  // <body data-scan-target="ID">: each answer replaces that element's content (the lot lookup page).
+  function showIn(target, html, fresh) {
+    var template = document.createElement("template");
+    template.innerHTML = html;
+    var el = template.content.querySelector(".scan-result");
+    var id = el ? idOf(el) : 0;
+    if (id && seen[id]) return;  // a retry's answer
+    if (id) seen[id] = true;
+    target.replaceChildren(template.content);
+    if (window.htmx) window.htmx.process(target);
+    if (fresh && el && el.dataset.ignored !== "1") answerSound(el);
   }
 
   function toHistory(el) {
@@ -526,7 +656,14 @@
     var slot = document.getElementById("floor-banner");
     if (!slot) return;
     slot.replaceChildren(el);
-    sound(el.dataset.ok === "1");
+    answerSound(el);
+  }
+
+  // A page's scan answer sounds by its data-ok; a floor banner by its kind (info: no sound).
+  function answerSound(el) {
+    if (!el.classList.contains("floor-banner")) { sound(el.dataset.ok === "1"); return; }
+    var kind = window.stationAnswerKind([el]);
+    if (kind) sound(kind === "ok");
   }
 
   // --- scans from the station's own scanner (serial, simulated), by polling the scan log -------
@@ -548,55 +685,63 @@
     });
   }
 
-  // --- sound ----------------------------------------------------------------------------------
+  // --- scans from the station's own scanner on a workflow page ----------------------------------
+  //
+  // <body data-station-feed="/scan/station-feed?station=…" data-station-feed-after="ID"> (base.html,
+  // for a station with a scanner_url): new scans of that scanner are polled and each one goes where
+  // a wedge scan would — a command or a badge is handled here, anything else joins the send queue
+  // for this page's scan URL with the client id "logged:<scan id>". The server applies the logged
+  // scan once (services/scans.py claims it, logging nothing new): a retry, a second tab or another
+  // process gets the first answer. The cursor is kept for a few seconds across page loads, so a scan
+  // made while a tap's answer was loading the next page is not lost.
 
-  var audio = null;
-  function audioContext() {
-    var Context = window.AudioContext || window.webkitAudioContext;
-    if (!Context) return null;
-    if (!audio) audio = new Context();
-    if (audio.state === "suspended") audio.resume();
-    return audio;
-  }
-  // Browsers allow sound after a key press or a tap on the page; get ready at the first one.
-  function unlock() {
-    try { audioContext(); } catch (e) { /* no audio here */ }
-    window.removeEventListener("keydown", unlock, true);
-    window.removeEventListener("pointerdown", unlock, true);
-  }
-  window.addEventListener("keydown", unlock, true);
-  window.addEventListener("pointerdown", unlock, true);
+  var stationFeed = !cfg.feed && data.stationFeed ? data.stationFeed : "";
+  var FEED_STORE = "station.feedAfter:" + stationFeed;
+  var feedAfter = num(data.stationFeedAfter, 0);
+  var FEED_CARRY_MS = 10000;
 
-  function sound(ok) {
-    body.dataset.scanSound = ok ? "ok" : "bad";  // what was played last (tests read it)
-    body.dataset.scanSounds = String(num(body.dataset.scanSounds, 0) + 1);
+  (function carryCursor() {
+    if (!stationFeed) return;
     try {
-      var ctx = audioContext();
-      if (!ctx) return;
-      // [frequency Hz, start s, length s]: one bright chirp, or two low buzzes.
-      var tones = ok ? [[1760, 0, 0.12]] : [[220, 0, 0.2], [165, 0.26, 0.32]];
-      var now = ctx.currentTime;
-      tones.forEach(function (tone) {
-        var osc = ctx.createOscillator();
-        var gain = ctx.createGain();
-        var start = now + tone[1];
-        var end = start + tone[2];
-        osc.type = ok ? "sine" : "square";
-        osc.frequency.setValueAtTime(tone[0], start);
-        gain.gain.setValueAtTime(0.0001, start);
-        gain.gain.exponentialRampToValueAtTime(ok ? 0.5 : 0.3, start + 0.01);
-        gain.gain.setValueAtTime(ok ? 0.5 : 0.3, end - 0.03);
-        gain.gain.exponentialRampToValueAtTime(0.0001, end);
-        osc.connect(gain);
-        gain.connect(ctx.destination);
-        osc.start(start);
-        osc.stop(end + 0.02);
-      });
-    } catch (e) { /* sound is a bonus; the banner is the answer */ }
+      var kept = JSON.parse(window.sessionStorage.getItem(FEED_STORE) || "null");
+      if (kept && Date.now() - kept.at < FEED_CARRY_MS && kept.after < feedAfter) feedAfter = kept.after;
+    } catch (e) { /* no storage: start from the page's cursor */ }
+  })();
+
+  function keepCursor() {
+    try { window.sessionStorage.setItem(FEED_STORE, JSON.stringify({ after: feedAfter, at: Date.now() })); }
+    catch (e) { /* private mode */ }
+  }
+
+  function fromStation(id, code) {
+    var claim = "logged:" + id;
+    if (queue.some(function (item) { return item.client_id === claim; })) return;
+    if (floorTakes(code)) return;
+    queue.push({ code: code, client_id: claim, source: "wedge", station: cfg.station, tries: 0 });
+    save();
+    pump();
+  }
+
+  function pollStation() {
+    if (document.hidden) { setTimeout(pollStation, 1000); return; }
+    var url = new URL(stationFeed, window.location.href);
+    url.searchParams.set("after", String(feedAfter));
+    fetch(url.toString(), { cache: "no-store", credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (response) {
+        if (response.status !== 200) { keepCursor(); return null; }
+        return response.json().then(function (answer) {
+          if (answer.last > feedAfter) feedAfter = answer.last;
+          keepCursor();
+          (answer.scans || []).forEach(function (scan) { fromStation(scan.id, scan.code); });
+        });
+      })
+      .catch(function () { /* offline: the next poll tries again */ })
+      .then(function () { setTimeout(pollStation, cfg.pollMs); });
   }
 
   pump();  // scans kept from before a reload
   setTimeout(poll, cfg.pollMs);
+  if (stationFeed) pollStation();
 })();
 
 // The floor, on every page: a signed-in page goes back to the server (which shows the sign-in page)

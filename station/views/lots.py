@@ -1,4 +1,13 @@
-"""Lot lookup: scan or type a lot number, see the lot card (stock, holds, history)."""
+"""Lot lookup: scan anything, or type a lot number, and see what it is.
+
+    GET  /lots[?lot=N], /lots/<n>, /lots/card?lot=N    the page / a lot's card (typed lot numbers)
+    POST /lots/scan     a wedge scan (station.js: code, client_id, source; also the station's own
+                        scanner, see views/scan.py station_feed), resolved by station.scanning as a
+                        lookup and logged: a lot label -> its card; a pallet SSCC -> its lot's card;
+                        a supplier GS1 label -> the lot it matches (by SSCC, or GTIN + supplier lot),
+                        else the item's lots; a location -> the stock there; an item (GTIN, SKU)
+                        -> its lots. One .scan-result with a banner, shown in #lot-result.
+"""
 from __future__ import annotations
 
 import re
@@ -7,7 +16,9 @@ from markupsafe import Markup
 from flask import Blueprint, Response, make_response, render_template, request, url_for
 
 from .. import get_db
-from ..models import LotStatus
+from sqlalchemy import select
+
+from ..models import Item, Location, Lot, LotStatus, Stock
 from ..services import catalog, holds
 from ..services.errors import DomainError, NotFound
 from ..services.labels import label_data, label_format, render_png
@@ -15,6 +26,7 @@ from ..services.lots import LotDetails, lot_details
 from ..services.stock import BLOCKED
 from . import floor
 from .common import clean_scan, page_or_fragment, wants_fragment
+from .moving import Answer, ingest
 
 bp = Blueprint("lots", __name__, url_prefix="/lots")
 
@@ -61,6 +73,125 @@ def card():
         response.headers["HX-Trigger"] = f"lot-action-{command}"
         return response
     return _lookup(request.args.get("lot", ""))
+
+
+@bp.post("/scan")
+def scan():
+    """What a scanned code is, for the lookup page: see the module docstring."""
+    outcome, problem = ingest("lookup")
+    if problem is not None:
+        return _scan_answer(problem, None, status=400)
+    res = outcome.resolution
+    if outcome.ignored:
+        return _scan_answer(Answer("info", "The same label again — scanned once only."), outcome.scan_id,
+                            ignored=True)
+    records = res.records or {}
+    if not res.ok:
+        # The resolver knows no SKUs: a bare SKU reads as an unknown lot or location code.
+        item = item_by_sku(clean_scan(request.form.get("code")))
+        if item is not None:
+            return _item_answer(item, outcome.scan_id)
+        return _scan_answer(Answer("error", res.message, "Scan a lot, a pallet, a location or an item label."),
+                            outcome.scan_id)
+    if records.get("lot"):
+        return _lot_answer(records, res, outcome.scan_id)
+    if res.kind == "location" and records.get("location"):
+        return _location_answer(records["location"]["id"], outcome.scan_id)
+    if records.get("item"):
+        numbers = [lot["lot_number"] for lot in records.get("lots") or []]
+        return _item_answer(records["item"]["id"], outcome.scan_id, only=numbers or None,
+                            supplier_lot=(res.fields or {}).get("lot") if numbers else None)
+    if res.kind == "operator":
+        return _scan_answer(Answer("info", res.message, "Badges sign in and out; they are not looked up here."),
+                            outcome.scan_id)
+    return _scan_answer(Answer("error", res.message, "Scan a lot, a pallet, a location or an item label."),
+                        outcome.scan_id)
+
+
+def item_by_sku(text: str) -> int | None:
+    """The id of the item whose SKU is `text` (any case), or None: a SKU typed or scanned bare."""
+    if not text or len(text) > 40:
+        return None
+    with get_db().read() as session:
+        return session.scalar(select(Item.id).where(Item.sku == text)) or \
+            session.scalar(select(Item.id).where(Item.sku == text.upper()))
+
+
+def _scan_answer(answer: Answer, scan_id: int | None, status: int = 200, ignored: bool = False, **context):
+    response = make_response(render_template("partials/lot_scan.html", answer=answer, scan_id=scan_id,
+                                             ignored=ignored, **context), status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _lot_answer(records: dict, res, scan_id: int):
+    number = records["lot"]["lot_number"]
+    unit = records.get("unit")
+    with get_db().read() as session:
+        try:
+            details = lot_details(session, number)
+        except NotFound:
+            return _scan_answer(Answer("error", f"No lot '{number[:60]}' here."), scan_id)
+        context = card_context(details)
+        lot, item = details.lot, details.lot.item
+        if unit:
+            where = f" at {unit['location']}" if unit.get("location") else " (no longer in stock)"
+            message = (f"Pallet {unit['sscc']}: {unit.get('qty') or 0} {item.unit} of {item.sku}, "
+                       f"lot {lot.lot_number}{where}")
+        else:
+            message = f"Lot {lot.lot_number}: {item.sku} {item.name}"
+        kind = "ok" if context["lot_status"] in ("available", "consumed") else "warn"
+        detail = context["warning"] or f"{lot.on_hand} {item.unit} on hand."
+        # Render inside the session: the card reads the lot's loaded relationships.
+        return _scan_answer(Answer(kind, message, detail), scan_id, details=details, query=lot.lot_number,
+                            outcome="found", **context)
+
+
+def _location_answer(location_id: int, scan_id: int):
+    with get_db().read() as session:
+        location = session.get(Location, location_id)
+        rows = session.execute(
+            select(Lot.lot_number, Lot.status, Lot.expiry, Item.sku, Item.name, Item.unit, Stock.qty)
+            .join(Lot, Lot.id == Stock.lot_id).join(Item, Item.id == Lot.item_id)
+            .where(Stock.location_id == location_id, Stock.qty > 0)
+            .order_by(Item.sku, Lot.fifo_date, Lot.lot_number).limit(LIST_LIMIT + 1)).all()
+        code, name = location.code, location.name
+    lots = [_row(r) for r in rows[:LIST_LIMIT]]
+    count = len(lots)
+    message = f"Location {code}{' — ' + name if name else ''}"
+    detail = ("Nothing is stored here." if not lots else
+              f"{count}{'+' if len(rows) > LIST_LIMIT else ''} lot{'s' if count != 1 else ''} here. Tap one for its card.")
+    return _scan_answer(Answer("ok", message, detail), scan_id, lots=lots, listing="location",
+                        more=len(rows) > LIST_LIMIT)
+
+
+def _item_answer(item_id: int, scan_id: int, only: list[str] | None = None, supplier_lot: str | None = None):
+    with get_db().read() as session:
+        item = session.get(Item, item_id)
+        query = (select(Lot.lot_number, Lot.status, Lot.expiry, Item.sku, Item.name, Item.unit, Lot.on_hand)
+                 .join(Item, Item.id == Lot.item_id).where(Lot.item_id == item_id))
+        query = query.where(Lot.lot_number.in_(only)) if only else query.where(Lot.on_hand > 0)
+        rows = session.execute(query.order_by(Lot.fifo_date, Lot.lot_number).limit(LIST_LIMIT + 1)).all()
+        sku, name = item.sku, item.name
+    lots = [_row(r) for r in rows[:LIST_LIMIT]]
+    if supplier_lot:
+        detail = f"{len(lots)} of our lots carry supplier lot {supplier_lot}. Tap one for its card."
+    elif lots:
+        detail = f"{len(lots)}{'+' if len(rows) > LIST_LIMIT else ''} lot{'s' if len(lots) != 1 else ''} in stock, oldest first. Tap one for its card."
+    else:
+        detail = "No lot of it is in stock."
+    return _scan_answer(Answer("ok", f"Item {sku} — {name}", detail), scan_id, lots=lots, listing="item",
+                        more=len(rows) > LIST_LIMIT)
+
+
+LIST_LIMIT = 30
+
+
+def _row(r) -> dict:
+    status = r.status.value if hasattr(r.status, "value") else str(r.status)
+    tone, label = STATUS.get(status, ("muted", status))
+    return {"lot_number": r.lot_number, "sku": r[3], "name": r[4], "unit": r[5], "qty": r[6],
+            "expiry": r.expiry, "status": status, "tone": tone, "label": label}
 
 
 @bp.get("/<path:lot_number>/label.png")

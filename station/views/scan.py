@@ -3,6 +3,9 @@
     GET  /scan?station=NAME            the page (the station is remembered in a cookie)
     POST /scan                         code, client_id, station[, source] (form or JSON) -> result partial
     GET  /scan/feed?station=N&after=ID new scans at that station as result partials, or 204
+    GET  /scan/station-feed?station=N&after=ID   new scans of the station's own scanner, as JSON for
+                                       station.js on the workflow pages (each is then sent to the
+                                       page's scan URL with the client id logged:<id>), or 204
     GET  /scans?station=NAME           the scan log: raw bytes, source, result, bounces
 
 Keyboard-wedge scans are captured by station.js wherever focus is and POSTed one at a time with
@@ -173,6 +176,42 @@ def feed():
             response.headers["X-Scan-Last"] = str(rows[-1].id)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.get("/scan/station-feed")
+def station_feed():
+    """Scans of the station's own scanner after id `after` that no page has applied yet, oldest first.
+
+    JSON {"last": id, "scans": [{"id", "code"}]}: `last` is the newest scan looked at (wedge scans
+    and bounces included), so the next poll starts after it; 204 when there is nothing newer. A
+    workflow page polls this every POLL_MS while it is open: one indexed query, usually empty."""
+    after = request.args.get("after", type=int)
+    if after is None or after < 0:
+        return _refuse(400, "bad_cursor", "after must be a scan id (0 for the start).")
+    with get_db().read() as session:
+        station = _station(session, request.args.get("station", ""))
+        if station is None:
+            return _refuse(404, "unknown_station", "No such station — choose the station again.")
+        rows = session.execute(
+            select(Scan.id, Scan.raw, Scan.source, Scan.client_id, Scan.ignored)
+            .where(Scan.station_id == station.id, Scan.id > after).order_by(Scan.id).limit(FEED_LIMIT)).all()
+    if not rows:
+        response = make_response("", 204)
+    else:
+        # Wedge scans the pages logged themselves, bounces and scans already applied are skipped.
+        fresh = [{"id": r.id, "code": r.raw.decode("utf-8", "replace")} for r in rows
+                 if r.source not in scans.BROWSER_SOURCES and r.client_id is None and not r.ignored]
+        response = jsonify({"last": rows[-1].id, "scans": fresh})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.app_template_global()
+def station_feed_start(station_id: int) -> int:
+    """Where a workflow page's station feed starts: the station's newest scan when the page is made
+    (a scan made while no page was open is not applied later, by surprise)."""
+    with get_db().read() as session:
+        return scans.last_id(session, station_id)
 
 
 # --- the scan log --------------------------------------------------------------------------------

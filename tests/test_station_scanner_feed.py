@@ -1,0 +1,161 @@
+"""A station's own scanner (serial, simulated) drives the workflow page open at that station.
+
+The scanner service logs its scans (services.scans.ingest, source = the scanner URL). The page polls
+GET /scan/station-feed for them and sends each to its own scan URL with the client id
+"logged:<scan id>"; the page's handler applies the logged scan once and logs nothing new: the row is
+claimed, so a retry, a second tab or a racing process gets the first answer (retried). Through the
+test client on SQLite and PostgreSQL; the browser end to end is in test_station_scanner_feed_browser
+below (a sim:// scanner driving the receiving and picking pages)."""
+from __future__ import annotations
+
+import html
+import re
+import threading
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from factories import basic_site, received_lot
+from station.models import Movement, Scan, StationDevice
+from station.services import catalog, scans
+
+HX = {"HX-Request": "true"}
+SIM = "sim://dock-feed-test"
+
+
+@pytest.fixture
+def database(app):
+    return app.extensions["station.db"]
+
+
+@pytest.fixture
+def site(database) -> dict:
+    basic_site(database)
+    with database.write() as s:
+        lot = received_lot(s, "BOLT", 40, location="A-01")
+        dock = catalog.location_by_code(s, "DOCK")
+        station = StationDevice(name="Dock tablet", location_id=dock.id, scanner_url=SIM)
+        other = StationDevice(name="Line 1 PC")
+        s.add_all([station, other])
+        s.flush()
+        return {"lot": lot.lot_number, "station": station.id, "other": other.id}
+
+
+@pytest.fixture
+def mover(client, site, signed_in, bound_station):
+    signed_in(client, "receiver")
+    bound_station(client, "Dock tablet")
+    return client
+
+
+def from_scanner(database, site, code: str, station: str = "station") -> int:
+    """What the scanner service does with a scan of the station's scanner."""
+    return scans.ingest(database, code, source=SIM, station_id=site[station]).scan_id
+
+
+def scan_rows(database) -> int:
+    with database.read() as s:
+        return s.scalar(select(func.count()).select_from(Scan))
+
+
+def feed(client, after: int = 0):
+    return client.get("/scan/station-feed", query_string={"station": "Dock tablet", "after": after})
+
+
+def apply(client, scan_id: int, code: str, path: str = "/move/scan"):
+    return client.post(path, data={"code": code, "client_id": scans.logged_client_id(scan_id), "source": "wedge"},
+                       headers=HX)
+
+
+def test_the_feed_lists_the_scanners_new_scans_only(mover, database, site):
+    assert feed(mover).status_code == 204
+    mover.post("/move/scan", data={"code": "LOC:A-02", "client_id": uuid.uuid4().hex}, headers=HX)  # a wedge scan
+    first = from_scanner(database, site, f"LOT:{site['lot']}")
+    from_scanner(database, site, f"LOT:{site['lot']}")  # the trigger bounced: logged, ignored
+    from_scanner(database, site, "LOC:A-02", station="other")  # another station's scanner
+    second = from_scanner(database, site, "]C1\x1d0104000000000011")
+    answer = feed(mover).get_json()
+    assert answer["scans"] == [{"id": first, "code": f"LOT:{site['lot']}"},
+                               {"id": second, "code": "]C1\x1d0104000000000011"}]
+    assert answer["last"] == second
+    assert feed(mover, after=first).get_json()["scans"] == [{"id": second, "code": "]C1\x1d0104000000000011"}]
+    assert feed(mover, after=second).status_code == 204
+    assert feed(mover).headers["Cache-Control"] == "no-store"
+
+
+def test_the_feed_refuses_a_bad_cursor_or_station_in_words(client, site):
+    response = client.get("/scan/station-feed", query_string={"station": "Dock tablet", "after": "x"})
+    assert response.status_code == 400 and "after must be a scan id" in response.text
+    response = client.get("/scan/station-feed", query_string={"station": "Nowhere", "after": 0})
+    assert response.status_code == 404 and "No such station" in response.text
+
+
+def test_a_workflow_page_of_a_station_with_a_scanner_polls_its_feed(mover, database, site):
+    before = from_scanner(database, site, "LOC:A-02")
+    page = mover.get("/move").text
+    assert 'data-station-feed="/scan/station-feed?station=Dock+tablet"' in page
+    assert f'data-station-feed-after="{before}"' in page  # only scans made from now on
+    with database.write() as s:
+        s.get(StationDevice, site["station"]).scanner_url = None
+    assert "data-station-feed" not in mover.get("/move").text  # a keyboard scanner: nothing to poll
+
+
+def test_a_scanner_scan_sent_by_the_page_acts_once_and_is_logged_once(mover, database, site):
+    scan_id = from_scanner(database, site, f"LOT:{site['lot']}")
+    rows = scan_rows(database)
+    first = apply(mover, scan_id, f"LOT:{site['lot']}")
+    assert first.status_code == 200 and f"Lot {site['lot']}: 40 ea of BOLT at A-01." in first.text
+    assert f'data-scan-id="{scan_id}"' in first.text
+    assert scan_rows(database) == rows  # nothing new in the log
+    with database.read() as s:
+        row = s.get(Scan, scan_id)
+        assert row.client_id == f"logged:{scan_id}" and row.operator_id is not None and row.source == SIM
+    assert feed(mover).status_code == 200 and feed(mover).get_json()["scans"] == []  # applied: not offered again
+
+    mover.post("/move/qty", data={"qty": "5"})
+    dest = from_scanner(database, site, "LOC:A-02")
+    assert "Moved: 5 ea of BOLT" in apply(mover, dest, "LOC:A-02").text
+    again = apply(mover, dest, "LOC:A-02")  # the answer was lost and the page sends it again
+    assert again.status_code == 200 and "Moved" not in again.text
+    with database.read() as s:
+        assert s.scalar(select(func.count()).select_from(Movement).where(Movement.kind == "move")) == 1
+    assert scan_rows(database) == rows + 1
+
+
+def test_only_this_stations_scanner_scans_can_be_sent_this_way(mover, database, site):
+    elsewhere = from_scanner(database, site, f"LOT:{site['lot']}", station="other")
+    response = apply(mover, elsewhere, f"LOT:{site['lot']}")
+    assert response.status_code == 400 and "not made at this station's scanner" in html.unescape(response.text)
+    wedge = mover.post("/move/scan", data={"code": "LOC:A-02", "client_id": uuid.uuid4().hex}, headers=HX)
+    wedge_id = int(re.search(r'data-scan-id="(\d+)"', wedge.text).group(1))
+    response = apply(mover, wedge_id, "LOC:A-02")
+    assert response.status_code == 400 and "own scanner" in html.unescape(response.text)
+    response = apply(mover, 999999, "LOC:A-02")
+    assert response.status_code == 400 and "scan it again" in response.text
+    with database.read() as s:
+        assert s.get(Scan, elsewhere).client_id is None  # nothing claimed
+
+
+def test_racing_claims_of_one_scanner_scan_act_once(database, site):
+    scan_id = from_scanner(database, site, f"LOT:{site['lot']}")
+    outcomes, errors = [], []
+    start = threading.Barrier(4)
+
+    def claim():
+        try:
+            start.wait()
+            outcomes.append(scans.ingest(database, f"LOT:{site['lot']}", source="wedge", station_id=site["station"],
+                                         client_id=scans.logged_client_id(scan_id)))
+        except Exception as exc:  # noqa: BLE001 — reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=claim) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert sorted(o.retried for o in outcomes) == [False, True, True, True]
+    assert {o.scan_id for o in outcomes} == {scan_id}
+    assert scan_rows(database) == 1
