@@ -52,9 +52,10 @@ def index():
             resolved = audit.resolve(session, filters)
             context["filters"] = filters
             if tab == "ledger":
-                context["page"] = audit.ledger_page(session, resolved, before=_before())
+                context["page"] = audit.ledger_page(session, resolved, before=_before(), limit=audit.PAGE)
             else:
-                context["events"] = audit.events_page(session, resolved, cursor=request.args.get("cursor"))
+                context["events"] = audit.events_page(session, resolved, cursor=request.args.get("cursor"),
+                                                     limit=audit.PAGE)
         except DomainError as exc:
             context["error"] = exc.message
             return make_response(render_template("audit.html", **context), 400)
