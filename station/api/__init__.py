@@ -8,6 +8,7 @@ def init_app(app) -> None:
     from . import floor_views, labels, openapi, picking_views, print_views, views  # noqa: F401 - importing them registers their routes
     from . import scan_views  # noqa: F401
     from . import trace_views  # noqa: F401
+    from . import recall_views  # noqa: F401
     from .core import bp, routing_error
 
     app.register_blueprint(bp)

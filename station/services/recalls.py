@@ -406,7 +406,7 @@ def mark_notified(session: Session, recall: Recall, customer, *, by: Actor = NOB
 
 
 def close_recall(session: Session, recall: Recall, *, reason: str, by: Actor = NOBODY,
-                 accept_unnotified: bool = False) -> RecallEvent:
+                 accept_unnotified: bool = False, note: str | None = None) -> RecallEvent:
     """Close a recall. Its lots stay recalled; closing only ends the follow-up."""
     reason = _reason(reason, "closing a recall")
     session.flush()
@@ -426,8 +426,8 @@ def close_recall(session: Session, recall: Recall, *, reason: str, by: Actor = N
     recall.closed_at = clock.now()
     recall.closed_by_id = by.operator_id
     recall.close_reason = reason
-    note = reason if not waiting else f"{reason} (closed with {len(waiting)} customer(s) not notified)"
-    return _event(session, recall, "close", by, note=note)
+    words = reason if not waiting else f"{reason} (closed with {len(waiting)} customer(s) not notified)"
+    return _event(session, recall, "close", by, note=" ".join(part for part in (words, _note(note)) if part))
 
 
 # --- the report ------------------------------------------------------------------------------

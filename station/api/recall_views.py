@@ -1,0 +1,87 @@
+"""Recalls over the API (services.recalls), for QA systems and scripts.
+
+    POST /recalls                       {lot | supplier + supplier_lot, reason}   -> 201 the report
+    GET  /recalls[?status=open|closed]  every recall with its progress
+    GET  /recalls/<number>              the report: lots, stock now, customers, shipments, events
+    POST /recalls/<number>/retrieved    {lot, qty, note?}                          -> the report
+    POST /recalls/<number>/notified     {customer, note?}                          -> the report
+    POST /recalls/<number>/close        {reason, accept_unnotified?}              -> the report
+
+A token is not an operator: the recall's events name the token in their note ("[API token erp]"),
+so the report still says who did what. Refusals are the API's JSON error with a sentence, and change
+nothing (each request is one transaction).
+"""
+from __future__ import annotations
+
+from flask import Response, g, url_for
+
+from .. import get_db
+from ..services import recalls
+from .core import route
+from .recall_schemas import (CloseIn, NotifiedIn, RecallIn, RecallList, RecallListQuery, RecallOut, RecallSummaryOut,
+                             RetrievedIn)
+
+
+def _by_token(note: str | None) -> str:
+    caller = g.get("api_token")
+    tag = f"[API token {caller.name}]" if caller else "[API]"
+    return f"{note} {tag}" if note else tag
+
+
+def _report(session, recall) -> RecallOut:
+    session.flush()
+    return RecallOut.of(recalls.recall_report(session, recall))
+
+
+@route("POST", "/recalls", body=RecallIn, response=RecallOut, status=201, errors=(409,))
+def create_recall(body: RecallIn) -> Response:
+    """Start a recall: every affected lot is recalled at once; the answer is the report."""
+    with get_db().write() as session:
+        recall = recalls.open_recall(session, reason=body.reason, lot=body.lot, supplier=body.supplier,
+                                     supplier_lot=body.supplier_lot, note=_by_token(None))
+        out = _report(session, recall)
+    return Response(out.model_dump_json(), status=201, mimetype="application/json",
+                    headers={"Location": url_for("api.get_recall", number=out.number)})
+
+
+@route("GET", "/recalls", query=RecallListQuery, response=RecallList)
+def list_recalls(query: RecallListQuery) -> RecallList:
+    """Recalls, open ones first, newest first, with their progress."""
+    with get_db().read() as session:
+        rows = recalls.recall_list(session, status=query.status)
+    return RecallList(recalls=[RecallSummaryOut(**vars(r)) for r in rows])
+
+
+@route("GET", "/recalls/<number>", response=RecallOut, errors=(404,))
+def get_recall(number: str) -> RecallOut:
+    """A recall's report: each lot and where its stock is now, each customer and shipment, progress."""
+    with get_db().read() as session:
+        return _report(session, recalls.recall_by_number(session, number))
+
+
+@route("POST", "/recalls/<number>/retrieved", body=RetrievedIn, response=RecallOut, errors=(404, 409))
+def recall_retrieved(number: str, body: RetrievedIn) -> RecallOut:
+    """Record stock of an affected lot gathered back (put aside, or returned by a customer)."""
+    with get_db().write() as session:
+        recall = recalls.recall_by_number(session, number, lock=True)
+        recalls.record_retrieved(session, recall, body.lot, body.qty, note=_by_token(body.note))
+        return _report(session, recall)
+
+
+@route("POST", "/recalls/<number>/notified", body=NotifiedIn, response=RecallOut, errors=(404, 409))
+def recall_notified(number: str, body: NotifiedIn) -> RecallOut:
+    """Record that a listed customer was told."""
+    with get_db().write() as session:
+        recall = recalls.recall_by_number(session, number, lock=True)
+        recalls.mark_notified(session, recall, body.customer, note=_by_token(body.note))
+        return _report(session, recall)
+
+
+@route("POST", "/recalls/<number>/close", body=CloseIn, response=RecallOut, errors=(404, 409))
+def close_recall(number: str, body: CloseIn) -> RecallOut:
+    """Close a recall; its lots stay recalled."""
+    with get_db().write() as session:
+        recall = recalls.recall_by_number(session, number, lock=True)
+        recalls.close_recall(session, recall, reason=body.reason, accept_unnotified=body.accept_unnotified,
+                             note=_by_token(None))
+        return _report(session, recall)
