@@ -1,6 +1,8 @@
 """Picking in real Chromium against a real server: sign in, open an order, pick by wedge scans (the
 suggested lot with one scan, a wrong item, a held and an expired lot refused, a younger lot with a
-tapped reason), ship with CMD:CONFIRM; screenshots at 1280 and 360 px, targets and scrolling checked."""
+tapped reason), ship with CMD:CONFIRM; a younger lot refused outright on an item whose policy says
+oldest first, and a pick taken back by scanning CMD:UNDO; screenshots at 1280 and 360 px, targets and
+scrolling checked."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,7 +13,7 @@ from sqlalchemy import select
 import factories as f
 from browser_support import HANDHELD, TABLET, screenshot
 from station import clock
-from station.models import Movement, MovementKind, Order, OrderStatus
+from station.models import Movement, MovementKind, Order, OrderLine, OrderStatus
 from station.services import catalog, holds
 
 try:
@@ -185,6 +187,98 @@ def test_handheld_360_pick_list_is_usable_without_sideways_scrolling(live_server
         page.locator(".pick-more > summary").click()
         assert layout_problems(page) == []
         screenshot(page, "pick-short-360")
+        assert errors == []
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("viewport, width", [(TABLET, 1280), (HANDHELD, 360)])
+def test_a_refusing_item_refuses_a_younger_lot_and_cmd_undo_takes_a_pick_back(live_server, browser, sqlite_app,
+                                                                             site, signed_in_page, viewport, width):
+    db = site["db"]
+    with db.write() as s:  # the supervisor has switched MILK to "oldest first, no exceptions"
+        catalog.item_by_sku(s, "MILK").refuse_younger_lots = True
+    context, page, errors = new_page(browser, viewport)
+    try:
+        signed_in_page(page, live_server.url, sqlite_app, "picker", badge="OP-PICK", name="Pia Picker")
+        page.goto(f"{live_server.url}/pick/SO-1")
+        expect(page.locator(".pick-current__policy")).to_contain_text("Oldest lot first")
+        expect(page.locator(".pick-last")).to_have_count(0)
+
+        # a younger lot: refused in red, with the lot to take and where; no reason panel to tap
+        wedge(page, f"LOT:{site['later']}")
+        expect(banner(page)).to_have_text(
+            f"Lot {site['later']} expires later than lot {site['soon']} — take {site['soon']} from A-01; "
+            f"this item must go soonest-expiring first.")
+        expect(page.locator("#scan-current .banner--error")).to_be_visible()
+        assert page.evaluate("document.body.dataset.scanSound") == "bad"
+        expect(page.locator(".pick-override")).to_have_count(0)
+        assert layout_problems(page) == []
+        screenshot(page, f"pick-younger-refused-{width}")
+
+        # the suggested lot, then CMD:UNDO takes that pick back
+        wedge(page, f"LOT:{site['soon']}")
+        expect(banner(page)).to_contain_text(f"Picked 6 ea of lot {site['soon']} from A-01.")
+        undo = page.locator('.pick-last button[data-command="undo"]')
+        expect(undo).to_have_text("Undo last pick")
+        expect(page.locator(".pick-last")).to_contain_text(site["soon"])
+        expect(page.locator('.pick-line[data-line="1"] .pick-line__qty')).to_contain_text("6 / 10")
+        assert layout_problems(page) == []
+        screenshot(page, f"pick-undo-offered-{width}")
+        wedge(page, "CMD:UNDO")
+        expect(banner(page)).to_have_text(
+            f"Pick taken back: 6 ea of lot {site['soon']} — take it from SHIP and put it back at A-01.")
+        expect(page.locator("#scan-current .banner--ok")).to_be_visible()
+        assert page.evaluate("document.body.dataset.floorCommand") == "undo"
+        expect(page.locator(".pick-last")).to_have_count(0)
+        expect(page.locator('.pick-line[data-line="1"] .pick-line__qty')).to_contain_text("0 / 10")
+        expect(page.locator(".pick-undone-note")).to_have_text("— taken back")
+        expect(page.locator(".pick-current")).to_contain_text(site["soon"])  # suggested again
+        assert layout_problems(page) == []
+        screenshot(page, f"pick-undone-{width}")
+        with db.read() as s:
+            rows = s.execute(select(Movement.kind, Movement.qty).where(Movement.kind.in_(
+                [MovementKind.PICK, MovementKind.UNPICK])).order_by(Movement.id)).all()
+            assert rows == [(MovementKind.PICK, 6), (MovementKind.UNPICK, 6)]
+            assert s.scalar(select(OrderLine.picked_qty).where(OrderLine.line_no == 1)
+                            .join(Order).where(Order.number == "SO-1")) == 0
+        # nothing more to take back: the command says so in red
+        wedge(page, "CMD:UNDO")
+        expect(page.locator("#scan-current .banner__message").last).to_have_text("Nothing to undo on this screen")
+        assert errors == []
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("viewport, width", [(TABLET, 1280), (HANDHELD, 360)])
+def test_a_short_line_shows_its_quantity_and_reason_before_and_after_shipping(live_server, browser, sqlite_app,
+                                                                            site, signed_in_page, viewport, width):
+    context, page, errors = new_page(browser, viewport)
+    try:
+        signed_in_page(page, live_server.url, sqlite_app, "picker", badge="OP-PICK", name="Pia Picker")
+        page.goto(f"{live_server.url}/pick/SO-1")
+        wedge(page, f"LOT:{site['soon']}")
+        expect(banner(page)).to_contain_text(f"Picked 6 ea of lot {site['soon']}")
+        # the next lot is not at its place: short, with a tapped reason
+        page.locator(".pick-more > summary").click()
+        page.get_by_role("button", name="Not at the location").click()
+        expect(banner(page)).to_contain_text(f"Short recorded: 50 ea of lot {site['later']} at A-02")
+        wedge(page, f"LOT:{site['bolt']}")
+        expect(page.locator(".pick-ship__button")).to_be_enabled()
+        short = page.locator(".pick-ship .pick-short__line")
+        expect(short).to_have_count(1)
+        expect(short).to_contain_text("Line 1")
+        expect(short).to_contain_text("4 ea short")
+        expect(short).to_contain_text("Not at the location")
+        assert layout_problems(page) == []
+        screenshot(page, f"pick-ship-short-{width}")
+        wedge(page, "CMD:CONFIRM")
+        expect(banner(page)).to_have_text("Order SO-1 shipped to Corner Shop: 10 units (4 short) from 2 lots.")
+        done = page.locator(".pick-done .pick-short__line")
+        expect(done).to_contain_text("4 ea short")
+        expect(done).to_contain_text("Not at the location")
+        assert layout_problems(page) == []
+        screenshot(page, f"pick-shipped-short-{width}")
         assert errors == []
     finally:
         context.close()
