@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 import factories as f
-from station.models import Item, Movement, Order, OrderLine, OrderStatus, Stock
+from station.models import Item, Lot, Movement, MovementKind, Order, OrderLine, OrderStatus, Stock
 from station.services import catalog, picking
 from station.services.errors import Conflict
 
@@ -163,3 +163,16 @@ def test_a_refused_ship_sets_nothing(db, site):
             picking.ship(s, order, on=TODAY)
         assert refused.value.code == "nothing_picked"
         assert [line(s, no).short_qty for no in (1, 2)] == [0, 0]
+
+
+def test_the_demo_has_one_item_that_refuses_younger_lots_and_no_override_for_it(db, monkeypatch):
+    from station import demo
+
+    monkeypatch.setattr(demo, "DAYS", 20)  # a shortened history keeps the test quick
+    demo.seed_demo(db)
+    with db.read() as s:
+        assert list(s.scalars(select(Item.sku).where(Item.refuse_younger_lots.is_(True)))) == ["PH-AMOX500"]
+        overridden = s.scalars(
+            select(Item.sku).join(Lot, Lot.item_id == Item.id).join(Movement, Movement.lot_id == Lot.id)
+            .where(Movement.kind == MovementKind.PICK, Movement.followed_suggestion.is_(False)).distinct()).all()
+        assert "PH-AMOX500" not in overridden  # the demo's pickers never override for it

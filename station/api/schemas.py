@@ -557,7 +557,9 @@ class PickIn(Request):
     qty: Qty
     override_reason: Reason | None = Field(
         None, description="Why another lot than the FIFO/FEFO suggestion is picked; required for a "
-                          "lot younger than the suggested one (409 override_reason_required without it).")
+                          "lot younger than the suggested one (409 override_reason_required without it). "
+                          "An item whose policy refuses younger lots refuses them whatever the reason "
+                          "(409 younger_lot_refused).")
 
 
 class PickOut(BaseModel):
