@@ -165,3 +165,14 @@ def test_an_unknown_recall(client, signed_in):
     page = client.get("/recalls/R-1999-0001")
     assert page.status_code == 404 and "There is no recall" in page.get_data(as_text=True)
     assert client.get("/recalls/R-1999-0001.csv").status_code == 404
+
+
+def test_the_lot_card_refuses_to_release_a_recalled_lot_in_words(client, signed_in):
+    site = _start(client, signed_in)
+    client.post("/recalls", data={"lot": site.p, "reason": "Complaint"})
+    answer = client.post("/lots/actions/release", data={"lot": site.q, "reason": "QA passed"})
+    assert answer.status_code == 409
+    html = answer.get_data(as_text=True)
+    assert f"Lot {site.q} is recalled, not on hold; nothing to release." in html and "Nothing changed." in html
+    with _db(client).read() as s:
+        assert statuses(s)[site.q] == "recalled"

@@ -346,3 +346,30 @@ def test_recall_events_refuse_update_and_delete_at_the_database(db):
         assert "append-only" in str(caught.value)
     with db.read() as s:
         assert [e.note for e in s.scalars(select(RecallEvent))] == [f"lot {site.a}: Complaint"]
+
+
+def test_recalls_opened_at_the_same_time_get_different_numbers(db):
+    """Each thread is its own connection and transaction, as separate app processes would be."""
+    import threading
+
+    basic_site(db)
+    with db.write() as s:
+        numbers = [received_lot(s, "BOLT", 5).lot_number for _ in range(4)]
+    got, failed = [], []
+    start = threading.Barrier(len(numbers))
+
+    def run(lot_number):
+        try:
+            start.wait()
+            with db.write() as s:
+                got.append(recalls.open_recall(s, reason="race", lot=lot_number).number)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failed.append(repr(exc))
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in numbers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failed, failed
+    assert len(set(got)) == len(numbers)

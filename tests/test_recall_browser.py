@@ -1,0 +1,138 @@
+"""The recall flow in real Chromium against a real server: a supervisor (badge + PIN) scans a lot label on
+/recalls, sees what the recall would stop, writes why and confirms by a wedge-scanned CMD:CONFIRM, then
+records a retrieval and the customers' notifications and closes the recall. At 1280 px and 360 px, with
+screenshots in test-artifacts/ and no sideways scrolling."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from browser_support import HANDHELD, TABLET, screenshot
+from station.models import Lot, LotStatus, Operator, Role
+from station.services.pins import hash_pin
+
+from test_recalls import build_site
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the `browser` fixture then skips, or fails under CI=true
+    expect = None
+
+
+def scan(page, code: str) -> None:
+    """What a keyboard-wedge scanner does: a burst of keystrokes, then Enter."""
+    page.keyboard.type(code)
+    page.keyboard.press("Enter")
+
+
+def check_layout(page, width: int, where: str) -> None:
+    """No sideways scrolling; every visible button, link-button and field at least 48 px high and wide."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, where
+    boxes = page.evaluate("""() => Array.from(document.querySelectorAll(
+            'main .button, main button, main input:not([type=hidden]):not([type=checkbox]), main select, main .recall-row__lot'))
+        .filter(el => el.getClientRects().length)
+        .map(el => { const r = el.getBoundingClientRect();
+                     return {what: el.outerHTML.slice(0, 90), w: r.width, h: r.height, right: r.right}; })""")
+    assert boxes, where
+    small = [b for b in boxes if b["w"] < 48 or b["h"] < 48 or b["right"] > width + 0.5]
+    assert not small, (where, small)
+
+
+@pytest.fixture
+def recall_site(sqlite_app):
+    site = build_site(sqlite_app.extensions["station.db"])
+    with sqlite_app.extensions["station.db"].write() as s:
+        s.add(Operator(badge="OP-2001", name="Rosa Quality", role=Role.SUPERVISOR, pin_hash=hash_pin("2468")))
+    return site
+
+
+@pytest.mark.parametrize("size", [TABLET, HANDHELD], ids=["1280x800", "360x740"])
+def test_a_recall_from_a_scanned_lot_to_its_close(live_server, browser, sqlite_app, recall_site, size):
+    site, w = recall_site, size["width"]
+    tag = f"{size['width']}x{size['height']}"
+    context = browser.new_context(viewport=size)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{live_server.url}/signin")
+        scan(page, "OPR:OP-2001")
+        page.wait_for_url("**/signin/pin")
+        for key in "2468":
+            page.locator(f'.keypad [data-key="{key}"]').click()
+        scan(page, "CMD:CONFIRM")
+        page.wait_for_url(f"{live_server.url}/")
+
+        page.goto(f"{live_server.url}/recalls")
+        expect(page.locator("#recall-open-h + .empty")).to_have_text("No open recall.")
+        check_layout(page, w, "list")
+        screenshot(page, f"recall-list-empty-{tag}")
+
+        # The lot label, scanned by the wedge (nothing has the focus): the preview of its recall.
+        page.locator("h2#recall-start-h").click()
+        scan(page, site.a)
+        page.wait_for_url(re.compile(r"/recalls/new\?lot="))
+        expect(page.locator(".recall-banner .banner__message")).to_have_text(f"A recall of lot {site.a} stops 4 lots")
+        expect(page.locator('[data-fact="stopped"]')).to_have_text("4")
+        expect(page.locator('[data-fact="stock"]')).to_have_text("68")
+        expect(page.locator('[data-fact="customers"]')).to_have_text("2")
+        expect(page.locator(f'.recall-row[data-lot="{site.c}"]')).to_contain_text("used up: nothing to stop")
+        check_layout(page, w, "preview")
+        screenshot(page, f"recall-preview-{tag}")
+
+        # CMD:CONFIRM without a reason: refused in words, nothing stopped.
+        scan(page, "CMD:CONFIRM")
+        expect(page.locator(".recall-banner .banner--error")).to_contain_text("Write why")
+        with sqlite_app.extensions["station.db"].read() as s:
+            assert s.scalar(select(Lot.status).where(Lot.lot_number == site.p)) is LotStatus.AVAILABLE
+
+        page.locator("#recall-reason").fill("Customer complaint: metal fragment")
+        scan(page, "CMD:CONFIRM")  # the cursor is still in the reason field: the scan is no typing
+        page.wait_for_url(re.compile(r"/recalls/R-\d{4}-\d{4}$"))
+        number = page.url.rsplit("/", 1)[1]
+        expect(page.locator(".recall-banner .banner--ok")).to_contain_text(f"Recall {number} started: 4 lots stopped")
+        expect(page.locator(".recall-head__reason")).to_have_text("Customer complaint: metal fragment")
+        with sqlite_app.extensions["station.db"].read() as s:
+            assert s.scalar(select(Lot.status).where(Lot.lot_number == site.q)) is LotStatus.RECALLED
+        check_layout(page, w, "report")
+        screenshot(page, f"recall-report-{tag}")
+
+        lot_a = page.locator(f'.recall-lot[data-lot="{site.a}"]')
+        lot_a.locator('input[name="qty"]').fill("50")
+        lot_a.locator('input[name="note"]').fill("put aside in A-02")
+        lot_a.locator("button", has_text="Retrieved").click()
+        expect(page.locator(".recall-banner .banner--ok")).to_have_text(f"Lot {site.a}: 50 more retrieved")
+        expect(page.locator(f'.recall-lot[data-lot="{site.a}"] .recall-row__got')).to_contain_text("Retrieved 50 of 62")
+
+        shop = page.locator('.recall-customer[data-customer="SHOP"]')
+        shop.locator('input[name="note"]').fill("Phoned Ann at Corner Shop")
+        shop.locator("button", has_text="Notified").click()
+        expect(page.locator('.recall-customer[data-customer="SHOP"] .recall-customer__told')).to_contain_text(
+            "by Rosa Quality: Phoned Ann at Corner Shop")
+
+        # Big Co not told yet: closing is refused unless ticked on purpose.
+        page.locator("#close-reason").fill("All stock destroyed")
+        page.locator(".recall-close__go").click()
+        expect(page.locator(".recall-banner .banner--error")).to_contain_text("1 customer has not been marked notified: Big Co")
+        check_layout(page, w, "close refused")
+        screenshot(page, f"recall-close-refused-{tag}")
+        page.locator('.recall-customer[data-customer="BIG"] button', has_text="Notified").click()
+        expect(page.locator('.recall-customer[data-customer="BIG"] .pill')).to_have_text("notified")
+        page.locator("#close-reason").fill("All stock destroyed, both customers told")
+        page.locator(".recall-close__go").click()
+        expect(page.locator(".recall-banner .banner--ok .banner__message")).to_have_text(f"Recall {number} closed")
+        expect(page.locator(".recall-banner .banner__detail")).to_have_text(
+            "Its lots stay recalled: they cannot be picked, used or shipped.")
+        expect(page.locator(".recall-head [data-status]")).to_have_text("Closed")
+        expect(page.locator(".recall-event__what")).to_have_text(["Opened", "Retrieved", "Notified", "Notified", "Closed"])
+        check_layout(page, w, "closed")
+        screenshot(page, f"recall-closed-{tag}")
+
+        page.goto(f"{live_server.url}/recalls")
+        expect(page.locator(f'#recall-closed-h ~ .recall-list .recall-item__number')).to_have_text([number])
+        screenshot(page, f"recall-list-{tag}")
+    finally:
+        context.close()
+    assert not errors, errors
