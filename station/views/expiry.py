@@ -20,12 +20,12 @@ DEFAULT_DAYS = 30
 MAX_DAYS = 365
 
 # The chart's drawing, in SVG user units: the SVG scales to its box, so at 360 px wide a 22-unit
-# label is about 15 px; on a tablet CSS caps the chart's width so the text does not grow huge.
-CHART_WIDTH = 480
-ROW = 44
-LABEL_W = 118
-BAR_X = 124
-BAR_MAX = 250
+# label is about 16 px; on a tablet CSS caps the chart's width (560 px) so the text does not grow huge.
+CHART_WIDTH = 440
+ROW = 46
+LABEL_W = 132
+BAR_X = 140
+BAR_MAX = 230
 
 
 @dataclass(frozen=True)
