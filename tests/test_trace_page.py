@@ -156,3 +156,71 @@ def test_a_large_trace_is_summarised_in_the_picture_and_complete_in_the_table(cl
     assert keys == {"group:0:COOKIE", "group:1:COOKIE", "group:2:COOKIE", "customer:SHOP"}
     labels = re.findall(r'font-weight="700" fill="#111418">([^<]+)</text>', _svg(html))
     assert sorted(labels) == sorted(["39 (39 links)", "30 (30 links)", "10"])
+
+
+# --- hostile text from suppliers' labels ---------------------------------------------------------
+
+EVIL_LOT = '"><img src=x onerror=alert(1)>'
+EVIL_PART = "@evil<script>alert(3)</script>"
+EVIL_SUPPLIER_LOT = "<script>alert(2)</script>"
+EVIL_CUSTOMER = "-2+3 <b>Shop</b>"
+
+
+def hostile_genealogy(db):
+    """The test genealogy with lot numbers, a supplier lot and a customer name that are markup or
+    spreadsheet formulas (an imported lot number keeps whatever the supplier printed)."""
+    from sqlalchemy import update
+
+    from station.models import Lot
+
+    site = build_genealogy(db, supplier_lot=EVIL_SUPPLIER_LOT, customer_name=EVIL_CUSTOMER)
+    with db.write() as s:
+        s.execute(update(Lot).where(Lot.lot_number == site.flour).values(lot_number=EVIL_LOT))
+        s.execute(update(Lot).where(Lot.lot_number == site.pie_part).values(lot_number=EVIL_PART))
+        s.execute(update(Lot).where(Lot.lot_number == site.sugar).values(supplier_lot="=HYPERLINK(\"http://x\")"))
+    site.flour, site.pie_part = EVIL_LOT, EVIL_PART
+    return site
+
+
+def test_hostile_text_is_text_in_page_svg_csv_and_pdf(client, signed_in):
+    from urllib.parse import quote
+
+    site = hostile_genealogy(client.application.extensions["station.db"])
+    signed_in(client, "supervisor")
+    for direction in ("forward", "backward"):
+        start = site.flour if direction == "forward" else site.pie_part
+        page = client.get(f"/trace/{quote(start, safe='')}?direction={direction}")
+        assert page.status_code == 200
+        html = page.get_data(as_text=True)
+        for raw in ("<img src=x", "<script>alert", "<b>Shop"):
+            assert raw not in html, (direction, raw)
+        svg = _svg(html)
+        assert "&lt;img src=x onerror=alert(1)&gt;" in svg or "&#34;&gt;&lt;img" in svg
+        assert "&lt;script&gt;alert(2)&lt;/script&gt;" in html or direction == "forward"
+        assert "&lt;script&gt;alert(3)&lt;/script&gt;" in html
+    assert "&lt;b&gt;Shop&lt;/b&gt;" in client.get(f"/trace/{quote(site.flour, safe='')}?direction=forward").get_data(
+        as_text=True)
+    alone = client.get(f"/trace/{quote(site.pie_part, safe='')}.svg")
+    assert alone.mimetype == "image/svg+xml" and b"<script>" not in alone.data and b"<img" not in alone.data
+    import xml.dom.minidom
+
+    xml.dom.minidom.parseString(alone.data)  # well-formed XML, escapes and all
+
+    rows = list(csv.reader(io.StringIO(client.get(f"/trace/{quote(site.flour, safe='')}.csv?direction=forward")
+                                       .get_data().decode("utf-8-sig"))))
+    cells = {c for r in rows for c in r}
+    assert "'@evil<script>alert(3)</script>" in cells and EVIL_PART not in cells
+    assert "'-2+3 <b>Shop</b>" in cells and EVIL_CUSTOMER not in cells
+    assert EVIL_LOT in cells  # starts with a quote mark: no formula, kept exactly
+    back = list(csv.reader(io.StringIO(client.get(f"/trace/{quote(site.pie_part, safe='')}.csv")
+                                       .get_data().decode("utf-8-sig"))))
+    cells = {c for r in back for c in r}
+    assert "'=HYPERLINK(\"http://x\")" in cells and EVIL_SUPPLIER_LOT in cells
+    assert not any(c.startswith(("=", "+", "-", "@")) for c in cells)
+
+    answer = client.get(f"/trace/{quote(site.pie_part, safe='')}.pdf")
+    assert answer.status_code == 200 and "filename*=UTF-8''trace-backward-%40evil%3Cscript%3E" in \
+        answer.headers["Content-Disposition"]
+    text = "".join("".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(answer.data)).pages)
+    for raw in (EVIL_SUPPLIER_LOT, EVIL_LOT, EVIL_PART, '=HYPERLINK("http://x")'):
+        assert "".join(raw.split()) in text, raw

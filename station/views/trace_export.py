@@ -189,7 +189,7 @@ def _draw(pdf, pic: Picture, font: str, txt) -> None:
         pdf.polygon([tip, (tip[0] - 2.2, tip[1] - 1.2), (tip[0] - 2.2, tip[1] + 1.2)], style="F")
     pdf.set_font(font, "B", max(5.0, 14 * scale / 0.3528))
     for a in pic.arrows:
-        mx, my = a.mid
+        mx, my = a.lx, a.ly
         w = pdf.get_string_width(txt(a.label)) + 2
         x, y = at(mx, my)
         pdf.set_fill_color(255, 255, 255)
@@ -204,11 +204,11 @@ def _draw(pdf, pic: Picture, font: str, txt) -> None:
         pdf.rect(x, y, pic.box_w * scale, pic.box_h * scale, style="DF", round_corners=True,
                  corner_radius=2)
         pdf.set_text_color(17, 20, 24)
-        pdf.set_font(font, "B", max(5.0, 17 * scale / 0.3528 * 0.85))
-        pdf.text(x + 12 * scale, y + 24 * scale, txt(b.title))
-        pdf.set_font(font, "", max(4.5, 13.5 * scale / 0.3528 * 0.85))
+        pdf.set_font(font, "B", max(5.0, 18 * scale / 0.3528 * 0.85))
+        pdf.text(x + 12 * scale, y + 26 * scale, txt(b.title))
+        pdf.set_font(font, "", max(4.5, 14.5 * scale / 0.3528 * 0.85))
         for i, line in enumerate(b.lines):
-            pdf.text(x + 12 * scale, y + (45 + i * 18) * scale, txt(line))
+            pdf.text(x + 12 * scale, y + (48 + i * 19) * scale, txt(line))
     pdf.set_line_width(0.2)
     pdf.set_draw_color(0, 0, 0)
     pdf.set_y(oy + pic.height * scale + 4)

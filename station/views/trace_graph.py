@@ -22,10 +22,11 @@ from ..services.trace import Trace
 
 MAX_BOXES = 60          # lots drawn one box each; above this the picture is summarised
 MAX_PARTIES = 24        # suppliers or customers drawn one box each; above, one "N customers" box
-BOX_W, BOX_H = 230, 74
-COL_GAP, ROW_GAP = 110, 18
+BOX_W, BOX_H = 240, 96
+COL_GAP, ROW_GAP = 90, 18
 PAD = 16
-CHARS = 28              # characters that fit a box line at the picture's font size
+CHARS = 26              # characters that fit a box line at the picture's font size
+TITLE_CHARS = 19        # characters of a lot number that fit a box's bold title
 
 # Status -> (fill, stroke, words); dark text on light fills, all above 7:1.
 TONES = {
@@ -73,6 +74,8 @@ class Arrow:
     y1: float = 0
     x2: float = 0
     y2: float = 0
+    lx: float = 0  # where its quantity is written
+    ly: float = 0
 
     @property
     def path(self) -> str:
@@ -142,9 +145,9 @@ def _detailed(t: Trace, href):
     for n in t.nodes:
         where = ", ".join(f"{p.location} {p.qty}" for p in n.places) or "no stock"
         boxes.append(Box(
-            key=f"lot:{n.lot_number}", col=_column(t, n.depth), title=cut(n.lot_number, 24),
-            lines=[cut(f"{n.sku} {n.item_name}"), cut(f"{TONES.get(n.status, TONES['consumed'])[2]} · "
-                                                      f"{n.on_hand} {n.unit} · {where}")],
+            key=f"lot:{n.lot_number}", col=_column(t, n.depth), title=cut(n.lot_number, TITLE_CHARS),
+            lines=[cut(f"{n.sku} {n.item_name}"),
+                   cut(f"{TONES.get(n.status, TONES['consumed'])[2]} · {n.on_hand} {n.unit}"), cut(where)],
             tone=n.status if n.status in TONES else "consumed", start=n.lot_number == t.lot_number,
             href=href(n.lot_number) if href else None))
     arrows = [Arrow(f"lot:{e.component}", f"lot:{e.output}",
@@ -162,11 +165,13 @@ def _grouped(t: Trace, href):
         statuses = {m.status for m in members}
         worst = next((s for s in SEVERITY if s in statuses), "consumed")
         start = any(m.lot_number == t.lot_number for m in members)
-        title = cut(members[0].lot_number, 24) if len(members) == 1 else f"{len(members)} lots"
+        title = cut(members[0].lot_number, TITLE_CHARS) if len(members) == 1 else f"{len(members)} lots"
         counts = ", ".join(f"{sum(1 for m in members if m.status == s)} {TONES[s][2].lower()}"
                            for s in SEVERITY if s in statuses)
         boxes.append(Box(key=f"group:{depth}:{sku}", col=_column(t, depth), title=title,
-                         lines=[cut(f"{sku} {members[0].item_name}"), cut(counts)], tone=worst, start=start,
+                         lines=[cut(f"{sku} {members[0].item_name}"), cut(counts),
+                                cut(f"{sum(m.on_hand for m in members)} {members[0].unit} in stock")],
+                         tone=worst, start=start,
                          href=href(members[0].lot_number) if href and len(members) == 1 else None))
     summed: dict[tuple[str, str], list[int]] = {}
     for e in t.edges:
@@ -212,12 +217,12 @@ def _parties(t: Trace, boxes: list[Box]):
     parties = []
     if many:
         parties.append(Box(key=f"{noun}:*", col=col, title=f"{len(codes)} {noun}s",
-                           lines=["listed in the table", ""], tone=tone))
+                           lines=["listed in the table"], tone=tone))
     else:
         for code in codes:
             refs = sorted(orders[code])
             what = ("order " if kind == "ship" else "lot ") + ", ".join(refs[:3]) + (" …" if len(refs) > 3 else "")
-            parties.append(Box(key=f"{noun}:{code}", col=col, title=cut(names[code], 24),
+            parties.append(Box(key=f"{noun}:{code}", col=col, title=cut(names[code], TITLE_CHARS),
                                lines=[cut(code), cut(what) if refs else ""], tone=tone))
     summed: dict[tuple[str, str], int] = defaultdict(int)
     for code, _name, lot, qty, _ref in rows:
@@ -269,14 +274,27 @@ def _place(boxes: list[Box], arrows: list[Arrow]) -> Picture:
             b.x = PAD + c * (BOX_W + COL_GAP)
             b.y = top + i * (BOX_H + ROW_GAP)
     where = {b.key: b for b in boxes}
-    kept = []
-    for a in arrows:
-        s, d = where.get(a.source), where.get(a.target)
-        if s is None or d is None:
-            continue
-        a.x1, a.y1 = s.x + BOX_W, s.y + BOX_H / 2
-        a.x2, a.y2 = d.x, d.y + BOX_H / 2
-        kept.append(a)
+    kept = [a for a in arrows if a.source in where and a.target in where]
+    # Each arrow gets its own port on the box side, in the order of the boxes at its other end, so
+    # arrows into one box do not share an end point and their quantities do not sit on each other.
+    leaving: dict[str, list[Arrow]] = defaultdict(list)
+    entering: dict[str, list[Arrow]] = defaultdict(list)
+    for a in kept:
+        leaving[a.source].append(a)
+        entering[a.target].append(a)
+    for key, group in leaving.items():
+        group.sort(key=lambda a: (where[a.target].y, a.target))
+        for i, a in enumerate(group):
+            a.x1, a.y1 = where[key].x + BOX_W, where[key].y + BOX_H * (i + 1) / (len(group) + 1)
+    for key, group in entering.items():
+        group.sort(key=lambda a: (where[a.source].y, a.source))
+        for i, a in enumerate(group):
+            a.x2, a.y2 = where[key].x, where[key].y + BOX_H * (i + 1) / (len(group) + 1)
+    for a in kept:
+        # Between neighbouring columns the quantity sits mid-way; an arrow that crosses columns passes
+        # behind boxes, so its quantity sits in the gap just before the box it points at.
+        span = round(abs(where[a.target].x - where[a.source].x) / (BOX_W + COL_GAP))
+        a.lx, a.ly = a.mid if span == 1 else (a.x2 - COL_GAP / 2, a.y2)
     width = 2 * PAD + (max(cols) + 1) * BOX_W + max(cols) * COL_GAP
     ordered = [b for c in cols for b in by_col[c]]
     return Picture(width, height, ordered, kept)
