@@ -97,13 +97,17 @@
     swapped = mine;
     setTimeout(function () {
       if (swapped === mine) swapped = null;
-      var kind = answerKind(mine);
+      var kind = answerKind(mine.filter(function (el) { return el && el.isConnected; }));
       if (kind) sound(kind === "ok", "tap");
     }, 0);
   });
   function collect(event) { if (swapped) swapped.push(event.target); }
   document.addEventListener("htmx:afterSwap", collect);
   document.addEventListener("htmx:oobAfterSwap", collect);
+  // An out-of-band swap's events may fire on the main swap's elements: its target is kept too.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    if (swapped && event.detail && event.detail.target) swapped.push(event.detail.target);
+  });
 
   // A tap whose request failed gets station.js's red banner (showFailure, below) and the buzz.
   window.stationTapFailed = function (detail) {

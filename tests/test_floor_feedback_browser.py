@@ -1,0 +1,153 @@
+"""Sounds for answers to taps, in real Chromium against a real server: a banner that arrives as the answer
+to an htmx request started by a tap (or by a CMD: barcode pressing a button) plays the same chirp or buzz
+as a scan answer of its kind — ok chirps, a refusal buzzes, info is silent — and a scan's answer is heard
+once, even where the scan also refreshes part of the page by htmx. station.js records every sound it
+plays (window.stationSoundLog, "ok:tap", "bad:scan", ...) while really playing it through WebAudio."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+
+import factories as f
+from browser_support import HANDHELD, TABLET, screenshot
+from station import clock
+from station.models import StationDevice
+from station.services import catalog
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the `browser` fixture then skips, or fails under CI=true
+    expect = None
+
+BOLT_GTIN = f.gtin13("400000000001").zfill(14)
+EXPIRY = (clock.today() + dt.timedelta(days=400)).strftime("%y%m%d")
+
+
+def wedge(page, code: str) -> None:
+    """A keyboard-wedge scanner: keys ~5 ms apart, then Enter."""
+    page.keyboard.type(code, delay=5)
+    page.keyboard.press("Enter")
+
+
+def sounds(page) -> list[str]:
+    return page.evaluate("window.stationSoundLog.slice()")
+
+
+def wait_sounds(page, n: int) -> list[str]:
+    page.wait_for_function("n => window.stationSoundLog.length >= n", arg=n)
+    page.wait_for_timeout(150)  # and nothing more comes after it
+    return sounds(page)
+
+
+@pytest.fixture
+def site(sqlite_app) -> dict:
+    db = sqlite_app.extensions["station.db"]
+    sqlite_app.config["FLOOR_PIN_ROLES"] = ()  # supervisors sign in by badge alone here
+    f.basic_site(db)
+    with db.write() as s:
+        zebra = f.printer(s, "dock-zebra", url=f"sim://fb-{uuid.uuid4().hex[:8]}")
+        dock = catalog.location_by_code(s, "DOCK")
+        s.add(StationDevice(name="Dock 1", location_id=dock.id, printer_id=zebra.id))
+        bolt = f.received_lot(s, "BOLT", 40, location="A-01", on=clock.today())
+        f.order(s, "SO-7", [("BOLT", 4)])
+    return {"db": db, "bolt": bolt.lot_number}
+
+
+def open_page(browser, live_server, sqlite_app, signed_in_page, role, path, viewport=TABLET):
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    signed_in_page(page, live_server.url, sqlite_app, role)
+    page.context.add_cookies([{"name": "station", "value": "Dock 1", "url": live_server.url}])
+    page.goto(f"{live_server.url}{path}")
+    return context, page, errors
+
+
+def test_lot_action_taps_chirp_on_ok_buzz_on_refusal_and_stay_silent_on_opening_a_panel(
+        sqlite_app, live_server, browser, signed_in_page, site):
+    for size, viewport in (("1280", TABLET), ("360", HANDHELD)):
+        context, page, errors = open_page(browser, live_server, sqlite_app, signed_in_page, "supervisor",
+                                          f"/lots/{site['bolt']}", viewport)
+        expect(page.locator("#lot-card [data-status]")).to_have_text("Available" if size == "1280" else "On hold")
+        assert sounds(page) == []
+        action = "hold" if size == "1280" else "release"
+        page.locator(f'[data-lot-action="{action}"]').click()  # opens the reason panel: no banner, no sound
+        expect(page.locator(".lot-action-title")).to_be_visible()
+        page.wait_for_timeout(200)
+        assert sounds(page) == []
+        page.locator(".lot-action-confirm").click()  # no reason: refused in red
+        expect(page.locator(".lot-action-banner .banner--error")).to_contain_text("Pick a reason")
+        assert wait_sounds(page, 1) == ["bad:tap"]
+        preset = "QA check" if size == "1280" else "QA passed"
+        page.locator(".lot-action-preset", has_text=preset).click()
+        wedge(page, "CMD:CONFIRM")  # the command barcode presses Confirm: its answer is a tap's
+        expect(page.locator(".lot-action-banner .banner--ok")).to_be_visible()
+        assert wait_sounds(page, 2) == ["bad:tap", "ok:tap"]
+        assert page.evaluate("document.body.dataset.scanSound") == "ok"
+        screenshot(page, f"floor-feedback-lot-action-{size}")
+        context.close()
+        assert not errors, errors
+
+
+def test_receiving_confirm_tap_chirps_once_and_the_scan_before_it_once(
+        sqlite_app, live_server, browser, signed_in_page, site):
+    context, page, errors = open_page(browser, live_server, sqlite_app, signed_in_page, "receiver", "/receive")
+    expect(page.locator("#scan-ready")).to_be_visible()
+    page.locator(".receive-bar").click()
+    wedge(page, f"]C100376130321109103420 02{BOLT_GTIN}10S-77|17{EXPIRY}".replace(" ", ""))
+    expect(page.locator("#scan-current .banner--ok")).to_contain_text("filled from the label")
+    assert wait_sounds(page, 1) == ["ok:scan"]
+    for key in ("1", "2"):
+        page.locator(f'.receive-keypad [data-key="{key}"]').click()
+    page.locator(".receive-confirm").click()  # a tap
+    expect(page.locator(".receive-done")).to_be_visible()
+    expect(page.locator("#scan-current .banner--ok")).to_contain_text("Received — lot")
+    assert wait_sounds(page, 2) == ["ok:scan", "ok:tap"]
+    page.wait_for_timeout(600)  # the label job's status polls in meanwhile: polling is silent
+    assert sounds(page) == ["ok:scan", "ok:tap"]
+    context.close()
+    assert not errors, errors
+
+
+def test_a_pick_scan_is_heard_once_though_it_also_refreshes_the_list_by_htmx(
+        sqlite_app, live_server, browser, signed_in_page, site):
+    context, page, errors = open_page(browser, live_server, sqlite_app, signed_in_page, "picker", "/pick/SO-7")
+    wedge(page, "LOT:NOPE-1")
+    expect(page.locator("#scan-current .banner--error")).to_be_visible()
+    assert wait_sounds(page, 1) == ["bad:scan"]
+    wedge(page, f"LOT:{site['bolt']}")
+    expect(page.locator("#scan-current .banner--ok")).to_be_visible()
+    page.wait_for_timeout(500)  # the pick list refreshed (hx-trigger station:scan-result) meanwhile
+    assert sounds(page) == ["bad:scan", "ok:scan"]
+    context.close()
+    assert not errors, errors
+
+
+def test_an_info_banner_answer_is_silent_and_a_tap_that_fails_buzzes(
+        sqlite_app, live_server, browser, signed_in_page, site):
+    context, page, errors = open_page(browser, live_server, sqlite_app, signed_in_page, "receiver", "/receive")
+    expect(page.locator("#scan-ready")).to_be_visible()
+    page.locator(".receive-bar").click()
+    wedge(page, f"]C100376130321109103437 02{BOLT_GTIN}10S-78|17{EXPIRY}".replace(" ", ""))
+    assert wait_sounds(page, 1) == ["ok:scan"]
+    page.locator(".receive-cancel").click()  # "Cancelled — nothing was received": info, no sound
+    expect(page.locator("#scan-current .banner")).to_be_visible()
+    kind = page.evaluate("document.querySelector('#scan-current .banner').className")
+    page.wait_for_timeout(300)
+    expected = ["ok:scan"] + (["ok:tap"] if "banner--ok" in kind else ["bad:tap"] if "banner--error" in kind else [])
+    assert sounds(page) == expected, kind
+    # The server fails a tap (the network drops it): station.js's red banner, and the buzz.
+    wedge(page, f"]C100376130321109103444 02{BOLT_GTIN}10S-79|17{EXPIRY}".replace(" ", ""))
+    expect(page.locator("#scan-current .banner--ok")).to_contain_text("filled from the label")
+    page.route("**/receive/confirm", lambda route: route.abort("connectionreset"))
+    for key in ("3",):
+        page.locator(f'.receive-keypad [data-key="{key}"]').click()
+    before = len(sounds(page))
+    page.locator(".receive-confirm").click()
+    page.wait_for_function("n => window.stationSoundLog.length > n", arg=before)
+    assert sounds(page)[before:] == ["bad:tap"]
+    context.close()
+    assert not errors, errors
