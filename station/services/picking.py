@@ -75,6 +75,14 @@ def _lock_lines(session: Session, order: Order) -> list[OrderLine]:
         .with_for_update().execution_options(populate_existing=True)))
 
 
+def _lock_line(session: Session, line_id: int) -> OrderLine:
+    """One order line, locked and read fresh. A pick, an undo and a ship all lock the line before
+    touching stock, so on PostgreSQL they queue on the line instead of deadlocking over stock rows,
+    and two undos of one pick cannot both pass."""
+    return session.scalar(select(OrderLine).where(OrderLine.id == line_id)
+                          .with_for_update().execution_options(populate_existing=True))
+
+
 def picked_rows(session: Session, order: Order):
     """What is picked for `order` and still at the staging place, per line, lot and place: its
     picks minus the picks taken back (UNPICK goes from the staging place back where it came
@@ -162,9 +170,7 @@ def undo_pick(session: Session, movement: Movement, *, by: Actor = NOBODY,
     if movement.order_line_id is None:
         raise Conflict(f"Pick {movement.id} was not for an order; move the goods back instead.",
                        code="not_an_order_pick")
-    line_row = session.scalar(
-        select(OrderLine).where(OrderLine.id == movement.order_line_id)
-        .with_for_update().execution_options(populate_existing=True))
+    line_row = _lock_line(session, movement.order_line_id)
     order = line_row.order
     session.refresh(order, ["status"])
     lot = session.get(Lot, movement.lot_id)
@@ -265,7 +271,9 @@ def pick_line(session: Session, *, line: OrderLine, lot: Lot, location: Location
     `location` the suggested place is used for the suggested lot, else where the lot has most
     stock; without a `qty`, as much as the line still needs and the place holds.
     """
+    line = _lock_line(session, line.id)
     order = line.order
+    session.refresh(order, ["status"])
     if order.status in (OrderStatus.SHIPPED, OrderStatus.CANCELLED):
         raise Conflict(f"Order {order.number} is {order.status.value}; nothing more can be picked.",
                        code="order_closed")
