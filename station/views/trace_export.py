@@ -15,7 +15,7 @@ import io
 from pathlib import Path
 
 from ..services.trace import Trace
-from .trace_graph import TONES, Picture
+from .trace_graph import TONES, Picture, plural
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/droid"))
 
@@ -154,10 +154,11 @@ def to_pdf(t: Trace, pic: Picture, *, title: str, generated: dt.datetime) -> byt
     pdf.multi_cell(0, 8, txt(title), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(font, "", 10)
     shipped = sum(s.qty for s in t.shipments)
-    facts = (f"{len(t.nodes)} lots, {t.max_depth} levels deep. "
-             + (f"{len(t.shipments)} shipments ({shipped} units) to "
-                f"{len({s.customer_code for s in t.shipments})} customers." if t.direction == "forward" else
-                f"{len(t.receipts)} receipts from {len({r.supplier_code for r in t.receipts})} suppliers.")
+    facts = (f"{plural(len(t.nodes), 'lot')}, {plural(t.max_depth, 'level')} deep. "
+             + (f"{plural(len(t.shipments), 'shipment')} ({shipped} units) to "
+                f"{plural(len({s.customer_code for s in t.shipments}), 'customer')}." if t.direction == "forward" else
+                f"{plural(len(t.receipts), 'receipt')} from "
+                f"{plural(len({r.supplier_code for r in t.receipts}), 'supplier')}.")
              + f" Made {generated:%Y-%m-%d %H:%M} UTC.")
     pdf.multi_cell(0, 6, txt(facts), new_x="LMARGIN", new_y="NEXT")
     if pic.note:
@@ -216,13 +217,15 @@ def _draw(pdf, pic: Picture, font: str, txt) -> None:
 
 def _tables(pdf, t: Trace, font: str, txt, FontFace) -> None:
     sources = made_from(t)
+    pdf.set_fill_color(245, 247, 249)  # the table's alternate rows; the picture left another colour set
+    pdf.set_draw_color(0, 0, 0)
     heading = FontFace(emphasis="BOLD", fill_color=(233, 236, 240))
     pdf.set_font(font, "B", 12)
     pdf.cell(0, 8, "Every lot in the trace", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(font, "", 8)
-    with pdf.table(col_widths=(8, 30, 40, 18, 14, 38, 44, 38, 47), headings_style=heading,
+    with pdf.table(col_widths=(11, 30, 40, 18, 14, 36, 44, 38, 46), headings_style=heading, text_align="LEFT",
                    line_height=4.5, repeat_headings=1) as table:
-        table.row([txt(h) for h in ("Depth", "Lot", "Item", "Status", "On hand", "Where now",
+        table.row([txt(h) for h in ("Level", "Lot", "Item", "Status", "On hand", "Where now",
                                     "Made from", "Supplier / supplier lot", "Dates")])
         for n in t.nodes:
             dates = "; ".join(f"{k} {v.isoformat()}" for k, v in (("received", n.received_on),
@@ -241,7 +244,7 @@ def _tables(pdf, t: Trace, font: str, txt, FontFace) -> None:
         if not t.shipments:
             pdf.cell(0, 6, "None of these lots has been shipped.", new_x="LMARGIN", new_y="NEXT")
             return
-        with pdf.table(col_widths=(34, 60, 40, 40, 30, 20), headings_style=heading, line_height=4.5,
+        with pdf.table(col_widths=(34, 60, 40, 40, 30, 20), headings_style=heading, line_height=4.5, text_align="LEFT",
                        repeat_headings=1) as table:
             table.row(["Date (UTC)", "Customer", "Order", "Lot", "Item", "Qty"])
             items = {n.lot_number: n.sku for n in t.nodes}
@@ -256,7 +259,7 @@ def _tables(pdf, t: Trace, font: str, txt, FontFace) -> None:
         if not t.receipts:
             pdf.cell(0, 6, "No receipt is recorded for these lots.", new_x="LMARGIN", new_y="NEXT")
             return
-        with pdf.table(col_widths=(30, 50, 34, 34, 16, 42, 34, 24), headings_style=heading, line_height=4.5,
+        with pdf.table(col_widths=(30, 50, 34, 34, 16, 42, 34, 24), headings_style=heading, line_height=4.5, text_align="LEFT",
                        repeat_headings=1) as table:
             table.row(["Date (UTC)", "Supplier", "Supplier lot", "Lot", "Qty", "Pallet SSCC", "Received by",
                        "Put at"])
