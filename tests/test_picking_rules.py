@@ -176,3 +176,40 @@ def test_the_demo_has_one_item_that_refuses_younger_lots_and_no_override_for_it(
             select(Item.sku).join(Lot, Lot.item_id == Item.id).join(Movement, Movement.lot_id == Lot.id)
             .where(Movement.kind == MovementKind.PICK, Movement.followed_suggestion.is_(False)).distinct()).all()
         assert "PH-AMOX500" not in overridden  # the demo's pickers never override for it
+
+
+def test_a_pick_waiting_while_the_order_ships_is_refused_once_it_has_shipped(db, site):
+    """The pick's session read the order before the ship committed; it waits for the line's lock
+    (seen waiting on PostgreSQL) and then finds the order shipped."""
+    import threading
+
+    from test_pick_undo import _wait_until_a_session_waits_for_a_lock
+
+    with db.write() as s:
+        picking.pick_line(s, line=line(s, 2), lot=catalog.lot_by_number(s, site["soon"]), on=TODAY)
+    outcome: dict = {}
+
+    def late_pick() -> None:
+        try:
+            with db.write() as s:
+                milk = line(s, 2)
+                assert milk.order.status is OrderStatus.PICKING or db.is_sqlite
+                picking.pick_line(s, line=milk, lot=catalog.lot_by_number(s, site["later"]),
+                                  override_reason="Suggested lot damaged", on=TODAY)
+                outcome["picked"] = True
+        except Conflict as exc:
+            outcome["refused"] = exc.code
+
+    with db.write() as s:
+        picking.ship(s, s.scalar(select(Order).where(Order.number == "SO-1")), on=TODAY)
+        s.flush()
+        racer = threading.Thread(target=late_pick)
+        racer.start()
+        if not db.is_sqlite:
+            _wait_until_a_session_waits_for_a_lock(db)
+    racer.join(timeout=60)
+    assert not racer.is_alive()
+    assert outcome == {"refused": "order_closed"}
+    with db.read() as s:
+        assert line(s, 2).picked_qty == 6
+        f.assert_books_balance(s)
