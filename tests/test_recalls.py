@@ -373,3 +373,24 @@ def test_recalls_opened_at_the_same_time_get_different_numbers(db):
         t.join()
     assert not failed, failed
     assert len(set(got)) == len(numbers)
+
+
+def test_expired_and_quarantined_lots_are_recalled_too_and_remember_their_status(db):
+    basic_site(db)
+    with db.write() as s:
+        source = received_lot(s, "BOLT", 20)
+        line = catalog.location_by_code(s, "LINE-1")
+        made = production.produce(s, item=catalog.item_by_sku(s, "CAKE"), qty=5, location=line,
+                                  components=[Component(source, catalog.location_by_code(s, "A-01"), 4)])
+        holds.hold(s, made, "Lab test pending", status=LotStatus.QUARANTINE)
+        source.status = LotStatus.EXPIRED  # as the expiry job marks a lot past its date
+        numbers = source.lot_number, made.lot_number
+    with db.write() as s:
+        number = recalls.open_recall(s, reason="Lab result", lot=numbers[0]).number
+    with db.read() as s:
+        report = recalls.recall_report(s, recalls.recall_by_number(s, number))
+        assert [(lot.lot_number, lot.status_before, lot.status_now) for lot in report.lots] == [
+            (numbers[0], "expired", "recalled"), (numbers[1], "quarantine", "recalled")]
+        events = s.scalars(select(LotEvent).where(LotEvent.action == "recall").order_by(LotEvent.id)).all()
+        assert [(e.from_status.value, e.to_status.value) for e in events] == [
+            ("expired", "recalled"), ("quarantine", "recalled")]
