@@ -121,7 +121,7 @@ def test_only_a_pick_of_an_open_order_whose_goods_are_still_in_the_lane_can_be_t
     with db.write() as s:
         before = snapshot(s)
         for movement_id, code, words in [
-                (receipt, "not_a_pick", f"Movement {receipt} is a receive, not a pick — only a pick can be "
+                (receipt, "not_a_pick", f"Movement {receipt} is a receipt, not a pick — only a pick can be "
                                         f"taken back."),
                 (first, "staging_stock_gone", f"Only 4 of lot {site['soon']} is left at SHIP — the pick of 6 "
                                               f"cannot be taken back.")]:

@@ -244,7 +244,7 @@ def test_a_pick_taken_back_over_the_api(api, db, site):
     again = error(api(f"/picks/{pick['id']}/undo", {}), 409, "already_undone")
     assert again["message"] == f"The pick of 6 ea of lot {site['soon']} from A-01 has already been taken back."
     assert error(api(f"/picks/{body['id']}/undo", {}), 409, "not_a_pick")["message"] == (
-        f"Movement {body['id']} is a unpick, not a pick — only a pick can be taken back.")
+        f"Movement {body['id']} is a pick taken back, not a pick — only a pick can be taken back.")
     error(api("/picks/999999/undo", {}), 404, "unknown_movement")
     error(api(f"/picks/{pick['id']}/undo", {"reason": "x" * 201}), 422, "invalid")
     assert state(db) == before

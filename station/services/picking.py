@@ -138,6 +138,13 @@ def ship(session: Session, order: Order, *, by: Actor = NOBODY, on: dt.date | No
 # --- taking a pick back ------------------------------------------------------------------------
 
 
+_KIND_WORDS = {
+    MovementKind.RECEIVE: "a receipt", MovementKind.MOVE: "a move", MovementKind.ADJUST: "a stock correction",
+    MovementKind.PICK: "a pick", MovementKind.CONSUME: "a use on the line", MovementKind.PRODUCE: "a production",
+    MovementKind.SHIP: "a shipment", MovementKind.UNPICK: "a pick taken back",
+}
+
+
 def undo_reference(movement_id: int) -> str:
     """The reference an UNPICK carries: the pick it takes back (how "already undone" is found)."""
     return f"undo of movement {movement_id}"
@@ -147,9 +154,8 @@ def undone_picks(session: Session, line_ids) -> set[int]:
     """The ids of the PICK movements of these order lines that have been taken back."""
     if not line_ids:
         return set()
-    picks = dict(session.execute(
-        select(Movement.id, Movement.order_line_id)
-        .where(Movement.kind == MovementKind.PICK, Movement.order_line_id.in_(list(line_ids)))).all())
+    picks = session.scalars(
+        select(Movement.id).where(Movement.kind == MovementKind.PICK, Movement.order_line_id.in_(list(line_ids))))
     refs = set(session.scalars(
         select(Movement.reference)
         .where(Movement.kind == MovementKind.UNPICK, Movement.order_line_id.in_(list(line_ids)))))
@@ -165,8 +171,8 @@ def undo_pick(session: Session, movement: Movement, *, by: Actor = NOBODY,
     neither shipped nor cancelled, it has not been taken back already, and what it put at the
     staging place is still there."""
     if movement.kind is not MovementKind.PICK:
-        raise Conflict(f"Movement {movement.id} is a {movement.kind.value}, not a pick — only a pick can "
-                       f"be taken back.", code="not_a_pick")
+        raise Conflict(f"Movement {movement.id} is {_KIND_WORDS[movement.kind]}, not a pick — only a pick "
+                       f"can be taken back.", code="not_a_pick")
     if movement.order_line_id is None:
         raise Conflict(f"Pick {movement.id} was not for an order; move the goods back instead.",
                        code="not_an_order_pick")
