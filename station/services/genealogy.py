@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ..models import Lot, LotLink
@@ -28,28 +28,33 @@ def _walk(session: Session, lot_ids: Iterable[int], *, down: bool) -> set[int]:
     roots = sorted(set(lot_ids))
     if not roots:
         return set()
-    start, reach = ((LotLink.component_lot_id, LotLink.output_lot_id) if down
-                    else (LotLink.output_lot_id, LotLink.component_lot_id))
-    tree = select(Lot.id.label("lot_id")).where(Lot.id.in_(roots)).cte("tree", recursive=True)
-    step = select(reach.label("lot_id")).join(tree, start == tree.c.lot_id)
+    return set(session.scalars(reach(roots, down=down)))
+
+
+def reach(lot_ids: Iterable[int], *, down: bool) -> Select:
+    """The recursive query itself: a SELECT of the lot ids `descendants` (down) or `ancestors` (up)
+    returns, for use inside other queries (``Lot.id.in_(reach(...))``), so a caller that needs rows
+    of every lot reached does not send the ids back as a long parameter list."""
+    start, step_to = ((LotLink.component_lot_id, LotLink.output_lot_id) if down
+                      else (LotLink.output_lot_id, LotLink.component_lot_id))
+    tree = select(Lot.id.label("lot_id")).where(Lot.id.in_(sorted(set(lot_ids)))).cte("tree", recursive=True)
+    step = select(step_to.label("lot_id")).join(tree, start == tree.c.lot_id)
     tree = tree.union(step)
-    return set(session.scalars(select(tree.c.lot_id)))
+    return select(tree.c.lot_id)
 
 
-def links(session: Session, lot_ids: Iterable[int], *, down: bool) -> list[tuple[int, int, int, str]]:
+def links(session: Session, within: Iterable[int] | Select, *, down: bool) -> list[tuple[int, int, int, str]]:
     """The lot_links rows leaving a set of lots: (component id, output id, qty, kind), one query.
 
     Walking down, the links whose component is in the set; up, those whose output is. Given the set
-    `descendants` (or `ancestors`) returned, that is every link of the genealogy and none outside it.
+    `descendants` (or `ancestors`) returns — or the `reach` query itself — that is every link of the
+    genealogy and none outside it.
     """
-    ids = sorted(set(lot_ids))
     side = LotLink.component_lot_id if down else LotLink.output_lot_id
-    rows: list[tuple[int, int, int, str]] = []
-    for part in chunks(ids):
-        rows.extend((c, o, q, getattr(k, "value", k)) for c, o, q, k in session.execute(
-            select(LotLink.component_lot_id, LotLink.output_lot_id, LotLink.qty, LotLink.kind)
-            .where(side.in_(part))))
-    return sorted(rows)
+    members = within if isinstance(within, Select) else sorted(set(within))
+    return sorted((c, o, q, getattr(k, "value", k)) for c, o, q, k in session.execute(
+        select(LotLink.component_lot_id, LotLink.output_lot_id, LotLink.qty, LotLink.kind)
+        .where(side.in_(members))))
 
 
 def depths(start: Iterable[int], edges: Iterable[tuple[int, int]]) -> dict[int, int]:
@@ -71,13 +76,3 @@ def depths(start: Iterable[int], edges: Iterable[tuple[int, int]]) -> dict[int, 
                     nxt.append(other)
         level = nxt
     return depth
-
-
-# Bound parameters per IN list: well under SQLite's limit (32,766) and cheap for PostgreSQL.
-CHUNK = 5000
-
-
-def chunks(ids: list[int], size: int = CHUNK):
-    """`ids` in slices of at most `size` (one IN list each)."""
-    for i in range(0, len(ids), size):
-        yield ids[i:i + size]

@@ -3,10 +3,10 @@
     trace(session, lot, direction="backward" | "forward") -> Trace
 
 A trace is plain data (dataclasses of strings, numbers and dates) that the page, the CSV, the PDF
-and the API all render. It is built from a fixed number of set-based queries whatever the size of
-the genealogy: the lots reached (services.genealogy, one recursive query), their links, the lots
-with item and supplier, their stock by location, and the receipts (backward) or shipments
-(forward) — each one query per slice of CHUNK lots, never one per lot.
+and the API all render. It is built from four set-based queries whatever the size of the genealogy,
+never one per lot: the links, the lots with item and supplier, their stock by location, and the
+receipts (backward) or shipments (forward) — each filtered on the lots reached by
+services.genealogy's recursive walk, run inside it as a subquery.
 
 Depth is the fewest links from the traced lot. A cycle in lot_links (bad imported data) neither
 loops nor crashes: the walk and the depth numbering each reach a lot once.
@@ -16,13 +16,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from ..models import (Customer, HandlingUnit, Item, Location, Lot, Movement, MovementKind, Operator, Stock,
-                      Supplier)
+from ..models import (Customer, HandlingUnit, Item, Location, Lot, LotLink, Movement, MovementKind, Operator,
+                      Stock, Supplier)
 from .errors import Invalid
-from .genealogy import ancestors, chunks, depths, descendants, links
+from .genealogy import depths, links, reach
 
 DIRECTIONS = ("backward", "forward")
 
@@ -123,71 +123,65 @@ def trace(session: Session, lot: Lot, direction: str = "backward") -> Trace:
     from (backward: the receipts of its roots) or went (forward: every shipment)."""
     direction = check_direction(direction)
     down = direction == "forward"
-    ids = (descendants if down else ancestors)(session, [lot.id])
-    link_rows = links(session, ids, down=down)
+    # Each query below filters on the recursive walk itself (a subquery the database runs), not on
+    # a list of ids sent back to it: a thousand bound parameters cost more to build than the walk.
+    members = reach([lot.id], down=down)
+    link_rows = links(session, members, down=down)
     # Backward, a link is walked from its output to its component.
     walked = [(c, o) if down else (o, c) for c, o, _q, _k in link_rows]
     depth = depths([lot.id], walked)
-    nodes = _nodes(session, ids, depth)
+    nodes = _nodes(session, members, depth)
     number = {n.lot_id: n.lot_number for n in nodes}
     edges = [TraceEdge(number[c], number[o], q, k) for c, o, q, k in link_rows
              if c in number and o in number]
-    receipts, shipments = [], []
     if down:
-        shipments = _shipments(session, ids, number)
-    else:
-        made_from = {o for c, o, _q, _k in link_rows}
-        roots = [i for i in ids if i not in made_from]
-        receipts = _receipts(session, roots, number)
-    return Trace(lot.lot_number, direction, nodes, edges, receipts, shipments)
+        return Trace(lot.lot_number, direction, nodes, edges, [], _shipments(session, members, number))
+    return Trace(lot.lot_number, direction, nodes, edges, _receipts(session, members, number), [])
 
 
-def _nodes(session: Session, ids: set[int], depth: dict[int, int]) -> list[TraceNode]:
+def _nodes(session: Session, members: Select, depth: dict[int, int]) -> list[TraceNode]:
     nodes: dict[int, TraceNode] = {}
-    for part in chunks(sorted(ids)):
-        for row in session.execute(
-                select(Lot.id, Lot.lot_number, Item.sku, Item.name, Item.unit, Lot.origin, Lot.status,
-                       Lot.on_hand, Supplier.code, Supplier.name, Lot.supplier_lot, Lot.received_on,
-                       Lot.produced_on, Lot.expiry)
-                .join(Item, Item.id == Lot.item_id).outerjoin(Supplier, Supplier.id == Lot.supplier_id)
-                .where(Lot.id.in_(part))):
-            nodes[row[0]] = TraceNode(
-                lot_id=row[0], lot_number=row[1], depth=depth.get(row[0], 0), sku=row[2], item_name=row[3],
-                unit=row[4], origin=row[5], status=getattr(row[6], "value", row[6]), on_hand=row[7],
-                supplier_code=row[8], supplier_name=row[9], supplier_lot=row[10], received_on=row[11],
-                produced_on=row[12], expiry=row[13])
-        for lot_id, code, qty in session.execute(
-                select(Stock.lot_id, Location.code, func.sum(Stock.qty))
-                .join(Location, Location.id == Stock.location_id)
-                .where(Stock.lot_id.in_(part), Stock.qty > 0)
-                .group_by(Stock.lot_id, Location.code).order_by(Stock.lot_id, Location.code)):
-            nodes[lot_id].places.append(Place(code, int(qty)))
+    for row in session.execute(
+            select(Lot.id, Lot.lot_number, Item.sku, Item.name, Item.unit, Lot.origin, Lot.status,
+                   Lot.on_hand, Supplier.code, Supplier.name, Lot.supplier_lot, Lot.received_on,
+                   Lot.produced_on, Lot.expiry)
+            .join(Item, Item.id == Lot.item_id).outerjoin(Supplier, Supplier.id == Lot.supplier_id)
+            .where(Lot.id.in_(members))):
+        nodes[row[0]] = TraceNode(
+            lot_id=row[0], lot_number=row[1], depth=depth.get(row[0], 0), sku=row[2], item_name=row[3],
+            unit=row[4], origin=row[5], status=getattr(row[6], "value", row[6]), on_hand=row[7],
+            supplier_code=row[8], supplier_name=row[9], supplier_lot=row[10], received_on=row[11],
+            produced_on=row[12], expiry=row[13])
+    for lot_id, code, qty in session.execute(
+            select(Stock.lot_id, Location.code, func.sum(Stock.qty))
+            .join(Location, Location.id == Stock.location_id)
+            .where(Stock.lot_id.in_(members), Stock.qty > 0)
+            .group_by(Stock.lot_id, Location.code).order_by(Stock.lot_id, Location.code)):
+        nodes[lot_id].places.append(Place(code, int(qty)))
     return sorted(nodes.values(), key=lambda n: (n.depth, n.lot_number))
 
 
-def _shipments(session: Session, ids: set[int], number: dict[int, str]) -> list[Shipment]:
-    out = []
-    for part in chunks(sorted(ids)):
-        for lot_id, code, name, ref, ts, qty in session.execute(
-                select(Movement.lot_id, Customer.code, Customer.name, Movement.reference, Movement.ts,
-                       Movement.qty)
-                .outerjoin(Customer, Customer.id == Movement.customer_id)
-                .where(Movement.lot_id.in_(part), Movement.kind == MovementKind.SHIP)):
-            out.append(Shipment(number[lot_id], code, name, ref, ts, qty))
+def _shipments(session: Session, members: Select, number: dict[int, str]) -> list[Shipment]:
+    out = [Shipment(number[lot_id], code, name, ref, ts, qty)
+           for lot_id, code, name, ref, ts, qty in session.execute(
+               select(Movement.lot_id, Customer.code, Customer.name, Movement.reference, Movement.ts,
+                      Movement.qty)
+               .outerjoin(Customer, Customer.id == Movement.customer_id)
+               .where(Movement.lot_id.in_(members), Movement.kind == MovementKind.SHIP))]
     return sorted(out, key=lambda s: (s.ts, s.lot_number, s.customer_code or "", s.order_number or ""))
 
 
-def _receipts(session: Session, roots: list[int], number: dict[int, str]) -> list[Receipt]:
-    out = []
-    for part in chunks(sorted(roots)):
-        for lot_id, scode, sname, slot, ts, qty, sscc, who, where in session.execute(
-                select(Movement.lot_id, Supplier.code, Supplier.name, Lot.supplier_lot, Movement.ts,
-                       Movement.qty, HandlingUnit.sscc, Operator.name, Location.code)
-                .join(Lot, Lot.id == Movement.lot_id)
-                .outerjoin(Supplier, Supplier.id == Lot.supplier_id)
-                .outerjoin(HandlingUnit, HandlingUnit.id == Movement.handling_unit_id)
-                .outerjoin(Operator, Operator.id == Movement.operator_id)
-                .outerjoin(Location, Location.id == Movement.to_location_id)
-                .where(Movement.lot_id.in_(part), Movement.kind == MovementKind.RECEIVE)):
-            out.append(Receipt(number[lot_id], scode, sname, slot, ts, qty, sscc, who, where))
+def _receipts(session: Session, members: Select, number: dict[int, str]) -> list[Receipt]:
+    """Receipts of the roots: the lots reached that were made or split from no other lot."""
+    made = select(LotLink.output_lot_id).where(LotLink.output_lot_id == Movement.lot_id).exists()
+    out = [Receipt(number[lot_id], scode, sname, slot, ts, qty, sscc, who, where)
+           for lot_id, scode, sname, slot, ts, qty, sscc, who, where in session.execute(
+               select(Movement.lot_id, Supplier.code, Supplier.name, Lot.supplier_lot, Movement.ts,
+                      Movement.qty, HandlingUnit.sscc, Operator.name, Location.code)
+               .join(Lot, Lot.id == Movement.lot_id)
+               .outerjoin(Supplier, Supplier.id == Lot.supplier_id)
+               .outerjoin(HandlingUnit, HandlingUnit.id == Movement.handling_unit_id)
+               .outerjoin(Operator, Operator.id == Movement.operator_id)
+               .outerjoin(Location, Location.id == Movement.to_location_id)
+               .where(Movement.lot_id.in_(members), Movement.kind == MovementKind.RECEIVE, ~made))]
     return sorted(out, key=lambda r: (r.ts, r.lot_number, r.sscc or ""))
