@@ -61,7 +61,7 @@ def open_page(browser, live_server, sqlite_app, signed_in_page, role, path, view
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     signed_in_page(page, live_server.url, sqlite_app, role)
-    page.context.add_cookies([{"name": "station", "value": "Dock 1", "url": live_server.url}])
+    page.context.add_cookies([{"name": "station", "value": "\"Dock 1\"", "url": live_server.url}])  # quoted, as Flask sets it
     page.goto(f"{live_server.url}{path}")
     return context, page, errors
 

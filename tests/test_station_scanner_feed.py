@@ -159,3 +159,108 @@ def test_racing_claims_of_one_scanner_scan_act_once(database, site):
     assert sorted(o.retried for o in outcomes) == [False, True, True, True]
     assert {o.scan_id for o in outcomes} == {scan_id}
     assert scan_rows(database) == 1
+
+
+# --- end to end: a sim:// scanner drives the receiving and picking pages in Chromium ----------------
+
+
+def _browser_page(browser, viewport=None):
+    from browser_support import TABLET
+
+    context = browser.new_context(viewport=viewport or TABLET)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return context, page, errors
+
+
+@pytest.fixture
+def sim_site(sqlite_app) -> dict:
+    from factories import gtin13, printer
+
+    db = sqlite_app.extensions["station.db"]
+    sim = f"dock-{uuid.uuid4().hex[:8]}"
+    basic_site(db)
+    with db.write() as s:
+        zebra = printer(s, "dock-zebra", url=f"sim://feed-{uuid.uuid4().hex[:8]}")
+        dock = catalog.location_by_code(s, "DOCK")
+        s.add(StationDevice(name="Dock 1", location_id=dock.id, printer_id=zebra.id, scanner_url=f"sim://{sim}"))
+        bolt = received_lot(s, "BOLT", 40, location="A-01")
+        from factories import order
+
+        order(s, "SO-9", [("BOLT", 4)])
+    return {"db": db, "sim": sim, "bolt": bolt.lot_number, "gtin": gtin13("400000000001").zfill(14)}
+
+
+def _open(page, live_server, sqlite_app, signed_in_page, role, path):
+    signed_in_page(page, live_server.url, sqlite_app, role)
+    page.context.add_cookies([{"name": "station", "value": "\"Dock 1\"", "url": live_server.url}])  # quoted, as Flask sets it
+    page.goto(f"{live_server.url}{path}")
+    page.wait_for_function("() => !!document.body.dataset.stationFeed")
+
+
+def _logged(db) -> list[tuple[str, str, str | None]]:
+    with db.read() as s:
+        return [(raw.decode(), source, client_id) for raw, source, client_id in
+                s.execute(select(Scan.raw, Scan.source, Scan.client_id).order_by(Scan.id))]
+
+
+def test_a_pallet_scanned_on_the_stations_sim_scanner_fills_the_receiving_page(
+        sqlite_app, live_server, browser, signed_in_page, sim_site):
+    from playwright.sync_api import expect
+
+    from browser_support import screenshot
+    from devices.scanners import sim
+    from station.scanner_service import ScannerService
+
+    context, page, errors = _browser_page(browser)
+    _open(page, live_server, sqlite_app, signed_in_page, "receiver", "/receive")
+    label = f"]C100376130321109103420\x1d02{sim_site['gtin']}10S-77\x1d3712"
+    with ScannerService(sim_site["db"], refresh_s=0):
+        sim.inject(sim_site["sim"], label)
+        banner = page.locator("#scan-current .banner--ok")
+        expect(banner).to_contain_text("BOLT Bolt M8, lot S-77 — filled from the label.")
+        expect(page.locator("#receive-qty")).to_have_value("12")
+        assert page.evaluate("document.body.dataset.scanSound") == "ok"
+        screenshot(page, "station-scanner-receive-1280")
+        sim.inject(sim_site["sim"], "CMD:CONFIRM")  # the command barcode, from the scanner: Confirm
+        expect(page.locator(".receive-done")).to_be_visible()
+        page.wait_for_timeout(400)  # any second application would have come by now
+    rows = _logged(sim_site["db"])
+    sim_url = f"sim://{sim_site['sim']}"
+    assert [(raw, source) for raw, source, _ in rows] == [(label, sim_url), ("CMD:CONFIRM", sim_url)]
+    assert rows[0][2] and rows[0][2].startswith("logged:")  # applied by the page, logged once
+    with sim_site["db"].read() as s:
+        assert s.scalar(select(func.count()).select_from(Movement).where(Movement.kind == "receive")) == 2
+    context.close()
+    assert not errors, errors
+
+
+def test_a_lot_scanned_on_the_stations_sim_scanner_is_picked_on_the_pick_page(
+        sqlite_app, live_server, browser, signed_in_page, sim_site):
+    from playwright.sync_api import expect
+
+    from browser_support import HANDHELD, screenshot
+    from devices.scanners import sim
+    from station.scanner_service import ScannerService
+
+    context, page, errors = _browser_page(browser, HANDHELD)
+    _open(page, live_server, sqlite_app, signed_in_page, "picker", "/pick/SO-9")
+    with ScannerService(sim_site["db"], refresh_s=0):
+        sim.inject(sim_site["sim"], f"LOT:{sim_site['bolt']}")
+        expect(page.locator("#scan-current .banner--ok")).to_be_visible()
+        expect(page.locator("#scan-current")).to_contain_text(sim_site["bolt"])
+        page.wait_for_timeout(400)
+        screenshot(page, "station-scanner-pick-360")
+        # A second tab of the same station gets the same feed: the scan is not picked twice.
+        other = context.new_page()
+        other.goto(f"{live_server.url}/pick/SO-9")
+        sim.inject(sim_site["sim"], "LOC:NOWHERE-9")
+        expect(page.locator("#scan-current .banner--error")).to_be_visible()
+        page.wait_for_timeout(400)
+    with sim_site["db"].read() as s:
+        picks = s.execute(select(Movement.qty).where(Movement.kind == "pick")).all()
+    assert [qty for (qty,) in picks] == [4]
+    assert [raw for raw, _, _ in _logged(sim_site["db"])] == [f"LOT:{sim_site['bolt']}", "LOC:NOWHERE-9"]
+    context.close()
+    assert not errors, errors
