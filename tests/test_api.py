@@ -359,7 +359,7 @@ def test_create_list_and_get_items(api, database):
                                    "removal_strategy": "FEFO"})
     assert response.status_code == 201
     item = {"sku": "JAM/400", "name": "Jam 400 g", "gtins": ["0" + gtin13("590000000001")],
-            "unit": "ea", "shelf_life_days": 365, "removal_strategy": "FEFO"}
+            "unit": "ea", "shelf_life_days": 365, "removal_strategy": "FEFO", "refuse_younger_lots": False}
     assert response.get_json() == item
     assert api.get("/items/JAM/400").get_json() == item  # a SKU with a slash is still one item
     assert api.post("/items", {"sku": "AXE", "name": "Axe", "unit": "pc"}).status_code == 201
