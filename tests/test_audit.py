@@ -154,6 +154,23 @@ def test_pages_are_complete_and_never_overlap(db, ledger):
     assert pages == -(-len(expected) // 5)
 
 
+@pytest.mark.parametrize("filters, keep", [
+    (audit.Filters(location="A-01"), lambda r: "A-01" in r.places),
+    (audit.Filters(location="A-02", operator="B-BOB"), lambda r: "A-02" in r.places and r.operator == "B-BOB"),
+])
+def test_location_pages_walk_both_directions_completely(db, ledger, filters, keep):
+    with db.read() as s:
+        resolved = audit.resolve(s, filters)
+        seen, before = [], None
+        while True:
+            page = audit.ledger_page(s, resolved, before=before, limit=4)
+            seen += [r.id for r in page.rows]
+            if page.next_cursor is None:
+                break
+            before = page.next_cursor
+    assert seen == _ids(ledger, keep) and len(seen) > 8
+
+
 def test_events_tab_merges_lot_events_and_override_picks_page_by_page(db, ledger):
     with db.write() as s:
         bob = s.scalar(select(Operator).where(Operator.badge == "B-BOB"))
@@ -303,3 +320,16 @@ def test_api_csv_matches_the_filters(client, ledger, auth):
     rows = _rows(answer.get_data(as_text=True))
     assert rows[0] == audit.CSV_HEADER
     assert [int(r[0]) for r in rows[1:]] == _ids(ledger, lambda r: r.station == "Aisle handheld")
+
+
+def test_text_from_the_floor_is_escaped_on_the_pages(db, client, signed_in, ledger):
+    with db.write() as s:
+        lot = catalog.lot_by_number(s, ledger[0].lot)
+        stock.adjust(s, lot, catalog.location_by_code(s, "A-01"), 1, '<script>alert("x")</script>',
+                     by=Actor(raw_scan="<img src=x onerror=alert(1)>"))
+    signed_in(client, "supervisor")
+    html = client.get(f"/audit?lot={ledger[0].lot}").get_data(as_text=True)
+    assert "<script>alert" not in html and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    refused = client.get("/audit?lot=%3Cb%3Ebold%3C/b%3E").get_data(as_text=True)
+    assert "<b>bold</b>" not in refused and "&lt;b&gt;bold&lt;/b&gt;" in refused

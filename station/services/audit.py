@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 from sqlalchemy import or_, select
@@ -183,9 +183,27 @@ class Page:
     next_cursor: int | None  # pass as `before` for the next page; None on the last page
 
 
+def _location_page_ids(session: Session, r: Resolved, before: int | None, want: int) -> list[int]:
+    """The newest `want` ids moved from or to r.location_id: two index walks (from_location_id, id) and
+    (to_location_id, id), merged — an OR would make the database sort every movement of a busy dock."""
+    rest = replace(r, location_id=None)
+    ids: set[int] = set()
+    for column in (Movement.from_location_id, Movement.to_location_id):
+        stmt = select(Movement.id).where(*_ledger_where(rest), column == r.location_id)
+        if before is not None:
+            stmt = stmt.where(Movement.id < before)
+        ids.update(session.scalars(stmt.order_by(Movement.id.desc()).limit(want)))
+    return sorted(ids, reverse=True)[:want]
+
+
 def ledger_page(session: Session, r: Resolved, *, before: int | None = None, limit: int = PAGE) -> Page:
     limit = max(1, min(limit, MAX_PAGE))
-    rows = session.execute(ledger_query(r, before=before).limit(limit + 1)).all()
+    if r.location_id is not None:
+        ids = _location_page_ids(session, r, before, limit + 1)
+        rows = session.execute(ledger_query(replace(r, location_id=None)).where(Movement.id.in_(ids))).all() \
+            if ids else []
+    else:
+        rows = session.execute(ledger_query(r, before=before).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, rows[-1].id if more else None)
