@@ -101,10 +101,17 @@ def test_a_recall_from_a_scanned_lot_to_its_close(live_server, browser, sqlite_a
         check_layout(page, w, "report")
         screenshot(page, f"recall-report-{tag}")
 
-        lot_a = page.locator(f'.recall-lot[data-lot="{site.a}"]')
-        lot_a.locator('input[name="qty"]').fill("50")
+        # Gathering stock: scan the lot's label, type how many, confirm by CMD:CONFIRM.
+        page.locator("#recall-h").click()
+        scan(page, site.a)
+        page.wait_for_url(re.compile(r"\?lot="))
+        lot_a = page.locator(f'.recall-lot--focus[data-lot="{site.a}"]')
+        expect(lot_a.locator('input[name="qty"]')).to_be_focused()
+        page.keyboard.type("50", delay=150)  # a person's typing, not a scanner's burst
         lot_a.locator('input[name="note"]').fill("put aside in A-02")
-        lot_a.locator("button", has_text="Retrieved").click()
+        check_layout(page, w, "retrieving")
+        screenshot(page, f"recall-retrieving-{tag}")
+        scan(page, "CMD:CONFIRM")
         expect(page.locator(".recall-banner .banner--ok")).to_have_text(f"Lot {site.a}: 50 more retrieved")
         expect(page.locator(f'.recall-lot[data-lot="{site.a}"] .recall-row__got')).to_contain_text("Retrieved 50 of 62")
 

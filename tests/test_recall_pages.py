@@ -176,3 +176,19 @@ def test_the_lot_card_refuses_to_release_a_recalled_lot_in_words(client, signed_
     assert f"Lot {site.q} is recalled, not on hold; nothing to release." in html and "Nothing changed." in html
     with _db(client).read() as s:
         assert statuses(s)[site.q] == "recalled"
+
+
+def test_a_lot_scanned_on_the_recall_page_opens_its_form(client, signed_in):
+    site = _start(client, signed_in)
+    number = client.post("/recalls", data={"lot": site.a, "reason": "Complaint"}).headers["Location"].rsplit("/", 1)[1]
+    answer = client.post(f"/recalls/{number}/scan", data={"code": site.q, "source": "wedge"},
+                         headers={"HX-Request": "true"})
+    assert answer.headers["HX-Redirect"] == f"/recalls/{number}?lot={site.q}"
+    html = client.get(f"/recalls/{number}?lot={site.q}").get_data(as_text=True)
+    assert html.count('data-command="confirm"') == 1 and html.count("autofocus") == 1
+    assert f'recall-lot--focus" id="retrieve" data-lot="{site.q}"' in html
+    other = client.post(f"/recalls/{number}/scan", data={"code": site.b, "source": "wedge"},
+                        headers={"HX-Request": "true"})
+    assert other.status_code == 422 and f"Lot {site.b} is not part of recall {number}." in other.get_data(as_text=True)
+    plain = client.get(f"/recalls/{number}").get_data(as_text=True)
+    assert 'data-command="confirm"' not in plain  # nothing for CMD:CONFIRM to press until a lot is chosen

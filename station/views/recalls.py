@@ -6,8 +6,10 @@
     GET  /recalls/new?lot=…          the preview: what the recall would stop and whom it lists, and
          /recalls/new?supplier=…&supplier_lot=…   the reason + confirm (data-command="confirm")
     POST /recalls                    start it (source + reason) -> 303 to the recall's page
-    GET  /recalls/<number>           the report: lots, where their stock is now, customers, shipments,
-                                     progress, events; forms for the follow-up
+    GET  /recalls/<number>[?lot=…]   the report: lots, where their stock is now, customers, shipments,
+                                     progress, events; forms for the follow-up (?lot: that lot's form first,
+                                     its Retrieved button answering CMD:CONFIRM)
+    POST /recalls/<number>/scan      a wedge scan of a lot label on that page -> HX-Redirect to ?lot=
     POST /recalls/<number>/retrieved (lot, qty, note)       stock of an affected lot gathered back
     POST /recalls/<number>/notified  (customer, note)       a customer was told
     POST /recalls/<number>/close     (reason, accept_unnotified)
@@ -186,13 +188,41 @@ def _show(number: str, answer: Answer | None = None, status: int = 200, **typed)
         report = _report(number)
     except DomainError as exc:
         return _index(Answer("error", exc.message), exc.status)
-    return _page("recall.html", status, answer=answer or _take_note(), report=report, typed=typed)
+    focus = typed.get("lot") or clean_scan(request.args.get("lot"))
+    return _page("recall.html", status, answer=answer or _take_note(), report=report, typed=typed, focus=focus)
 
 
 @bp.get("/<number>")
 @requires("supervisor")
 def show(number: str):
     return _show(number)
+
+
+@bp.post("/<number>/scan")
+@requires("supervisor")
+def scan_on_report(number: str):
+    """A lot label scanned on a recall's page: that lot's row, ready for how many came back (its
+    Retrieved button then answers CMD:CONFIRM)."""
+    outcome, problem = ingest("recall")
+    if problem is not None:
+        return floor.banner_response(problem.kind, problem.message, 400)
+    if outcome.ignored:
+        return floor.banner_response("info", "The same label again — scanned once only.")
+    res = outcome.resolution
+    lot = ((res.records or {}).get("lot") or {}).get("lot_number") if res.ok else None
+    if not lot:
+        return floor.banner_response("error", res.message if not res.ok else "That is not a lot label.", 422,
+                                     "Scan the label of a lot in this recall.")
+    try:
+        report = _report(number)
+    except DomainError as exc:
+        return floor.banner_response("error", exc.message, exc.status)
+    if lot not in {row.lot_number for row in report.lots}:
+        return floor.banner_response("error", f"Lot {lot} is not part of recall {number}.", 422,
+                                     "Scan the label of a lot listed on this page.")
+    response = make_response("", 200)
+    response.headers["HX-Redirect"] = url_for(".show", number=number, lot=lot)
+    return response
 
 
 def _act(number: str, action, ok, **typed):
