@@ -140,7 +140,7 @@ def test_a_recall_from_a_scanned_lot_to_its_close(live_server, browser, sqlite_a
         screenshot(page, f"recall-closed-{tag}")
 
         page.goto(f"{live_server.url}/recalls")
-        expect(page.locator(f'#recall-closed-h ~ .recall-list .recall-item__number')).to_have_text([number])
+        expect(page.locator('#recall-closed-h ~ .recall-list .recall-item__number')).to_have_text([number])
         screenshot(page, f"recall-list-{tag}")
     finally:
         context.close()

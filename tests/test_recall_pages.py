@@ -7,8 +7,7 @@ import io
 
 from sqlalchemy import select
 
-from station.models import Lot, Recall, RecallEvent
-from station.services import recalls
+from station.models import Recall, RecallEvent
 
 from factories import gtin13
 from test_recalls import build_site, snapshot, statuses

@@ -30,7 +30,6 @@ from sqlalchemy import select
 
 from .. import get_db
 from ..models import Supplier
-from ..scanning import ScanContext
 from ..services import recalls
 from ..services.errors import DomainError
 from . import floor
