@@ -89,21 +89,30 @@ def override_report(session: Session, date_from: dt.date, date_to: dt.date,
                     rows_shown: int = ROWS_SHOWN) -> OverrideReport:
     start, end = audit.day_bounds(date_from, date_to)
     is_override = Movement.followed_suggestion.is_(False)
-    per_operator = session.execute(
-        select(Movement.operator_id, Operator.name, Operator.badge, func.count(),
-               func.sum(case((is_override, 1), else_=0)))
+    # One pass over the range's picks: per operator, overridden or not, and the reason of overrides.
+    overridden = case((is_override, 1), else_=0)
+    why = case((is_override, Movement.reason), else_=None)
+    groups = session.execute(
+        select(Movement.operator_id, Operator.name, Operator.badge, overridden, why, func.count())
         .outerjoin(Operator, Operator.id == Movement.operator_id)
         .where(Movement.kind == MovementKind.PICK, _in_range(Movement.ts, start, end))
-        .group_by(Movement.operator_id, Operator.name, Operator.badge)).all()
-    operators = [OperatorLine(op_id, name or NOBODY_NAME, badge, int(picks), int(overrides or 0))
-                 for op_id, name, badge, picks, overrides in per_operator]
+        .group_by(Movement.operator_id, Operator.name, Operator.badge, overridden, why)).all()
+    per_operator: dict = {}
+    per_reason: dict[str, int] = {}
+    for op_id, name, badge, is_over, reason, n in groups:
+        picks_, overs = per_operator.get(op_id, (name, badge, 0, 0))[2:]
+        per_operator[op_id] = (name, badge, picks_ + n, overs + (n if is_over else 0))
+        if is_over:
+            per_reason[reason or NO_REASON] = per_reason.get(reason or NO_REASON, 0) + n
+    operators = [OperatorLine(op_id, name or NOBODY_NAME, badge, picks_, overs)
+                 for op_id, (name, badge, picks_, overs) in per_operator.items()]
     operators.sort(key=lambda o: (-o.overrides, -o.rate, o.name))
-    reasons = [(reason or NO_REASON, int(n)) for reason, n in session.execute(
-        select(Movement.reason, func.count())
-        .where(Movement.kind == MovementKind.PICK, is_override, _in_range(Movement.ts, start, end))
-        .group_by(Movement.reason))]
-    reasons.sort(key=lambda r: (-r[1], r[0]))
-    rows = session.execute(override_rows_query(start, end).limit(rows_shown)).all()
+    reasons = sorted(per_reason.items(), key=lambda r: (-r[1], r[0]))
+    # The rows' ids first, from the movements table alone; then the joins for those rows only.
+    ids = list(session.scalars(
+        select(Movement.id).where(Movement.kind == MovementKind.PICK, is_override, _in_range(Movement.ts, start, end))
+        .order_by(Movement.id.desc()).limit(rows_shown)))
+    rows = session.execute(audit.ledger_query(audit.Resolved()).where(Movement.id.in_(ids))).all() if ids else []
     refused = [Refusals(name or NOBODY_NAME, badge, error or "refused", int(n)) for name, badge, error, n in
                session.execute(
                    select(Operator.name, Operator.badge, Scan.error, func.count())
