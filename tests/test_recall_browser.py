@@ -4,7 +4,9 @@ records a retrieval and the customers' notifications and closes the recall. At 1
 screenshots in test-artifacts/ and no sideways scrolling."""
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -14,6 +16,8 @@ from station.models import Lot, LotStatus, Operator, Role
 from station.services.pins import hash_pin
 
 from test_recalls import build_site
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 try:
     from playwright.sync_api import expect
@@ -83,6 +87,8 @@ def test_a_recall_from_a_scanned_lot_to_its_close(live_server, browser, sqlite_a
         expect(page.locator(f'.recall-row[data-lot="{site.c}"]')).to_contain_text("used up: nothing to stop")
         check_layout(page, w, "preview")
         screenshot(page, f"recall-preview-{tag}")
+        if os.environ.get("STATION_UPDATE_DOCS") and w == TABLET["width"]:  # the README's picture, on request
+            page.screenshot(path=str(DOCS / "recall.png"))
 
         # CMD:CONFIRM without a reason: refused in words, nothing stopped.
         scan(page, "CMD:CONFIRM")
