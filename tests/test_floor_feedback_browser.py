@@ -151,3 +151,68 @@ def test_an_info_banner_answer_is_silent_and_a_tap_that_fails_buzzes(
     assert sounds(page)[before:] == ["bad:tap"]
     context.close()
     assert not errors, errors
+
+
+# --- the lookup page takes wedge scans; set-up changes a station (screens at 360 and 1280 px) -------
+
+
+def layout_problems(page) -> list:
+    """Sideways scrolling, and visible touch targets under 48 px."""
+    return page.evaluate("""() => {
+        const problems = [];
+        const doc = document.documentElement;
+        if (doc.scrollWidth > doc.clientWidth + 1) problems.push(['scrolls sideways', doc.scrollWidth, doc.clientWidth]);
+        for (const el of document.querySelectorAll('main button, main a, main summary, main input, main select')) {
+            const r = el.getBoundingClientRect();
+            if (!r.width || !r.height) continue;
+            if (r.height < 47.5 || r.width < 47.5) problems.push([el.outerHTML.slice(0, 80), r.width, r.height]);
+        }
+        return problems;
+    }""")
+
+
+def test_wedge_scans_on_the_lookup_page_show_a_location_an_item_and_a_lot(
+        sqlite_app, live_server, browser, signed_in_page, site):
+    for size, viewport in (("1280", TABLET), ("360", HANDHELD)):
+        context, page, errors = open_page(browser, live_server, sqlite_app, signed_in_page, "picker", "/lots",
+                                          viewport)
+        wedge(page, "LOC:A-01")
+        result = page.locator("#lot-result .scan-result")
+        expect(result.locator(".banner--ok")).to_contain_text("Location A-01")
+        expect(result.locator(".lot-list__row")).to_have_count(1)
+        assert layout_problems(page) == []
+        screenshot(page, f"lookup-location-{size}")
+        wedge(page, BOLT_GTIN)  # the item's barcode: its lots
+        expect(result.locator(".banner--ok")).to_contain_text("Item BOLT — Bolt M8")
+        result.locator(".lot-list__row").first.click()  # a tap opens the lot's card
+        expect(page.locator("#lot-card .lot__number")).to_have_text(site["bolt"])
+        wedge(page, f"LOT:{site['bolt']}")
+        expect(page.locator("#lot-result .banner--ok")).to_contain_text(f"Lot {site['bolt']}: BOLT Bolt M8")
+        expect(page.locator("#lot-result #lot-card")).to_be_visible()
+        wedge(page, "NOPE-NOPE-1")
+        expect(page.locator("#lot-result .banner--error")).to_be_visible()
+        assert sounds(page)[-2:] == ["ok:scan", "bad:scan"]
+        assert layout_problems(page) == []
+        screenshot(page, f"lookup-refused-{size}")
+        context.close()
+        assert not errors, errors
+
+
+def test_a_supervisor_changes_the_stations_printer_in_set_up(sqlite_app, live_server, browser, signed_in_page,
+                                                              site):
+    for size, viewport in (("1280", TABLET), ("360", HANDHELD)):
+        context, page, errors = open_page(browser, live_server, sqlite_app, signed_in_page, "supervisor", "/setup",
+                                          viewport)
+        edit = page.locator('[data-station-edit="Dock 1"]')
+        edit.locator("summary").click()
+        edit.locator("select[name=location_id]").select_option(label="A-01 (storage)")
+        expect(edit).to_contain_text("only an admin changes it")
+        assert layout_problems(page) == []
+        screenshot(page, f"setup-edit-{size}")
+        edit.locator("button[type=submit]").click()
+        expect(page.locator(".banner--ok")).to_contain_text("Station Dock 1 changed.")
+        context.close()
+        assert not errors, errors
+    with site["db"].read() as s:
+        station = s.scalar(__import__("sqlalchemy").select(StationDevice).where(StationDevice.name == "Dock 1"))
+        assert station.location_id == catalog.location_by_code(s, "A-01").id
