@@ -26,8 +26,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.extensions["station.db"] = Database(app.config["DATABASE_URL"])
 
-    from . import api, cli, views
+    from . import api, cli, unavailable, views
 
+    unavailable.init_app(app)
     views.init_app(app)
     api.init_app(app)
     cli.init_app(app)

@@ -50,7 +50,7 @@ from typing import Callable
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
-from . import clock
+from . import clock, unavailable
 from .db import Database
 from .models import Printer, PrintJob
 from .services import printing
@@ -186,13 +186,27 @@ class PrintWorker:
 
     def _run(self, index: int, wake: threading.Event) -> None:
         thread_id = f"{self.worker_id}/{index}"
+        outage = 0  # rounds in a row the database could not serve
         while not self._stop.is_set():
             wake.clear()
             try:
                 claimed = self.run_once(thread_id)
-            except Exception:  # noqa: BLE001 - a database hiccup must not end the worker
-                log.exception("print worker %s: a round failed", thread_id)
+            except Exception as exc:  # noqa: BLE001 - a database hiccup must not end the worker
                 claimed = 0
+                if unavailable.describe(exc) is None:
+                    log.exception("print worker %s: a round failed", thread_id)
+                else:
+                    # One line when the outage starts, not a traceback every poll; wait longer
+                    # between tries while it lasts (up to 5 s). The jobs stay queued in the database.
+                    if not outage:
+                        log.warning("print worker %s: the database cannot be reached (%s); retrying",
+                                    thread_id, unavailable.describe(exc).code)
+                    outage += 1
+                    self._stop.wait(min(0.25 * outage, 5.0))
+                    continue
+            if outage:
+                log.warning("print worker %s: the database is back", thread_id)
+                outage = 0
             if claimed >= self.batch:
                 continue  # more may be waiting right behind
             if claimed:

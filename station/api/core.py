@@ -18,6 +18,8 @@ from .. import get_db
 from ..models import Role
 from ..services.errors import DomainError
 from ..services.tokens import find_token
+from ..unavailable import RETRY_AFTER_S
+from ..unavailable import describe as describe_unavailable
 from .schemas import PATTERN_WORDS
 
 PREFIX = "/api/v1"
@@ -137,6 +139,11 @@ def _http_error(exc: HTTPException):
 def _unexpected(exc: Exception):
     if isinstance(exc, HTTPException):  # the blueprint's Exception handler outranks the app's
         return _http_error(exc)
+    unavailable = describe_unavailable(exc)
+    if unavailable is not None:  # the database could not serve: nothing was saved, try again
+        current_app.logger.warning("API %s %s: %s", request.method, request.path, unavailable.code)
+        return error_response(503, unavailable.code, unavailable.message,
+                              headers={"Retry-After": str(RETRY_AFTER_S)})
     current_app.logger.exception("API %s %s failed", request.method, request.path)
     return error_response(500, "internal_error",
                           "The server failed to handle this request; the error has been logged.")
