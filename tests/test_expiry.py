@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 
 from factories import TODAY, basic_site, received_lot
 from station import clock
-from station.expiry_job import next_run, run_once
+from station.expiry_job import ExpiryJob, next_run, run_once
 from station.models import LotEvent, LotStatus, Role
 from station.services import catalog, expiry, holds, stock
 from station.services.expiry import expire_due
@@ -112,12 +112,12 @@ def test_an_expired_lot_loaded_in_the_session_shows_its_new_status(db, site):
 def _wait_until_blocked(db, started: threading.Event):
     """Give the second runner time to reach the lock held by the first (PostgreSQL: until the server
     says it waits on a lock; SQLite: a moment, it queues on BEGIN IMMEDIATE)."""
-    started.wait(10)
+    assert started.wait(60), "the second runner did not start"
     if db.is_sqlite:
         time.sleep(0.3)
         return
     with db.engine.connect() as conn:
-        for _ in range(200):
+        for _ in range(1200):  # up to a minute on a loaded machine
             waiting = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                                         "AND wait_event_type = 'Lock'")).scalar()
             if waiting:
@@ -144,9 +144,11 @@ def test_two_runners_at_once_expire_each_lot_once(db, site):
         thread = threading.Thread(target=second)
         thread.start()
         _wait_until_blocked(db, started)
-    thread.join(30)
+    thread.join(60)
     assert not errors, errors
-    assert len(results["first"]) == 2 and results["second"] == []
+    assert not thread.is_alive(), "the second runner never finished"
+    assert len(results["first"]) == 2, results
+    assert results["second"] == [], results
     assert len(_events(db)) == 2
 
 
@@ -291,6 +293,23 @@ def test_the_job_runs_once_at_start(app):
     assert run_once(db) == 1
     assert _status(db, number) is LotStatus.EXPIRED
     assert run_once(db) == 0
+
+
+def test_the_job_thread_expires_at_start_and_stops_when_asked(app):
+    db = app.extensions["station.db"]
+    basic_site(db)
+    with db.write() as s:
+        number = _lot(s, "MILK", 3, clock.today() - D(days=2), received=clock.today() - D(days=40))
+    job = ExpiryJob(db).start()
+    try:
+        for _ in range(400):  # polls for the first run to end; the run itself is what is checked
+            if job.runs:
+                break
+            time.sleep(0.025)
+    finally:
+        job.stop()
+    assert job.runs == 1 and job.expired == 1 and not job._thread.is_alive()
+    assert _status(db, number) is LotStatus.EXPIRED
 
 
 def test_the_job_runs_hourly_and_just_after_local_midnight(monkeypatch):

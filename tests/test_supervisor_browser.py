@@ -117,6 +117,15 @@ def test_expiry_dashboard_and_audit_trail(live_server, browser, sqlite_app, site
         check_layout(page, w, "audit events")
         screenshot(page, f"audit-events-{tag}")
 
+        page.goto(f"{base}/supervisor")
+        page.locator(".tile", has_text="Pick overrides").click()
+        page.wait_for_url("**/reports/overrides")
+        expect(page.locator(".report-reasons")).to_contain_text("Suggested lot damaged")
+        expect(page.locator(".report-rows tbody tr")).to_have_count(1)
+        check_layout(page, w, "overrides")
+        screenshot(page, f"report-overrides-{tag}")
+
+        page.goto(f"{base}/audit?tab=events")
         page.locator("input[name=lot]").fill("NO-SUCH-LOT")
         page.locator("button", has_text="Show").click()
         expect(page.locator(".banner--error")).to_contain_text("There is no lot 'NO-SUCH-LOT'")
