@@ -5,7 +5,9 @@
                                      its preview; anything else -> a red banner
     GET  /recalls/new?lot=…          the preview: what the recall would stop and whom it lists, and
          /recalls/new?supplier=…&supplier_lot=…   the reason + confirm (data-command="confirm")
-    POST /recalls                    start it (source + reason) -> 303 to the recall's page
+    POST /recalls                    start it (source + reason) -> 303 to the recall's page (also when an
+                                     open recall already holds the source — a confirm sent twice — with
+                                     a banner saying so)
     GET  /recalls/<number>[?lot=…]   the report: lots, where their stock is now, customers, shipments,
                                      progress, events; forms for the follow-up (?lot: that lot's form first,
                                      its Retrieved button answering CMD:CONFIRM)
@@ -156,6 +158,10 @@ def create():
             number = recall.number
             report = recalls.recall_report(s, recall)
     except DomainError as exc:
+        if exc.code == "already_recalled" and exc.details.get("recall"):
+            # Most often the same confirm sent twice: show the recall that already holds it.
+            _note("info", exc.message, "Nothing more was stopped.")
+            return redirect(url_for(".show", number=exc.details["recall"]), 303)
         try:
             with get_db().read() as s:
                 found = recalls.preview_recall(s, **source)
