@@ -264,3 +264,29 @@ def test_a_lot_scanned_on_the_stations_sim_scanner_is_picked_on_the_pick_page(
     assert [raw for raw, _, _ in _logged(sim_site["db"])] == [f"LOT:{sim_site['bolt']}", "LOC:NOWHERE-9"]
     context.close()
     assert not errors, errors
+
+
+def test_a_badge_scanned_on_the_stations_scanner_signs_in_from_the_sign_in_page(
+        sqlite_app, live_server, browser, sim_site):
+    from playwright.sync_api import expect
+
+    from devices.scanners import sim
+    from factories import operator as make_operator
+    from station.scanner_service import ScannerService
+
+    with sim_site["db"].write() as s:
+        make_operator(s, badge="OP-77", name="Rita Receiver", role="receiver")
+    context, page, errors = _browser_page(browser)
+    page.context.add_cookies([{"name": "station", "value": '"Dock 1"', "url": live_server.url}])
+    page.goto(f"{live_server.url}/signin")
+    page.wait_for_function("() => !!document.body.dataset.stationFeed")
+    with ScannerService(sim_site["db"], refresh_s=0):
+        sim.inject(sim_site["sim"], "]C0OPR:OP-77")
+        page.wait_for_url(f"{live_server.url}/")
+        expect(page.locator("[data-floor-operator]")).to_contain_text("Rita Receiver")
+        page.wait_for_function("() => !!document.body.dataset.stationFeed")
+        sim.inject(sim_site["sim"], f"LOT:{sim_site['bolt']}")  # home takes badges only
+        expect(page.locator("#floor-banner .banner--error")).to_contain_text("This screen takes badges only")
+        assert page.evaluate("document.body.dataset.scanSound") == "bad"
+    context.close()
+    assert not errors, errors

@@ -554,6 +554,10 @@
     if (id) seen[id] = true;
     target.replaceChildren(template.content);
     if (window.htmx) window.htmx.process(target);
+    // The scan replaced what the page was showing: the typed field and the address follow it.
+    var field = document.querySelector("[data-scan-input]");
+    if (field && fresh) field.value = "";
+    if (el && el.dataset.url && fresh) window.history.replaceState(null, "", el.dataset.url);
     if (fresh && el && el.dataset.ignored !== "1") answerSound(el);
   }
 

@@ -57,6 +57,22 @@ Front-end contract (station/static/station.js; every page extending base.html)
   the page has one, else to #floor-banner (base.html, top of <main>). So does a page's own scan
   answer when it is a floor banner (class "floor-banner", e.g. @requires' 403 for htmx) and the
   page has no #scan-current.
+* <body data-scan-target="ID"> (the lot lookup page): each scan answer replaces that element's
+  content instead of going to #scan-current / #scan-history (htmx attributes in it are processed).
+* The station's own scanner (StationDevice.scanner_url: serial, sim://): when the bound station has
+  one, base.html gives every page data-station-feed (views/scan.py station_feed) and its start cursor;
+  station.js polls it and sends each new scan of that scanner where a wedge scan on the page would
+  go — commands and badges handled in the browser, the rest to the page's scan URL with the client id
+  "logged:<scan id>". services.scans.ingest then claims the scanner's logged row instead of logging
+  the scan again, so the page's handler acts on it exactly once (a retry, a second tab or another
+  process gets `retried`). A scan handler needs nothing special for this: pass the form's client_id
+  to scans.ingest as every page does.
+* Sounds: a scan answer chirps (data-ok="1") or buzzes; a floor banner by its kind (info: silent).
+  An answer to a TAP — an htmx request started by a click or submit, including a button pressed by a
+  CMD: barcode — sounds by the banner it swaps in (banner--scan first, else the first .banner):
+  ok chirps, error / warn buzz, info is silent. Polled and "load" requests stay silent. A failed tap
+  (5xx, no connection) buzzes with its red banner. window.stationSoundLog records every sound played
+  ("ok:tap", "bad:scan", …) for tests; <body data-scan-sound> is the last one.
 * Wrong-PIN throttling (FLOOR_PIN_ATTEMPTS, default 3, then FLOOR_PIN_LOCK_SECONDS, default 60) is
   counted in each app process; a shared count across processes needs a column on operators.
 * Signed in, the page reloads itself after FLOOR_IDLE_MINUTES without a key or a tap, so an
