@@ -290,3 +290,22 @@ def test_a_badge_scanned_on_the_stations_scanner_signs_in_from_the_sign_in_page(
         assert page.evaluate("document.body.dataset.scanSound") == "bad"
     context.close()
     assert not errors, errors
+
+
+def test_a_scanner_scan_applied_on_the_pick_page_picks_once_inside_its_transaction(mover, database, site,
+                                                                                   signed_in):
+    """The pick page ingests inside its own write transaction (a Session): the claim joins it."""
+    from factories import order
+
+    with database.write() as s:
+        order(s, "SO-5", [("BOLT", 3)])
+    signed_in(mover, "picker")
+    scan_id = from_scanner(database, site, f"LOT:{site['lot']}")
+    first = apply(mover, scan_id, f"LOT:{site['lot']}", path="/pick/SO-5/scan")
+    again = apply(mover, scan_id, f"LOT:{site['lot']}", path="/pick/SO-5/scan")
+    assert first.status_code == again.status_code == 200
+    assert "already handled" in html.unescape(again.text) and "already handled" not in html.unescape(first.text)
+    with database.read() as s:
+        assert [qty for (qty,) in s.execute(select(Movement.qty).where(Movement.kind == "pick"))] == [3]
+        assert s.get(Scan, scan_id).client_id == f"logged:{scan_id}"
+    assert scan_rows(database) == 1
