@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from factories import TODAY, basic_site, received_lot
 from station import clock
@@ -20,7 +20,10 @@ from station.services.tokens import create_token
 D = dt.timedelta
 
 
-def _lot(s, sku, qty, expiry_on, location="A-01", received=TODAY - D(days=40)):
+RECEIVED = TODAY - D(days=40)
+
+
+def _lot(s, sku, qty, expiry_on, location="A-01", received=RECEIVED):
     return received_lot(s, sku, qty, location=location, expiry=expiry_on, on=received).lot_number
 
 
