@@ -46,7 +46,8 @@ from station.models import Customer, Lot, LotLink, Movement, Stock  # noqa: E402
 from station.schema import upgrade  # noqa: E402
 from station.services import catalog  # noqa: E402
 from station.services.trace import trace  # noqa: E402
-from station.views.trace_export import to_csv  # noqa: E402
+from station import clock  # noqa: E402
+from station.views.trace_export import to_csv, to_pdf  # noqa: E402
 from station.views.trace_graph import picture  # noqa: E402
 
 TARGET_MS = 200.0
@@ -179,8 +180,12 @@ def time_traces(db: Database, label: str, runs: int, warmup: int) -> list[tuple]
             t0 = time.perf_counter()
             text = to_csv(tr)
             csv_ms = (time.perf_counter() - t0) * 1000
+            t0 = time.perf_counter()
+            pdf = to_pdf(tr, pic, title=f"Trace forward of lot {tr.lot_number}", generated=clock.now())
+            pdf_ms = (time.perf_counter() - t0) * 1000
             print(f"{label}: picture of the forward trace {layout_ms:.1f} ms ({len(pic.boxes)} boxes, "
-                  f"summarised={pic.summarised}); CSV {csv_ms:.1f} ms ({text.count(chr(10)):,} lines)", flush=True)
+                  f"summarised={pic.summarised}); CSV {csv_ms:.1f} ms ({text.count(chr(10)):,} lines); "
+                  f"PDF {pdf_ms:.0f} ms ({len(pdf) / 1024:,.0f} KiB)", flush=True)
         finally:
             session.close()
             outer.rollback()  # the suggest data stays as it was

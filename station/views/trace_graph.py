@@ -181,7 +181,8 @@ def _grouped(t: Trace, href):
         qty_links = summed.setdefault(pair, [0, 0])
         qty_links[0] += e.qty
         qty_links[1] += 1
-    arrows = [Arrow(a, b, f"{q} ({plural(n, 'link')})", "production") for (a, b), (q, n) in summed.items()]
+    # Only the quantity fits the gap between columns; the table has each link.
+    arrows = [Arrow(a, b, str(q), "production") for (a, b), (q, _n) in summed.items()]
     return boxes, arrows
 
 
