@@ -205,3 +205,20 @@ def test_the_queries_do_not_grow_with_the_genealogy(db):
         db, lambda: _trace(db, site.pie_part, "backward"))
     with db.read() as s:
         assert s.scalar(select(Lot.origin).where(Lot.lot_number == parts[0].lot_number)) == "split"
+
+
+def test_any_depth_both_ways(db):
+    site = build_genealogy(db)
+    with db.write() as s:
+        line = catalog.location_by_code(s, "LINE-1")
+        chain = [catalog.lot_by_number(s, site.cookie)]
+        for _ in range(25):  # a split of a split of a split ...
+            chain.append(splits.split_lot(s, chain[-1], 1, line, on=TODAY))
+        numbers = [lot.lot_number for lot in chain]
+    forward = _trace(db, site.flour, "forward")
+    depth = {n.lot_number: n.depth for n in forward.nodes}
+    assert [depth[n] for n in numbers] == list(range(1, 27))
+    backward = _trace(db, numbers[-1], "backward")
+    assert {(n.lot_number, n.depth) for n in backward.nodes} == (
+        {(n, 25 - i) for i, n in enumerate(numbers)} | {(site.flour, 26)})
+    assert [r.lot_number for r in backward.receipts] == [site.flour]
