@@ -125,3 +125,28 @@ def test_hostile_lot_numbers_show_as_text(live_server, browser, sqlite_app):
     finally:
         context.close()
     assert dialogs == []
+
+
+def test_a_large_trace_shows_a_summarised_picture_and_every_lot(live_server, browser, sqlite_app):
+    from factories import TODAY
+    from station.services import catalog, splits
+
+    db = sqlite_app.extensions["station.db"]
+    site = build_genealogy(db)
+    with db.write() as s:
+        cookie = catalog.lot_by_number(s, site.cookie)
+        line = catalog.location_by_code(s, "LINE-1")
+        parts = [splits.split_lot(s, cookie, 1, line, on=TODAY) for _ in range(30)]
+        for part in parts[:30]:
+            splits.split_lot(s, part, 1, line, on=TODAY)
+    context = browser.new_context(viewport=TABLET)
+    page = context.new_page()
+    try:
+        sign_in_supervisor(page, live_server.url, sqlite_app)
+        page.goto(f"{live_server.url}/trace/{site.flour}?direction=forward")
+        assert "The picture is summarised: 64 lots are drawn as 6 groups" in page.locator(".trace-graph").inner_text()
+        assert page.locator("tr.trace-row").count() == 64
+        check_layout(page, TABLET["width"], "summarised")
+        screenshot(page, "trace-summarised-1280x800")
+    finally:
+        context.close()
