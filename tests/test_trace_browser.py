@@ -70,6 +70,9 @@ def test_supervisor_scans_a_lot_and_traces_it_both_ways(live_server, browser, sq
             [site.pie_part, site.pie, site.flour, site.sugar])
         assert page.locator("svg.trace-graph__svg [data-key='supplier:ACME']").count() == 1
         check_layout(page, width, f"backward {tag}")
+        # Backward, the traced lot is the right-most box: a picture wider than the screen opens on it.
+        start = page.locator(f"svg.trace-graph__svg [data-key='lot:{site.pie_part}'] rect").bounding_box()
+        assert 0 <= start["x"] and start["x"] + start["width"] <= width, start
         screenshot(page, f"trace-backward-{tag}")
 
         page.locator(".trace-directions a", has_text="Forward").click()
