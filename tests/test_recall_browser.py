@@ -80,11 +80,11 @@ def test_a_recall_from_a_scanned_lot_to_its_close(live_server, browser, sqlite_a
         page.locator("h2#recall-start-h").click()
         scan(page, site.a)
         page.wait_for_url(re.compile(r"/recalls/new\?lot="))
-        expect(page.locator(".recall-banner .banner__message")).to_have_text(f"A recall of lot {site.a} stops 4 lots")
-        expect(page.locator('[data-fact="stopped"]')).to_have_text("4")
+        expect(page.locator(".recall-banner .banner__message")).to_have_text(f"A recall of lot {site.a} stops 5 lots")
+        expect(page.locator('[data-fact="stopped"]')).to_have_text("5")
         expect(page.locator('[data-fact="stock"]')).to_have_text("68")
         expect(page.locator('[data-fact="customers"]')).to_have_text("2")
-        expect(page.locator(f'.recall-row[data-lot="{site.c}"]')).to_contain_text("used up: nothing to stop")
+        expect(page.locator(f'.recall-row[data-lot="{site.c}"]')).to_contain_text("0 ea on site")
         check_layout(page, w, "preview")
         screenshot(page, f"recall-preview-{tag}")
         if os.environ.get("STATION_UPDATE_DOCS") and w == TABLET["width"]:  # the README's picture, on request
@@ -100,7 +100,7 @@ def test_a_recall_from_a_scanned_lot_to_its_close(live_server, browser, sqlite_a
         scan(page, "CMD:CONFIRM")  # the cursor is still in the reason field: the scan is no typing
         page.wait_for_url(re.compile(r"/recalls/R-\d{4}-\d{4}$"))
         number = page.url.rsplit("/", 1)[1]
-        expect(page.locator(".recall-banner .banner--ok")).to_contain_text(f"Recall {number} started: 4 lots stopped")
+        expect(page.locator(".recall-banner .banner--ok")).to_contain_text(f"Recall {number} started: 5 lots stopped")
         expect(page.locator(".recall-head__reason")).to_have_text("Customer complaint: metal fragment")
         with sqlite_app.extensions["station.db"].read() as s:
             assert s.scalar(select(Lot.status).where(Lot.lot_number == site.q)) is LotStatus.RECALLED

@@ -45,8 +45,8 @@ def test_preview_then_confirm_starts_the_recall(client, signed_in, bound_station
     page = client.get("/recalls/new", query_string={"lot": site.a})
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert f"A recall of lot {site.a} stops 4 lots" in html
-    assert 'data-fact="stopped">4<' in html and 'data-fact="customers">2<' in html
+    assert f"A recall of lot {site.a} stops 5 lots" in html
+    assert 'data-fact="stopped">5<' in html and 'data-fact="customers">2<' in html
     assert 'data-fact="stock">68<' in html
     for number in (site.a, site.p, site.q, site.s, site.c):
         assert f'data-lot="{number}"' in html
@@ -67,7 +67,7 @@ def test_preview_then_confirm_starts_the_recall(client, signed_in, bound_station
     assert done.status_code == 303
     number = done.headers["Location"].rsplit("/", 1)[1]
     page = client.get(done.headers["Location"]).get_data(as_text=True)
-    assert f"Recall {number} started: 4 lots stopped" in page and "2 customers to tell" in page
+    assert f"Recall {number} started: 5 lots stopped" in page and "2 customers to tell" in page
     assert "Customer complaint" in page and "Sam Supervisor" in page
     with _db(client).read() as s:
         assert statuses(s)[site.q] == "recalled"
@@ -81,7 +81,7 @@ def test_preview_then_confirm_starts_the_recall(client, signed_in, bound_station
 def test_supplier_lot_and_refusals_from_the_start_form(client, signed_in):
     site = _start(client, signed_in)
     page = client.get("/recalls/new", query_string={"supplier": "ACME", "supplier_lot": "S-77"})
-    assert page.status_code == 200 and "Acme Foods&#39;s lot S-77 stops 6 lots" in page.get_data(as_text=True)
+    assert page.status_code == 200 and "Acme Foods&#39;s lot S-77 stops 7 lots" in page.get_data(as_text=True)
     for args, status, words in [
         ({"supplier": "ACME", "supplier_lot": "NOPE"}, 422, "Nothing was received here from Acme Foods"),
         ({"lot": "NO-SUCH"}, 422, "There is no lot &#39;NO-SUCH&#39;"),

@@ -130,8 +130,8 @@ def test_recall_from_a_lot_stops_exactly_the_affected_lots_and_lists_exactly_the
         after, status_after = snapshot(s), statuses(s)
         assert after == before  # no stock, ledger, order, link or lot field other than status changed
         changed = {n for n in status_after if status_after[n] != status_before[n]}
-        assert changed == {site.a, site.p, site.q, site.s}  # c is consumed: nothing left to stop
-        assert status_after[site.c] == "consumed"
+        # c is used up, and stopped too: stock booked back into it later must not be pickable
+        assert changed == {site.a, site.p, site.q, site.s, site.c}
         assert {status_after[n] for n in changed} == {"recalled"}
 
         recall = recalls.recall_by_number(s, number)
@@ -184,14 +184,14 @@ def test_the_recall_report(db):
     assert [(p.location, p.qty) for p in lots[site.a].stock_now] == [("A-01", 52)]
     assert [(p.location, p.qty) for p in lots[site.p].stock_now] == [("LINE-1", 3), ("SHIP", 2)]
     assert lots[site.a].shipped_qty == 10 and lots[site.a].to_retrieve == 62
-    assert lots[site.c].status_now == "consumed" and lots[site.c].to_retrieve == 8
+    assert lots[site.c].status_now == "recalled" and lots[site.c].to_retrieve == 8
     assert report.stock_at_start == 52 + 5 + 7 + 4 and report.stock_now == report.stock_at_start
     big = next(c for c in report.customers if c.code == "BIG")
     assert [(sh.order, sh.lot_number, sh.qty) for sh in big.shipments] == [
         ("SO-2", site.a, 10), ("SO-2", site.q, 3), ("SO-3", site.c, 8)]
     assert big.notified_at is None
     assert report.notified == 0 and len(report.customers) == 2
-    assert report.lots_stopped == 4
+    assert report.lots_stopped == 5
     assert [e.action for e in report.events] == ["open"]
 
 
@@ -394,3 +394,22 @@ def test_expired_and_quarantined_lots_are_recalled_too_and_remember_their_status
         events = s.scalars(select(LotEvent).where(LotEvent.action == "recall").order_by(LotEvent.id)).all()
         assert [(e.from_status.value, e.to_status.value) for e in events] == [
             ("expired", "recalled"), ("quarantine", "recalled")]
+
+
+def test_a_used_up_lot_stays_stopped_when_stock_is_booked_back_into_it(db):
+    """A customer return booked into a recalled lot that was used up must not make it pickable."""
+    from station.services import stock
+    from station.services.catalog import location_by_code
+    from station.services.errors import LotNotPickable
+
+    site = build_site(db)
+    with db.write() as s:
+        recalls.open_recall(s, reason="Supplier notice", lot=site.a, by=Actor(operator_id=site.supervisor_id))
+    with db.write() as s:
+        lot = s.scalar(select(Lot).where(Lot.lot_number == site.c))
+        stock.adjust(s, lot, location_by_code(s, "A-01"), 3, "Customer return of recalled goods")
+    with db.read() as s:
+        lot = s.scalar(select(Lot).where(Lot.lot_number == site.c))
+        assert lot.status is LotStatus.RECALLED and lot.on_hand == 3
+        with pytest.raises(LotNotPickable):
+            stock.ensure_pickable(lot)

@@ -73,7 +73,7 @@ class AffectedLot:
     depth: int
     status: str
     on_hand: int
-    stops: bool                      # its status becomes RECALLED (False: consumed, nothing left)
+    stops: bool                      # its status becomes RECALLED (False: it already is)
     other_recalls: tuple[str, ...]   # open recalls that already cover it
 
 
@@ -197,7 +197,10 @@ def _open_recalls_of(session: Session, ids) -> dict[int, list[str]]:
 
 
 def _stops(status: LotStatus, on_hand: int) -> bool:
-    return not (status is LotStatus.CONSUMED and on_hand == 0)
+    # Every affected lot is stopped, a used-up one too: stock booked back into it later (a customer
+    # return, a count correction) must not make it pickable while the recall stands. Only a lot
+    # already RECALLED (by another recall) keeps its status.
+    return status is not LotStatus.RECALLED
 
 
 def _shipped_by_customer(session: Session, ids) -> list[AffectedCustomer]:
