@@ -18,6 +18,8 @@ back at the end, so the suggest data is never changed and needs no copy:
                                                    lot, a tenth of level 3 split off rather than made)
              each level-3 lot shipped to one or two of 50 customers (about 1,350 shipments),
              a third of the new lots still in stock at a line.
+    plus --links other production links among the rest of the site's lots (default one per five
+    lots: 200,000 at 1M), so the recursive walk runs over a lot_links table of a site's size.
 
 Timed per call: look the lot up by number and trace it (a fresh session state each time, as a
 request has), forward from X (1,001 lots), backward from X (101 lots) and backward from a leaf (the
@@ -39,7 +41,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import suggest_bench as sb  # noqa: E402
 
-from sqlalchemy import event, func, insert, select  # noqa: E402
+from sqlalchemy import event, func, insert, select, text  # noqa: E402
 
 from station.db import Database  # noqa: E402
 from station.models import Customer, Lot, LotLink, Movement, Stock  # noqa: E402
@@ -137,7 +139,30 @@ def add_genealogy(session, seed: int = 6) -> dict:
             "shipments": sum(1 for m in moves if m["kind"] == "ship")}
 
 
-def time_traces(db: Database, label: str, runs: int, warmup: int) -> list[tuple]:
+def add_background_links(session, count: int, seed: int = 9) -> int:
+    """`count` production links among the site's other lots (none touching the lots the genealogy uses),
+    so the walk runs over a lot_links table of a site's size rather than an almost empty one; then the
+    table's statistics are refreshed inside the transaction, as autovacuum would have done."""
+    t = Lot.__table__
+    lowest = (session.scalar(select(func.max(t.c.id)).where(
+        t.c.id.in_(select(t.c.id).where(t.c.origin == "receipt").order_by(t.c.id).limit(100)))) or 0) + 1
+    highest = session.scalar(select(func.max(t.c.id)).where(~t.c.lot_number.like("TR-%"))) or 0
+    if count <= 0 or highest - lowest < 100:
+        return 0
+    rng = random.Random(seed)
+    pairs: set[tuple[int, int]] = set()
+    while len(pairs) < count:
+        component = rng.randint(lowest, highest - 1)
+        pairs.add((min(highest, component + rng.randint(1, 50)), component))
+    rows = [{"output_lot_id": o, "component_lot_id": c, "qty": 1, "kind": "production"} for o, c in pairs]
+    for i in range(0, len(rows), 10_000):
+        session.execute(insert(LotLink.__table__), rows[i:i + 10_000])
+    session.flush()
+    session.execute(text("ANALYZE lot_links"))
+    return len(rows)
+
+
+def time_traces(db: Database, label: str, runs: int, warmup: int, background: int) -> list[tuple]:
     """Time the traces inside one transaction that adds the genealogy and is rolled back."""
     results = []
     statements = [0]
@@ -153,8 +178,10 @@ def time_traces(db: Database, label: str, runs: int, warmup: int) -> list[tuple]
         try:
             started = time.perf_counter()
             g = add_genealogy(session)
+            extra = add_background_links(session, background)
             print(f"{label}: genealogy added in {time.perf_counter() - started:.1f} s "
-                  f"({g['lots']:,} lots, {g['links']:,} links, {g['shipments']:,} shipments)", flush=True)
+                  f"({g['lots']:,} lots, {g['links']:,} links, {g['shipments']:,} shipments; "
+                  f"{extra:,} other links among the site's lots)", flush=True)
             cases = [("forward from X", g["X"], "forward"), ("backward from X", g["X"], "backward"),
                      ("backward from a leaf", g["leaf"], "backward")]
             event.listen(db.engine, "before_cursor_execute", count)
@@ -197,6 +224,8 @@ def main(argv=None) -> int:
     ap.add_argument("--lots", type=int, default=1_000_000, help="the site's size (suggest_bench's data)")
     ap.add_argument("--runs", type=int, default=50, help="timed calls per case and backend")
     ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--links", type=int, default=None,
+                    help="other production links among the site's lots (default: one per five lots)")
     ap.add_argument("--pg", metavar="URL", help="PostgreSQL server (default 127.0.0.1:5432, or STATION_BENCH_PG_URL)")
     ap.add_argument("--no-pg", action="store_true")
     args = ap.parse_args(argv)
@@ -206,7 +235,8 @@ def main(argv=None) -> int:
     path = sb.load_sqlite(gen, rebuild=False)
     db = Database(f"sqlite:///{path}")
     upgrade(db)  # tables added since the suggest data was loaded (lot_links' kind, ...)
-    results += time_traces(db, "sqlite", args.runs, args.warmup)
+    background = args.links if args.links is not None else args.lots // 5
+    results += time_traces(db, "sqlite", args.runs, args.warmup, background)
     db.dispose()
 
     if not args.no_pg:
@@ -215,7 +245,7 @@ def main(argv=None) -> int:
             url = sb.load_pg(gen, admin, rebuild=False)
             db = Database(url)
             upgrade(db)
-            results += time_traces(db, "postgresql", args.runs, args.warmup)
+            results += time_traces(db, "postgresql", args.runs, args.warmup, background)
             db.dispose()
         else:
             print(f"postgresql: {admin} does not answer; skipped", flush=True)
