@@ -76,20 +76,18 @@ def scan():
 @bp.get("/<path:lot_number>.csv")
 @requires("supervisor")
 def csv_file(lot_number: str):
-    found = _load(lot_number)
-    if isinstance(found, Response):
-        return found
-    t, _ = found
+    t = _load(lot_number)
+    if isinstance(t, Response):
+        return t
     return _file(to_csv(t).encode("utf-8-sig"), "text/csv; charset=utf-8", t, "csv")
 
 
 @bp.get("/<path:lot_number>.pdf")
 @requires("supervisor")
 def pdf_file(lot_number: str):
-    found = _load(lot_number)
-    if isinstance(found, Response):
-        return found
-    t, _ = found
+    t = _load(lot_number)
+    if isinstance(t, Response):
+        return t
     body = to_pdf(t, picture(t), title=_title(t), generated=clock.now())
     return _file(body, "application/pdf", t, "pdf")
 
@@ -97,10 +95,9 @@ def pdf_file(lot_number: str):
 @bp.get("/<path:lot_number>.svg")
 @requires("supervisor")
 def svg_file(lot_number: str):
-    found = _load(lot_number)
-    if isinstance(found, Response):
-        return found
-    t, _ = found
+    t = _load(lot_number)
+    if isinstance(t, Response):
+        return t
     svg = render_template("partials/trace_graph.html", pic=picture(t), title=_title(t))
     response = Response('<?xml version="1.0" encoding="UTF-8"?>\n' + svg, mimetype="image/svg+xml")
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
@@ -111,10 +108,9 @@ def svg_file(lot_number: str):
 @bp.get("/<path:lot_number>")
 @requires("supervisor")
 def show(lot_number: str):
-    found = _load(lot_number)
-    if isinstance(found, Response):
-        return found
-    t, _ = found
+    t = _load(lot_number)
+    if isinstance(t, Response):
+        return t
     return _page(trace=t, pic=picture(t, href=lambda n: _trace_url(n, t.direction)))
 
 
@@ -130,8 +126,8 @@ def _title(t: Trace) -> str:
     return f"Trace {t.direction} of lot {t.lot_number}"
 
 
-def _load(lot_number: str):
-    """(trace, direction), or the page / file answer that says why there is none."""
+def _load(lot_number: str) -> Trace | Response:
+    """The lot's trace in the asked direction, or the page / file answer that says why there is none."""
     lot_number = clean_scan(lot_number)
     try:
         direction = check_direction(request.args.get("direction"))
@@ -142,7 +138,7 @@ def _load(lot_number: str):
             lot = catalog.lot_by_number(session, lot_number)
         except NotFound:
             return _refuse(404, f"There is no lot {lot_number!r} — check the number and scan again.", lot_number)
-        return trace(session, lot, direction), direction
+        return trace(session, lot, direction)
 
 
 def _refuse(status: int, message: str, lot_number: str):
