@@ -98,6 +98,8 @@ def test_a_wedge_scan_of_a_lot_or_pallet_opens_its_trace(client, signed_in, site
     assert pallet.headers["HX-Redirect"] == f"/trace/{site.flour}?direction=backward"
     unknown = client.post("/trace/scan", data={"code": "NOPE-123", "source": "wedge"})
     assert "HX-Redirect" not in unknown.headers and 'data-ok="0"' in unknown.get_data(as_text=True)
+    place = client.post("/trace/scan", data={"code": "A-01", "source": "wedge"})
+    assert "HX-Redirect" not in place.headers and "That is not a lot" in place.get_data(as_text=True)
     empty = client.post("/trace/scan", data={"code": "  "})
     assert empty.status_code == 400 and "Nothing scanned" in empty.get_data(as_text=True)
 

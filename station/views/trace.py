@@ -67,7 +67,8 @@ def scan():
             detail = "Scan our own lot label: " + ", ".join(x["lot_number"] for x in lots[:5]) + "."
             return floor.banner_response("error", "That supplier lot is in several of our lots.", 200, detail)
         detail = "Scan a lot label, a pallet label or type the lot number."
-        return floor.banner_response("error", res.message if not res.ok else "That is not one lot.", 200, detail)
+        message = res.message if not res.ok else f"That is not a lot — {res.message}"
+        return floor.banner_response("error", message, 200, detail)
     response = floor.banner_response("ok", f"Lot {lot['lot_number']} — opening its trace.")
     response.headers["HX-Redirect"] = _trace_url(lot["lot_number"], direction)
     return response
