@@ -16,6 +16,10 @@ Nothing is lost between the scanner and the scan log:
   and skipped, so one bad scan cannot stop the queue. A refusal that concerns every scan (no or a
   revoked token, an unknown station) stops sending and keeps everything until it is fixed.
 
+On the server, set the station's scanner to `agent://` (Station set-up, as an admin): the station's
+pages then take the agent's scans like those of a scanner the server reads itself, and the server
+does not try to open anything for it.
+
 It imports no Flask and opens no database: only `devices.scanners` and the standard library.
 """
 from __future__ import annotations
@@ -33,6 +37,10 @@ from collections import OrderedDict
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+# A station's scanner_url saying "an agent on the station PC reads its scanners": not opened by the
+# server's scanner service; the pages follow the station's scan feed as for a scanner of its own.
+AGENT_SCANNER_URL = "agent://"
 
 # 422 answers that concern every scan, not the one sent: keep the queue, fix the set-up (401/403/5xx
 # are retried anyway).

@@ -685,12 +685,16 @@ class Scan(Base):
     result: Mapped[dict] = mapped_column(JSON)  # the whole Resolution, returned again on a retry
     ignored: Mapped[bool] = mapped_column(Boolean, default=False)
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("scans.id"))
+    # A device scan (serial, simulated, the scanner agent) is applied by the station's open page,
+    # once: that request's client id (logged:<scan id>) lands here, and the unique index decides.
+    applied_by: Mapped[str | None] = mapped_column(String(64))
 
     station: Mapped[StationDevice | None] = relationship()
     operator: Mapped[Operator | None] = relationship()
 
     __table_args__ = (
         UniqueConstraint("client_id"),
+        Index("uq_scans_applied_by", "applied_by", unique=True),
         Index("ix_scans_station_id", "station_id", "id"),
         Index("ix_scans_source", "source", "id"),
     )

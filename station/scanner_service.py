@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from .agent import AGENT_SCANNER_URL
 from .db import Database
 from .models import StationDevice
 from .scanning import ScanContext
@@ -99,7 +100,8 @@ class ScannerService:
         with self.db.read() as session:
             wanted = {sid: (name, url.strip()) for sid, name, url in session.execute(
                 select(StationDevice.id, StationDevice.name, StationDevice.scanner_url)
-                .where(StationDevice.scanner_url.is_not(None))) if url and url.strip()}
+                .where(StationDevice.scanner_url.is_not(None)))
+                if url and url.strip() and not url.strip().startswith(AGENT_SCANNER_URL)}
         with self._lock:
             if self._stop.is_set():
                 return

@@ -110,7 +110,7 @@ def test_a_scanner_scan_sent_by_the_page_acts_once_and_is_logged_once(mover, dat
     assert scan_rows(database) == rows  # nothing new in the log
     with database.read() as s:
         row = s.get(Scan, scan_id)
-        assert row.client_id == f"logged:{scan_id}" and row.operator_id is not None and row.source == SIM
+        assert row.applied_by == f"logged:{scan_id}" and row.operator_id is not None and row.source == SIM
     assert feed(mover).status_code == 200 and feed(mover).get_json()["scans"] == []  # applied: not offered again
 
     mover.post("/move/qty", data={"qty": "5"})
@@ -134,7 +134,7 @@ def test_only_this_stations_scanner_scans_can_be_sent_this_way(mover, database, 
     response = apply(mover, 999999, "LOC:A-02")
     assert response.status_code == 400 and "scan it again" in response.text
     with database.read() as s:
-        assert s.get(Scan, elsewhere).client_id is None  # nothing claimed
+        assert s.get(Scan, elsewhere).applied_by is None  # nothing claimed
 
 
 def test_racing_claims_of_one_scanner_scan_act_once(database, site):
@@ -202,7 +202,7 @@ def _open(page, live_server, sqlite_app, signed_in_page, role, path):
 def _logged(db) -> list[tuple[str, str, str | None]]:
     with db.read() as s:
         return [(raw.decode(), source, client_id) for raw, source, client_id in
-                s.execute(select(Scan.raw, Scan.source, Scan.client_id).order_by(Scan.id))]
+                s.execute(select(Scan.raw, Scan.source, Scan.applied_by).order_by(Scan.id))]
 
 
 def test_a_pallet_scanned_on_the_stations_sim_scanner_fills_the_receiving_page(
@@ -307,5 +307,45 @@ def test_a_scanner_scan_applied_on_the_pick_page_picks_once_inside_its_transacti
     assert "already handled" in html.unescape(again.text) and "already handled" not in html.unescape(first.text)
     with database.read() as s:
         assert [qty for (qty,) in s.execute(select(Movement.qty).where(Movement.kind == "pick"))] == [3]
-        assert s.get(Scan, scan_id).client_id == f"logged:{scan_id}"
+        assert s.get(Scan, scan_id).applied_by == f"logged:{scan_id}"
     assert scan_rows(database) == 1
+
+
+def test_a_scan_from_the_stations_scanner_agent_drives_its_page_once(client, database, signed_in,
+                                                                   bound_station):
+    """A station whose scanners an agent reads (scanner agent:// on the server): the agent's scan,
+    logged through POST /api/v1/scans with the agent's own client id, is in the station's feed and
+    is applied by the page once."""
+    from station.agent import AGENT_SCANNER_URL
+    from station.models import Role
+    from station.services.tokens import create_token
+
+    basic_site(database)
+    with database.write() as s:
+        lot = received_lot(s, "BOLT", 10, location="A-01").lot_number
+        s.add(StationDevice(name="Line PC", location_id=catalog.location_by_code(s, "LINE-1").id,
+                            scanner_url=AGENT_SCANNER_URL))
+        token = create_token(s, "line agent", Role.RECEIVER)
+    sent = client.post("/api/v1/scans", json={"station": "Line PC", "client_id": "agent-" + "1" * 32,
+                                              "code": f"LOT:{lot}", "source": "serial:///dev/ttyACM0"},
+                       headers={"Authorization": f"Bearer {token}"})
+    assert sent.status_code == 201, sent.json
+    scan_id = sent.json["scan_id"]
+    signed_in(client, "receiver")
+    bound_station(client, "Line PC")
+    listed = client.get("/scan/station-feed", query_string={"station": "Line PC", "after": 0})
+    assert [s["id"] for s in listed.json["scans"]] == [scan_id]
+    rows = scan_rows(database)
+    first = apply(client, scan_id, f"LOT:{lot}")
+    assert first.status_code == 200 and f"Lot {lot}: 10 ea of BOLT at A-01." in first.text
+    assert apply(client, scan_id, f"LOT:{lot}").status_code == 200  # a retry: answered, not applied again
+    assert scan_rows(database) == rows  # nothing new in the log
+    with database.read() as s:
+        row = s.get(Scan, scan_id)
+        assert row.client_id == "agent-" + "1" * 32 and row.applied_by == f"logged:{scan_id}"
+    assert client.get("/scan/station-feed", query_string={"station": "Line PC", "after": 0}).json["scans"] == []
+    # The server's scanner service leaves an agent:// station alone.
+    from station.scanner_service import ScannerService
+    service = ScannerService(database, refresh_s=0)
+    service.refresh()
+    assert service.status() == []

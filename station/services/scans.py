@@ -11,11 +11,12 @@ scanner — comes through `ingest`, so they all run the same code and land in th
   set, points at the scan it repeated, and the outcome says so. A different code in between
   ends the bounce: A, B, A is three scans.
 - State lives in the database only, so several app processes and scanner readers can share it.
-- A scan a station's own scanner logged (serial, sim: the scanner service) is applied by the page
-  open at that station by sending it to the page's scan URL with the client id
-  ``logged:<scan id>`` (`logged_client_id`). That logs nothing new: the logged row is claimed
-  (its empty client_id set to that id, in one conditional UPDATE), so the first request acts on
-  it and any later one — a retry, a second tab, another process — gets ``retried``.
+- A scan a station's own scanner logged (serial, sim: the scanner service; or the scanner agent
+  through POST /api/v1/scans) is applied by the page open at that station by sending it to the
+  page's scan URL with the client id ``logged:<scan id>`` (`logged_client_id`). That logs nothing
+  new: the logged row is claimed (its empty ``applied_by`` set to that id, in one conditional
+  UPDATE; unique), so the first request acts on it and any later one — a retry, a second tab,
+  another process — gets ``retried``.
 """
 from __future__ import annotations
 
@@ -227,18 +228,18 @@ def _claim(session: Session, scan_id: int, client_id: str, station_id: int | Non
     if earlier is not None:
         return earlier
     row = _claimable(session, scan_id, station_id)
-    values: dict = {"client_id": client_id}
+    values: dict = {"applied_by": client_id}
     if operator_id is not None and row.operator_id is None:
         values["operator_id"] = operator_id  # who was signed in at the page that acted on it
     claimed = session.execute(
-        update(Scan).where(Scan.id == scan_id, Scan.client_id.is_(None)).values(**values)
+        update(Scan).where(Scan.id == scan_id, Scan.applied_by.is_(None)).values(**values)
         .execution_options(synchronize_session=False)).rowcount
     if not claimed:
-        # Another request claimed it first (our UPDATE waited for it), or the scanner gave it its own id.
+        # Another request claimed it first (our UPDATE waited for it).
         earlier = _by_client_id(session, client_id)
         if earlier is not None:
             return earlier
-        raise InvalidClientId("That scan was already sent in by another program — scan it again.")
+        raise InvalidClientId("That scan was already applied by another page — scan it again.")
     if resolution is None:
         resolution = _resolve(session, row.raw, context)
     return ScanOutcome(scan_id=scan_id, resolution=resolution, ignored=row.ignored,
@@ -263,9 +264,9 @@ def outcome_of(row: Scan) -> ScanOutcome:
 
 
 def _by_client_id(session: Session, client_id: str) -> ScanOutcome | None:
+    column = Scan.applied_by if LOGGED_ID.match(client_id) else Scan.client_id
     row = session.execute(
-        select(Scan.id, Scan.result, Scan.ignored, Scan.duplicate_of_id)
-        .where(Scan.client_id == client_id)
+        select(Scan.id, Scan.result, Scan.ignored, Scan.duplicate_of_id).where(column == client_id)
     ).first()
     if row is None:
         return None

@@ -193,14 +193,14 @@ def station_feed():
         if station is None:
             return _refuse(404, "unknown_station", "No such station — choose the station again.")
         rows = session.execute(
-            select(Scan.id, Scan.raw, Scan.source, Scan.client_id, Scan.ignored)
+            select(Scan.id, Scan.raw, Scan.source, Scan.applied_by, Scan.ignored)
             .where(Scan.station_id == station.id, Scan.id > after).order_by(Scan.id).limit(FEED_LIMIT)).all()
     if not rows:
         response = make_response("", 204)
     else:
         # Wedge scans the pages logged themselves, bounces and scans already applied are skipped.
         fresh = [{"id": r.id, "code": r.raw.decode("utf-8", "replace")} for r in rows
-                 if r.source not in scans.BROWSER_SOURCES and r.client_id is None and not r.ignored]
+                 if r.source not in scans.BROWSER_SOURCES and r.applied_by is None and not r.ignored]
         response = jsonify({"last": rows[-1].id, "scans": fresh})
     response.headers["Cache-Control"] = "no-store"
     return response

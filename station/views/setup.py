@@ -21,6 +21,7 @@ from sqlalchemy import select
 from devices.scanners import ScannerError, open_scanner
 
 from .. import get_db
+from ..agent import AGENT_SCANNER_URL
 from ..models import Location, Printer, Role, StationDevice
 from . import floor
 
@@ -147,7 +148,10 @@ def _edit_form(station_id: int, form) -> dict:
 
 def scanner_problem(url: str) -> str | None:
     """Why `url` is no scanner address Station can read, in words; None when it is one. The URL is
-    parsed by devices.scanners exactly as the scanner service will open it (nothing is opened here)."""
+    parsed by devices.scanners exactly as the scanner service will open it (nothing is opened here).
+    agent:// is the station PC's scanner agent (station scanner-agent): nothing for the server to open."""
+    if url == AGENT_SCANNER_URL:
+        return None
     try:
         open_scanner(url, lambda event: None, start=False)
     except (ScannerError, ValueError) as exc:
