@@ -5,10 +5,9 @@ from werkzeug.exceptions import HTTPException
 
 
 def init_app(app) -> None:
-    from . import floor_views, labels, openapi, picking_views, print_views, views  # noqa: F401 - importing them registers their routes
-    from . import scan_views  # noqa: F401
-    from . import trace_views  # noqa: F401
-    from . import recall_views  # noqa: F401
+    # Importing the modules registers their routes.
+    from . import (floor_views, labels, openapi, picking_views, print_views, recall_views,  # noqa: F401
+                   report_views, scan_views, trace_views, views)
     from .core import bp, routing_error
 
     app.register_blueprint(bp)
