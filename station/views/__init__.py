@@ -3,20 +3,11 @@ from __future__ import annotations
 
 
 def init_app(app) -> None:
-    from . import filters, floor, home, lots, printers, scan, setup, signin
+    from . import (filters, floor, home, line, lots, moving, picking, printers, receiving, recalls, scan,
+                   setup, signin, supervisor, trace)
 
     filters.init_app(app)
     floor.init_app(app)
-    app.register_blueprint(signin.bp)
-    app.register_blueprint(setup.bp)
-    app.register_blueprint(home.bp)
-    app.register_blueprint(lots.bp)
-    app.register_blueprint(printers.bp)
-    app.register_blueprint(scan.bp)
-    from . import receiving; app.register_blueprint(receiving.bp)  # noqa: E702
-    from . import picking; app.register_blueprint(picking.bp)  # noqa: E702
-    from . import moving; app.register_blueprint(moving.bp)  # noqa: E702
-    from . import line; app.register_blueprint(line.bp)  # noqa: E702
-    from . import supervisor; supervisor.init_app(app)  # noqa: E702
-    from . import trace; app.register_blueprint(trace.bp)  # noqa: E702
-    from . import recalls; app.register_blueprint(recalls.bp)  # noqa: E702
+    for module in (signin, setup, home, lots, printers, scan, receiving, picking, moving, line, trace, recalls):
+        app.register_blueprint(module.bp)
+    supervisor.init_app(app)  # the hub and its reports: expiry, audit, overrides
