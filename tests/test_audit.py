@@ -15,6 +15,7 @@ from factories import TODAY, basic_site, operator, order
 from station import clock
 from station.models import Movement, Operator, Role, StationDevice
 from station.services import audit, catalog, holds, picking, receiving, stock
+from station.spreadsheet import safe_cell
 from station.services.actor import Actor
 from station.services.tokens import create_token
 
@@ -275,7 +276,7 @@ def test_the_csv_export_neutralises_formula_cells(db, client, signed_in, ledger)
     rows = _rows(client.get(f"/audit.csv?lot={ledger[0].lot}").get_data(as_text=True))
     reasons = [dict(zip(audit.CSV_HEADER, r))["reason"] for r in rows[1:len(nasty) + 1]]
     assert reasons == ["'" + x if x[0] in "=+-@" else x for x in reversed(nasty)]
-    assert audit.safe_cell(-3) == -3 and audit.safe_cell("") == "" and audit.safe_cell("\tx") == "'\tx"
+    assert safe_cell(-3) == -3 and safe_cell("") == "" and safe_cell("\tx") == "'\tx"
 
 
 # --- the API -------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, aliased
 
 from .. import clock
 from ..db import Database
+from ..spreadsheet import csv_line, safe_cell
 from ..models import (Customer, Item, Location, Lot, LotEvent, Movement, Operator, Order, OrderLine,
                       StationDevice)
 from .errors import Invalid
@@ -336,21 +337,6 @@ def _utc(ts: dt.datetime) -> dt.datetime:
 CSV_HEADER = ["id", "time (site)", "kind", "lot", "sku", "item", "qty", "unit", "from", "to", "operator",
               "badge", "station", "customer", "order", "reference", "reason", "followed suggestion",
               "raw scan"]
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value) -> object:
-    """A text cell a spreadsheet would run as a formula (=, +, -, @, tab, CR first) gets a leading
-    apostrophe, so it shows as text; numbers and empty cells stay as they are."""
-    if isinstance(value, str) and value.startswith(_FORMULA):
-        return "'" + value
-    return value
-
-
-def csv_line(values: list) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow([safe_cell(v) for v in values])
-    return buffer.getvalue()
 
 
 def _local_iso(ts: dt.datetime, zone) -> str:

@@ -34,6 +34,7 @@ from .. import get_db
 from ..models import Supplier
 from ..services import recalls
 from ..services.errors import DomainError
+from ..spreadsheet import safe_cell
 from . import floor
 from .common import clean_scan
 from .filters import when
@@ -280,19 +281,6 @@ def close(number: str):
 
 # --- CSV ----------------------------------------------------------------------------------------
 
-# A cell starting with one of these is a formula to a spreadsheet; a leading apostrophe makes it text.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value) -> str | int:
-    if value is None:
-        return ""
-    if isinstance(value, int):
-        return value
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
 def report_rows(report: recalls.Report):
     """The report as CSV rows: a head, then lots, stock now, customers, shipments and events."""
     yield ["Recall", report.number]
@@ -342,6 +330,6 @@ def export(number: str):
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     for row in report_rows(report):
-        writer.writerow([csv_cell(v) for v in row])
+        writer.writerow([safe_cell(v) for v in row])
     return Response(buffer.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{report.number}.csv"', "Cache-Control": "no-store"})

@@ -15,6 +15,7 @@ import io
 from pathlib import Path
 
 from ..services.trace import Trace
+from ..spreadsheet import safe_cell
 from .trace_graph import TONES, Picture, plural
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/droid"))
@@ -46,21 +47,6 @@ COLUMNS = [
     ("qty", "qty: received or shipped"),
 ]
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value) -> str | int:
-    """A CSV cell a spreadsheet shows as text: formulas neutralised, numbers kept as numbers."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def made_from(t: Trace) -> dict[str, str]:
