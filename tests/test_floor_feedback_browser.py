@@ -188,7 +188,7 @@ def test_wedge_scans_on_the_lookup_page_show_a_location_an_item_and_a_lot(
         expect(page.locator("#lot-result .banner--ok")).to_contain_text(f"Lot {site['bolt']}: BOLT Bolt M8")
         expect(page.locator("#lot-result #lot-card")).to_be_visible()
         assert page.url == f"{live_server.url}/lots/{site['bolt']}"  # reload and bookmark show this lot
-        assert page.locator("#lot").input_value() == ""  # the lot opened by the tap is no longer the query
+        assert page.locator("#lot").input_value() == site["bolt"]  # the field shows the lot scanned
         wedge(page, "NOPE-NOPE-1")
         expect(page.locator("#lot-result .banner--error")).to_be_visible()
         assert sounds(page)[-2:] == ["ok:scan", "bad:scan"]

@@ -231,8 +231,22 @@
   var current = document.getElementById("scan-current");
   var scanTarget = data.scanTarget ? document.getElementById(data.scanTarget) : null;
   var earlier = document.getElementById("scan-history");
-  var queueNote = document.getElementById("scan-queue");
+  var queueNote = document.getElementById("scan-queue") || makeQueueNote();
   var HISTORY_MAX = 30;
+
+  // Every page that takes scans says plainly when they are kept for lack of a connection; a page
+  // without its own note (partials/scan_manual.html) gets one at the top of <main>.
+  function makeQueueNote() {
+    var main = document.getElementById("main");
+    if (!main) return null;
+    var note = document.createElement("p");
+    note.className = "scanbar__queue";
+    note.id = "scan-queue";
+    note.setAttribute("role", "status");
+    note.hidden = true;
+    main.insertBefore(note, main.firstChild);
+    return note;
+  }
 
   function num(value, fallback) {
     var n = parseFloat(value);
@@ -555,8 +569,12 @@
     target.replaceChildren(template.content);
     if (window.htmx) window.htmx.process(target);
     // The scan replaced what the page was showing: the typed field and the address follow it.
+    // The field shows the lot found, selected, so typing or the next scan replaces it.
     var field = document.querySelector("[data-scan-input]");
-    if (field && fresh) field.value = "";
+    if (field && fresh) {
+      field.value = (el && el.dataset.query) || "";
+      if (document.activeElement === field) field.select();
+    }
     if (el && el.dataset.url && fresh) window.history.replaceState(null, "", el.dataset.url);
     if (fresh && el && el.dataset.ignored !== "1") answerSound(el);
   }

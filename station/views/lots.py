@@ -87,10 +87,18 @@ def scan():
                             ignored=True)
     records = res.records or {}
     if not res.ok:
-        # The resolver knows no SKUs: a bare SKU reads as an unknown lot or location code.
-        item = item_by_sku(clean_scan(request.form.get("code")))
+        # The resolver knows codes with their prefix (LOT:…); here a bare lot number (typed fast, or a
+        # label's plain lot barcode) is a lot, and a bare SKU an item.
+        code = clean_scan(request.form.get("code"))
+        if lot_exists(code):
+            return _lot_answer({"lot": {"lot_number": code}}, res, outcome.scan_id)
+        item = item_by_sku(code)
         if item is not None:
             return _item_answer(item, outcome.scan_id)
+        if res.error == "not_recognised":
+            return _scan_answer(Answer("error", f"No lot '{code[:60]}' — check the number or scan the label "
+                                                "again", "Scan a lot, a pallet, a location or an item label."),
+                                outcome.scan_id)
         return _scan_answer(Answer("error", res.message, "Scan a lot, a pallet, a location or an item label."),
                             outcome.scan_id)
     if records.get("lot"):
@@ -106,6 +114,13 @@ def scan():
                             outcome.scan_id)
     return _scan_answer(Answer("error", res.message, "Scan a lot, a pallet, a location or an item label."),
                         outcome.scan_id)
+
+
+def lot_exists(text: str) -> bool:
+    if not text or len(text) > 40:
+        return False
+    with get_db().read() as session:
+        return session.scalar(select(Lot.id).where(Lot.lot_number == text)) is not None
 
 
 def item_by_sku(text: str) -> int | None:
