@@ -239,11 +239,15 @@ def memory_mib(pid: int) -> tuple[float, float]:
     between the processes that share it: it is what the server as a whole occupies. The sum of peak
     RSS counts pages shared by forked workers once per worker: an upper bound."""
     pss = hwm = 0.0
+    each = []
     for p in _tree(pid):
         rollup = Path(f"/proc/{p}/smaps_rollup").read_text()
-        pss += int(rollup.split("\nPss:")[1].split()[0]) / 1024
+        mine = int(rollup.split("\nPss:")[1].split()[0]) / 1024
+        pss += mine
+        each.append(f"{mine:.0f}")
         status = dict(line.split(":", 1) for line in Path(f"/proc/{p}/status").read_text().splitlines())
         hwm += int(status["VmHWM"].split()[0]) / 1024
+    print(f"  PSS per process (supervisor, workers): {' + '.join(each)} MiB", flush=True)
     return pss, hwm
 
 

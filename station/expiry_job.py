@@ -28,13 +28,20 @@ def next_run(now: dt.datetime) -> dt.datetime:
     return min(now + HOURLY, midnight + AFTER_MIDNIGHT)
 
 
+BATCH = 500  # lots per transaction: a backlog neither holds the write lock nor the memory for long
+
+
 def run_once(db: Database) -> int:
-    """Expire what is due now; returns how many lots changed."""
-    with db.write() as session:
-        expired = expire_due(session)
-    if expired:
-        log.info("expired %d lot(s): %s", len(expired), ", ".join(e.lot_number for e in expired[:20]))
-    return len(expired)
+    """Expire what is due now, in batches; returns how many lots changed."""
+    total = 0
+    while True:
+        with db.write() as session:
+            expired = expire_due(session, limit=BATCH)
+        if expired:
+            log.info("expired %d lot(s): %s", len(expired), ", ".join(e.lot_number for e in expired[:20]))
+        total += len(expired)
+        if len(expired) < BATCH:
+            return total
 
 
 class ExpiryJob:

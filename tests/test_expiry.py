@@ -95,6 +95,27 @@ def test_expire_due_is_idempotent_and_a_later_day_expires_more(db, site):
     assert len(_events(db)) == 3
 
 
+def test_a_backlog_is_expired_in_batches_of_a_bounded_size(db, site, monkeypatch):
+    with db.write() as s:
+        first = expire_due(s, on=TODAY, limit=1)
+    assert len(first) == 1  # the lowest id of the two due
+    with db.write() as s:
+        second = expire_due(s, on=TODAY, limit=1)
+    assert {e.lot_number for e in first + second} == {site["past1"], site["past9"]}
+    with db.write() as s:
+        assert expire_due(s, on=TODAY, limit=1) == []
+
+
+def test_the_job_works_through_a_backlog_batch_by_batch(db, site, monkeypatch):
+    import station.expiry_job as job
+
+    monkeypatch.setattr(job, "BATCH", 1)
+    monkeypatch.setattr(clock, "today", lambda: TODAY)
+    assert run_once(db) == 2
+    assert _status(db, site["past1"]) is LotStatus.EXPIRED and _status(db, site["past9"]) is LotStatus.EXPIRED
+    assert run_once(db) == 0
+
+
 def test_a_released_lot_past_its_date_is_expired_by_the_next_run(db, site):
     with db.write() as s:
         expire_due(s, on=TODAY)

@@ -34,7 +34,8 @@ class Expired:
     expiry: dt.date
 
 
-def expire_due(session: Session, on: dt.date | None = None, by: Actor = NOBODY) -> list[Expired]:
+def expire_due(session: Session, on: dt.date | None = None, by: Actor = NOBODY,
+               limit: int | None = None) -> list[Expired]:
     """Turn every available lot whose expiry date is before `on` (default: the site's today) into
     EXPIRED, with one LotEvent each ("expire", "Expired on <expiry date>"; no operator: the system).
 
@@ -42,13 +43,18 @@ def expire_due(session: Session, on: dt.date | None = None, by: Actor = NOBODY) 
     again, or in several processes at once, changes nothing more and fails nowhere: on PostgreSQL a
     second runner waits on the row locks, re-checks the WHERE and finds the lots no longer
     available; SQLite serialises writers. Events are written only for the rows this run changed.
+
+    With `limit`, at most that many lots (the lowest ids) change: the job expires a backlog in short
+    transactions of bounded size (after a long stop there may be tens of thousands).
     """
     today = on or clock.today()
     lots = Lot.__table__
+    due = (lots.c.status == LotStatus.AVAILABLE.value, lots.c.expiry.is_not(None), lots.c.expiry < today)
+    if limit is not None:
+        batch = select(lots.c.id).where(*due).order_by(lots.c.id).limit(limit).scalar_subquery()
+        due = (*due, lots.c.id.in_(batch))
     changed = session.execute(
-        update(lots)
-        .where(lots.c.status == LotStatus.AVAILABLE.value, lots.c.expiry.is_not(None), lots.c.expiry < today)
-        .values(status=LotStatus.EXPIRED.value)
+        update(lots).where(*due).values(status=LotStatus.EXPIRED.value)
         .returning(lots.c.id, lots.c.lot_number, lots.c.expiry)
     ).all()
     if not changed:
