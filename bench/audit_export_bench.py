@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -39,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-import suggest_bench as sb  # noqa: E402
+import benchkit as kit  # noqa: E402
 
 STATION = str(ROOT / ".venv" / "bin" / "station")
 
@@ -54,28 +52,7 @@ def kib(field: str, pid: int | str = "self") -> int:
 
 def prepare(n: int) -> Path:
     """A copy of the suggest benchmark's site of `n` lots, migrated to the current schema."""
-    base = sb.load_sqlite(sb.Generator(n, 1, 1000, 0.5), rebuild=False)
-    path = sb.DATA / f"audit_{n}.sqlite"
-    marker = path.with_suffix(".ready")
-    if path.exists() and marker.exists() and marker.stat().st_mtime >= base.stat().st_mtime:
-        print(f"reusing {path.relative_to(ROOT)}", flush=True)
-        return path
-    started = time.perf_counter()
-    con = sqlite3.connect(base)
-    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    con.close()
-    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), marker):
-        p.unlink(missing_ok=True)
-    shutil.copyfile(base, path)
-    from station.db import Database
-    from station.schema import upgrade
-
-    db = Database(f"sqlite:///{path}")
-    upgrade(db)
-    db.dispose()
-    marker.touch()
-    print(f"prepared {path.relative_to(ROOT)} in {time.perf_counter() - started:.0f} s", flush=True)
-    return path
+    return kit.site_copy(n, "audit")
 
 
 def env_for(path: Path, instance: str) -> dict:
@@ -128,29 +105,10 @@ def in_process(path: Path, rows: int) -> dict:
 # --- over HTTP: `station run` serving the copy -----------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(path: Path, port: int, instance: str) -> tuple[subprocess.Popen, str]:
     env = env_for(path, instance)
-    token = subprocess.run([STATION, "token", "create", "audit-bench", "--role", "supervisor"], env=env,
-                           check=True, capture_output=True, text=True).stdout.strip()
-    log = open(Path(instance) / "server.log", "w+b")
-    server = subprocess.Popen([STATION, "run", "--port", str(port), "--threads", "4", "--no-scanners",
-                               "--no-print-worker"], env=env, stdout=log, stderr=log)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return server, token
-        except OSError:
-            time.sleep(0.1)
-    server.kill()
-    log.seek(0)
-    raise SystemExit("station run did not start: " + log.read().decode()[-2000:])
+    token = kit.create_token(env, "audit-bench", "supervisor")
+    return kit.start_station(env, port, "--threads", "4", "--no-scanners", "--no-print-worker"), token
 
 
 def reset_peak(pid: int) -> bool:
@@ -219,7 +177,7 @@ def main() -> None:
             in_process(path, rows)
         if args.no_http:
             return
-        port = free_port()
+        port = kit.free_port()
         server, token = start_server(path, port, instance)
         try:
             time.sleep(1.0)  # let the expiry job's start-up run (nothing left to expire) finish

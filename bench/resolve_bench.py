@@ -26,8 +26,6 @@ import asyncio
 import json
 import os
 import random
-import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -39,11 +37,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-import suggest_bench as sb  # noqa: E402
+import benchkit as kit  # noqa: E402
 
 from station.db import Database  # noqa: E402
 from station.scanning import resolve  # noqa: E402
-from station.schema import upgrade  # noqa: E402
 
 PALLETS = 100_000
 GS = "\x1d"
@@ -66,22 +63,10 @@ def sscc(serial: int) -> str:
 
 def prepare(n: int) -> Path:
     """The suggest benchmark's site of `n` lots, plus GTINs and pallets, as its own file."""
-    base = sb.load_sqlite(sb.Generator(n, 1, 1000, 0.5), rebuild=False)
-    path = sb.DATA / f"resolve_{n}.sqlite"
-    marker = path.with_suffix(".ready")
-    if path.exists() and marker.exists() and marker.stat().st_mtime >= base.stat().st_mtime:
-        print(f"reusing {path.relative_to(ROOT)}", flush=True)
-        return path
-    started = time.perf_counter()
-    con = sqlite3.connect(base)
-    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    con.close()
-    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), marker):
-        p.unlink(missing_ok=True)
-    shutil.copyfile(base, path)
-    db = Database(f"sqlite:///{path}")
-    upgrade(db)  # tables added since the suggest data was loaded (the scan log, ...)
-    db.dispose()
+    return kit.site_copy(n, "resolve", _add_gtins_and_pallets)
+
+
+def _add_gtins_and_pallets(path: Path) -> None:
     con = sqlite3.connect(path)
     con.execute("PRAGMA synchronous=OFF")
     items = [r[0] for r in con.execute("SELECT id FROM items")]
@@ -96,9 +81,6 @@ def prepare(n: int) -> Path:
         [(k + 1, sscc(k + 1), lot, loc, qty) for k, (lot, loc, qty) in enumerate(rows)])
     con.commit()
     con.close()
-    marker.touch()
-    print(f"prepared {path.relative_to(ROOT)} in {time.perf_counter() - started:.0f} s", flush=True)
-    return path
 
 
 def scan_mix(path: Path, count: int, seed: int = 7) -> list[str]:
@@ -158,33 +140,13 @@ def in_process(path: Path, scans: list[str]) -> None:
     print("  kinds: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+free_port = kit.free_port
 
 
 def start_server(path: Path, port: int, threads: int, workers: int, instance: str) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "STATION_DATABASE_URL": f"sqlite:///{path}", "STATION_INSTANCE": instance}
-    station = str(ROOT / ".venv" / "bin" / "station")
-    token = subprocess.run([station, "token", "create", "bench", "--role", "admin"], env=env,
-                           check=True, capture_output=True, text=True).stdout.strip()
-    # stderr to a file, not a pipe: waitress warns about its queue depth under load, and an
-    # unread pipe would fill and freeze the server.
-    log = open(Path(instance) / "server.log", "w+b")  # noqa: SIM115 - closed with the server
-    server = subprocess.Popen([station, "run", "--port", str(port), "--threads", str(threads),
-                               "--workers", str(workers)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return server, token
-        except OSError:
-            time.sleep(0.1)
-    server.kill()
-    log.seek(0)
-    raise SystemExit("station run did not start: " + log.read().decode()[-2000:])
+    env = kit.station_env(f"sqlite:///{path}", instance)
+    token = kit.create_token(env, "bench", "admin")
+    return kit.start_station(env, port, "--threads", str(threads), "--workers", str(workers), timeout=30), token
 
 
 async def client(port: int, token: str, scans: list[str], stop_at: float, latencies: list, errors: list,

@@ -21,17 +21,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-STATION = str(ROOT / ".venv" / "bin" / "station")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchkit as kit  # noqa: E402
+
+ROOT = kit.ROOT
+STATION = kit.STATION
 CHROMIUM = "/usr/bin/chromium"
 TARGET_MS = 100.0
 ADMIN_BADGE, ADMIN_PIN = "OP-1006", "1234"  # the demo's admin (station/demo.py)
@@ -61,15 +62,8 @@ def check_digit(body: str) -> str:
     return str((10 - total % 10) % 10)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def make_site(instance: Path) -> dict:
-    env = {**os.environ, "STATION_DATABASE_URL": f"sqlite:///{instance / 'station.db'}",
-           "STATION_INSTANCE": str(instance)}
+    env = kit.station_env(f"sqlite:///{instance / 'station.db'}", instance)
     subprocess.run([STATION, "init"], env=env, check=True, capture_output=True)
     subprocess.run([STATION, "demo"], env=env, check=True, capture_output=True)
     return env
@@ -93,19 +87,7 @@ def codes_of(db: Path) -> dict:
 
 
 def start_server(env: dict, port: int, instance: Path) -> subprocess.Popen:
-    log = open(instance / "server.log", "w+b")  # noqa: SIM115 - closed with the server
-    server = subprocess.Popen([STATION, "run", "--port", str(port), "--workers", "1"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return server
-        except OSError:
-            time.sleep(0.1)
-    server.kill()
-    log.seek(0)
-    raise SystemExit("station run did not start: " + log.read().decode()[-2000:])
+    return kit.start_station(env, port, "--workers", "1", timeout=30)
 
 
 def scans_for(page: str, codes: dict, n: int) -> list[str]:
@@ -164,7 +146,7 @@ def main(argv=None) -> int:
         instance = Path(tmp)
         env = make_site(instance)
         codes = codes_of(instance / "station.db")
-        port = free_port()
+        port = kit.free_port()
         base = f"http://127.0.0.1:{port}"
         server = start_server(env, port, instance)
         results = []

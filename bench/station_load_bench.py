@@ -39,6 +39,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
+import benchkit as kit  # noqa: E402
 import resolve_bench as rb  # noqa: E402
 import suggest_bench as sb  # noqa: E402
 
@@ -185,25 +186,12 @@ def logged(url: str) -> list[str]:
 
 
 def start(url: str, port: int, workers: int, threads: int, instance: str) -> subprocess.Popen:
-    env = {**os.environ, "STATION_DATABASE_URL": url, "STATION_INSTANCE": instance}
-    log = open(Path(instance) / "server.log", "w+b")  # noqa: SIM115 - lives as long as the server
-    server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "station"), "run", "--port", str(port),
-                               "--workers", str(workers), "--threads", str(threads), "--no-scanners",
-                               "--no-print-worker"], env=env, stdout=subprocess.DEVNULL, stderr=log)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            rb.socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return server
-        except OSError:
-            time.sleep(0.1)
-    server.kill()
-    log.seek(0)
-    raise SystemExit("station run did not start: " + log.read().decode()[-2000:])
+    return kit.start_station(kit.station_env(url, instance), port, "--workers", str(workers),
+                             "--threads", str(threads), "--no-scanners", "--no-print-worker")
 
 
 def run(label: str, url: str, args, workers: int) -> None:
-    port = rb.free_port()
+    port = kit.free_port()
     with tempfile.TemporaryDirectory() as instance:
         server = start(url, port, workers, args.threads, instance)
         try:
