@@ -26,8 +26,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.extensions["station.db"] = Database(app.config["DATABASE_URL"])
 
-    from . import api, cli, unavailable, views
+    from . import api, cli, security, unavailable, views
 
+    security.init_app(app)  # first: a forged form is refused before anything else runs
     unavailable.init_app(app)
     views.init_app(app)
     api.init_app(app)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .netpolicy import parse_networks
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -68,6 +70,11 @@ def settings(instance_path: str) -> dict:
         # along with requests from other sites' forms.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # Origins besides the request's own whose page forms are accepted (station/security.py): a
+        # reverse proxy that changes the host or scheme, e.g. "https://station.example.com".
+        "TRUSTED_ORIGINS": tuple(env("STATION_TRUSTED_ORIGINS", "").replace(",", " ").split()),
+        # Printers and scanners on the network must be inside these networks (CIDRs; empty: anywhere).
+        "DEVICE_NETWORKS": parse_networks(env("STATION_DEVICE_NETWORKS", "")),
         # Picking: the picker scans the location before the lot (off: the lot scan alone confirms).
         "PICK_SCAN_LOCATION": env("STATION_PICK_SCAN_LOCATION", "0").strip().lower() in ("1", "true", "yes", "on"),
     }
