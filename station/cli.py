@@ -179,6 +179,61 @@ def token_create_command(name: str, role: str) -> None:
     click.echo(token)
 
 
+def _when(ts) -> str:
+    """A stored timestamp as UTC to the minute ('2026-11-25 18:02 UTC'); '-' for none."""
+    import datetime as dt
+
+    if ts is None:
+        return "-"
+    ts = ts if ts.tzinfo else ts.replace(tzinfo=dt.timezone.utc)
+    return ts.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@token_group.command("list")
+def token_list_command() -> None:
+    """List the API tokens: id, name, role, created, revoked (never the secret or its hash)."""
+    from sqlalchemy import select
+
+    from .models import ApiToken
+
+    with get_db().read() as session:
+        rows = session.execute(select(ApiToken.id, ApiToken.name, ApiToken.role, ApiToken.created_at,
+                                      ApiToken.revoked_at).order_by(ApiToken.id)).all()
+    if not rows:
+        click.echo("No API tokens yet; make one with `station token create NAME --role ROLE`.")
+        return
+    table = [("ID", "NAME", "ROLE", "CREATED", "REVOKED")]
+    table += [(str(r.id), r.name, Role(r.role).value, _when(r.created_at), _when(r.revoked_at)) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(5)]
+    for row in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+@token_group.command("revoke")
+@click.argument("token_id", metavar="ID", type=int)
+def token_revoke_command(token_id: int) -> None:
+    """Revoke the API token with this ID (`station token list` shows the ids)."""
+    from sqlalchemy import update
+
+    from . import clock
+    from .models import ApiToken
+
+    with get_db().write() as session:
+        # Only a live token is revoked, so revoking twice keeps the first time and says so.
+        done = session.execute(update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+                               .values(revoked_at=clock.now()).execution_options(synchronize_session=False))
+        token = session.get(ApiToken, token_id)
+        if token is None:
+            raise click.ClickException(f"There is no API token {token_id}; `station token list` shows them.")
+        name, revoked_at = token.name, token.revoked_at
+    if done.rowcount == 0:
+        click.echo(f"Token {token_id} ({name}) was already revoked at {_when(revoked_at)}; nothing changed.")
+        return
+    ttl = current_app.config.get("API_TOKEN_CACHE_SECONDS", 0)
+    click.echo(f"Token {token_id} ({name}) revoked. A server that saw it lately accepts it for at most "
+               f"{ttl:g} more seconds (STATION_API_TOKEN_CACHE_SECONDS).")
+
+
 @click.group("operator")
 def operator_group() -> None:
     """Operators (badges, roles, PINs)."""

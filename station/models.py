@@ -487,6 +487,10 @@ class Operator(Base):
     role: Mapped[Role] = mapped_column(_enum(Role, "operator_role"))
     pin_hash: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Wrong PINs (views/floor.py take_guess): counted here so every app process sees the same count.
+    pin_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    pin_failed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    pin_locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Printer(Base):

@@ -50,7 +50,7 @@ from typing import Callable
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
-from . import clock, unavailable
+from . import clock, netpolicy, unavailable
 from .db import Database
 from .models import Printer, PrintJob
 from .services import printing
@@ -111,8 +111,10 @@ class PrintWorker:
                  backoff_max: float = 60.0, max_age: dt.timedelta = dt.timedelta(hours=1),
                  max_attempts: int = 100, status_every: float = 15.0, record_every: float = 0.05,
                  record_max: int = 20, status_fresh: float = 2.0, gather_s: float = 0.01, spool_root: Path | None = None,
-                 open_printer: Callable | None = None) -> None:
+                 open_printer: Callable | None = None, networks=None) -> None:
         self.db = db
+        # STATION_DEVICE_NETWORKS: a printer outside these is never opened, whatever its row says.
+        self.networks = netpolicy.from_environment() if networks is None else netpolicy.parse_networks(networks)
         self.worker_id = worker_id or f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.threads = max(1, threads)
         self.batch = max(1, batch)
@@ -139,6 +141,7 @@ class PrintWorker:
         """A worker on the app's database; sim:// printers spool under <instance>/printers."""
         options.setdefault("spool_root", Path(app.config.get("PRINTER_SPOOL")
                                               or Path(app.instance_path) / "printers"))
+        options.setdefault("networks", app.config.get("DEVICE_NETWORKS", ()))
         worker = cls(app.extensions["station.db"], **options)
         app.extensions["station.print_worker"] = worker
         return worker
@@ -246,6 +249,11 @@ class PrintWorker:
         return len(claimed)
 
     def _open(self, url: str):
+        problem = netpolicy.refusal(url, self.networks)
+        if problem:  # checked here too: a row changed in the database directly is still not opened
+            from devices.printers import PrinterError
+
+            raise PrinterError(f"not sent — {problem}", retryable=False)
         if self._open_printer is not None:
             return self._open_printer(url)
         from devices.printers import open_printer

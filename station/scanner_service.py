@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from . import netpolicy
 from .agent import AGENT_SCANNER_URL
 from .db import Database
 from .models import StationDevice
@@ -49,8 +50,10 @@ class ScannerService:
     """Opens every station's scanner_url with devices.scanners.open_scanner and ingests its scans."""
 
     def __init__(self, db: Database, *, bounce_ms: int = DEFAULT_BOUNCE_MS, refresh_s: float = 10.0,
-                 context: ScanContext | None = None) -> None:
+                 context: ScanContext | None = None, networks=None) -> None:
         self.db = db
+        # STATION_DEVICE_NETWORKS: a scanner outside these is never opened, whatever its row says.
+        self.networks = netpolicy.from_environment() if networks is None else netpolicy.parse_networks(networks)
         self.bounce_ms = bounce_ms
         self.refresh_s = refresh_s
         self.context = context or ScanContext(workflow="lookup")
@@ -125,6 +128,11 @@ class ScannerService:
     def _open(self, b: BoundScanner) -> None:
         from devices.scanners import open_scanner  # devices stay optional until a scanner is configured
 
+        problem = netpolicy.refusal(b.url, self.networks)
+        if problem:
+            b.state, b.error = "error", f"Not opened: {problem}"
+            log.warning("station %s: scanner %s not opened: %s", b.station, b.url, problem)
+            return
         try:
             b.scanner = open_scanner(b.url, lambda event: self._on_scan(b, event),
                                      lambda status: self._on_status(b, status))
@@ -194,6 +202,7 @@ def _aware(ts: dt.datetime | None) -> dt.datetime | None:
 def start_for(app) -> ScannerService:
     """Start the scanner service for `app` and remember it (the scan log page shows its status)."""
     service = ScannerService(app.extensions["station.db"], bounce_ms=app.config.get("SCAN_BOUNCE_MS",
-                                                                                   DEFAULT_BOUNCE_MS))
+                                                                                   DEFAULT_BOUNCE_MS),
+                             networks=app.config.get("DEVICE_NETWORKS", ()))
     app.extensions["station.scanners"] = service
     return service.start()

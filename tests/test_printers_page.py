@@ -38,6 +38,15 @@ def db(app):
 
 
 @pytest.fixture
+def client(app, signed_in):
+    """A device with a picker signed in: printing, reprinting and cancelling need someone signed in (any
+    floor role); the printers page itself is open."""
+    device = app.test_client()
+    signed_in(device, "picker")
+    return device
+
+
+@pytest.fixture
 def lot(db) -> str:
     return make_site(db, {"dock-zebra": "sim://dock-zebra", "line-zebra": "sim://line-zebra"})
 
@@ -205,7 +214,8 @@ def _station_id(db) -> int:
 # --- in a browser ---------------------------------------------------------------------------------
 
 
-def test_printers_page_in_chromium_live_with_a_worker_and_gloves(sqlite_app, live_server, browser_page, tmp_path):
+def test_printers_page_in_chromium_live_with_a_worker_and_gloves(sqlite_app, live_server, browser_page, tmp_path,
+                                                                 signed_in_page):
     db = sqlite_app.extensions["station.db"]
     names = {"dock-zebra": "browser-dock", "line-zebra": "browser-line"}
     make_site(db, {name: f"sim://{sim_name}" for name, sim_name in names.items()})
@@ -213,6 +223,7 @@ def test_printers_page_in_chromium_live_with_a_worker_and_gloves(sqlite_app, liv
     worker = PrintWorker(db, threads=2, poll_s=0.05, backoff_first=0.5, backoff_max=2, status_every=0.5,
                          spool_root=tmp_path / "spool")
     page = browser_page
+    signed_in_page(page, live_server.url, sqlite_app, "picker")  # printing needs someone signed in
     try:
         worker.start()
         page.goto(f"{live_server.url}/printers")

@@ -18,6 +18,7 @@ from .. import get_db
 from ..models import Role
 from ..services.errors import DomainError
 from ..services.tokens import find_token
+from ..views.floor import ROLE_NAMES, WORKFLOWS
 from ..unavailable import RETRY_AFTER_S
 from ..unavailable import describe as describe_unavailable
 from .schemas import PATTERN_WORDS
@@ -42,6 +43,17 @@ class Route:
     public: bool
     media: str | None = None  # a view that answers a Response of this type instead of JSON
     query_status: int = 422  # the status of a query string that does not fit `query`
+    workflow: str = "lookup"  # a key of floor.WORKFLOWS: the token roles that may call it
+    action: str | None = None  # what it does, for the refusal: "Releasing a hold"
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return WORKFLOWS[self.workflow]
+
+    @property
+    def restricted(self) -> bool:
+        """True when some token role may not call it (the OpenAPI document lists 403 for it)."""
+        return not self.public and self.roles != frozenset(Role)
 
 
 ROUTES: list[Route] = []
@@ -50,20 +62,35 @@ ROUTES: list[Route] = []
 def route(method: str, rule: str, *, response: type[BaseModel] | None, status: int = 200,
           body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
           errors: tuple[int, ...] = (), public: bool = False, media: str | None = None,
-          query_status: int = 422) -> Callable:
+          query_status: int = 422, workflow: str | None = None, action: str | None = None) -> Callable:
     """Register a view: its JSON body and query arrive parsed as `body` and `query`, and the
     model it returns is sent with `status`. `errors` lists the statuses it can refuse with
     besides 400/401/422, which the route's shape already implies. A view that answers another
     media type (a label image, say) names it as `media` and returns a Flask Response.
-    `query_status` is the status of a query that does not fit `query` (422, or 400)."""
+    `query_status` is the status of a query that does not fit `query` (422, or 400).
+
+    `workflow` (a key of floor.WORKFLOWS) names the token roles that may call it; a token of
+    another role gets 403 before its body is read. GET routes default to "lookup" (every role);
+    every other method must name one, so a new write route cannot forget. `action` says what
+    the route does in the refusal ("Releasing a hold needs a supervisor or an admin token")."""
+    if workflow is None:
+        if method != "GET" and not public:
+            raise TypeError(f"API route {method} {rule} must name the workflow whose roles may call "
+                            f"it: route(..., workflow=...), one of {', '.join(WORKFLOWS)}")
+        workflow = "lookup"
+    if workflow not in WORKFLOWS:
+        raise KeyError(f"API route {method} {rule}: unknown workflow {workflow!r}; one of {', '.join(WORKFLOWS)}")
 
     def decorator(view: Callable) -> Callable:
         summary = (view.__doc__ or view.__name__).strip().splitlines()[0]
-        ROUTES.append(Route(method, rule, view.__name__, summary, status, response, body, query,
-                            tuple(errors), public, media, query_status))
+        entry = Route(method, rule, view.__name__, summary, status, response, body, query, tuple(errors),
+                      public, media, query_status, workflow, action)
+        ROUTES.append(entry)
 
         @functools.wraps(view)
         def endpoint(**path):
+            if not public:
+                _authorize(entry)  # before the body is read: a refused caller learns nothing from it
             if body is not None:
                 path["body"] = _parse_body(body)
             if query is not None:
@@ -274,3 +301,23 @@ def _authenticate():
         raise ApiError(401, "invalid_token", "The API token is unknown or has been revoked.",
                        headers={"WWW-Authenticate": 'Bearer realm="station", error="invalid_token"'})
     g.api_token = caller
+
+
+def _with_article(word: str) -> str:
+    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
+
+
+def forbidden_message(r: Route, role: Role) -> str:
+    """"Releasing a hold needs a supervisor or an admin token; this token is a picker's." """
+    names = [_with_article(ROLE_NAMES[x]) for x in Role if x in r.roles]
+    needed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    return f"{r.action or r.summary.rstrip('.')} needs {needed} token; this token is {_with_article(ROLE_NAMES[role])}'s."
+
+
+def _authorize(r: Route) -> None:
+    caller: ApiCaller | None = g.get("api_token")
+    if caller is None:  # _authenticate always runs first; never let a slip through as allowed
+        raise ApiError(401, "unauthorized", "This API needs a token: send the header 'Authorization: Bearer <token>'.")
+    if caller.role not in r.roles:
+        raise ApiError(403, "forbidden", forbidden_message(r, caller.role), role=caller.role.value,
+                       allowed=sorted(x.value for x in r.roles))

@@ -38,7 +38,8 @@ def _unit_by_sscc(session: Session, sscc: str) -> HandlingUnit:
     return unit
 
 
-@route("POST", "/moves", body=MoveIn, response=MoveOut, status=201, errors=(409,))
+@route("POST", "/moves", body=MoveIn, response=MoveOut, status=201, errors=(409,),
+       workflow="putaway", action="Moving stock")
 def create_move(body: MoveIn) -> MoveOut:
     """Move a pallet or a quantity of a lot to another location (one ledger row)."""
     with get_db().write() as session:
@@ -93,7 +94,8 @@ def _created(out: RunOut) -> Response:
                     headers={"Location": url_for("api.get_production_run", run_id=out.id)})
 
 
-@route("POST", "/production-runs", body=RunIn, response=RunOut, status=201, errors=(409,))
+@route("POST", "/production-runs", body=RunIn, response=RunOut, status=201, errors=(409,),
+       workflow="line", action="Starting a production run")
 def create_production_run(body: RunIn) -> Response:
     """Start a production run of an item on a line (one open run per line)."""
     with get_db().write() as session:
@@ -121,7 +123,8 @@ def get_production_run(run_id: int) -> RunOut:
 
 
 @route("POST", "/production-runs/<int:run_id>/components", body=RunComponentIn, response=RunOut, status=201,
-       errors=(404, 409))
+       errors=(404, 409),
+       workflow="line", action="Scanning a component into a run")
 def add_run_component(run_id: int, body: RunComponentIn) -> Response:
     """Scan a component lot into an open run (checked now, consumed when the run finishes)."""
     with get_db().write() as session:
@@ -135,7 +138,8 @@ def add_run_component(run_id: int, body: RunComponentIn) -> Response:
 
 
 @route("DELETE", "/production-runs/<int:run_id>/components/<int:component_id>", response=RunOut,
-       errors=(404, 409))
+       errors=(404, 409),
+       workflow="line", action="Taking a component out of a run")
 def remove_run_component(run_id: int, component_id: int) -> RunOut:
     """Take a scanned component out of an open run."""
     with get_db().write() as session:
@@ -144,7 +148,8 @@ def remove_run_component(run_id: int, component_id: int) -> RunOut:
         return run_out(session, run)
 
 
-@route("POST", "/production-runs/<int:run_id>/finish", body=RunFinishIn, response=RunOut, errors=(404, 409))
+@route("POST", "/production-runs/<int:run_id>/finish", body=RunFinishIn, response=RunOut, errors=(404, 409),
+       workflow="line", action="Finishing a production run")
 def finish_production_run(run_id: int, body: RunFinishIn) -> RunOut:
     """Finish a run: consume its components, make the new lot linked to them, queue its labels."""
     with get_db().write() as session:
@@ -156,7 +161,8 @@ def finish_production_run(run_id: int, body: RunFinishIn) -> RunOut:
         return run_out(session, run)
 
 
-@route("POST", "/production-runs/<int:run_id>/cancel", response=RunOut, errors=(404, 409))
+@route("POST", "/production-runs/<int:run_id>/cancel", response=RunOut, errors=(404, 409),
+       workflow="line", action="Cancelling a production run")
 def cancel_production_run(run_id: int) -> RunOut:
     """Cancel an open run; nothing it scanned was consumed."""
     with get_db().write() as session:

@@ -13,6 +13,7 @@ PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
 ERRORS = {
     400: "The body is not valid JSON.",
     401: "No token, or an unknown or revoked one.",
+    403: "The token's role may not do this.",
     404: "Not found.",
     409: "Refused by the current state (a duplicate, a lot already on hold, ...).",
     422: "A field is missing or invalid, or names an unknown record.",
@@ -22,6 +23,7 @@ ERRORS = {
 def _statuses(r: Route) -> list[int]:
     implied = [400] if r.body else []
     implied += [] if r.public else [401]
+    implied += [403] if r.restricted else []
     implied += [422] if r.body else []
     implied += [r.query_status] if r.query else []
     return sorted(set(implied) | set(r.errors))
@@ -30,6 +32,8 @@ def _statuses(r: Route) -> list[int]:
 def _error_words(r: Route, status: int) -> str:
     if status == 400 and r.query and r.query_status == 400:
         return "A query parameter is unknown or invalid" + (", or the body is not valid JSON." if r.body else ".")
+    if status == 403:
+        return f"The token's role may not do this; it needs a token of: {', '.join(sorted(x.value for x in r.roles))}."
     return ERRORS[status]
 
 

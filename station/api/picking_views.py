@@ -34,7 +34,8 @@ def _order(session, number: str) -> Order:
     return order
 
 
-@route("POST", "/picks", body=PickIn, response=PickOut, status=201, errors=(409,))
+@route("POST", "/picks", body=PickIn, response=PickOut, status=201, errors=(409,),
+       workflow="picking", action="Picking")
 def create_pick(body: PickIn) -> PickOut:
     """Pick a quantity of a lot for an order line, checked against the FIFO/FEFO suggestion."""
     with get_db().write() as session:
@@ -61,7 +62,8 @@ def create_pick(body: PickIn) -> PickOut:
 
 
 @route("POST", "/picks/<int:movement_id>/undo", body=PickUndoIn, response=PickUndoOut, status=201,
-       errors=(404, 409))
+       errors=(404, 409),
+       workflow="picking", action="Undoing a pick")
 def undo_pick(movement_id: int, body: PickUndoIn) -> PickUndoOut:
     """Take a pick back: its lot goes from the shipping lane back to where it was picked from."""
     with get_db().write() as session:
@@ -81,7 +83,8 @@ def undo_pick(movement_id: int, body: PickUndoIn) -> PickUndoOut:
             line_open=picking.open_qty(line), order_status=line.order.status.value)
 
 
-@route("POST", "/shipments", body=ShipmentIn, response=ShipmentOut, status=201, errors=(409,))
+@route("POST", "/shipments", body=ShipmentIn, response=ShipmentOut, status=201, errors=(409,),
+       workflow="picking", action="Shipping an order")
 def create_shipment(body: ShipmentIn) -> ShipmentOut:
     """Ship an order: everything picked for it leaves the site for its customer (the forward trace)."""
     with get_db().write() as session:

@@ -43,7 +43,8 @@ def state_text(state: str) -> str:
 
 
 @route("POST", "/lots/<path:lot_number>/labels", body=PrintRequestIn, response=PrintJobOut, status=202,
-       errors=(404, 409))
+       errors=(404, 409),
+       workflow="lookup")
 def request_lot_labels(lot_number: str, body: PrintRequestIn) -> Response:
     """Print labels of a lot: the job is queued and answered at once (202); poll its Location."""
     with get_db().write() as session:
@@ -61,14 +62,16 @@ def get_print_job(job_id: int) -> PrintJobOut:
         return _job_out(session, printing.get_job(session, job_id))
 
 
-@route("POST", "/print-jobs/<int:job_id>/cancel", response=PrintJobOut, errors=(404, 409))
+@route("POST", "/print-jobs/<int:job_id>/cancel", response=PrintJobOut, errors=(404, 409),
+       workflow="lookup")
 def cancel_print_job(job_id: int) -> PrintJobOut:
     """Cancel a job that is queued or failed (409 once it is being sent or sent)."""
     with get_db().write() as session:
         return _job_out(session, printing.cancel(session, job_id))
 
 
-@route("POST", "/print-jobs/<int:job_id>/reprint", response=PrintJobOut, status=202, errors=(404, 409))
+@route("POST", "/print-jobs/<int:job_id>/reprint", response=PrintJobOut, status=202, errors=(404, 409),
+       workflow="lookup")
 def reprint_print_job(job_id: int) -> Response:
     """Print a job's label again: a new job with the same label (the same SSCC on a pallet label)."""
     with get_db().write() as session:

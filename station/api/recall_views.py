@@ -33,7 +33,8 @@ def _report(session, recall) -> RecallOut:
     return RecallOut.of(recalls.recall_report(session, recall))
 
 
-@route("POST", "/recalls", body=RecallIn, response=RecallOut, status=201, errors=(409,))
+@route("POST", "/recalls", body=RecallIn, response=RecallOut, status=201, errors=(409,),
+       workflow="supervisor", action="Starting a recall")
 def create_recall(body: RecallIn) -> Response:
     """Start a recall: every affected lot is recalled at once; the answer is the report."""
     with get_db().write() as session:
@@ -44,7 +45,8 @@ def create_recall(body: RecallIn) -> Response:
                     headers={"Location": url_for("api.get_recall", number=out.number)})
 
 
-@route("GET", "/recalls", query=RecallListQuery, response=RecallList)
+@route("GET", "/recalls", query=RecallListQuery, response=RecallList,
+       workflow="supervisor", action="Reading recalls")
 def list_recalls(query: RecallListQuery) -> RecallList:
     """Recalls, open ones first, newest first, with their progress."""
     with get_db().read() as session:
@@ -52,14 +54,16 @@ def list_recalls(query: RecallListQuery) -> RecallList:
     return RecallList(recalls=[RecallSummaryOut(**vars(r)) for r in rows])
 
 
-@route("GET", "/recalls/<number>", response=RecallOut, errors=(404,))
+@route("GET", "/recalls/<number>", response=RecallOut, errors=(404,),
+       workflow="supervisor", action="Reading a recall")
 def get_recall(number: str) -> RecallOut:
     """A recall's report: each lot and where its stock is now, each customer and shipment, progress."""
     with get_db().read() as session:
         return _report(session, recalls.recall_by_number(session, number))
 
 
-@route("POST", "/recalls/<number>/retrieved", body=RetrievedIn, response=RecallOut, errors=(404, 409))
+@route("POST", "/recalls/<number>/retrieved", body=RetrievedIn, response=RecallOut, errors=(404, 409),
+       workflow="supervisor", action="Recording stock gathered back in a recall")
 def recall_retrieved(number: str, body: RetrievedIn) -> RecallOut:
     """Record stock of an affected lot gathered back (put aside, or returned by a customer)."""
     with get_db().write() as session:
@@ -68,7 +72,8 @@ def recall_retrieved(number: str, body: RetrievedIn) -> RecallOut:
         return _report(session, recall)
 
 
-@route("POST", "/recalls/<number>/notified", body=NotifiedIn, response=RecallOut, errors=(404, 409))
+@route("POST", "/recalls/<number>/notified", body=NotifiedIn, response=RecallOut, errors=(404, 409),
+       workflow="supervisor", action="Recording a customer told of a recall")
 def recall_notified(number: str, body: NotifiedIn) -> RecallOut:
     """Record that a listed customer was told."""
     with get_db().write() as session:
@@ -77,7 +82,8 @@ def recall_notified(number: str, body: NotifiedIn) -> RecallOut:
         return _report(session, recall)
 
 
-@route("POST", "/recalls/<number>/close", body=CloseIn, response=RecallOut, errors=(404, 409))
+@route("POST", "/recalls/<number>/close", body=CloseIn, response=RecallOut, errors=(404, 409),
+       workflow="supervisor", action="Closing a recall")
 def close_recall(number: str, body: CloseIn) -> RecallOut:
     """Close a recall; its lots stay recalled."""
     with get_db().write() as session:

@@ -21,7 +21,8 @@ def _lot(row: expiry.LotRow) -> ExpiryLotOut:
                         stock=dict(row.places))
 
 
-@route("GET", "/expiry", query=ExpiryQuery, response=ExpiryOut)
+@route("GET", "/expiry", query=ExpiryQuery, response=ExpiryOut,
+       workflow="supervisor", action="Reading the expiry report")
 def get_expiry(query: ExpiryQuery) -> ExpiryOut:
     """Lots expiring within N days, expired lots still in stock, and stock by expiry week."""
     with get_db().read() as session:
@@ -46,7 +47,8 @@ def _movement(row) -> MovementOut:
         reason=row.reason, raw_scan=row.raw_scan, followed_suggestion=row.followed_suggestion)
 
 
-@route("GET", "/movements", query=MovementPageQuery, response=MovementPage)
+@route("GET", "/movements", query=MovementPageQuery, response=MovementPage,
+       workflow="supervisor", action="Reading the movement ledger")
 def list_movements(query: MovementPageQuery) -> MovementPage:
     """The movement ledger, filtered, newest first, a page at a time (keyset: pass next_cursor)."""
     with get_db().read() as session:
@@ -55,7 +57,8 @@ def list_movements(query: MovementPageQuery) -> MovementPage:
         return MovementPage(data=[_movement(r) for r in page.rows], next_cursor=page.next_cursor)
 
 
-@route("GET", "/movements.csv", query=MovementQuery, response=None, media="text/csv")
+@route("GET", "/movements.csv", query=MovementQuery, response=None, media="text/csv",
+       workflow="supervisor", action="Exporting the movement ledger")
 def export_movements(query: MovementQuery) -> Response:
     """The movement ledger, filtered, as CSV streamed row by row (a header row first)."""
     db = get_db()

@@ -62,7 +62,8 @@ class ScanOut(BaseModel):
     resolution: ResolutionOut
 
 
-@route("POST", "/scans", body=ScanIn, response=ScanOut, status=201)
+@route("POST", "/scans", body=ScanIn, response=ScanOut, status=201,
+       workflow="lookup")
 def create_scan(body: ScanIn) -> ScanOut:
     """Log a scan made at a station (the scanner agent's way in); a resend is answered once."""
     raw = body.code if body.code is not None else _decode(body.raw_base64)

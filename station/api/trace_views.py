@@ -14,7 +14,8 @@ from .trace_schemas import TraceOut, TraceQuery
 
 
 @route("GET", "/lots/<path:lot_number>/trace", query=TraceQuery, response=TraceOut, errors=(404,),
-       query_status=400)
+       query_status=400,
+       workflow="supervisor", action="Tracing a lot")
 def get_lot_trace(lot_number: str, query: TraceQuery) -> TraceOut:
     """A lot's genealogy backward (to its receipts) or forward (to every shipment), at any depth."""
     with get_db().read() as session:

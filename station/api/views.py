@@ -42,7 +42,8 @@ def _page(session: Session, query, page: PageQuery) -> tuple[list, int | None]:
 # --- receiving and lots ----------------------------------------------------------------------
 
 
-@route("POST", "/receipts", body=ReceiptIn, response=ReceiptOut, status=201, errors=(409,))
+@route("POST", "/receipts", body=ReceiptIn, response=ReceiptOut, status=201, errors=(409,),
+       workflow="receiving", action="Receiving goods")
 def create_receipt(body: ReceiptIn) -> Response:
     """Receive goods: book a quantity of an item in (by fields or a scanned label) and answer its lot."""
     fields = _label_fields(body)
@@ -140,7 +141,8 @@ def get_lot(lot_number: str) -> LotDetailOut:
         return LotDetailOut.of_details(lot_details(session, lot_number))
 
 
-@route("POST", "/lots/<path:lot_number>/hold", body=HoldIn, response=LotOut, errors=(404, 409))
+@route("POST", "/lots/<path:lot_number>/hold", body=HoldIn, response=LotOut, errors=(404, 409),
+       workflow="supervisor", action="Putting a lot on hold")
 def hold_lot(lot_number: str, body: HoldIn) -> LotOut:
     """Put a lot on hold or in quarantine, so it cannot be picked, used or shipped."""
     with get_db().write() as session:
@@ -149,7 +151,8 @@ def hold_lot(lot_number: str, body: HoldIn) -> LotOut:
         return LotOut.of(lot, stock_lines(session, lot.id))
 
 
-@route("POST", "/lots/<path:lot_number>/release", body=ReleaseIn, response=LotOut, errors=(404, 409))
+@route("POST", "/lots/<path:lot_number>/release", body=ReleaseIn, response=LotOut, errors=(404, 409),
+       workflow="supervisor", action="Releasing a hold")
 def release_lot(lot_number: str, body: ReleaseIn) -> LotOut:
     """Release a held or quarantined lot."""
     with get_db().write() as session:
@@ -170,7 +173,8 @@ def list_items(query: PageQuery) -> ItemPage:
         return ItemPage(data=[ItemOut.of(i) for i in items], next_offset=next_offset)
 
 
-@route("POST", "/items", body=ItemIn, response=ItemOut, status=201, errors=(409,))
+@route("POST", "/items", body=ItemIn, response=ItemOut, status=201, errors=(409,),
+       workflow="supervisor", action="Adding an item")
 def create_item(body: ItemIn) -> ItemOut:
     """Add an item to the catalogue."""
     fields = body.model_dump()
@@ -181,7 +185,8 @@ def create_item(body: ItemIn) -> ItemOut:
         return ItemOut.of(item)
 
 
-@route("PATCH", "/items/<path:sku>", body=ItemChangeIn, response=ItemOut, errors=(404,))
+@route("PATCH", "/items/<path:sku>", body=ItemChangeIn, response=ItemOut, errors=(404,),
+       workflow="supervisor", action="Changing an item")
 def change_item(sku: str, body: ItemChangeIn) -> ItemOut:
     """Change an item's picking policy (refuse lots younger than the FIFO/FEFO suggestion, or not)."""
     with get_db().write() as session:
@@ -214,7 +219,8 @@ def list_locations(query: PageQuery) -> LocationPage:
         return LocationPage(data=[LocationOut.of(r) for r in rows], next_offset=next_offset)
 
 
-@route("POST", "/locations", body=LocationIn, response=LocationOut, status=201, errors=(409,))
+@route("POST", "/locations", body=LocationIn, response=LocationOut, status=201, errors=(409,),
+       workflow="supervisor", action="Adding a location")
 def create_location(body: LocationIn) -> LocationOut:
     """Add a location."""
     with get_db().write() as session:
@@ -229,7 +235,8 @@ def list_suppliers(query: PageQuery) -> SupplierPage:
         return SupplierPage(data=[SupplierOut.of(r) for r in rows], next_offset=next_offset)
 
 
-@route("POST", "/suppliers", body=SupplierIn, response=SupplierOut, status=201, errors=(409,))
+@route("POST", "/suppliers", body=SupplierIn, response=SupplierOut, status=201, errors=(409,),
+       workflow="supervisor", action="Adding a supplier")
 def create_supplier(body: SupplierIn) -> SupplierOut:
     """Add a supplier."""
     with get_db().write() as session:
@@ -239,7 +246,8 @@ def create_supplier(body: SupplierIn) -> SupplierOut:
 # --- scans -----------------------------------------------------------------------------------
 
 
-@route("POST", "/resolve", body=ResolveIn, response=ResolutionOut)
+@route("POST", "/resolve", body=ResolveIn, response=ResolutionOut,
+       workflow="lookup")
 def resolve_scan(body: ResolveIn) -> ResolutionOut:
     """What a scanned code is, what it matches and what the workflow should do; changes nothing."""
     with get_db().reader() as reader:

@@ -17,7 +17,12 @@ Python API (import from station.views.floor)
     @requires("receiving")                    view decorator: signed out -> sign-in page with ?next=;
                                              without the role -> 403 page in plain words; for htmx /
                                              station.js requests: 401 + HX-Redirect, or 403 + a red
-                                             banner partial (partials/floor_banner.html)
+                                             banner partial (partials/floor_banner.html). The guarded
+                                             view carries .station_workflow (tests/test_roles_matrix.py
+                                             checks every page POST has one, or is listed as open).
+                                             "printers" (printer settings) is for admins only. The API
+                                             (station/api/core.py route(workflow=...)) uses the same
+                                             WORKFLOWS for token roles.
     can("picking") -> bool                    also a Jinja global, like current_operator() and
                                              current_station()
     refusal(workflow) -> str                  "Receiving is for receivers and supervisors — …"
@@ -74,20 +79,22 @@ Front-end contract (station/static/station.js; every page extending base.html)
   (5xx, no connection) buzzes with its red banner. window.stationSoundLog records every sound played
   ("ok:tap", "bad:scan", …) for tests; <body data-scan-sound> is the last one.
 * Wrong-PIN throttling (FLOOR_PIN_ATTEMPTS, default 3, then FLOOR_PIN_LOCK_SECONDS, default 60) is
-  counted in each app process; a shared count across processes needs a column on operators.
+  counted on the operator's row (operators.pin_failures / pin_failed_at / pin_locked_until), so every
+  app process sees the same count; see take_guess().
 * Signed in, the page reloads itself after FLOOR_IDLE_MINUTES without a key or a tap, so an
   unattended tablet shows the sign-in page.
 """
 from __future__ import annotations
 
-import threading
+import datetime as dt
+import secrets
 import time
 from dataclasses import dataclass
 from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import current_app, g, make_response, redirect, render_template, request, session, url_for
-from sqlalchemy import select
+from sqlalchemy import case, or_, select, update
 
 from .. import get_db
 from ..models import Location, Operator, Printer, Role, StationDevice
@@ -105,10 +112,12 @@ WORKFLOWS: dict[str, frozenset[Role]] = {
     "lookup": ALL_ROLES,
     "supervisor": frozenset({R.SUPERVISOR, R.ADMIN}),  # hold / quarantine / release, create items
     "setup": frozenset({R.SUPERVISOR, R.ADMIN}),       # bind this device to a station
+    "printers": frozenset({R.ADMIN}),                  # add printers, change their address and settings
 }
 
 TITLES = {"receiving": "Receiving", "putaway": "Put-away", "picking": "Picking", "line": "The line",
-          "lookup": "Lot lookup", "supervisor": "The supervisor screen", "setup": "Station set-up"}
+          "lookup": "Lot lookup", "supervisor": "The supervisor screen", "setup": "Station set-up",
+          "printers": "Printer settings"}
 ROLE_NAMES = {R.RECEIVER: "receiver", R.PICKER: "picker", R.LINE_OPERATOR: "line operator",
               R.SUPERVISOR: "supervisor", R.ADMIN: "admin"}
 ROLE_PLURALS = {R.RECEIVER: "receivers", R.PICKER: "pickers", R.LINE_OPERATOR: "line operators",
@@ -277,42 +286,68 @@ def pin_hash_of(op_id: int) -> str | None:
         return s.execute(select(Operator.pin_hash).where(Operator.id == op_id)).scalar_one_or_none()
 
 
-class PinThrottle:
-    """Wrong PINs per badge: after `attempts` wrong ones within the lock time, the badge is locked
-    for `lock_seconds`. Kept in this process (several app processes each count their own)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._fails: dict[str, list[float]] = {}
-        self._locked: dict[str, float] = {}
-
-    def locked_for(self, badge: str, now: float, lock_seconds: float) -> float:
-        with self._lock:
-            until = self._locked.get(badge, 0)
-            if until <= now:
-                self._locked.pop(badge, None)
-                return 0
-            return until - now
-
-    def fail(self, badge: str, now: float, attempts: int, lock_seconds: float) -> int:
-        """Count a wrong PIN; returns tries left (0: now locked)."""
-        with self._lock:
-            fails = [t for t in self._fails.get(badge, []) if now - t < lock_seconds] + [now]
-            if len(fails) >= attempts:
-                self._fails.pop(badge, None)
-                self._locked[badge] = now + lock_seconds
-                return 0
-            self._fails[badge] = fails
-            return attempts - len(fails)
-
-    def succeed(self, badge: str) -> None:
-        with self._lock:
-            self._fails.pop(badge, None)
-            self._locked.pop(badge, None)
+# The PIN throttle lives on the operator's row (pin_failures, pin_failed_at, pin_locked_until), so
+# every app process counts the same wrong PINs. A guess is taken by one conditional UPDATE before
+# the PIN is checked: counted as wrong until it proves right, refused while the badge is locked, so
+# two processes (or twenty requests at once) cannot both be granted the last guess.
 
 
-def throttle() -> PinThrottle:
-    return current_app.extensions.setdefault("station.floor_pins", PinThrottle())
+@dataclass(frozen=True)
+class Guess:
+    granted: bool
+    failures: int = 0           # wrong PINs counted so far, this guess included (when granted)
+    locked_for: float = 0.0     # seconds until the badge may try again (when not granted)
+
+
+def _at(seconds: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+
+
+def _aware(ts: dt.datetime | None) -> dt.datetime | None:
+    return ts.replace(tzinfo=dt.timezone.utc) if ts is not None and ts.tzinfo is None else ts
+
+
+def take_guess(op_id: int, now: float, attempts: int, lock_seconds: float) -> Guess:
+    """Take one PIN guess for the operator: FLOOR_PIN_ATTEMPTS wrong ones, each within the lock time of
+    the one before, lock the badge for FLOOR_PIN_LOCK_SECONDS."""
+    at, until = _at(now), _at(now + lock_seconds)
+    stale = or_(Operator.pin_failed_at.is_(None), Operator.pin_failed_at <= _at(now - lock_seconds))
+    failures = case((stale, 1), else_=Operator.pin_failures + 1)  # SET sees the row as it was
+    claim = (update(Operator)
+             .where(Operator.id == op_id,
+                    or_(Operator.pin_locked_until.is_(None), Operator.pin_locked_until <= at))
+             .values(pin_failures=failures, pin_failed_at=at,
+                     pin_locked_until=case((failures >= attempts, until), else_=None))
+             .execution_options(synchronize_session=False))
+    with get_db().write() as s:
+        granted = s.execute(claim).rowcount == 1
+        row = s.execute(select(Operator.pin_failures, Operator.pin_locked_until)
+                        .where(Operator.id == op_id)).first()
+    if row is None:  # the operator was removed meanwhile: as good as locked
+        return Guess(False, 0, lock_seconds)
+    if granted:
+        return Guess(True, row.pin_failures)
+    locked_until = _aware(row.pin_locked_until)
+    return Guess(False, row.pin_failures, max(1.0, (locked_until - at).total_seconds()) if locked_until else 1.0)
+
+
+def clear_guesses(op_id: int) -> None:
+    """The right PIN: the count starts over."""
+    with get_db().write() as s:
+        s.execute(update(Operator).where(Operator.id == op_id)
+                  .values(pin_failures=0, pin_failed_at=None, pin_locked_until=None)
+                  .execution_options(synchronize_session=False))
+
+
+_NO_PIN_HASH: list[str] = []
+
+
+def _no_pin_hash() -> str:
+    """A hash no PIN matches, checked when an operator has none, so that answer takes as long as a
+    wrong PIN and the timing tells nothing about who has a PIN."""
+    if not _NO_PIN_HASH:
+        _NO_PIN_HASH.append(hash_pin(secrets.token_hex(16)))
+    return _NO_PIN_HASH[0]
 
 
 def _wait_words(seconds: float) -> str:
@@ -324,24 +359,25 @@ def _wait_words(seconds: float) -> str:
 
 
 def try_pin(op: FloorOperator, pin: str) -> tuple[bool, str | None]:
-    """Check `op`'s PIN, counting wrong ones. (True, None) signs in; (False, why) says why not."""
+    """Check `op`'s PIN, counting wrong ones in the database. (True, None) signs in; (False, why) says
+    why not."""
     cfg = current_app.config
-    attempts = int(cfg.get("FLOOR_PIN_ATTEMPTS", 3))
+    attempts = max(1, int(cfg.get("FLOOR_PIN_ATTEMPTS", 3)))
     lock = float(cfg.get("FLOOR_PIN_LOCK_SECONDS", 60))
-    now = _now()
-    wait = throttle().locked_for(op.badge, now, lock)
-    if wait:
-        return False, (f"Too many wrong PINs for {op.name}'s badge — wait {_wait_words(wait)}, then try "
-                       f"again, or ask a supervisor.")
     stored = pin_hash_of(op.id)
     if not stored:
+        check_pin(_no_pin_hash(), pin or "0")
         return False, (f"{op.name} has no PIN yet, and a {op.role_name} needs one — an admin sets it with "
                        f"'station operator set-pin {op.badge}'.")
+    guess = take_guess(op.id, _now(), attempts, lock)
+    if not guess.granted:
+        return False, (f"Too many wrong PINs for {op.name}'s badge — wait {_wait_words(guess.locked_for)}, "
+                       f"then try again, or ask a supervisor.")
     if check_pin(stored, pin):
-        throttle().succeed(op.badge)
+        clear_guesses(op.id)
         return True, None
-    left = throttle().fail(op.badge, now, attempts, lock)
-    if left == 0:
+    left = attempts - guess.failures
+    if left <= 0:
         return False, (f"Wrong PIN again — {op.name}'s badge is locked for {_wait_words(lock)}. Wait, then "
                        f"try again, or ask a supervisor.")
     return False, f"Wrong PIN — {left} {'try' if left == 1 else 'tries'} left."
@@ -437,6 +473,7 @@ def requires(workflow: str):
             return view(*args, **kwargs)
 
         guarded.floor_workflow = workflow
+        guarded.station_workflow = workflow  # tests enumerate the guarded routes by it
         return guarded
 
     return decorate

@@ -9,6 +9,14 @@
     POST /printers/jobs/<id>/cancel | /reprint
     GET  /printers/lot-form?lot=N       the lot card's "Print labels" form
     POST /printers/lot-print            lot, printer, copies -> the new job's state line
+    GET  /printers/settings             printer settings (admins only): add a printer, change one
+    POST /printers/settings/new         name, url, dpi, label_size, active
+    POST /printers/settings/<id>        url, dpi, label_size, active
+
+Printing (test print, reprint, cancel, lot labels) is for every signed-in role; only an admin adds a
+printer or changes its address, since the server sends bytes to whatever address is set. An address
+is checked by the printer URL parser (devices.printers, without opening anything) and against
+STATION_DEVICE_NETWORKS (station.netpolicy) before it is saved; a bad one is refused in words.
 
 Pages never talk to a printer: they show what the print worker last read (Printer.state). The
 board is only swapped when what it shows has changed (the poll answers 204 otherwise), so a
@@ -20,14 +28,17 @@ import datetime as dt
 import hashlib
 import uuid
 
-from flask import Blueprint, Response, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request, url_for
 from markupsafe import Markup
 from sqlalchemy import select
 
-from .. import clock, get_db
+from labels.layout import DPIS, LABEL_SIZES
+
+from .. import clock, get_db, netpolicy
 from ..models import Lot, Printer, PrintJob, PrintJobStatus, StationDevice
 from ..services import printing
 from ..services.errors import DomainError, NotFound
+from . import floor
 from .common import clean_scan, wants_fragment
 
 bp = Blueprint("printers", __name__, url_prefix="/printers")
@@ -207,6 +218,7 @@ def _station_from_cookie(session) -> StationDevice | None:
 
 
 @bp.post("/<int:printer_id>/test")
+@floor.requires("lookup")
 def test(printer_id: int):
     try:
         with get_db().write() as session:
@@ -221,6 +233,7 @@ def test(printer_id: int):
 
 
 @bp.post("/jobs/<int:job_id>/cancel")
+@floor.requires("lookup")
 def cancel(job_id: int):
     try:
         with get_db().write() as session:
@@ -232,6 +245,7 @@ def cancel(job_id: int):
 
 
 @bp.post("/jobs/<int:job_id>/reprint")
+@floor.requires("lookup")
 def reprint(job_id: int):
     try:
         with get_db().write() as session:
@@ -321,6 +335,7 @@ def lot_form():
 
 
 @bp.post("/lot-print")
+@floor.requires("lookup")
 def lot_print():
     lot_number = clean_scan(request.form.get("lot"))
     copies = request.form.get("copies", "1").strip()
@@ -343,3 +358,90 @@ def lot_print():
         return redirect(url_for(".job", job_id=job_id), 303)
     with get_db().read() as session:
         return render_template("partials/printer_job_status.html", **_job_context(session, job_id), again=True)
+
+
+# --- printer settings (admins) ---------------------------------------------------------------------
+
+
+def printer_url_problem(url: str) -> str | None:
+    """Why `url` is no printer address Station may use, in words; None when it is one. Parsed by
+    devices.printers exactly as the print worker opens it (nothing is opened or sent here), then
+    held against STATION_DEVICE_NETWORKS."""
+    from devices.printers import PrinterError, open_printer
+
+    if not url:
+        return "Give the printer's address, such as tcp://10.20.0.15:9100 or cups://Zebra_dock."
+    try:
+        open_printer(url)
+    except (PrinterError, ValueError) as exc:
+        return f"The printer address '{url[:80]}' is not one Station can print to — nothing was changed. {exc}"
+    outside = netpolicy.refusal(url, netpolicy.parse_networks(current_app.config.get("DEVICE_NETWORKS")))
+    if outside:
+        return f"The printer address '{url[:80]}' is not allowed — nothing was changed: {outside}."
+    return None
+
+
+def _settings_form(form) -> tuple[dict, str | None]:
+    """The fields of a printer form, cleaned, and the first problem with them in words."""
+    values = {"url": (form.get("url") or "").strip()[:300], "dpi": (form.get("dpi") or "").strip(),
+              "label_size": (form.get("label_size") or "").strip(), "active": form.get("active", "1") != "0"}
+    if values["label_size"] not in LABEL_SIZES:
+        return values, f"Choose a label size: {', '.join(LABEL_SIZES)}."
+    if not values["dpi"].isdigit() or int(values["dpi"]) not in DPIS:
+        return values, f"Choose the printer's dots per inch: {', '.join(map(str, DPIS))}."
+    return values, printer_url_problem(values["url"])
+
+
+def _settings_page(message: tuple[str, str] | None = None, status: int = 200, form: dict | None = None):
+    with get_db().read() as session:
+        printers = list(session.scalars(select(Printer).order_by(Printer.name)))
+        response = make_response(render_template("printers_settings.html", printers=printers, message=message,
+                                                 form=form or {}, dpis=DPIS, sizes=list(LABEL_SIZES)), status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/settings")
+@floor.requires("printers")
+def settings():
+    text = request.args.get("saved")
+    return _settings_page(("ok", text[:200]) if text else None)
+
+
+@bp.post("/settings/new")
+@floor.requires("printers")
+def add_printer():
+    name = " ".join((request.form.get("name") or "").split())[:60]
+    values, problem = _settings_form(request.form)
+    form = {"edit": "new", "name": name, **values}
+    if not name:
+        return _settings_page(("error", "Give the printer a name people will recognise, such as 'Dock printer'."),
+                              400, form)
+    if problem:
+        return _settings_page(("error", problem), 400, form)
+    with get_db().write() as session:
+        if session.scalar(select(Printer.id).where(Printer.name == name)) is not None:
+            return _settings_page(("error", f"There is already a printer called '{name}' — change that one, "
+                                            "or pick another name."), 409, form)
+        session.add(Printer(name=name, url=values["url"], dpi=int(values["dpi"]), label_size=values["label_size"],
+                            active=values["active"]))
+    return redirect(url_for(".settings", saved=f"Printer {name} added."), 303)
+
+
+@bp.post("/settings/<int:printer_id>")
+@floor.requires("printers")
+def change_printer(printer_id: int):
+    values, problem = _settings_form(request.form)
+    form = {"edit": printer_id, **values}
+    with get_db().write() as session:
+        printer = session.get(Printer, printer_id)
+        if printer is None:
+            return _settings_page(("error", "That printer no longer exists."), 404)
+        if problem:
+            return _settings_page(("error", problem), 400, form)
+        if printer.url != values["url"]:  # what the worker read was about the old address
+            printer.state, printer.state_detail, printer.state_checked_at = "unknown", None, None
+        printer.url, printer.dpi, printer.label_size = values["url"], int(values["dpi"]), values["label_size"]
+        printer.active = values["active"]
+        name = printer.name
+    return redirect(url_for(".settings", saved=f"Printer {name} changed."), 303)

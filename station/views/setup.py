@@ -15,12 +15,13 @@ The binding is the "station" cookie the scan page uses too, so both pages agree.
 """
 from __future__ import annotations
 
-from flask import Blueprint, flash, get_flashed_messages, make_response, redirect, render_template, request, url_for
+from flask import (Blueprint, current_app, flash, get_flashed_messages, make_response, redirect, render_template,
+                   request, url_for)
 from sqlalchemy import select
 
 from devices.scanners import ScannerError, open_scanner
 
-from .. import get_db
+from .. import get_db, netpolicy
 from ..agent import AGENT_SCANNER_URL
 from ..models import Location, Printer, Role, StationDevice
 from . import floor
@@ -157,6 +158,9 @@ def scanner_problem(url: str) -> str | None:
     except (ScannerError, ValueError) as exc:
         return (f"The scanner address '{url[:80]}' is not one Station can read — nothing was changed. "
                 f"{exc}")
+    outside = netpolicy.refusal(url, netpolicy.parse_networks(current_app.config.get("DEVICE_NETWORKS")))
+    if outside:
+        return f"The scanner address '{url[:80]}' is not allowed — nothing was changed: {outside}."
     return None
 
 
