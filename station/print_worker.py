@@ -50,7 +50,7 @@ from typing import Callable
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
-from . import clock, netpolicy, unavailable
+from . import clock, netpolicy, notify, unavailable
 from .db import Database
 from .models import Printer, PrintJob
 from .services import printing
@@ -111,7 +111,7 @@ class PrintWorker:
                  backoff_max: float = 60.0, max_age: dt.timedelta = dt.timedelta(hours=1),
                  max_attempts: int = 100, status_every: float = 15.0, record_every: float = 0.05,
                  record_max: int = 20, status_fresh: float = 2.0, gather_s: float = 0.01, spool_root: Path | None = None,
-                 open_printer: Callable | None = None, networks=None) -> None:
+                 open_printer: Callable | None = None, networks=None, listen: bool = True) -> None:
         self.db = db
         # STATION_DEVICE_NETWORKS: a printer outside these is never opened, whatever its row says.
         self.networks = netpolicy.from_environment() if networks is None else netpolicy.parse_networks(networks)
@@ -135,6 +135,9 @@ class PrintWorker:
         self._wakes: list[threading.Event] = []
         self._threads: list[threading.Thread] = []
         self._last_status_sweep = 0.0
+        # PostgreSQL: a job committed by another process wakes the threads at once (station/notify.py).
+        self.listen = listen and notify.is_postgresql(db.url)
+        self.listener: notify.Listener | None = None
 
     @classmethod
     def for_app(cls, app, **options) -> PrintWorker:
@@ -158,12 +161,17 @@ class PrintWorker:
                                       name=f"print worker {index}")
             self._threads.append(thread)
             thread.start()
+        if self.listen:
+            self.listener = notify.Listener(self.db.url, printing.wake_workers).start()
         log.info("print worker %s: %d thread(s)", self.worker_id, self.threads)
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
         """Finish the job being sent, give back the others, and wait for the threads; safe to repeat."""
         self._stop.set()
+        if self.listener is not None:
+            self.listener.stop()
+            self.listener = None
         for wake in self._wakes:
             wake.set()
         deadline = time.monotonic() + timeout

@@ -48,7 +48,7 @@ from sqlalchemy import event, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from .. import clock
+from .. import clock, notify
 from ..models import Operator, Printer, PrintJob, PrintJobStatus, StationDevice
 from . import labels as label_service
 from .catalog import one
@@ -109,6 +109,7 @@ def _wake_after_commit(session: Session) -> None:
             wake_workers()
 
         event.listen(session, "after_commit", fire, once=True)
+        notify.announce(session)  # PostgreSQL: the workers of other processes too, at commit
 
 
 # --- looking things up -------------------------------------------------------------------------

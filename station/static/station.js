@@ -162,6 +162,8 @@
   function showFailure(event, message) {
     var target = event.detail.target;  // where the answer would have been swapped
     if (!target || target === document.body) return;
+    // A page's own background refresh ([data-live-poll]) tries again by itself: what is shown stays.
+    if (event.detail.elt && event.detail.elt.closest && event.detail.elt.closest("[data-live-poll]")) return;
     var banner = document.createElement("div");
     banner.className = "banner banner--error";
     banner.setAttribute("role", "alert");
@@ -231,7 +233,7 @@
   var current = document.getElementById("scan-current");
   var scanTarget = data.scanTarget ? document.getElementById(data.scanTarget) : null;
   var earlier = document.getElementById("scan-history");
-  var queueNote = document.getElementById("scan-queue") || makeQueueNote();
+  var queueNote = queueNoteOnTop(document.getElementById("scan-queue")) || makeQueueNote();
   var HISTORY_MAX = 30;
 
   // Every page that takes scans says plainly when they are kept for lack of a connection; a page
@@ -245,6 +247,14 @@
     note.setAttribute("role", "status");
     note.hidden = true;
     main.insertBefore(note, main.firstChild);
+    return note;
+  }
+
+  // A page's own note inside a folded part ("Can't scan it?" <details>) would not be seen: it goes to
+  // the top of <main> too.
+  function queueNoteOnTop(note) {
+    var main = document.getElementById("main");
+    if (note && main && note.closest("details")) main.insertBefore(note, main.firstChild);
     return note;
   }
 
@@ -431,6 +441,15 @@
   var queue = load();
   var sending = false;
   var SERVER_RETRIES = 4;
+  // The last send failed for lack of a connection. Kept scans from before a reload start out so:
+  // they were kept because the server could not be reached, and the note says so at once.
+  var offline = queue.some(function (item) { return item.late; });
+  var waitingForSignIn = false;  // a kept scan met "sign in first": the rest wait for the sign-in
+  // A scanner's trigger bounce (the same code again within SCAN_BOUNCE_MS) is ignored by the server,
+  // which times scans as they arrive. Kept scans arrive back to back, so two deliberate scans of one
+  // code made further apart than this are sent at least this far apart too.
+  var BOUNCE_MS = num(data.scanBounceMs, 500) + 100;
+  var lastSent = null;  // {code, at: capture time, sentAt}
 
   function clientId() {
     var b = new Uint8Array(16);
@@ -449,19 +468,31 @@
     try { window.localStorage.setItem(STORE, JSON.stringify(queue)); } catch (e) { /* private mode: memory only */ }
   }
 
+  // Each scan keeps the scan URL and the address of the page it was made on: after a reload on
+  // another page it still goes where it was meant to (a pick scan never reaches the receiving page),
+  // and its capture time, so that a replay keeps two deliberate scans of one code apart (below).
+  // `late`: made or held up while the server could not be reached; its answer says so.
+  function newItem(code, clientIdValue, source) {
+    return { code: code, client_id: clientIdValue, source: source, station: cfg.station, tries: 0,
+             url: cfg.url, page: window.location.pathname + window.location.search, at: Date.now(),
+             late: offline };
+  }
+
   function enqueue(code, source) {
     if (floorTakes(code)) return;  // a command or a badge: handled here, not by the page's scan URL
     if (cfg.gs) code = code.split(cfg.gs).join(GS);
-    queue.push({ code: code, client_id: clientId(), source: source, station: cfg.station, tries: 0 });
+    queue.push(newItem(code, clientId(), source));
     save();
     pump();
   }
 
   function pump() {
     showQueue();
-    if (sending || !queue.length) return;
-    sending = true;
+    if (sending || !queue.length || waitingForSignIn) return;
     var item = queue[0];
+    var hold = bounceWait(item);
+    if (hold > 0) { sending = true; setTimeout(function () { sending = false; pump(); }, hold); return; }
+    sending = true;
     var form = new URLSearchParams();
     form.set("code", item.code);
     form.set("client_id", item.client_id);
@@ -469,9 +500,11 @@
     form.set("source", item.source);
     var controller = new AbortController();
     var timer = setTimeout(function () { controller.abort(); }, 10000);
-    fetch(cfg.url, {
+    var url = item.url || cfg.url;  // kept from before this version of the page: this page's URL
+    var made = item.page ? new URL(item.page, window.location.href).href : window.location.href;
+    fetch(url, {
       method: "POST", body: form, signal: controller.signal, cache: "no-store", credentials: "same-origin",
-      headers: { "HX-Request": "true", "Accept": "text/html", "HX-Current-URL": window.location.href }
+      headers: { "HX-Request": "true", "Accept": "text/html", "HX-Current-URL": made }
     }).then(function (response) {
       if (response.status >= 500 && ++item.tries <= SERVER_RETRIES) throw new Error("HTTP " + response.status);
       return response.text().then(function (html) {
@@ -479,9 +512,21 @@
       });
     }).then(function (answer) {
       clearTimeout(timer);
+      sending = false;
+      offline = false;
+      if (answer.status === 401 && item.late) {
+        // Signed out (timed out) while the scans were kept: they are not lost. They wait in the queue
+        // for the sign-in; only a page that is not the sign-in page itself goes there.
+        waitingForSignIn = true;
+        showQueue();
+        if (answer.redirect && new URL(answer.redirect, window.location.href).pathname !== window.location.pathname) {
+          window.location.assign(answer.redirect);
+        }
+        return;
+      }
       queue.shift();
       save();
-      sending = false;
+      lastSent = { code: item.code, at: item.at || 0, sentAt: Date.now() };
       if (answer.redirect) {  // signed out, signed in, or sent on: as htmx does with HX-Redirect
         window.location.assign(answer.redirect);
         return;
@@ -489,29 +534,75 @@
       if (answer.status >= 500) {
         failure("The station server had a problem with scan " + item.code.slice(0, 40) +
                 " (HTTP " + answer.status + "). Scan it again; if it keeps happening, tell a supervisor.");
+      } else if (url !== cfg.url) {
+        // Made on another page: shown as a banner only. This page's own handlers of
+        // "station:scan-result" (a list to refresh, a form to fill) must not act on another page's answer.
+        floorBanner(markLate(answer.html, item, true));
       } else {
-        renderAll(answer.html, true);
+        renderAll(item.late ? markLate(answer.html, item, false) : answer.html, true);
       }
       pump();
     }, function () {
       clearTimeout(timer);
-      item.offline = true;  // no answer: send it again, with the same client id
+      // No answer: send it again, with the same client id. Everything waiting is now late.
+      offline = true;
+      queue.forEach(function (waiting) { waiting.late = true; });
+      save();
       sending = false;
       showQueue();
       setTimeout(pump, Math.min(250 * Math.pow(2, Math.min(item.tries++, 4)), 4000));
     });
   }
 
+  // How long to hold `item` back so the server does not take it for a trigger bounce of the last scan.
+  function bounceWait(item) {
+    if (!lastSent || !item.at || item.code !== lastSent.code || item.at - lastSent.at < BOUNCE_MS) return 0;
+    return Math.max(0, BOUNCE_MS - (Date.now() - lastSent.sentAt));
+  }
+
+  // The answer to a scan that waited for the connection says so, with when it was scanned, so the
+  // worker can tell which of the kept scans were refused (their banners stay in the history list).
+  function markLate(html, item, elsewhere) {
+    var template = document.createElement("template");
+    template.innerHTML = html;
+    var el = template.content.querySelector(".scan-result");
+    if (!el) return html;
+    el.classList.add("scan-result--late");
+    el.dataset.late = "1";
+    el.dataset.clientId = item.client_id;
+    var note = document.createElement("p");
+    note.className = "scan-result__late";
+    var when = item.at ? new Date(item.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit",
+                                                                     hour12: false }) : "";
+    note.textContent = "Sent late" + (when ? " — scanned at " + when : "") + (elsewhere && item.page ? " on " + item.page : "");
+    el.insertBefore(note, el.firstChild);
+    return template.innerHTML;
+  }
+
   // Scans queue up for a moment at 10 a second; that is normal and not shown. A scan that could
   // not be sent is: the worker must know their scans are kept, not lost.
+  // Kept scans still to go out after the connection came back are counted down ("Sending — 2 scans
+  // waiting") until none is left. data-count / data-state are for tests.
   function showQueue() {
     if (!queueNote) return;
-    var offline = queue.length && queue[0].offline;
-    queueNote.hidden = !offline;
-    if (offline) {
-      queueNote.textContent = "No connection to the station server — " + queue.length +
-        (queue.length === 1 ? " scan" : " scans") + " kept and sent again automatically. Keep scanning.";
-    }
+    var waiting = queue.filter(function (item) { return item.late; }).length;
+    var shown = waiting > 0 && (offline || waitingForSignIn || queue[0].late);
+    queueNote.hidden = !shown;
+    queueNote.classList.add("scan-queue");
+    if (!shown) { queueNote.replaceChildren(); delete queueNote.dataset.count; return; }
+    var count = queue.length;  // every scan not yet answered, the late ones and any made since
+    var state = waitingForSignIn ? "signin" : (offline ? "offline" : "sending");
+    var words = count + (count === 1 ? " scan" : " scans") + " waiting";
+    var head = document.createElement("strong");
+    head.className = "scan-queue__count";
+    head.textContent = (state === "offline" ? "Offline" : state === "signin" ? "Sign in" : "Sending") + " — " + words;
+    var help = document.createElement("span");
+    help.className = "scan-queue__help";
+    help.textContent = state === "offline" ? "They are sent by themselves when the connection is back. Keep scanning." :
+      state === "signin" ? "They are sent once you sign in again." : "The connection is back.";
+    queueNote.replaceChildren(head, help);
+    queueNote.dataset.count = String(count);
+    queueNote.dataset.state = state;
   }
 
   // --- showing results, in scan-log order -----------------------------------------------------
@@ -743,7 +834,7 @@
     var claim = "logged:" + id;
     if (queue.some(function (item) { return item.client_id === claim; })) return;
     if (floorTakes(code)) return;
-    queue.push({ code: code, client_id: claim, source: "wedge", station: cfg.station, tries: 0 });
+    queue.push(newItem(code, claim, "wedge"));
     save();
     pump();
   }

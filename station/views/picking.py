@@ -4,7 +4,9 @@ the last pick back, and shipping the order (with the lines it ships short, and w
 
     GET  /pick                          open orders
     GET  /pick/<order>                  the pick page (wedge capture posts to .../scan)
-    GET  /pick/<order>/work             the pick list (#pick-work), refreshed after every scan
+    GET  /pick/<order>/work             the pick list (#pick-work), refreshed after every scan;
+                                        ?since=<version>&lots=<ids>: 204 while nothing changed (the
+                                        page polls it, so another picker's work shows up by itself)
     POST /pick/<order>/scan             one scan (form: code, client_id, station, source) -> banner
     POST /pick/<order>/override         reason -> picks the younger lot the last scan asked about
     POST /pick/<order>/cancel           forget the pending lot / location / quantity
@@ -20,6 +22,13 @@ which station.js shows in #scan-current and sounds). #pick-work listens for the
 "station:scan-result" event and fetches itself again, so the list shows what the scan changed.
 Taps answer with the pick list and the banner (out of band into #scan-current).
 
+Live: the pick list carries a version (a hash of the order's status and lines, its latest movement,
+the stock and status of the lots it suggests, and this browser's pick state) and polls
+/work?since=<version> every PICK_LIVE_SECONDS (3). Another picker's pick, undo or short pick, a hold
+on a suggested lot or its stock moving — in any process — changes the version and the list is drawn
+again; otherwise the poll answers 204 and htmx leaves the page alone. The version is a few indexed
+queries, not the suggestion itself.
+
 What the picker is in the middle of (the current line, a location scanned first, a quantity set
 by hand, a younger lot waiting for a reason, the last pick made here so it can be taken back)
 lives in a signed cookie of its own, written only by
@@ -29,6 +38,8 @@ client id is answered again and picks nothing more.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 
 from flask import Blueprint, abort, current_app, make_response, render_template, request, url_for
@@ -37,7 +48,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from .. import get_db
-from ..models import Customer, Item, Location, Lot, Movement, MovementKind, Order, OrderLine, OrderStatus
+from ..models import (Customer, Item, Location, Lot, Movement, MovementKind, Order, OrderLine, OrderStatus,
+                      Stock)
 from ..scanning import ScanContext
 from ..services import picking, scans
 from ..services.errors import DomainError
@@ -174,7 +186,10 @@ def _work(session: Session, order: Order, state: dict) -> dict:
     picked = sum(v.line.picked_qty for v in views)
     blocking = [v for v in views if not v.done and not v.stuck]
     is_open = order.status in OPEN
+    lot_ids = sorted({a.lot_id for v in views for a in v.suggestion})
     return {
+        "version": _version(session, order, state, lot_ids), "live_lots": ",".join(map(str, lot_ids)),
+        "live_seconds": current_app.config.get("PICK_LIVE_SECONDS", 3),
         "order": order, "lines": views, "current": current, "pending": pending,
         "location": location, "qty": state.get("qty"),
         "scan_location": current_app.config.get("PICK_SCAN_LOCATION", False),
@@ -186,6 +201,32 @@ def _work(session: Session, order: Order, state: dict) -> dict:
         "ships_short": [v for v in views if v.open_qty] if is_open else
         [v for v in views if v.line.short_qty],
     }
+
+
+def _version(session: Session, order: Order, state: dict, lot_ids: list[int]) -> str:
+    """What the pick list shows, in a few cheap queries: equal versions draw the same list."""
+    line_ids = [line.id for line in order.lines]
+    last_movement = session.scalar(select(func.max(Movement.id)).where(Movement.order_line_id.in_(line_ids))) \
+        if line_ids else None
+    lots = session.execute(
+        select(Lot.id, Lot.status, func.coalesce(func.sum(Stock.qty), 0))
+        .outerjoin(Stock, Stock.lot_id == Lot.id).where(Lot.id.in_(lot_ids))
+        .group_by(Lot.id, Lot.status).order_by(Lot.id)).all() if lot_ids else []
+    facts = {
+        "status": order.status.value,
+        "lines": [(line.id, line.qty, line.picked_qty, line.short_qty, line.short_reason) for line in order.lines],
+        "movement": last_movement,
+        "lots": [(lot_id, status.value, int(qty)) for lot_id, status, qty in lots],
+        "state": state,  # this browser's own pick state: a late poll answer never sticks
+    }
+    blob = json.dumps(facts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:20]
+
+
+def _lot_ids(raw: str | None) -> list[int]:
+    """The suggested lots a polling page names (?lots=3,7): digits only, at most 200."""
+    ids = sorted({int(part) for part in (raw or "").split(",")[:200] if part.isdigit() and len(part) < 12})
+    return ids
 
 
 def _last_pick(views: list[LineView], state: dict) -> tuple[LineView, PickRow] | None:
@@ -235,9 +276,18 @@ def order_page(number: str):
 @bp.get("/<number>/work")
 @floor.requires("picking")
 def work(number: str):
+    since = request.args.get("since")
     with get_db().read() as s:
         order = _order(s, number)
-        response = make_response(render_template("partials/pick_work.html", **_work(s, order, _state(order))))
+        state = _state(order)
+        if since is not None and since == _version(s, order, state, _lot_ids(request.args.get("lots"))):
+            response = make_response("", 204)  # nothing changed: htmx leaves the list alone
+        else:
+            work = _work(s, order, state)
+            body = render_template("partials/pick_work.html", **work, live_update=since is not None)
+            if since is not None:  # the opening banner, if still shown, must not name a lot taken meanwhile
+                body += render_template("partials/pick_intro.html", intro=_intro(work), oob=True)
+            response = make_response(body)
     response.headers["Cache-Control"] = "no-store"
     return response
 
