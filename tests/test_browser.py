@@ -115,7 +115,7 @@ def test_lost_connection_says_the_scan_is_kept_instead_of_nothing(live_server, b
     live_server.stop()
     scan(page, lots[0])
     expect(page.locator("#scan-queue")).to_be_visible()
-    expect(page.locator("#scan-queue")).to_contain_text("No connection to the station server — 1 scan kept")
+    expect(page.locator("#scan-queue")).to_contain_text("Offline — 1 scan waiting")
 
 
 @pytest.mark.parametrize("size", [TABLET, HANDHELD], ids=["tablet", "handheld"])

@@ -279,7 +279,7 @@ def test_a_scan_made_while_the_server_is_down_is_kept_and_sent_when_it_is_back(
     open_scan_page(page, live_server)
     wedge(page, "LOC:A-01-02")
     wedge(page, "LOC:DOCK-1")
-    expect(page.locator("#scan-queue")).to_contain_text("No connection")
+    expect(page.locator("#scan-queue")).to_contain_text("Offline")
     expect(page.locator("#scan-queue")).to_contain_text("2 scans")
     assert logged(site["db"]) == []
     blocked["on"] = False
