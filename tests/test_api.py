@@ -473,7 +473,7 @@ def test_openapi_is_public_and_describes_every_route(client, app):
                 assert op["responses"][code]["content"]["application/json"]["schema"] == {
                     "$ref": "#/components/schemas/ErrorOut"}
     receipts = doc["paths"]["/api/v1/receipts"]["post"]
-    assert set(receipts["responses"]) == {"201", "400", "401", "409", "422"}
+    assert set(receipts["responses"]) == {"201", "400", "401", "403", "409", "422"}  # 403: receivers only
     assert receipts["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ReceiptIn"}
     schema = doc["components"]["schemas"]["ReceiptIn"]
