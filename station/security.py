@@ -3,10 +3,12 @@
 Headers (after every request; a view that sets a header itself keeps its own — the trace SVG sets a
 stricter Content-Security-Policy of its own):
 
-* Content-Security-Policy: scripts, styles, fonts and fetches only from this site; images from here
-  or data:/blob: URLs (label previews); no plugins, no <base>, forms post only here, and no other
-  site may frame a page. No inline script or style attribute is allowed, so markup that slipped
-  through escaping still cannot run (the pages have none: JS lives in station/static/*.js).
+* Content-Security-Policy on HTML: scripts, styles, fonts and fetches only from this site; images
+  from here or data:/blob: URLs (label previews); no plugins, no <base>, forms post only here, and
+  no other site may frame a page. No inline script or style attribute is allowed, so markup that
+  slipped through escaping still cannot run (the pages have none: JS lives in station/static/*.js).
+  Every other answer (PNG, JSON, CSV, JS, CSS) gets FILE_POLICY: opened on its own, nothing loads or
+  runs in it, and the browser's own image / text viewer may still style itself.
 * X-Content-Type-Options: nosniff; Referrer-Policy: same-origin (no URL with a lot number leaves
   the site); X-Frame-Options: DENY (older browsers' frame-ancestors); Permissions-Policy: no
   camera, microphone or geolocation.
@@ -47,6 +49,11 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
+# Anything but HTML (label previews, JSON, CSV, scripts, styles): nothing may load or run in it when it
+# is opened as a document of its own; only the browser's own viewer styles it (Chromium's image and
+# text viewers use style attributes, which the page policy would report as violations).
+FILE_POLICY = ("default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; "
+               "form-action 'none'; frame-ancestors 'none'")
 HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -157,10 +164,10 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response):
+        html = response.mimetype == "text/html"
         for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
-        if ("Cache-Control" not in response.headers and response.mimetype == "text/html"
-                and _signed_in()):
+            response.headers.setdefault(name, value if html or name != "Content-Security-Policy" else FILE_POLICY)
+        if html and "Cache-Control" not in response.headers and _signed_in():
             response.headers["Cache-Control"] = "no-store"
         return response
 
