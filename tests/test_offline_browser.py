@@ -4,9 +4,9 @@ The pick page's scan POSTs are cut off (page.route aborts them): wedge scans are
 "Offline — N scans waiting" in big letters, a reload keeps them (and the note), a lot is put on hold
 meanwhile; once the connection is back every kept scan is applied exactly once (one scan-log row per
 client id, ledger rows), in the order scanned, the held lot's scan is refused with its reason in the
-history (marked as sent late) and the note goes away. A scan kept on the pick page and replayed after
-the worker moved to the put-away page still goes to the pick page's scan URL. Screenshots of the
-offline state at 1280 and 360 px."""
+history (marked as sent late), and the note counts down ("Sending — 2 scans waiting", …) and goes
+away. A scan kept on the pick page and replayed after the worker moved to the put-away page still goes
+to the pick page's scan URL. Screenshots of the offline state at 1280 and 360 px."""
 from __future__ import annotations
 
 import datetime as dt
@@ -127,8 +127,20 @@ def test_scans_kept_offline_survive_a_reload_and_are_applied_once_in_order(live_
         with db.write() as s:  # meanwhile a supervisor puts the second lot on hold
             holds.hold(s, s.scalar(select(Lot).where(Lot.lot_number == site["later"])), "Seal check after alarm")
 
+        page.evaluate("""() => {  // what the note says from now on, each change once
+            window.__noteSaid = [];
+            const note = document.getElementById('scan-queue');
+            const record = () => {
+                const said = note.hidden ? 'hidden' : note.querySelector('.scan-queue__count').textContent;
+                if (window.__noteSaid[window.__noteSaid.length - 1] !== said) window.__noteSaid.push(said);
+            };
+            new MutationObserver(record).observe(note, {attributes: true, childList: true, subtree: true});
+        }""")
         page.unroute("**/pick/SO-1/scan")  # the connection is back
         expect(note).to_be_hidden(timeout=WAIT_MS)
+        # It counted down as the kept scans went out, then went away.
+        said = [text for text in page.evaluate("window.__noteSaid") if not text.startswith("Offline")]
+        assert said == ["Sending — 2 scans waiting", "Sending — 1 scan waiting", "hidden"], said
         assert kept_scans(page) == []
 
         # Each kept scan applied exactly once, in the order scanned.
