@@ -198,3 +198,36 @@ def test_a_scan_kept_on_the_pick_page_goes_to_the_pick_page_after_moving_to_anot
         assert not errors, errors
     finally:
         context.close()
+
+
+def test_kept_scans_of_one_code_keep_their_spacing_a_bounce_stays_a_bounce(live_server, browser, sqlite_app, site,
+                                                                            signed_in_page):
+    """The server takes the same code again within SCAN_BOUNCE_MS (500) for a trigger bounce. Kept scans go
+    out back to back, so a deliberate second scan of one code must still not look like a bounce — and a
+    real bounce made offline must still be one."""
+    db = site["db"]
+    context = browser.new_context(viewport=TABLET)
+    page = context.new_page()
+    try:
+        signed_in_page(page, live_server.url, sqlite_app, "picker", badge="OP-PICK")
+        page.goto(f"{live_server.url}/pick/SO-1")
+        page.route("**/pick/SO-1/scan", lambda route: route.abort())
+        code = f"LOT:{site['bolt']}"
+        wedge(page, code)
+        wedge(page, code)  # the trigger fired twice: a bounce
+        expect(page.locator("#scan-queue")).to_contain_text("Offline — 2 scans waiting")
+        page.wait_for_timeout(900)  # the picker scans it again on purpose, later
+        wedge(page, code)
+        expect(page.locator("#scan-queue")).to_contain_text("Offline — 3 scans waiting")
+        client_ids = [k["client_id"] for k in kept_scans(page)]
+        page.unroute("**/pick/SO-1/scan")
+        expect(page.locator("#scan-queue")).to_be_hidden(timeout=WAIT_MS)
+
+        with db.read() as s:
+            rows = s.execute(select(Scan.client_id, Scan.ignored).where(Scan.client_id.in_(client_ids))
+                             .order_by(Scan.id)).all()
+        assert [(cid, ignored) for cid, ignored in rows] == list(zip(client_ids, [False, True, False]))
+        assert picks(db) == [(site["bolt"], 4)]  # picked once; the deliberate repeat is refused in words
+        expect(page.locator("#scan-current .banner__message")).to_contain_text("already picked in full")
+    finally:
+        context.close()
