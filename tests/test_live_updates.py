@@ -3,8 +3,9 @@
 The pick page: a page polls /pick/<order>/work?since=<version>; another picker's pick (another test
 client: another browser), a hold on the suggested lot or stock taken from it answers with the new
 list, and nothing changed answers 204. Print-job state: a label job queued through the lot card's
-print button is sent by a separate `station worker` process; the job's state line, the job page and
-the printers board read it from the database and say "sent" (and the state line stops polling).
+print button, or by receiving's confirmation, is sent by a separate `station worker` process; the job's
+state line, the job page and the printers board read it from the database and say "sent" (and the state
+line stops polling). On PostgreSQL a job queued by another process wakes a worker through NOTIFY.
 Both run on SQLite and PostgreSQL."""
 from __future__ import annotations
 
@@ -158,6 +159,19 @@ def test_the_shipped_order_stops_polling(app, site, signed_in):
 # --- print-job state, sent by another process --------------------------------------------------------
 
 
+def started_worker_process(db_url: str, tmp_path):
+    """`station worker` in its own process, once it says it is running: it installs its SIGTERM
+    handler only after starting to send, so a stop sent earlier would kill it instead of stopping it."""
+    process = start_worker_process(db_url, tmp_path)
+    seen = []
+    while not any("Sending print jobs" in line for line in seen):
+        line = process.stdout.readline()
+        if not line:
+            raise AssertionError("station worker ended before it started:\n" + "".join(seen))
+        seen.append(line)
+    return process
+
+
 def job_row(db, job_id: int) -> PrintJob:
     with db.read() as s:
         row = s.get(PrintJob, job_id)
@@ -185,7 +199,7 @@ def test_a_job_sent_by_a_station_worker_process_shows_as_sent_on_every_page(app,
     assert job_row(db, job_id).status is PrintJobStatus.QUEUED
     assert 'data-status="queued"' in client.get(status_url).get_data(as_text=True)
 
-    process = start_worker_process(db_url, tmp_path)
+    process = started_worker_process(db_url, tmp_path)
     try:
         wait_until(lambda: job_row(db, job_id).status is PrintJobStatus.SENT, timeout=30,
                    what="the worker process to send the job")
@@ -277,3 +291,35 @@ def test_the_pick_page_in_a_browser_follows_another_picker_without_a_reload(live
         assert not errors, errors
     finally:
         context.close()
+
+
+def test_the_receiving_confirmations_label_job_is_sent_by_a_worker_process_and_shows_as_sent(app, client, db_url,
+                                                                                            tmp_path):
+    """Receiving's confirmation shows the label job it queued (live); the worker is another process."""
+    from factories import basic_site, printer
+    from station.models import StationDevice
+    from station.services import catalog
+    from test_receiving_page import EXPIRY_ISO, confirm, pallet_label
+    from test_receiving_page import scan as receive_scan
+    from test_receiving_page import sign_in as receiver_signed_in
+
+    db = app.extensions["station.db"]
+    basic_site(db)
+    with db.write() as s:
+        zebra = printer(s, "dock-zebra")
+        s.add(StationDevice(name="Dock 1", location_id=catalog.location_by_code(s, "DOCK").id, printer_id=zebra.id))
+    receiver_signed_in(client)
+    receive_scan(client, pallet_label())
+    text = confirm(client, qty="40", expiry=EXPIRY_ISO, supplier_lot="S-77").get_data(as_text=True)
+    job_id = int(re.search(r'id="job-status-(\d+)"', text).group(1))
+    status_url = html.unescape(re.search(rf'id="job-status-{job_id}"[^>]*hx-get="([^"]+)"', text).group(1))
+    assert 'data-status="queued"' in client.get(status_url).get_data(as_text=True)
+
+    process = started_worker_process(db_url, tmp_path)
+    try:
+        wait_until(lambda: job_row(db, job_id).status is PrintJobStatus.SENT, timeout=30,
+                   what="the worker process to send the receipt's labels")
+    finally:
+        out = stop_process(process)
+    assert process.returncode == 0, out
+    assert 'data-status="sent"' in client.get(status_url).get_data(as_text=True)
