@@ -231,3 +231,44 @@ def test_kept_scans_of_one_code_keep_their_spacing_a_bounce_stays_a_bounce(live_
         expect(page.locator("#scan-current .banner__message")).to_contain_text("already picked in full")
     finally:
         context.close()
+
+
+def test_kept_scans_wait_for_a_sign_in_when_the_operator_was_signed_out_meanwhile(live_server, browser,
+                                                                                    sqlite_app, site,
+                                                                                    signed_in_page):
+    """Signed out while offline (timed out, badge deactivated): the kept scan is not lost. The page goes
+    to the sign-in page, which says the scans wait for a sign-in; after it they are sent."""
+    from station.models import Operator, Role
+
+    db = site["db"]
+    context = browser.new_context(viewport=HANDHELD)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        first = signed_in_page(page, live_server.url, sqlite_app, "picker", badge="OP-PIA")
+        page.goto(f"{live_server.url}/pick/SO-1")
+        page.route("**/pick/SO-1/scan", lambda route: route.abort())
+        wedge(page, f"LOT:{site['soon']}")
+        note = page.locator("#scan-queue")
+        expect(note).to_contain_text("Offline — 1 scan waiting")
+        with db.write() as s:
+            s.get(Operator, first.id).active = False  # signed out on the server meanwhile
+            s.add(Operator(badge="OP-PAUL", name="Paul Picker", role=Role.PICKER))
+
+        page.unroute("**/pick/SO-1/scan")
+        page.wait_for_url("**/signin**", timeout=WAIT_MS)
+        expect(note).to_contain_text("Sign in — 1 scan waiting")
+        screenshot(page, "offline-signin-360")
+        assert picks(db) == []
+
+        page.fill("#badge", "OP-PAUL")
+        page.click("form.signin__form button[type=submit]")
+        page.wait_for_url(f"{live_server.url}/pick/SO-1")
+        expect(note).to_be_hidden(timeout=WAIT_MS)
+        assert picks(db) == [(site["soon"], 6)]
+        expect(page.locator("#scan-current .scan-result--late")).to_contain_text(f"Picked 6 ea of lot {site['soon']}")
+        assert kept_scans(page) == []
+        assert not errors, errors
+    finally:
+        context.close()
