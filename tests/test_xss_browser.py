@@ -281,6 +281,6 @@ def test_payloads_in_every_field_show_as_text_on_every_page(xss_page, live_serve
 
     # The checks can fail: with the CSP bypassed, a payload that does get into the markup runs.
     page.evaluate("html => document.body.insertAdjacentHTML('beforeend', html)", PAYLOADS[1])
-    page.wait_for_function("window.__xss === 1")
+    page.wait_for_function("() => window.__xss === 1")
     with pytest.raises(AssertionError):
         assert_clean(page, "payload put in on purpose")
