@@ -3,8 +3,6 @@ GET page of the app opened by a signed-in admin at a bound station with no Conte
 violation and no console error."""
 from __future__ import annotations
 
-import re
-
 import pytest
 from sqlalchemy import select
 
@@ -14,7 +12,7 @@ from station import create_app
 from station.config import settings
 from station.models import Operator, Role, StationDevice
 from station.security import CONTENT_SECURITY_POLICY, FILE_POLICY, HEADERS, normalise_origin
-from test_xss_browser import bind_browser, plain, seed_site, settle
+from test_xss_browser import bind_browser, page_urls, plain, seed_site, settle
 
 TRACE_SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'"
 
@@ -136,43 +134,11 @@ def test_origins_are_compared_in_one_spelling(value, origin):
 
 # --- every GET page in Chromium: no CSP violation, no console error ----------------------------
 
-SKIPPED = {"static", "vendor"}  # files, not pages (their headers are checked above)
-DOWNLOADS = (".csv", ".pdf")    # a browser saves these instead of showing them
-
 RECORD_VIOLATIONS = """
 window.__csp = [];
 document.addEventListener('securitypolicyviolation', e => window.__csp.push(
   [e.violatedDirective, e.blockedURI, (e.sourceFile || '') + ':' + e.lineNumber, e.sample].join(' | ')));
 """
-
-
-def page_urls(app, site) -> dict[str, str]:
-    """Every GET page route of the app with its path parameters filled from the seeded site."""
-    values = {"lot_number": site.lot_api, "run_id": str(site.run_id), "job_id": str(site.job_id), "action": "hold"}
-    by_endpoint = {"recalls.show": {"number": site.recall}, "recalls.export": {"number": site.recall}}
-    query = {
-        "lots.card": f"?lot={site.lot_api}", "lots.action_panel": f"?lot={site.lot_api}",
-        "recalls.preview": f"?lot={site.lot_old}", "printers.lot_form": f"?lot={site.lot_api}",
-        "scan.feed": "?after=0", "scan.station_feed": "?after=0", "receiving.items": "?q=JAM",
-        "trace.show": "?direction=forward",
-    }
-    urls = {}
-    for rule in app.url_map.iter_rules():
-        if "GET" not in rule.methods or rule.endpoint in SKIPPED or rule.rule.startswith("/api/"):
-            continue
-        if rule.rule.endswith(DOWNLOADS):
-            continue
-        params = {**values, "number": site.order_open, **by_endpoint.get(rule.endpoint, {})}
-        missing = set(rule.arguments) - set(params)
-        assert not missing, f"{rule.rule}: no value for {missing} — add one to page_urls"
-        path = re.sub(r"<(?:[^:>]+:)?(\w+)>", lambda m: params[m.group(1)], rule.rule)
-        extra = query.get(rule.endpoint, "")
-        if rule.endpoint in ("scan.feed", "scan.station_feed"):
-            from urllib.parse import quote
-
-            extra += "&station=" + quote(site.station)
-        urls[f"{rule.endpoint} {rule.rule}"] = path + extra
-    return urls
 
 
 def test_no_page_violates_the_content_security_policy(browser, live_server, sqlite_app, signed_in_page):

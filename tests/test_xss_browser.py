@@ -15,8 +15,10 @@ test_security_headers.py).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Callable
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select
@@ -155,6 +157,40 @@ def bind_browser(context, base_url: str, station_name: str) -> None:
     context.add_cookies([{"name": STATION_COOKIE, "value": value, "url": base_url}])
 
 
+# --- every GET page route, with its parameters from the seeded site --------------------------
+
+SKIPPED = {"static", "vendor"}  # files, not pages (test_security_headers.py checks their headers)
+DOWNLOADS = (".csv", ".pdf")    # a browser saves these instead of showing them
+
+
+
+def page_urls(app, site) -> dict[str, str]:
+    """Every GET page route of the app with its path parameters filled from the seeded site."""
+    values = {"lot_number": site.lot_api, "run_id": str(site.run_id), "job_id": str(site.job_id), "action": "hold"}
+    by_endpoint = {"recalls.show": {"number": site.recall}, "recalls.export": {"number": site.recall}}
+    query = {
+        "lots.card": f"?lot={site.lot_api}", "lots.action_panel": f"?lot={site.lot_api}",
+        "recalls.preview": f"?lot={site.lot_old}", "printers.lot_form": f"?lot={site.lot_api}",
+        "scan.feed": "?after=0", "scan.station_feed": "?after=0", "receiving.items": "?q=JAM",
+        "trace.show": "?direction=forward",
+    }
+    urls = {}
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint in SKIPPED or rule.rule.startswith("/api/"):
+            continue
+        if rule.rule.endswith(DOWNLOADS):
+            continue
+        params = {**values, "number": site.order_open, **by_endpoint.get(rule.endpoint, {})}
+        missing = set(rule.arguments) - set(params)
+        assert not missing, f"{rule.rule}: no value for {missing} — add one to page_urls"
+        path = re.sub(r"<(?:[^:>]+:)?(\w+)>", lambda m: params[m.group(1)], rule.rule)
+        extra = query.get(rule.endpoint, "")
+        if rule.endpoint in ("scan.feed", "scan.station_feed"):
+            extra += "&station=" + quote(site.station)
+        urls[f"{rule.endpoint} {rule.rule}"] = path + extra
+    return urls
+
+
 # --- the checks -------------------------------------------------------------------------------
 
 INJECTED = """() => ({
@@ -255,6 +291,14 @@ def test_payloads_in_every_field_show_as_text_on_every_page(xss_page, live_serve
         for value in texts:
             visible(page, value, where)
     screenshot(page, "xss-scan-page-1280")
+
+    # And every other GET page of the app, with the same hostile site behind it: nothing runs anywhere.
+    for where, path in sorted(page_urls(sqlite_app, site).items()):
+        response = page.goto(base + path)
+        assert response.status < 400, (where, response.status)
+        settle(page)
+        if response.headers.get("content-type", "").startswith(("text/html", "image/svg")):
+            assert_clean(page, where)
 
     # The trace picture on its own: an SVG document, where an onload would run at once.
     response = page.goto(f"{base}/trace/{site.lot_api}.svg?direction=forward")
