@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from browser_support import TABLET, screenshot
+from browser_support import HANDHELD, TABLET, screenshot
 from factories import basic_site, received_lot
 from station.models import LotStatus, StationDevice
 from station.security import REFUSED
@@ -125,6 +125,9 @@ def test_a_forged_hold_from_another_origin_is_refused(victim, live_server, host)
         assert answer.value.status == 403
         expect(page.locator(".banner--error")).to_contain_text(REFUSED)
         screenshot(page, f"csrf-refused-{host}-1280")
+        page.set_viewport_size(HANDHELD)  # the refusal reads on a handheld too, without sideways scrolling
+        assert page.evaluate("document.documentElement.scrollWidth") <= HANDHELD["width"]
+        screenshot(page, f"csrf-refused-{host}-360")
     assert snapshot(db) == before
     assert lot_status(db, page.lot) is LotStatus.AVAILABLE
 
