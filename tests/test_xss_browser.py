@@ -292,6 +292,12 @@ def test_payloads_in_every_field_show_as_text_on_every_page(xss_page, live_serve
             visible(page, value, where)
     screenshot(page, "xss-scan-page-1280")
 
+    # Location names show in set-up's location choices (an <option>'s text, not the page's innerText).
+    page.goto(base + "/setup")
+    options = page.evaluate("() => Array.from(document.querySelectorAll('option')).map(o => o.textContent)")
+    for value in (t("location", 120), t("line", 120)):
+        assert any(" ".join(value.split()) in " ".join(o.split()) for o in options), (value, options)
+
     # And every other GET page of the app, with the same hostile site behind it: nothing runs anywhere.
     for where, path in sorted(page_urls(sqlite_app, site).items()):
         response = page.goto(base + path)
