@@ -144,10 +144,11 @@ def worker_command(threads: int, poll: float) -> None:
     import signal
     import threading
 
-    worker = _start_print_worker(current_app._get_current_object(), threads=threads, poll_s=poll)
-    expiry = _start_expiry_job(current_app._get_current_object())
+    # The stop signal first: a SIGTERM while the worker starts must stop it cleanly, not kill it.
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
+    worker = _start_print_worker(current_app._get_current_object(), threads=threads, poll_s=poll)
+    expiry = _start_expiry_job(current_app._get_current_object())
     click.echo("Sending print jobs (Ctrl+C stops)")
     try:
         while not done.wait(0.2):

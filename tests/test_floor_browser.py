@@ -131,7 +131,7 @@ def test_a_page_can_take_a_command_itself(live_server, browser_page, floor_site)
     page.evaluate("""() => document.body.addEventListener("station:command", e => {
         document.body.dataset.took = e.detail.command; e.preventDefault(); })""")
     scan(page, "CMD:REPRINT")
-    page.wait_for_function("document.body.dataset.took === 'reprint'")
+    page.wait_for_function("() => document.body.dataset.took === 'reprint'")
     expect(page.locator("#floor-banner .banner")).to_have_count(0)
 
 

@@ -260,7 +260,7 @@ def test_printers_page_in_chromium_live_with_a_worker_and_gloves(sqlite_app, liv
 
         line.locator(".job").first.get_by_role("button", name="Reprint").click()
         page.locator("#printers-message").filter(has_text="again as job").wait_for()
-        page.wait_for_function("document.querySelectorAll('[data-printer=\"line-zebra\"] "
+        page.wait_for_function("() => document.querySelectorAll('[data-printer=\"line-zebra\"] "
                                ".job[data-status=\"sent\"]').length >= 2", timeout=15_000)
         page.set_viewport_size({"width": 360, "height": 740})
         page.screenshot(path=str(tmp_path / "printers-handheld.png"), full_page=True)
