@@ -518,6 +518,22 @@ class StationDevice(Base):
     scanner_url: Mapped[str | None] = mapped_column(String(300))
 
 
+class ScannerReading(Base):
+    """How a station's scanner is being read, by whichever process reads it (the scanner service):
+    kept here so that every app process can show it on the scan log page."""
+
+    __tablename__ = "scanner_readings"
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), primary_key=True)
+    url: Mapped[str] = mapped_column(String(300))
+    state: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    scans: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_scan_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    reader: Mapped[str] = mapped_column(String(80))  # host:pid of the process reading it
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class PrintJob(Base):
     __tablename__ = "print_jobs"
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import socket
 import threading
 from dataclasses import dataclass, field
 
@@ -23,7 +25,7 @@ from sqlalchemy import select
 from . import netpolicy
 from .agent import AGENT_SCANNER_URL
 from .db import Database
-from .models import StationDevice
+from .models import ScannerReading, StationDevice
 from .scanning import ScanContext
 from .services.scans import DEFAULT_BOUNCE_MS, ingest
 
@@ -139,15 +141,16 @@ class ScannerService:
         except Exception as exc:  # noqa: BLE001 — a bad URL or a busy name is shown, not fatal
             b.state, b.error = "error", str(exc)
             log.warning("station %s: scanner %s not opened: %s", b.station, b.url, exc)
+            self._publish(b)
 
-    @staticmethod
-    def _close(b: BoundScanner) -> None:
+    def _close(self, b: BoundScanner) -> None:
         if b.scanner is not None:
             try:
                 b.scanner.stop()
             except Exception:  # noqa: BLE001
                 log.exception("station %s: scanner %s did not stop cleanly", b.station, b.url)
         b.state = "stopped"
+        self._publish(b)
 
     # --- events (on each scanner's reader thread) ----------------------------------------------
 
@@ -176,12 +179,26 @@ class ScannerService:
         with b.lock:
             b.scans += 1
             b.last_scan_at = dt.datetime.now(dt.timezone.utc)
+        self._publish(b)
 
-    @staticmethod
-    def _on_status(b: BoundScanner, status) -> None:
+    def _on_status(self, b: BoundScanner, status) -> None:
         state = getattr(status, "state", None)
         b.state = str(getattr(state, "value", state) or "unknown")
         b.error = getattr(status, "last_error", None)
+        self._publish(b)
+
+    def _publish(self, b: BoundScanner) -> None:
+        """Write the scanner's state where every app process reads it (scanner_readings); a
+        database hiccup costs only this update."""
+        with b.lock:
+            row = ScannerReading(station_id=b.station_id, url=b.url, state=b.state[:16], error=b.error,
+                                 scans=b.scans, failures=b.failures, last_scan_at=b.last_scan_at,
+                                 reader=f"{socket.gethostname()}:{os.getpid()}", updated_at=dt.datetime.now(dt.timezone.utc))
+        try:
+            with self.db.write() as session:
+                session.merge(row)
+        except Exception:  # noqa: BLE001 — the scanner keeps being read
+            log.warning("station %s: scanner state not saved", b.station, exc_info=True)
 
     # --- for the diagnostics page -----------------------------------------------------------
 

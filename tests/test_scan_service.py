@@ -150,17 +150,26 @@ def test_a_serial_scanner_on_a_real_pty_feeds_its_station_end_to_end(app, client
         os.close(master)
 
 
-def test_the_scan_log_page_shows_the_scanners_this_process_reads(app, client, sim_name):
+def test_the_scan_log_page_of_any_process_shows_the_scanners_another_process_reads(app, client, sim_name,
+                                                                                    db_url, tmp_path):
+    """The scanner service runs in one process; the page may be served by another (station run
+    --workers N, or `station scanners` beside the server): the state is read from the database."""
+    from station import create_app
+
     add_station(app.extensions["station.db"], "Dock tablet", f"sim://{sim_name}")
     assert "Scanners read by this server" not in client.get("/scans").text
-    service = start_for(app)
+    other = create_app({"TESTING": True, "DATABASE_URL": db_url})  # the process reading the scanners
+    service = start_for(other)
     try:
         sim.inject(sim_name, b"LOC:A-01-02")
+        wait_until(lambda: re.search(r'data-label="Scans" class="num">1\b', client.get("/scans").text),
+                   what="the scan counted on the page")
         page = client.get("/scans").text
+        assert "Scanners read by this server" in page and f"sim://{sim_name}" in page and "connected" in page
     finally:
         service.stop()
-    assert "Scanners read by this server" in page and f"sim://{sim_name}" in page
-    assert re.search(r'data-label="Scans" class="num">1\b', page)
+        other.extensions["station.db"].dispose()
+    assert "stopped" in client.get("/scans").text  # the reader said so as it stopped
 
 
 def test_a_scan_cut_off_by_an_unplug_is_never_resolved(app, db, sim_name):

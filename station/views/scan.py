@@ -32,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import clock, get_db
-from ..models import Scan, StationDevice
+from ..models import Scan, ScannerReading, StationDevice
 from ..scanning import ScanContext
 from ..services import scans
 from ..services.errors import NotFound
@@ -229,12 +229,21 @@ def log():
             abort(404, description=f"No station called {name!r}")
         rows = scans.recent(session, station_id=station.id if station else None, limit=limit)
         refresh = url_for(".log", **({"station": station.name} if station else {}))
-        # Scanners read by this process (`station run`); another process's are not known here.
-        service = current_app.extensions.get("station.scanners")
         return page_or_fragment("scans.html", "partials/scan_rows.html", rows=rows, stations=stations,
                                 station=station, refresh=refresh, limit=limit,
-                                scanners=service.status() if service else None,
-                                hexdump=hexdump, when_ms=when_ms)
+                                scanners=scanner_readings(session), hexdump=hexdump, when_ms=when_ms)
+
+
+def scanner_readings(session: Session) -> list[dict]:
+    """The stations' scanners as the process reading them last reported them (any process may serve
+    this page; the scanner service runs in one)."""
+    rows = session.execute(
+        select(StationDevice.name, ScannerReading)
+        .join(ScannerReading, ScannerReading.station_id == StationDevice.id)
+        .where(StationDevice.scanner_url == ScannerReading.url)  # not a scanner the station no longer has
+        .order_by(StationDevice.name)).all()
+    return [{"station": name, "url": r.url, "state": r.state, "error": r.error, "scans": r.scans,
+             "failures": r.failures, "last_scan_at": r.last_scan_at} for name, r in rows]
 
 
 def hexdump(raw: bytes, limit: int = 64) -> str:
