@@ -311,7 +311,8 @@ def test_openapi_documents_the_label_routes(client):
 # --- the lot card's preview --------------------------------------------------------------------
 
 
-def test_the_lot_card_offers_a_label_preview_that_needs_no_token(client, site, database):
+def test_the_lot_card_offers_a_label_preview_that_needs_no_token(client, signed_in, site, database):
+    signed_in(client, "picker")  # no API token: the page's signed-in operator is enough
     page = client.get(f"/lots/{site['bolt']}")
     assert page.status_code == 200
     src = f'src="/lots/{site["bolt"]}/label.png"'

@@ -174,7 +174,8 @@ def test_command_barcodes_in_the_note_confirm_or_cancel(client, db, signed_in, l
     assert events(db, lot_number)[0][2] == "Damaged"
 
 
-def test_a_command_scanned_into_the_lookup_goes_to_the_open_form(client, lot_number):
+def test_a_command_scanned_into_the_lookup_goes_to_the_open_form(client, signed_in, lot_number):
+    signed_in(client, "supervisor")
     response = client.get("/lots/card?lot=CMD:CONFIRM", headers=HX)
     assert response.status_code == 200
     assert response.headers["HX-Reswap"] == "none" and response.headers["HX-Trigger"] == "lot-action-confirm"

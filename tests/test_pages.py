@@ -16,6 +16,14 @@ HX = {"HX-Request": "true"}
 SSCC = "376123450000000016"
 
 
+@pytest.fixture
+def client(client, signed_in):
+    """Every page needs a signed-in operator (views/floor.py require_signed_in): a picker's client,
+    whose role may use the lookup and the scan page."""
+    signed_in(client, "picker")
+    return client
+
+
 def text_of(body: str) -> str:
     """The page's visible text, tags dropped and entities decoded, whitespace collapsed."""
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
@@ -80,12 +88,20 @@ def test_coming_soon_tiles_are_not_dead_links(client, signed_in):
     assert not any("href" in tile for tile in soon)
 
 
-def test_home_signed_out_offers_sign_in_and_only_the_lookup_tiles(client):
-    response = client.get("/")
+def test_home_signed_out_offers_sign_in_and_no_tiles(app):
+    response = app.test_client().get("/")  # nobody signed in (this module's `client` is a picker's)
+    assert response.status_code == 200
     page = text_of(response.text)
     assert "Scan your badge to sign in" in page
-    assert "Lot lookup" in page and "Receiving" not in page and "Picking" not in page
+    for title in ("Lot lookup", "Scan", "Receiving", "Picking", "Printers"):
+        assert f'<span class="tile__title">{title}</span>' not in response.text
+    assert 'class="tiles"' not in response.text and 'class="tile' not in response.text
     assert 'href="/signin"' in response.text
+
+
+def test_home_shows_a_picker_the_lookup_tiles(client):
+    page = text_of(client.get("/").text)
+    assert "Lot lookup" in page and "Picking" in page and "Receiving" not in page
 
 
 def test_lot_lookup_page_has_an_autofocused_scan_input_and_no_inline_script(client):

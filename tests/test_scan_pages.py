@@ -12,6 +12,14 @@ HX = {"HX-Request": "true"}
 
 
 @pytest.fixture
+def client(client, signed_in):
+    """Every page needs a signed-in operator (views/floor.py require_signed_in): a picker's client,
+    whose role may use the lookup and the scan page."""
+    signed_in(client, "picker")
+    return client
+
+
+@pytest.fixture
 def db(app):
     return app.extensions["station.db"]
 

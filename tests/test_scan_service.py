@@ -15,6 +15,14 @@ from station.scanner_service import ScannerService, start_for
 from devices.scanners import sim
 
 HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def client(client, signed_in):
+    """The scan feed and the scan log need a signed-in operator (views/floor.py require_signed_in);
+    the scan log is a supervisor's diagnostics page."""
+    signed_in(client, "supervisor")
+    return client
 GS1 = b"]C1010950110153000310ABC123\x1d17240630"
 
 

@@ -785,12 +785,17 @@
 
   // --- scans from the station's own scanner (serial, simulated), by polling the scan log -------
 
+  var feedStopped = false;
+
   function poll() {
     if (!cfg.feed) return;
     if (document.hidden) { setTimeout(poll, 1000); return; }
     var url = new URL(cfg.feed, window.location.href);
     url.searchParams.set("after", String(cursor));
     fetch(url.toString(), { cache: "no-store", headers: { "HX-Request": "true" } }).then(function (response) {
+      // Signed out meanwhile (another tab, badge deactivated): go to sign in, do not poll into 401s.
+      var redirect = response.status === 401 && response.headers.get("HX-Redirect");
+      if (redirect) { feedStopped = true; window.location.assign(redirect); return null; }
       if (response.status !== 200) return null;
       var last = parseInt(response.headers.get("X-Scan-Last") || "0", 10);
       return response.text().then(function (html) {
@@ -798,7 +803,7 @@
         if (last > cursor) cursor = last;
       });
     }).catch(function () { /* offline: the next poll tries again */ }).then(function () {
-      setTimeout(poll, cfg.pollMs);
+      if (!feedStopped) setTimeout(poll, cfg.pollMs);
     });
   }
 

@@ -14,6 +14,12 @@ Python API (import from station.views.floor)
                                              printer_name, scanner_url
     actor(raw_scan=None) -> Actor             services.actor.Actor for the signed-in operator and
                                              station: pass it to every write service
+    Every endpoint needs a signed-in operator (require_signed_in, a before_request set up by
+    init_app) except those in OPEN_ENDPOINTS / OPEN_BLUEPRINTS, each listed with its reason: the
+    sign-in flow, /floor/badge, the station scanner feed (the sign-in page reads badges from it),
+    static files, htmx, the home page (signed out: only the sign-in prompt) and the API (its own
+    bearer token). Signed out, a page goes to the sign-in page with ?next=; htmx / station.js get
+    401 + HX-Redirect; JSON clients 401 {"error": "signed_out", "message": ...}.
     @requires("receiving")                    view decorator: signed out -> sign-in page with ?next=;
                                              without the role -> 403 page in plain words; for htmx /
                                              station.js requests: 401 + HX-Redirect, or 403 + a red
@@ -445,6 +451,31 @@ def banner_response(kind: str, message: str, status: int = 200, detail: str | No
                                          detail=detail), status)
 
 
+def wants_json() -> bool:
+    """A client of the scan page that asked for JSON (Accept, or a JSON body), not htmx / station.js."""
+    if is_htmx():
+        return False
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" or request.is_json
+
+
+def signed_out_response():
+    """What a signed-out request gets: a full page goes to the sign-in page (?next= brings the worker
+    back); htmx / station.js get 401 + HX-Redirect with a red banner; JSON clients 401 in words."""
+    target = signin_url(here())
+    why = ("You were signed out after a while without use — scan your badge to go on."
+           if g.get("floor_timed_out") else "Sign in first — scan your badge.")
+    if is_htmx():
+        response = banner_response("error", why, 401)
+        response.headers["HX-Redirect"] = target
+        return response
+    if wants_json():
+        response = make_response({"error": "signed_out", "message": why}, 401)
+        response.headers["Location"] = target
+        return response
+    return redirect(target)
+
+
 def requires(workflow: str):
     """Only operators whose role may use `workflow` get into the view."""
     if workflow not in WORKFLOWS:
@@ -455,14 +486,7 @@ def requires(workflow: str):
         def guarded(*args, **kwargs):
             op = current_operator()
             if op is None:
-                target = signin_url(here())
-                if is_htmx():
-                    why = ("You were signed out after a while without use — scan your badge to go on."
-                           if g.get("floor_timed_out") else "Sign in first — scan your badge.")
-                    response = banner_response("error", why, 401)
-                    response.headers["HX-Redirect"] = target
-                    return response
-                return redirect(target)
+                return signed_out_response()
             if op.role not in WORKFLOWS[workflow]:
                 message = refusal(workflow)
                 detail = f"You are signed in as {op.name}, {op.role_name}."
@@ -479,7 +503,50 @@ def requires(workflow: str):
     return decorate
 
 
+# --- every page needs a signed-in operator ---------------------------------------------------------
+
+# The endpoints a signed-out browser may reach, and why. Everything else (every page, partial, feed,
+# preview and form post, including ones added later) needs a signed-in operator; @requires(workflow)
+# on a view then decides whether that operator's role may use it.
+OPEN_ENDPOINTS = {
+    # the sign-in flow itself: the page, the typed badge, the PIN step, cancelling it, signing out
+    "signin.page": "the sign-in page",
+    "signin.submit": "the sign-in page",
+    "signin.pin": "the sign-in page",
+    "signin.pin_submit": "the sign-in page",
+    "signin.cancel": "the sign-in page",
+    "signin.signout": "signing out must work whatever state the session is in",
+    "signin.scan": "the sign-in and home pages' wedge capture: it takes badges only",
+    "signin.badge": "a scanned OPR: badge goes here from every page, the sign-in page included",
+    # the sign-in page of a station with its own (serial, simulated) scanner polls that scanner's new
+    # scans, so a badge scanned on it signs in (station.js sends badges to /floor/badge); without this a
+    # station with a serial scanner could not be signed in to by scanning
+    "scan.station_feed": "the sign-in page of a station with its own scanner reads badges from it",
+    # files every page (the sign-in page too) loads
+    "static": "CSS, JS, icons",
+    "vendor": "htmx",
+    # the home page: signed out it is only a sign-in prompt (views/home.py shows no tiles then)
+    "home.index": "a sign-in prompt when signed out",
+}
+OPEN_BLUEPRINTS = {
+    "api": "the JSON API checks its own bearer token on every route (station/api/core.py)",
+}
+
+
+def require_signed_in():
+    """before_request: a signed-out request to any endpoint not listed open goes to sign in."""
+    endpoint = request.endpoint
+    if endpoint is None:  # no such URL (404) or method (405): Flask answers that as usual
+        return None
+    if endpoint in OPEN_ENDPOINTS or request.blueprint in OPEN_BLUEPRINTS:
+        return None
+    if current_operator() is None:
+        return signed_out_response()
+    return None
+
+
 def init_app(app) -> None:
+    app.before_request(require_signed_in)
     app.add_template_global(can)
     app.add_template_global(current_operator)
     app.add_template_global(current_station)

@@ -31,15 +31,14 @@ TILES = [
     Tile("Printers", "Printer states, label jobs, test print", "printers.index", "printer", "lookup"),
     Tile("Station set-up", "Which station this device is", "setup.page", "home", "setup"),
 ]
-OPEN = "lookup"  # the tiles shown before anyone signs in: looking things up changes nothing
 
 
 @bp.get("/")
 def index():
-    """The tiles of the workflows the signed-in operator may use; signed out, a sign-in prompt and
-    the lookup tiles."""
+    """The tiles of the workflows the signed-in operator may use; signed out, only the sign-in prompt
+    (every workflow page needs a signed-in operator: floor.require_signed_in)."""
     op = current_operator()
-    shown = [t for t in TILES if (op.role in WORKFLOWS[t.workflow] if op else t.workflow == OPEN)]
+    shown = [t for t in TILES if op is not None and op.role in WORKFLOWS[t.workflow]]
     tiles = [(tile, url_for(tile.endpoint) if tile.endpoint in current_app.view_functions else None)
              for tile in shown]
     return render_template("home.html", tiles=tiles, operator=op)
