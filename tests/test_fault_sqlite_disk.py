@@ -13,6 +13,7 @@ import resource
 import shutil
 import sqlite3
 import subprocess
+import time
 from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
@@ -22,8 +23,9 @@ from sqlalchemy import select
 from factories import assert_books_balance, basic_site
 from station import create_app
 from station.db import Database
-from station.models import Lot, Role
+from station.models import Lot, Operator, Role
 from station.services.tokens import create_token
+from station.views.floor import SESSION_KEY
 from test_server import STATION, free_port, wait_for
 
 
@@ -124,9 +126,18 @@ def test_a_full_disk_is_said_plainly_and_loses_nothing_acknowledged(sqlite_site,
 def test_a_read_only_database_refuses_writes_in_words_and_still_answers_reads(sqlite_site, tmp_path,
                                                                              monkeypatch):
     path, token = sqlite_site
+    db = Database(f"sqlite:///{path}")
+    with db.write() as s:  # pages need a signed-in operator: one is there before the file turns read-only
+        op = Operator(badge="RO-1", name="Pat Picker", role=Role.PICKER)
+        s.add(op)
+        s.flush()
+        op_id = op.id
+    db.dispose()
     monkeypatch.setenv("STATION_INSTANCE", str(tmp_path / "instance"))
     app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///file:{path}?mode=ro&uri=true"})
     client = app.test_client()
+    with client.session_transaction() as session:
+        session[SESSION_KEY] = {"op": op_id, "at": int(time.time())}
     headers = {"Authorization": f"Bearer {token}"}
     try:
         response = client.post("/api/v1/receipts", json={"sku": "BOLT", "qty": 1, "location": "A-01"},
