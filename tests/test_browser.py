@@ -43,6 +43,13 @@ def lots(sqlite_app) -> list[str]:
         return [first.lot_number, second.lot_number]
 
 
+@pytest.fixture
+def browser_page(browser_page, live_server, sqlite_app, signed_in_page):
+    """A tablet tab signed in as a picker: every page needs a signed-in operator (views/floor.py)."""
+    signed_in_page(browser_page, live_server.url, sqlite_app, "picker")
+    return browser_page
+
+
 def scan(page, code: str) -> None:
     """What a keyboard-wedge scanner does: a burst of keystrokes, then Enter."""
     page.keyboard.type(code)
@@ -119,10 +126,11 @@ def test_lost_connection_says_the_scan_is_kept_instead_of_nothing(live_server, b
 
 
 @pytest.mark.parametrize("size", [TABLET, HANDHELD], ids=["tablet", "handheld"])
-def test_pages_fit_the_screen_with_big_targets(live_server, browser, lots, size):
+def test_pages_fit_the_screen_with_big_targets(live_server, browser, sqlite_app, signed_in_page, lots, size):
     context = browser.new_context(viewport=size)
     page = context.new_page()
     try:
+        signed_in_page(page, live_server.url, sqlite_app, "picker")
         for path in ("/", f"/lots/{lots[0]}"):
             page.goto(live_server.url + path)
             assert page.evaluate("document.documentElement.scrollWidth") <= size["width"], path
@@ -138,13 +146,21 @@ def test_pages_fit_the_screen_with_big_targets(live_server, browser, lots, size)
 
 
 @pytest.mark.parametrize("size", [TABLET, HANDHELD], ids=["1280x800", "360x740"])
-def test_screenshots(live_server, browser, lots, size):
-    """Pictures to look at (test-artifacts/, gitignored): home, a held lot, an unknown lot."""
+def test_screenshots(live_server, browser, sqlite_app, signed_in_page, lots, size):
+    """Pictures to look at (test-artifacts/, gitignored): home signed out (only the sign-in prompt) and
+    signed in, a held lot, an unknown lot."""
     context = browser.new_context(viewport=size)
     page = context.new_page()
     tag = f"{size['width']}x{size['height']}"
     try:
         page.goto(f"{live_server.url}/")
+        expect(page.locator(".signin-cta")).to_be_visible()
+        expect(page.locator(".tile")).to_have_count(0)
+        assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+        screenshot(page, f"home-signed-out-{tag}")
+        page.goto(f"{live_server.url}/lots")  # signed out: the sign-in page, which brings the worker back
+        expect(page).to_have_url(f"{live_server.url}/signin?next=/lots")
+        signed_in_page(page, live_server.url, sqlite_app, "picker")
         screenshot(page, f"home-{tag}")
         page.goto(f"{live_server.url}/lots")
         scan(page, lots[0])

@@ -2,6 +2,7 @@
 alone, retries answered once, serial/simulated scans pushed onto the page, and screenshots."""
 from __future__ import annotations
 
+import re
 import statistics
 import time
 import uuid
@@ -47,6 +48,13 @@ def site(sqlite_app) -> dict:
         s.flush()
         return {"db": db, "held": held.lot_number, "fine": fine.lot_number, "sim": sim_name,
                 "station_id": station.id}
+
+
+@pytest.fixture
+def browser_page(browser_page, live_server, sqlite_app, signed_in_page):
+    """A tablet tab signed in as a picker: every page needs a signed-in operator (views/floor.py)."""
+    signed_in_page(browser_page, live_server.url, sqlite_app, "picker")
+    return browser_page
 
 
 def logged(db) -> list[tuple[str, str, bool]]:
@@ -341,11 +349,13 @@ def test_the_page_remembers_its_station_and_offers_the_others(live_server, brows
 
 
 @pytest.mark.parametrize("size", [TABLET, HANDHELD], ids=["tablet", "handheld"])
-def test_scan_page_fits_the_screen_with_big_targets_and_screenshots(live_server, browser, site, size):
+def test_scan_page_fits_the_screen_with_big_targets_and_screenshots(live_server, browser, sqlite_app, signed_in_page,
+                                                                   site, size):
     context = browser.new_context(viewport=size)
     page = context.new_page()
     tag = f"{size['width']}x{size['height']}"
     try:
+        signed_in_page(page, live_server.url, sqlite_app, "picker")
         open_scan_page(page, live_server)
         screenshot(page, f"scan-ready-{tag}")
         wedge(page, f"LOT:{site['held']}")
@@ -369,3 +379,19 @@ def test_scan_page_fits_the_screen_with_big_targets_and_screenshots(live_server,
         screenshot(page, f"scan-log-{tag}")
     finally:
         context.close()
+
+
+def test_signed_out_meanwhile_the_scan_page_goes_to_sign_in_instead_of_polling_into_errors(
+        live_server, browser_page, site):
+    page = browser_page
+    open_scan_page(page, live_server)
+    polls: list[int] = []
+    page.on("response", lambda r: polls.append(r.status) if "/scan/feed" in r.url else None)
+    page.context.request.post(f"{live_server.url}/signout")  # another tab of this browser signs out
+    page.wait_for_url(re.compile(r"/signin\?next="))
+    # signed in again, the worker comes back to the scan page (not to the feed the poll asked for)
+    assert page.url == f"{live_server.url}/signin?next=/scan?station%3DDock%2Btablet", page.url
+    expect(page.locator("#badge")).to_be_visible()
+    settled = len(polls)
+    page.wait_for_timeout(600)  # four poll intervals: the sign-in page does not poll the scan feed
+    assert polls.count(401) <= 1 and len(polls) == settled, polls

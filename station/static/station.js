@@ -792,7 +792,7 @@
     if (document.hidden) { setTimeout(poll, 1000); return; }
     var url = new URL(cfg.feed, window.location.href);
     url.searchParams.set("after", String(cursor));
-    fetch(url.toString(), { cache: "no-store", headers: { "HX-Request": "true" } }).then(function (response) {
+    fetch(url.toString(), { cache: "no-store", headers: { "HX-Request": "true", "HX-Current-URL": window.location.href } }).then(function (response) {
       // Signed out meanwhile (another tab, badge deactivated): go to sign in, do not poll into 401s.
       var redirect = response.status === 401 && response.headers.get("HX-Redirect");
       if (redirect) { feedStopped = true; window.location.assign(redirect); return null; }
