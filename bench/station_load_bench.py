@@ -44,6 +44,7 @@ import resolve_bench as rb  # noqa: E402
 import suggest_bench as sb  # noqa: E402
 
 STATIONS_PREFIX = "Load station"
+LOAD_BADGE = "LOAD-PICKER"
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -103,12 +104,34 @@ def _add_stations(con, count: int, mark: str) -> None:
     con.execute(f"DELETE FROM stations WHERE name LIKE {mark}", (f"{STATIONS_PREFIX}%",))
     for i in range(count):
         con.execute(f"INSERT INTO stations (name) VALUES ({mark})", (f"{STATIONS_PREFIX} {i + 1:02d}",))
+    # The scan page needs a signed-in operator (views/floor.py require_signed_in): the tablets' picker.
+    con.execute(f"INSERT INTO operators (badge, name, role, active, pin_failures) "
+                f"SELECT {mark}, 'Load picker', 'picker', {mark}, 0 "
+                f"WHERE NOT EXISTS (SELECT 1 FROM operators WHERE badge = {mark})", (LOAD_BADGE, True, LOAD_BADGE))
+
+
+def sign_in(port: int) -> str:
+    """The session cookie of LOAD_BADGE signed in through /signin, as a tablet's browser holds it."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("POST", "/signin", body=urlencode({"badge": LOAD_BADGE}),
+                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = conn.getresponse()
+    response.read()
+    cookies = [v.split(";", 1)[0] for k, v in response.getheaders() if k.lower() == "set-cookie"]
+    conn.close()
+    session = [c for c in cookies if c.startswith("session=")]
+    if response.status != 303 or not session:
+        raise SystemExit(f"signing in {LOAD_BADGE} failed: HTTP {response.status}")
+    return session[0]
 
 
 # --- the stations ------------------------------------------------------------------------------------
 
 
-async def station(port: int, name: str, scans: list[str], stop_at: float, rng: random.Random, out: dict) -> None:
+async def station(port: int, cookie: str, name: str, scans: list[str], stop_at: float, rng: random.Random,
+                  out: dict) -> None:
     """One tablet: Poisson scans at 1/s with bursts of 10 at 10/s; each scan retried with its client id
     until the server answers it."""
     reader = writer = None
@@ -118,7 +141,7 @@ async def station(port: int, name: str, scans: list[str], stop_at: float, rng: r
         code = rng.choice(scans)
         client_id = f"load-{uuid.uuid4().hex}"
         body = urlencode({"code": code, "client_id": client_id, "station": name, "source": "wedge"}).encode()
-        request = (f"POST /scan HTTP/1.1\r\nHost: bench\r\nAccept: application/json\r\n"
+        request = (f"POST /scan HTTP/1.1\r\nHost: bench\r\nAccept: application/json\r\nCookie: {cookie}\r\n"
                    f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n"
                    ).encode() + body
         wait = due - time.perf_counter()
@@ -168,7 +191,8 @@ async def drive(port: int, stations: int, scans: list[str], seconds: float, seed
     out = {"sent": [], "latencies": [], "errors": []}
     stop_at = time.monotonic() + seconds
     rng = random.Random(seed)
-    await asyncio.gather(*(station(port, f"{STATIONS_PREFIX} {i + 1:02d}", scans, stop_at,
+    cookie = sign_in(port)  # one picker signed in; every tablet holds that session cookie
+    await asyncio.gather(*(station(port, cookie, f"{STATIONS_PREFIX} {i + 1:02d}", scans, stop_at,
                                    random.Random(rng.random()), out) for i in range(stations)))
     return out
 
