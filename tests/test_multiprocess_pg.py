@@ -15,7 +15,9 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
-from urllib.request import Request, urlopen
+from http.cookiejar import CookieJar
+from urllib.parse import urlencode
+from urllib.request import HTTPCookieProcessor, Request, build_opener, urlopen
 
 import pytest
 from sqlalchemy import select
@@ -26,7 +28,7 @@ from devices.scanners import sim
 from factories import basic_site, printer, received_lot
 from station.agent import Agent
 from station.db import Database
-from station.models import PrintJob, PrintJobStatus, Role, StationDevice
+from station.models import Operator, PrintJob, PrintJobStatus, Role, StationDevice
 from station.services.tokens import create_token
 from test_server import free_port, wait_for
 
@@ -44,6 +46,7 @@ def site(pg_url, tmp_path):
         lots = [received_lot(s, "BOLT", 5).lot_number for _ in range(LOTS)]
         printer(s, name="dock-zebra", url=f"tcp://127.0.0.1:{emulator.port}")
         s.add(StationDevice(name="Dock PC"))
+        s.add(Operator(badge="MP-1", name="Pat Picker", role=Role.PICKER))  # the station page's operator
         token = create_token(s, "multi-process test", Role.SUPERVISOR)
     yield db, emulator, lots, token
     emulator.stop()
@@ -136,9 +139,16 @@ def test_a_scan_through_the_agent_reaches_the_station_page(site, processes, tmp_
                  what="the scan sent")
 
     # The station's page polls its feed: any process answers it from the database (SO_REUSEPORT
-    # spreads these one-connection requests over both).
+    # spreads these one-connection requests over both), for the operator signed in at the page
+    # (whichever process signed them in).
+    browser = build_opener(HTTPCookieProcessor(CookieJar()))
+    with browser.open(Request(f"http://127.0.0.1:{port}/signin", method="POST",
+                              data=urlencode({"badge": "MP-1"}).encode()), timeout=5) as r:
+        assert r.url == f"http://127.0.0.1:{port}/"
+
     def feed() -> str:
-        with urlopen(f"http://127.0.0.1:{port}/scan/feed?station=Dock%20PC&after=0", timeout=5) as r:
+        with browser.open(f"http://127.0.0.1:{port}/scan/feed?station=Dock%20PC&after=0", timeout=5) as r:
+            assert r.url.endswith("after=0"), r.url  # not sent to the sign-in page
             return r.read().decode()
     pages = [feed() for _ in range(6)]
     assert all(lots[0] in page for page in pages)
