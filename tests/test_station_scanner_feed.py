@@ -349,3 +349,14 @@ def test_a_scan_from_the_stations_scanner_agent_drives_its_page_once(client, dat
     service = ScannerService(database, refresh_s=0)
     service.refresh()
     assert service.status() == []
+
+
+def test_signed_out_the_feed_gives_badge_scans_only(client, database, site):
+    """The sign-in page of a station with a scanner reads the badge scanned on it from the feed; the
+    rest of what was scanned there is not for someone who is not signed in."""
+    lot_scan = from_scanner(database, site, f"LOT:{site['lot']}")
+    badge_scan = from_scanner(database, site, "OPR:OP-9999")
+    listed = feed(client)
+    assert listed.status_code == 200
+    assert [s["id"] for s in listed.get_json()["scans"]] == [badge_scan]
+    assert lot_scan < listed.get_json()["last"]

@@ -34,9 +34,11 @@ from sqlalchemy.orm import Session
 from .. import clock, get_db
 from ..models import Scan, ScannerReading, StationDevice
 from ..scanning import ScanContext
+from ..scanning.codes import OPERATOR_PREFIX, split_station_code
 from ..services import scans
 from ..services.errors import NotFound
 from ..services.lots import lot_details
+from . import floor
 from .common import page_or_fragment, wants_fragment
 from .lots import card_context
 
@@ -184,7 +186,11 @@ def station_feed():
 
     JSON {"last": id, "scans": [{"id", "code"}]}: `last` is the newest scan looked at (wedge scans
     and bounces included), so the next poll starts after it; 204 when there is nothing newer. A
-    workflow page polls this every POLL_MS while it is open: one indexed query, usually empty."""
+    workflow page polls this every POLL_MS while it is open: one indexed query, usually empty.
+
+    Open to a signed-out page (the sign-in page of a station with its own scanner reads the badge
+    scanned on it from here), but then it gives badge scans only: what else was scanned at a
+    station is for signed-in operators."""
     after = request.args.get("after", type=int)
     if after is None or after < 0:
         return _refuse(400, "bad_cursor", "after must be a scan id (0 for the start).")
@@ -199,11 +205,22 @@ def station_feed():
         response = make_response("", 204)
     else:
         # Wedge scans the pages logged themselves, bounces and scans already applied are skipped.
+        signed_in = floor.current_operator() is not None
         fresh = [{"id": r.id, "code": r.raw.decode("utf-8", "replace")} for r in rows
                  if r.source not in scans.BROWSER_SOURCES and r.applied_by is None and not r.ignored]
+        if not signed_in:
+            fresh = [s for s in fresh if _is_badge(s["code"])]
         response = jsonify({"last": rows[-1].id, "scans": fresh})
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _is_badge(code: str) -> bool:
+    """An operator badge (OPR:…), with or without an AIM symbology prefix such as ]C0."""
+    if code.startswith("]") and len(code) >= 3:
+        code = code[3:]
+    parsed = split_station_code(code.strip())
+    return parsed is not None and parsed[0] == OPERATOR_PREFIX
 
 
 @bp.app_template_global()
