@@ -79,8 +79,14 @@ def pg_site(n: int, stations: int, admin_url: str) -> str:
     stations; its URL."""
     import psycopg
 
+    from station.db import Database
+    from station.schema import upgrade
+
     sb.load_pg(sb.Generator(n, 1, 1000, 0.5), admin_url, rebuild=False)
     _, url, schema = sb.pg_urls(admin_url, n)
+    db = Database(url)
+    upgrade(db)  # tables and columns added since the site was loaded
+    db.dispose()
     with psycopg.connect(sb._psycopg_conninfo(url), autocommit=True) as con:
         con.execute(f"SET search_path = {schema}")
         items = [r[0] for r in con.execute("SELECT id FROM items")]
