@@ -127,10 +127,13 @@ def test_kill_9_mid_stream_loses_nothing_acknowledged(site, tmp_path):
                threading.Thread(target=picker)]
     for t in threads:
         t.start()
-    wait_for(lambda: len(received) >= 40 and len(picked) >= 20, timeout=60, what="the stream to get going")
-    os.killpg(server.pid, signal.SIGKILL)  # the whole process group, mid-stream
-    server.wait(10)
-    stop.set()
+    try:
+        wait_for(lambda: len(received) >= 40 and len(picked) >= 20, timeout=60,
+                 what="the stream to get going")
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)  # the whole process group, mid-stream (or on failure)
+        server.wait(10)
+        stop.set()
     for t in threads:
         t.join(15)
     assert not refused, refused[:5]
