@@ -108,6 +108,18 @@ class Role(str, enum.Enum):
     ADMIN = "admin"
 
 
+class TokenRole(str, enum.Enum):
+    """An API token's role: an operator role, or "agent" — a station PC's scanner agent, bound to one
+    station, that may only post that station's scans."""
+
+    RECEIVER = "receiver"
+    PICKER = "picker"
+    LINE_OPERATOR = "line_operator"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+    AGENT = "agent"
+
+
 class SequenceReset(str, enum.Enum):
     DAILY = "daily"
     MONTHLY = "monthly"
@@ -124,7 +136,8 @@ class RunStatus(str, enum.Enum):
 class PrintJobStatus(str, enum.Enum):
     QUEUED = "queued"
     SENDING = "sending"
-    SENT = "sent"  # delivered to the printer (or its spooler); a printer cannot confirm more than that
+    SENT = "sent"  # delivered to the printer (or its spooler), not yet seen printed
+    PRINTED = "printed"  # the printer's own counters showed the job done
     FAILED = "failed"
     CANCELLED = "cancelled"
 
@@ -335,6 +348,8 @@ class Movement(Base):
     reason: Mapped[str | None] = mapped_column(String(200))
     raw_scan: Mapped[str | None] = mapped_column(String(400))
     followed_suggestion: Mapped[bool | None] = mapped_column(Boolean)
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"))  # an API write: whose token
+    chain_hash: Mapped[str | None] = mapped_column(String(64))  # tamper evidence (services/chain.py)
 
     lot: Mapped[Lot] = relationship()
     from_location: Mapped[Location | None] = relationship(foreign_keys=[from_location_id])
@@ -368,6 +383,8 @@ class LotEvent(Base):
     reason: Mapped[str] = mapped_column(String(200))
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
     station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"))
+    chain_hash: Mapped[str | None] = mapped_column(String(64))
 
     operator: Mapped[Operator | None] = relationship()
 
@@ -491,6 +508,7 @@ class Operator(Base):
     pin_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     pin_failed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     pin_locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    pin_lock_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # locks in a row
 
 
 class Printer(Base):
@@ -560,6 +578,9 @@ class PrintJob(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(80))  # the worker sending it
     claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    printed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    lost_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # requeued after a loss
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -586,10 +607,55 @@ class ApiToken(Base):
     __tablename__ = "api_tokens"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(60))
-    role: Mapped[Role] = mapped_column(_enum(Role, "token_role"))
+    role: Mapped[TokenRole] = mapped_column(_enum(TokenRole, "token_role"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))  # agent tokens: their station
+
+    __table_args__ = (CheckConstraint("role <> 'agent' OR station_id IS NOT NULL", name="agent_has_station"),)
+
+
+class ApiRequest(Base):
+    """An API write made with a request_id: a retry with the same id gets this answer again."""
+
+    __tablename__ = "api_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id"))
+    request_id: Mapped[str] = mapped_column(String(64))
+    endpoint: Mapped[str] = mapped_column(String(80))
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("token_id", "request_id"),)
+
+
+class FloorSession(Base):
+    """A signed-in browser: the session cookie carries a secret whose SHA-256 is this row's key, so a
+    session ends on the server (sign-out, idle timeout, operator disabled, "sign out everywhere")."""
+
+    __tablename__ = "floor_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"))
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    end_reason: Mapped[str | None] = mapped_column(String(20))  # signed_out, timed_out, disabled, everywhere
+
+    __table_args__ = (Index("ix_floor_sessions_operator_id", "operator_id", "ended_at"),)
+
+
+class ChainHead(Base):
+    """The last link of each tamper-evident chain (movements, lot_events, recall_events, scans): a
+    writer locks its chain's row, so rows are chained in one order even on PostgreSQL."""
+
+    __tablename__ = "chain_heads"
+    chain: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))
 
 
 
@@ -675,13 +741,15 @@ class RecallEvent(Base):
     note: Mapped[str | None] = mapped_column(String(200))
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
     station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"))
+    chain_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 # --- the scan log ----------------------------------------------------------------------------
 
 
 class Scan(Base):
-    """Every scan from every scanner, as it arrived and as it was resolved (append-only in practice).
+    """Every scan from every scanner, as it arrived and as it was resolved (append-only, hash-chained).
 
     A retried request (same client_id) is not logged again: the unique client_id makes the database
     the judge, across threads and processes. A trigger bounce (the same code from the same source
@@ -705,16 +773,25 @@ class Scan(Base):
     result: Mapped[dict] = mapped_column(JSON)  # the whole Resolution, returned again on a retry
     ignored: Mapped[bool] = mapped_column(Boolean, default=False)
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("scans.id"))
-    # A device scan (serial, simulated, the scanner agent) is applied by the station's open page,
-    # once: that request's client id (logged:<scan id>) lands here, and the unique index decides.
-    applied_by: Mapped[str | None] = mapped_column(String(64))
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"))  # posted with this API token
+    chain_hash: Mapped[str | None] = mapped_column(String(64))
 
     station: Mapped[StationDevice | None] = relationship()
     operator: Mapped[Operator | None] = relationship()
 
     __table_args__ = (
         UniqueConstraint("client_id"),
-        Index("uq_scans_applied_by", "applied_by", unique=True),
         Index("ix_scans_station_id", "station_id", "id"),
         Index("ix_scans_source", "source", "id"),
     )
+
+
+class ScanApplication(Base):
+    """A device scan (serial, simulated, the scanner agent) applied by the station's open page, once:
+    the scan log stays append-only, and this row's primary key decides which request applied it."""
+
+    __tablename__ = "scan_applications"
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)  # logged:<scan id>
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))  # signed in at that page
+    applied_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from factories import basic_site, received_lot
-from station.models import Movement, Scan, StationDevice
+from station.models import Movement, Scan, ScanApplication, StationDevice
 from station.services import catalog, scans
 
 HX = {"HX-Request": "true"}
@@ -109,8 +109,8 @@ def test_a_scanner_scan_sent_by_the_page_acts_once_and_is_logged_once(mover, dat
     assert f'data-scan-id="{scan_id}"' in first.text
     assert scan_rows(database) == rows  # nothing new in the log
     with database.read() as s:
-        row = s.get(Scan, scan_id)
-        assert row.applied_by == f"logged:{scan_id}" and row.operator_id is not None and row.source == SIM
+        row, applied = s.get(Scan, scan_id), s.get(ScanApplication, scan_id)
+        assert applied.client_id == f"logged:{scan_id}" and applied.operator_id is not None and row.source == SIM
     assert feed(mover).status_code == 200 and feed(mover).get_json()["scans"] == []  # applied: not offered again
 
     mover.post("/move/qty", data={"qty": "5"})
@@ -134,7 +134,7 @@ def test_only_this_stations_scanner_scans_can_be_sent_this_way(mover, database, 
     response = apply(mover, 999999, "LOC:A-02")
     assert response.status_code == 400 and "scan it again" in response.text
     with database.read() as s:
-        assert s.get(Scan, elsewhere).applied_by is None  # nothing claimed
+        assert s.get(ScanApplication, elsewhere) is None  # nothing claimed
 
 
 def test_racing_claims_of_one_scanner_scan_act_once(database, site):
@@ -202,7 +202,8 @@ def _open(page, live_server, sqlite_app, signed_in_page, role, path):
 def _logged(db) -> list[tuple[str, str, str | None]]:
     with db.read() as s:
         return [(raw.decode(), source, client_id) for raw, source, client_id in
-                s.execute(select(Scan.raw, Scan.source, Scan.applied_by).order_by(Scan.id))]
+                s.execute(select(Scan.raw, Scan.source, ScanApplication.client_id)
+                          .outerjoin(ScanApplication, ScanApplication.scan_id == Scan.id).order_by(Scan.id))]
 
 
 def test_a_pallet_scanned_on_the_stations_sim_scanner_fills_the_receiving_page(
@@ -307,7 +308,7 @@ def test_a_scanner_scan_applied_on_the_pick_page_picks_once_inside_its_transacti
     assert "already handled" in html.unescape(again.text) and "already handled" not in html.unescape(first.text)
     with database.read() as s:
         assert [qty for (qty,) in s.execute(select(Movement.qty).where(Movement.kind == "pick"))] == [3]
-        assert s.get(Scan, scan_id).applied_by == f"logged:{scan_id}"
+        assert s.get(ScanApplication, scan_id).client_id == f"logged:{scan_id}"
     assert scan_rows(database) == 1
 
 
@@ -342,7 +343,8 @@ def test_a_scan_from_the_stations_scanner_agent_drives_its_page_once(client, dat
     assert scan_rows(database) == rows  # nothing new in the log
     with database.read() as s:
         row = s.get(Scan, scan_id)
-        assert row.client_id == "agent-" + "1" * 32 and row.applied_by == f"logged:{scan_id}"
+        assert row.client_id == "agent-" + "1" * 32
+        assert s.get(ScanApplication, scan_id).client_id == f"logged:{scan_id}"
     assert client.get("/scan/station-feed", query_string={"station": "Line PC", "after": 0}).json["scans"] == []
     # The server's scanner service leaves an agent:// station alone.
     from station.scanner_service import ScannerService

@@ -14,9 +14,9 @@ scanner — comes through `ingest`, so they all run the same code and land in th
 - A scan a station's own scanner logged (serial, sim: the scanner service; or the scanner agent
   through POST /api/v1/scans) is applied by the page open at that station by sending it to the
   page's scan URL with the client id ``logged:<scan id>`` (`logged_client_id`). That logs nothing
-  new: the logged row is claimed (its empty ``applied_by`` set to that id, in one conditional
-  UPDATE; unique), so the first request acts on it and any later one — a retry, a second tab,
-  another process — gets ``retried``.
+  new: the logged row is claimed (a scan_applications row with that id is inserted; its primary key
+  is the scan's id), so the first request acts on it and any later one — a retry, a second tab,
+  another process — gets ``retried``. The scan log itself is never updated.
 """
 from __future__ import annotations
 
@@ -29,13 +29,13 @@ import unicodedata
 import zlib
 from dataclasses import dataclass
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from .. import clock
 from ..db import Database
-from ..models import Scan
+from ..models import Scan, ScanApplication
 from ..scanning import Resolution, ScanContext, resolve
 
 log = logging.getLogger(__name__)
@@ -228,18 +228,15 @@ def _claim(session: Session, scan_id: int, client_id: str, station_id: int | Non
     if earlier is not None:
         return earlier
     row = _claimable(session, scan_id, station_id)
-    values: dict = {"applied_by": client_id}
-    if operator_id is not None and row.operator_id is None:
-        values["operator_id"] = operator_id  # who was signed in at the page that acted on it
-    claimed = session.execute(
-        update(Scan).where(Scan.id == scan_id, Scan.applied_by.is_(None)).values(**values)
-        .execution_options(synchronize_session=False)).rowcount
-    if not claimed:
-        # Another request claimed it first (our UPDATE waited for it).
+    try:
+        with session.begin_nested():  # the primary key decides: one application per scan
+            session.add(ScanApplication(scan_id=scan_id, client_id=client_id, operator_id=operator_id))
+    except IntegrityError:
+        # Another request claimed it first (our INSERT waited for it).
         earlier = _by_client_id(session, client_id)
         if earlier is not None:
             return earlier
-        raise InvalidClientId("That scan was already applied by another page — scan it again.")
+        raise InvalidClientId("That scan was already applied by another page — scan it again.") from None
     if resolution is None:
         resolution = _resolve(session, row.raw, context)
     return ScanOutcome(scan_id=scan_id, resolution=resolution, ignored=row.ignored,
@@ -264,10 +261,13 @@ def outcome_of(row: Scan) -> ScanOutcome:
 
 
 def _by_client_id(session: Session, client_id: str) -> ScanOutcome | None:
-    column = Scan.applied_by if LOGGED_ID.match(client_id) else Scan.client_id
-    row = session.execute(
-        select(Scan.id, Scan.result, Scan.ignored, Scan.duplicate_of_id).where(column == client_id)
-    ).first()
+    stmt = select(Scan.id, Scan.result, Scan.ignored, Scan.duplicate_of_id)
+    if LOGGED_ID.match(client_id):
+        stmt = stmt.join(ScanApplication, ScanApplication.scan_id == Scan.id).where(
+            ScanApplication.client_id == client_id)
+    else:
+        stmt = stmt.where(Scan.client_id == client_id)
+    row = session.execute(stmt).first()
     if row is None:
         return None
     return ScanOutcome(scan_id=row.id, resolution=_restore(row.result), retried=True,

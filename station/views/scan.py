@@ -32,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import clock, get_db
-from ..models import Scan, ScannerReading, StationDevice
+from ..models import Scan, ScanApplication, ScannerReading, StationDevice
 from ..scanning import ScanContext
 from ..scanning.codes import OPERATOR_PREFIX, split_station_code
 from ..services import scans
@@ -199,7 +199,8 @@ def station_feed():
         if station is None:
             return _refuse(404, "unknown_station", "No such station — choose the station again.")
         rows = session.execute(
-            select(Scan.id, Scan.raw, Scan.source, Scan.applied_by, Scan.ignored)
+            select(Scan.id, Scan.raw, Scan.source, ScanApplication.scan_id.label("applied"), Scan.ignored)
+            .outerjoin(ScanApplication, ScanApplication.scan_id == Scan.id)
             .where(Scan.station_id == station.id, Scan.id > after).order_by(Scan.id).limit(FEED_LIMIT)).all()
     if not rows:
         response = make_response("", 204)
@@ -207,7 +208,7 @@ def station_feed():
         # Wedge scans the pages logged themselves, bounces and scans already applied are skipped.
         signed_in = floor.current_operator() is not None
         fresh = [{"id": r.id, "code": r.raw.decode("utf-8", "replace")} for r in rows
-                 if r.source not in scans.BROWSER_SOURCES and r.applied_by is None and not r.ignored]
+                 if r.source not in scans.BROWSER_SOURCES and r.applied is None and not r.ignored]
         if not signed_in:
             fresh = [s for s in fresh if _is_badge(s["code"])]
         response = jsonify({"last": rows[-1].id, "scans": fresh})
