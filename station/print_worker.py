@@ -425,10 +425,12 @@ class PrintWorker:
                 with self.db.write() as session:
                     self._relaxed(session)
                     return fn(session, *args, **kwargs)
-            except OperationalError:
+            except OperationalError as exc:
                 if attempt == 2:
                     raise
-                log.warning("print worker: database error, retrying", exc_info=True)
+                # A database blink is not a bug: one line, no traceback (the outage test reads the log).
+                reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200]
+                log.warning("print worker: database error (%s), retrying", reason)
                 time.sleep(0.2 * (attempt + 1))
 
     # --- printer states while idle -----------------------------------------------------------------
