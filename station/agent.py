@@ -3,7 +3,8 @@ every scan to the central server, keeping them on disk while the server cannot b
 
     station scanner-agent --server http://station.example:8000 --station "Dock 1" \\
         --scanner 'serial:///dev/ttyACM0?terminator=CR' --spool /var/lib/station-agent
-    (the API token comes from $STATION_AGENT_TOKEN or --token-file)
+    (the station's agent token comes from $STATION_AGENT_TOKEN or --token-file; make it on the server
+     with `station token create "Dock 1 agent" --role agent --station "Dock 1"`)
 
 Nothing is lost between the scanner and the scan log:
 - Each framed scan is appended to the journal (`<spool>/journal.jsonl`, fsynced) BEFORE anything is
@@ -14,11 +15,15 @@ Nothing is lost between the scanner and the scan log:
   but whose answer was lost is answered from the log (`retried`) instead of being logged twice.
 - A scan the server refuses for itself (a 400/422 about that scan) is written to `rejected.jsonl`
   and skipped, so one bad scan cannot stop the queue. A refusal that concerns every scan (no or a
-  revoked token, an unknown station) stops sending and keeps everything until it is fixed.
+  revoked token, a token that is not this station's agent token, a station whose scanner is not
+  agent://, an unknown station) stops sending and keeps everything until it is fixed.
 
-On the server, set the station's scanner to `agent://` (Station set-up, as an admin): the station's
-pages then take the agent's scans like those of a scanner the server reads itself, and the server
-does not try to open anything for it.
+On the server, set the station's scanner to `agent://` (Station set-up, as an admin) and make the
+station's own agent token (`station token create NAME --role agent --station STATION`): the server
+takes scans for a station only from that station's agent token (a token of any other role, even an
+admin's, gets 403), and the station's pages take them like those of a scanner the server reads
+itself — applied by the page open at the station as its signed-in operator, never with more rights.
+The server does not try to open anything for an agent:// scanner.
 
 It imports no Flask and opens no database: only `devices.scanners` and the standard library.
 """
@@ -234,18 +239,31 @@ class Agent:
             return "sent"
         except urllib.error.HTTPError as exc:
             code, message = _error_of(exc)
+            if exc.code == 403:  # the token or the station's set-up: the same for every scan
+                message = self._refusal_words(code, message)
             self.last_error = f"{exc.code} {code}: {message}"
             if exc.code in (400, 422) and code not in BLOCKING_CODES:
                 log.warning("scan %s refused by the server and set aside: %s", scan["client_id"], message)
                 return "rejected"
-            log.warning("server answered %s (%s); %d scan(s) kept, retrying", exc.code, message,
-                        len(self.journal))
+            level = logging.ERROR if exc.code in (401, 403) else logging.WARNING
+            log.log(level, "server answered %s (%s); %d scan(s) kept, retrying", exc.code, message,
+                    len(self.journal))
             return "retry"
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             self.last_error = f"server unreachable: {reason}"
             log.info("server unreachable (%s); %d scan(s) kept", reason, len(self.journal))
             return "retry"
+
+
+    def _refusal_words(self, code: str, message: str) -> str:
+        """A 403 in words an installer can act on: what is wrong with the token or the station."""
+        if code == "not_an_agent_station":
+            return (f"station {self.station!r} does not take scans from an agent: an admin sets its scanner "
+                    f"to {AGENT_SCANNER_URL} in Station set-up (server: {message})")
+        return (f"this token is not the agent token of station {self.station!r}: make one on the server with "
+                f"`station token create NAME --role agent --station {self.station!r}` and give it to the agent "
+                f"($STATION_AGENT_TOKEN or --token-file) (server: {message})")
 
 
 def _error_of(exc: urllib.error.HTTPError) -> tuple[str, str]:

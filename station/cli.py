@@ -6,7 +6,7 @@ from flask import current_app
 from flask.cli import FlaskGroup
 
 from . import create_app, get_db
-from .models import Role, SequenceReset
+from .models import Role, SequenceReset, TokenRole
 
 
 @click.command("init")
@@ -169,14 +169,27 @@ def token_group() -> None:
 
 @token_group.command("create")
 @click.argument("name")
-@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.SUPERVISOR.value,
-              show_default=True)
-def token_create_command(name: str, role: str) -> None:
-    """Create an API token and print it (it is shown only once)."""
-    from .services.tokens import create_token
+@click.option("--role", type=click.Choice([r.value for r in TokenRole]), default=Role.SUPERVISOR.value,
+              show_default=True,
+              help="An operator role (the API routes of its workflows), or agent: a station PC's scanner "
+                   "agent, which may only post its own station's scans.")
+@click.option("--station", default=None,
+              help="For --role agent (required): the station whose scans the token may post, by its name "
+                   "as in Station set-up. Other roles take no station.")
+def token_create_command(name: str, role: str, station: str | None) -> None:
+    """Create an API token and print it (it is shown only once).
 
-    with get_db().write() as session:
-        token = create_token(session, name, Role(role))
+    \b
+    station token create erp --role supervisor
+    station token create "Dock PC agent" --role agent --station "Dock PC"
+    """
+    from .services.tokens import TokenError, create_token
+
+    try:
+        with get_db().write() as session:
+            token = create_token(session, name, TokenRole(role), station=station)
+    except TokenError as exc:  # nothing was stored
+        raise click.ClickException(f"{exc} No token was made.") from None
     click.echo(token)
 
 
@@ -192,20 +205,24 @@ def _when(ts) -> str:
 
 @token_group.command("list")
 def token_list_command() -> None:
-    """List the API tokens: id, name, role, created, revoked (never the secret or its hash)."""
+    """List the API tokens: id, name, role, station (agent tokens), created, revoked (never the secret
+    or its hash)."""
     from sqlalchemy import select
 
-    from .models import ApiToken
+    from .models import ApiToken, StationDevice
 
     with get_db().read() as session:
-        rows = session.execute(select(ApiToken.id, ApiToken.name, ApiToken.role, ApiToken.created_at,
-                                      ApiToken.revoked_at).order_by(ApiToken.id)).all()
+        rows = session.execute(select(ApiToken.id, ApiToken.name, ApiToken.role, StationDevice.name.label("station"),
+                                      ApiToken.created_at, ApiToken.revoked_at)
+                               .outerjoin(StationDevice, StationDevice.id == ApiToken.station_id)
+                               .order_by(ApiToken.id)).all()
     if not rows:
         click.echo("No API tokens yet; make one with `station token create NAME --role ROLE`.")
         return
-    table = [("ID", "NAME", "ROLE", "CREATED", "REVOKED")]
-    table += [(str(r.id), r.name, Role(r.role).value, _when(r.created_at), _when(r.revoked_at)) for r in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(5)]
+    table = [("ID", "NAME", "ROLE", "STATION", "CREATED", "REVOKED")]
+    table += [(str(r.id), r.name, TokenRole(r.role).value, r.station or "-", _when(r.created_at),
+               _when(r.revoked_at)) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
 
@@ -363,9 +380,14 @@ def printer_emulator_command(host: str, port: int, spool: str | None, control_po
 @click.option("--spool", required=True, type=click.Path(file_okay=False),
               help="Folder for the journal of scans not yet sent (keep it on local disk).")
 @click.option("--token-file", type=click.File("r"),
-              help="File holding the API token; else $STATION_AGENT_TOKEN.")
+              help="File holding this station's agent token; else $STATION_AGENT_TOKEN. Make it on the server "
+                   "with `station token create NAME --role agent --station STATION`.")
 def scanner_agent_command(server: str, station: str, scanners: tuple[str, ...], spool: str, token_file) -> None:
-    """Read this PC's scanners and send every scan to the server, buffering on disk while it is away."""
+    """Read this PC's scanners and send every scan to the server, buffering on disk while it is away.
+
+    The token must be the agent token of this very station (`station token create NAME --role agent
+    --station STATION` on the server), and the station's scanner must be agent:// in Station set-up;
+    until both hold the server answers 403 and every scan is kept in the spool folder."""
     import logging
     import os
     import signal
@@ -375,8 +397,9 @@ def scanner_agent_command(server: str, station: str, scanners: tuple[str, ...], 
 
     token = (token_file.read() if token_file else os.environ.get("STATION_AGENT_TOKEN", "")).strip()
     if not token:
-        raise click.UsageError("no API token: set STATION_AGENT_TOKEN or give --token-file "
-                               "(make one with `station token create NAME --role receiver`)")
+        raise click.UsageError("no API token: set STATION_AGENT_TOKEN or give --token-file (make the "
+                               f"station's agent token on the server with `station token create NAME "
+                               f"--role agent --station {station!r}`)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

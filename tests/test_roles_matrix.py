@@ -2,7 +2,8 @@
 x every signed-in role answers 403 exactly when the role is not among the route's workflow roles
 (floor.WORKFLOWS); the refusal comes before the body is read. Then spot checks with real payloads: a
 picker cannot release a hold (page and API), cannot set a printer's or a scanner's address, and cannot
-make an API token."""
+make an API token. The agent role (a station PC's scanner agent, bound to one station) may call
+POST /api/v1/scans for its own agent:// station and nothing else; no other token may post scans."""
 from __future__ import annotations
 
 import html
@@ -12,14 +13,17 @@ import pytest
 from sqlalchemy import select
 
 from factories import basic_site, printer, received_lot
-from station.api.core import PREFIX, ROUTES, route
+from station.agent import AGENT_SCANNER_URL
+from station.api.core import AGENT_WORKFLOW, PREFIX, ROUTES, route
 from station.api.openapi import document
-from station.models import Lot, LotStatus, Printer, Role, StationDevice
+from station.models import Lot, LotStatus, Printer, Role, Scan, StationDevice, TokenRole
 from station.services import holds
 from station.services.tokens import create_token
 from station.views.floor import OPEN_ENDPOINTS, ROLE_NAMES, WORKFLOWS
 
 ROLES = list(Role)
+TOKEN_ROLES = list(TokenRole)  # the operator roles and "agent"
+AGENT_STATION = "Matrix PC"
 HX = {"HX-Request": "true"}
 
 # Page POST routes anyone may use signed out, and why (they are floor.OPEN_ENDPOINTS too).
@@ -56,9 +60,25 @@ def _fill(rule: str) -> str:
 
 
 @pytest.fixture
-def tokens(app) -> dict[Role, dict[str, str]]:
+def tokens(app) -> dict[TokenRole, dict[str, str]]:
+    """A token of every role; the agent's is bound to AGENT_STATION, whose scanner is agent://. Operator
+    roles are keyed by their Role as well (TokenRole values equal Role values)."""
     with app.extensions["station.db"].write() as s:
-        return {role: {"Authorization": f"Bearer {create_token(s, f'matrix {role.value}', role)}"} for role in ROLES}
+        s.add(StationDevice(name=AGENT_STATION, scanner_url=AGENT_SCANNER_URL))
+        s.flush()
+        made = {role: {"Authorization": "Bearer " + create_token(
+            s, f"matrix {role.value}", role, station=AGENT_STATION if role is TokenRole.AGENT else None)}
+            for role in TOKEN_ROLES}
+    made.update({Role(role.value): headers for role, headers in made.items() if role is not TokenRole.AGENT})
+    return made
+
+
+def _may(role: TokenRole, r) -> bool:
+    """Whether a token of `role` may call route `r`: the agent only the agent's route, the operator
+    roles their workflows' routes (never the agent's)."""
+    if r.workflow == AGENT_WORKFLOW:
+        return role is TokenRole.AGENT
+    return role is not TokenRole.AGENT and Role(role.value) in WORKFLOWS[r.workflow]
 
 
 # --- the API ----------------------------------------------------------------------------------------
@@ -67,7 +87,7 @@ def tokens(app) -> dict[Role, dict[str, str]]:
 def test_every_route_names_a_known_workflow_and_writes_name_one_explicitly(app):  # app: routes imported
     assert ROUTES
     for r in ROUTES:
-        assert r.workflow in WORKFLOWS, r
+        assert r.workflow in WORKFLOWS or (r.workflow == AGENT_WORKFLOW and (r.method, r.rule) == ("POST", "/scans")), r
     with pytest.raises(TypeError, match="must name the workflow"):
         route("POST", "/never-registered", response=None)
     with pytest.raises(KeyError, match="unknown workflow"):
@@ -93,10 +113,12 @@ def test_the_required_workflows(app):
             assert workflow == "lookup", rule
     assert by[("POST", "/lots/<path:lot_number>/hold")] == "supervisor"
     assert by[("POST", "/lots/<path:lot_number>/release")] == "supervisor"
-    assert by[("POST", "/scans")] == by[("POST", "/resolve")] == "lookup"
+    assert by[("POST", "/resolve")] == "lookup"
+    assert by[("POST", "/scans")] == AGENT_WORKFLOW  # a station's scans: its agent token only
+    assert [key for key, workflow in by.items() if workflow == AGENT_WORKFLOW] == [("POST", "/scans")]
 
 
-@pytest.mark.parametrize("role", ROLES, ids=[r.value for r in ROLES])
+@pytest.mark.parametrize("role", TOKEN_ROLES, ids=[r.value for r in TOKEN_ROLES])
 def test_api_route_by_role(client, tokens, role):
     checked = 0
     for r in ROUTES:
@@ -107,7 +129,7 @@ def test_api_route_by_role(client, tokens, role):
         answer = client.open(path, method=r.method, headers=tokens[role], data=b"",
                              content_type="application/json")
         where = f"{r.method} {r.rule} as {role.value}"
-        if role in WORKFLOWS[r.workflow]:
+        if _may(role, r):
             assert answer.status_code != 403, where
             assert answer.status_code < 500, where
             if r.body is not None:
@@ -116,9 +138,20 @@ def test_api_route_by_role(client, tokens, role):
             assert answer.status_code == 403, where
             error = answer.get_json()["error"]
             assert error["code"] == "forbidden", where
-            assert error["message"].endswith(f"token; this token is {'an' if role is Role.ADMIN else 'a'} "
-                                             f"{ROLE_NAMES[role]}'s."), where
-            assert "supervisor" in error["message"], where  # supervisors may do everything here
+            assert error["role"] == role.value, where
+            message = error["message"]
+            if role is TokenRole.AGENT:
+                assert message.endswith(f"; this token is the scanner agent token of station '{AGENT_STATION}', "
+                                        f"which may only post that station's scans (POST /api/v1/scans)."), where
+            else:
+                assert message.endswith(f"; this token is {'an' if role is TokenRole.ADMIN else 'a'} "
+                                        f"{ROLE_NAMES[Role(role.value)]}'s."), where
+            if r.workflow == AGENT_WORKFLOW:
+                assert error["allowed"] == ["agent"], where
+                assert message.startswith("Posting a station's scans needs the agent token of that station"), where
+            else:
+                assert " token; this token is " in message, where
+                assert "supervisor" in message, where  # supervisors may do everything here
         checked += 1
     assert checked == sum(1 for r in ROUTES if not r.public)
 
@@ -128,8 +161,10 @@ def test_openapi_lists_403_exactly_where_not_every_role_may(client):
     for r in ROUTES:
         path = PREFIX + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", r.rule)
         responses = doc["paths"][path][r.method.lower()]["responses"]
-        restricted = not r.public and WORKFLOWS[r.workflow] != frozenset(Role)
+        restricted = not r.public and (r.workflow == AGENT_WORKFLOW or WORKFLOWS[r.workflow] != frozenset(Role))
         assert ("403" in responses) == restricted, (r.method, r.rule)
+    words = doc["paths"][PREFIX + "/scans"]["post"]["responses"]["403"]["description"]
+    assert "agent token of the named station" in words and "even admin" in words
 
 
 # --- the pages --------------------------------------------------------------------------------------
@@ -272,3 +307,77 @@ def test_a_picker_cannot_make_a_token(app, client, tokens):
     with app.extensions["station.db"].read() as s:
         from station.models import ApiToken
         assert s.scalar(select(ApiToken.id).where(ApiToken.name == "mine")) is None
+
+
+# --- the agent's route: a station's scans, from that station's agent token only ----------------------
+
+
+def _scans(app) -> list[bytes]:
+    with app.extensions["station.db"].read() as s:
+        return list(s.scalars(select(Scan.raw).order_by(Scan.id)))
+
+
+def _scan(client, headers, station: str = AGENT_STATION, client_id: str = "agent-matrix-0001", code="LOT:NOPE-1"):
+    return client.post(f"{PREFIX}/scans", json={"station": station, "client_id": client_id, "code": code},
+                       headers=headers)
+
+
+@pytest.mark.parametrize("role", [r for r in TOKEN_ROLES if r is not TokenRole.AGENT], ids=lambda r: r.value)
+def test_no_operator_token_posts_a_scan_not_even_an_admins(app, client, tokens, role):
+    answer = _scan(client, tokens[role])
+    assert answer.status_code == 403
+    error = answer.get_json()["error"]
+    assert error["code"] == "forbidden" and error["allowed"] == ["agent"]
+    assert error["message"].startswith("Posting a station's scans needs the agent token of that station "
+                                       "(station token create NAME --role agent --station STATION)")
+    assert _scans(app) == []
+
+
+def test_the_agent_token_posts_its_own_stations_scans_only(app, client, tokens):
+    with app.extensions["station.db"].write() as s:
+        s.add(StationDevice(name="Other PC", scanner_url=AGENT_SCANNER_URL))
+    answer = _scan(client, tokens[TokenRole.AGENT], station="Other PC")
+    assert answer.status_code == 403
+    error = answer.get_json()["error"]
+    assert error["code"] == "wrong_station"
+    assert error["message"].startswith("This token is not the agent token of station 'Other PC': it is the "
+                                       f"agent token of station '{AGENT_STATION}'")
+    answer = _scan(client, tokens[TokenRole.AGENT], station="No such PC")  # names no station: the same 403
+    assert answer.status_code == 403 and answer.get_json()["error"]["code"] == "wrong_station"
+    assert _scans(app) == []
+    answer = _scan(client, tokens[TokenRole.AGENT])
+    assert answer.status_code == 201, answer.get_json()
+    assert _scans(app) == [b"LOT:NOPE-1"]
+
+
+def test_the_agent_token_posts_only_while_its_stations_scanner_is_agent(app, client, tokens):
+    db = app.extensions["station.db"]
+    for url in (None, "sim://matrix-pc"):
+        with db.write() as s:
+            s.scalar(select(StationDevice).where(StationDevice.name == AGENT_STATION)).scanner_url = url
+        answer = _scan(client, tokens[TokenRole.AGENT])
+        assert answer.status_code == 403, url
+        error = answer.get_json()["error"]
+        assert error["code"] == "not_an_agent_station"
+        assert f"Station '{AGENT_STATION}' does not take scans from a scanner agent" in error["message"]
+        assert "agent:// in Station set-up" in error["message"]
+    assert _scans(app) == []
+
+
+def test_the_agent_token_cannot_claim_a_pages_logged_id(app, client, tokens):
+    """`logged:<scan id>` is how a station's page applies a scan; the agent may not use such an id."""
+    answer = _scan(client, tokens[TokenRole.AGENT], client_id="logged:1")
+    assert answer.status_code == 422
+    assert "must not start with 'logged:'" in answer.get_json()["error"]["message"]
+    assert _scans(app) == []
+
+
+def test_a_revoked_agent_token_or_a_renamed_station_posts_nothing(app, client, tokens):
+    app.config["API_TOKEN_CACHE_SECONDS"] = 0
+    db = app.extensions["station.db"]
+    with db.write() as s:
+        s.scalar(select(StationDevice).where(StationDevice.name == AGENT_STATION)).name = "Renamed PC"
+    answer = _scan(client, tokens[TokenRole.AGENT])
+    assert answer.status_code == 403 and answer.get_json()["error"]["code"] == "wrong_station"
+    assert _scan(client, tokens[TokenRole.AGENT], station="Renamed PC").status_code == 201  # bound by id
+    assert _scans(app) == [b"LOT:NOPE-1"]

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from .. import get_db
-from ..models import Role
+from ..models import Role, StationDevice, TokenRole
 from ..services.errors import DomainError
 from ..services.tokens import find_token
 from ..views.floor import ROLE_NAMES, WORKFLOWS
@@ -25,6 +25,9 @@ from .schemas import PATTERN_WORDS
 
 PREFIX = "/api/v1"
 bp = Blueprint("api", __name__, url_prefix=PREFIX)
+# route(workflow=AGENT_WORKFLOW): only a station's agent token (TokenRole.AGENT) may call it, no
+# operator role; every other route refuses agent tokens (_authorize).
+AGENT_WORKFLOW = "agent"
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,8 @@ class Route:
 
     @property
     def roles(self) -> frozenset[Role]:
-        return WORKFLOWS[self.workflow]
+        """The operator roles whose tokens may call it (none for the agent's route)."""
+        return frozenset() if self.workflow == AGENT_WORKFLOW else WORKFLOWS[self.workflow]
 
     @property
     def restricted(self) -> bool:
@@ -78,7 +82,7 @@ def route(method: str, rule: str, *, response: type[BaseModel] | None, status: i
             raise TypeError(f"API route {method} {rule} must name the workflow whose roles may call "
                             f"it: route(..., workflow=...), one of {', '.join(WORKFLOWS)}")
         workflow = "lookup"
-    if workflow not in WORKFLOWS:
+    if workflow not in WORKFLOWS and workflow != AGENT_WORKFLOW:
         raise KeyError(f"API route {method} {rule}: unknown workflow {workflow!r}; one of {', '.join(WORKFLOWS)}")
 
     def decorator(view: Callable) -> Callable:
@@ -247,11 +251,25 @@ def _words(err: dict) -> str:
 
 @dataclass(frozen=True)
 class ApiCaller:
-    """The token a request came with (kept on ``g.api_token``); roles are enforced later."""
+    """The token a request came with (kept on ``g.api_token``); roles are enforced later.
+
+    `role` is the token's own role (TokenRole): an operator role, or AGENT for a station PC's scanner
+    agent, which is bound to `station_id` / `station_name` and may only post that station's scans."""
 
     id: int
     name: str
-    role: Role
+    role: TokenRole
+    station_id: int | None = None
+    station_name: str | None = None
+
+    @property
+    def operator_role(self) -> Role | None:
+        """The floor Role whose workflows the token may use (floor.WORKFLOWS); None for an agent."""
+        return None if self.role is TokenRole.AGENT else Role(self.role.value)
+
+    @property
+    def is_agent(self) -> bool:
+        return self.role is TokenRole.AGENT
 
 
 def _caller(secret: str) -> ApiCaller | None:
@@ -266,7 +284,11 @@ def _caller(secret: str) -> ApiCaller | None:
         return hit[1]
     with get_db().read() as session:
         token = find_token(session, secret)
-        caller = token and ApiCaller(token.id, token.name, token.role)
+        caller = None
+        if token is not None:
+            station = session.get(StationDevice, token.station_id) if token.station_id is not None else None
+            caller = ApiCaller(token.id, token.name, TokenRole(token.role), token.station_id,
+                               station.name if station is not None else None)
     if caller is not None:
         if len(_seen) > 1000:  # never grows without bound, whatever is sent
             _seen.clear()
@@ -307,17 +329,41 @@ def _with_article(word: str) -> str:
     return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
 
 
-def forbidden_message(r: Route, role: Role) -> str:
-    """"Releasing a hold needs a supervisor or an admin token; this token is a picker's." """
+def forbidden_message(r: Route, role: Role | TokenRole, station: str | None = None) -> str:
+    """"Releasing a hold needs a supervisor or an admin token; this token is a picker's." An agent
+    token is refused with what it is for ("…; this token is the scanner agent token of station
+    'Dock PC', which may only post that station's scans (POST /api/v1/scans).")."""
+    if r.workflow == AGENT_WORKFLOW:
+        return (f"{r.action or r.summary.rstrip('.')} needs the agent token of that station "
+                f"(station token create NAME --role agent --station STATION); "
+                f"this token is {_token_words(role, station)}.")
     names = [_with_article(ROLE_NAMES[x]) for x in Role if x in r.roles]
     needed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
-    return f"{r.action or r.summary.rstrip('.')} needs {needed} token; this token is {_with_article(ROLE_NAMES[role])}'s."
+    return f"{r.action or r.summary.rstrip('.')} needs {needed} token; this token is {_token_words(role, station)}."
+
+
+def _token_words(role: Role | TokenRole, station: str | None) -> str:
+    if role.value == TokenRole.AGENT.value:
+        return (f"the scanner agent token of station {station!r}, which may only post that station's scans "
+                f"(POST {PREFIX}/scans)")
+    return f"{_with_article(ROLE_NAMES[Role(role.value)])}'s"
 
 
 def _authorize(r: Route) -> None:
     caller: ApiCaller | None = g.get("api_token")
     if caller is None:  # _authenticate always runs first; never let a slip through as allowed
         raise ApiError(401, "unauthorized", "This API needs a token: send the header 'Authorization: Bearer <token>'.")
-    if caller.role not in r.roles:
-        raise ApiError(403, "forbidden", forbidden_message(r, caller.role), role=caller.role.value,
-                       allowed=sorted(x.value for x in r.roles))
+    if r.workflow == AGENT_WORKFLOW:  # a station's scans: its agent token only (the view checks the station)
+        allowed = caller.is_agent
+    else:  # an operator role's workflows; an agent token may use none of them
+        allowed = caller.operator_role is not None and caller.operator_role in r.roles
+    if not allowed:
+        raise ApiError(403, "forbidden", forbidden_message(r, caller.role, caller.station_name),
+                       role=caller.role.value, allowed=_allowed(r))
+
+
+def _allowed(r: Route) -> list[str]:
+    """The token roles that may call `r` (in a 403's details)."""
+    if r.workflow == AGENT_WORKFLOW:
+        return [TokenRole.AGENT.value]
+    return sorted(x.value for x in r.roles)

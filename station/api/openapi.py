@@ -6,7 +6,7 @@ import re
 
 from pydantic.json_schema import models_json_schema
 
-from .core import PREFIX, ROUTES, Route, route
+from .core import AGENT_WORKFLOW, PREFIX, ROUTES, Route, route
 from .schemas import ErrorOut
 
 PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
@@ -32,6 +32,10 @@ def _statuses(r: Route) -> list[int]:
 def _error_words(r: Route, status: int) -> str:
     if status == 400 and r.query and r.query_status == 400:
         return "A query parameter is unknown or invalid" + (", or the body is not valid JSON." if r.body else ".")
+    if status == 403 and r.workflow == AGENT_WORKFLOW:
+        return ("Only the agent token of the named station may post its scans (`station token create NAME "
+                "--role agent --station STATION`), and only when the station's scanner is agent://: a token "
+                "of any other role (even admin) or of another station is refused, and nothing is logged.")
     if status == 403:
         return f"The token's role may not do this; it needs a token of: {', '.join(sorted(x.value for x in r.roles))}."
     return ERRORS[status]

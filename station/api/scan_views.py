@@ -1,6 +1,14 @@
-"""Scans sent in by programs: the station scanner agent (and scripted scanners) log scans here.
+"""Scans sent in by programs: the station scanner agent logs its station's scans here.
 
     POST /scans   {station, client_id, code | raw_base64, source?, scanned_at?}  -> 201 the logged scan
+
+Only an agent token (`station token create NAME --role agent --station STATION`) may post, only for
+its own station, and only when that station's scanner is `agent://` (set-up): a scan logged here is
+acted on by the page open at the station, as its signed-in operator, so a token of any other role
+(even an admin's) or another station's agent gets 403 and nothing is logged. The page applies the
+scan with the operator's own session and role checks — a command presses a button of that page, a
+badge signs in as a badge scan would (a PIN role still needs its PIN) — so the agent never acts with
+more rights than the operator at the station.
 
 The scan goes through the same ingestion as a wedge or serial scan (services.scans.ingest): it is
 resolved, logged against the station, and shows on the station's pages like a scan from its own
@@ -15,15 +23,16 @@ import binascii
 import datetime as dt
 from typing import Annotated
 
+from flask import g
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import select
 
 from .. import clock, get_db
+from ..agent import AGENT_SCANNER_URL
 from ..models import StationDevice
 from ..scanning import ScanContext
 from ..services.errors import Invalid
-from ..services.scans import CLIENT_ID, RAW_LIMIT, ingest
-from .core import route
+from ..services.scans import CLIENT_ID, LOGGED_ID, RAW_LIMIT, ingest
+from .core import AGENT_WORKFLOW, ApiCaller, ApiError, route
 from .schemas import Request, ResolutionOut
 
 # A scan stamped further in the future than this is refused: the agent's clock is wrong.
@@ -62,27 +71,54 @@ class ScanOut(BaseModel):
     resolution: ResolutionOut
 
 
-@route("POST", "/scans", body=ScanIn, response=ScanOut, status=201,
-       workflow="lookup")
+@route("POST", "/scans", body=ScanIn, response=ScanOut, status=201, workflow=AGENT_WORKFLOW,
+       action="Posting a station's scans")
 def create_scan(body: ScanIn) -> ScanOut:
     """Log a scan made at a station (the scanner agent's way in); a resend is answered once."""
+    caller = g.api_token  # an agent token (route workflow): bound to one station
+    station = _agents_station(caller, body.station)
+    if LOGGED_ID.match(body.client_id):
+        raise Invalid("client_id 'logged:…' is how a station's page applies a scan; an agent's own ids "
+                      "must not start with 'logged:'.", code="invalid", field="client_id")
     raw = body.code if body.code is not None else _decode(body.raw_base64)
     now = clock.now()
     at = body.scanned_at or now
     if at > now + CLOCK_SKEW:
         raise Invalid(f"scanned_at {at.isoformat()} is in the future: check the sender's clock.",
                       code="clock_skew", field="scanned_at")
-    db = get_db()
-    with db.read() as session:
-        station_id = session.scalar(select(StationDevice.id).where(StationDevice.name == body.station))
-    if station_id is None:
-        raise Invalid(f"There is no station called {body.station!r}: check the agent's --station.",
-                      code="unknown_station", field="station")
-    outcome = ingest(db, raw, source=f"agent:{body.source}", station_id=station_id,
+    outcome = ingest(get_db(), raw, source=f"agent:{body.source}", station_id=station.id,
                      client_id=body.client_id, context=ScanContext(workflow="lookup"), now=at)
     data = outcome.to_dict()
     return ScanOut(scan_id=data["scan_id"], retried=data["retried"], ignored=data["ignored"],
                    resolution=ResolutionOut(**data["resolution"]))
+
+
+def _agents_station(caller: ApiCaller, name: str) -> StationDevice:
+    """The station `name`, when the agent token `caller` is bound to it and its scanner is agent://;
+    else 403 in words (422 unknown_station when the token's own station is gone). A scan posted here
+    is acted on by the page open at that station, as its signed-in operator: only the agent of that
+    very station may put scans there."""
+    if caller.station_id is None or caller.station_name != name:
+        raise ApiError(403, "wrong_station",
+                       f"This token is not the agent token of station {name!r}: it is the agent token of "
+                       f"station {caller.station_name!r} and may only post that station's scans. Give "
+                       f"--station {caller.station_name!r}, or make a token for {name!r} with "
+                       f"`station token create NAME --role agent --station {name!r}`.",
+                       station=name, token_station=caller.station_name)
+    with get_db().read() as session:
+        station = session.get(StationDevice, caller.station_id)
+        if station is not None:
+            session.expunge(station)
+    if station is None or station.name != name:  # renamed or gone since the token was cached
+        raise Invalid(f"There is no station called {name!r}: check the agent's --station.",
+                      code="unknown_station", field="station")
+    if not (station.scanner_url or "").strip().startswith(AGENT_SCANNER_URL):
+        raise ApiError(403, "not_an_agent_station",
+                       f"Station {name!r} does not take scans from a scanner agent: its scanner is "
+                       f"{(station.scanner_url or 'not set')!s:.80}. An admin sets it to "
+                       f"{AGENT_SCANNER_URL} in Station set-up; until then nothing is logged.",
+                       station=name)
+    return station
 
 
 def _decode(text: str) -> bytes:
