@@ -2,7 +2,10 @@
 order, also when the server was away, the agent restarted, or an answer was lost on the way.
 
 The agent runs for real (its reader and sender threads, its journal on disk, HTTP to a real
-waitress server); the scanner is the simulated one, fed with devices.scanners.sim.inject.
+waitress server); the scanner is the simulated one, fed with devices.scanners.sim.inject. It sends with
+its station's agent token (`station token create NAME --role agent --station STATION`) to a station whose
+scanner is agent://; any other token is refused with 403, and the agent says what is wrong in words and
+keeps every scan.
 """
 from __future__ import annotations
 
@@ -17,18 +20,20 @@ from sqlalchemy import select
 
 from browser_support import LiveServer
 from devices.scanners import sim
-from station.agent import Agent, Journal
-from station.models import Role, Scan, StationDevice
+from station.agent import AGENT_SCANNER_URL, Agent, Journal
+from station.models import Role, Scan, StationDevice, TokenRole
 from station.services.tokens import create_token
 
 STATION = "Dock PC"
 
 
 def _setup(app) -> str:
+    """The station (scanner agent://) and its agent token."""
     db = app.extensions["station.db"]
     with db.write() as s:
-        s.add(StationDevice(name=STATION))
-        return create_token(s, "dock agent", Role.RECEIVER)
+        s.add(StationDevice(name=STATION, scanner_url=AGENT_SCANNER_URL))
+        s.flush()
+        return create_token(s, "dock agent", TokenRole.AGENT, station=STATION)
 
 
 def _logged(app) -> list[Scan]:
@@ -131,7 +136,7 @@ def test_a_refused_token_keeps_every_scan(sqlite_app, tmp_path):
     assert _logged(sqlite_app) == []
 
 
-def test_an_unknown_station_keeps_every_scan(sqlite_app, tmp_path):
+def test_another_station_keeps_every_scan_and_says_the_token_is_not_its_agent_token(sqlite_app, tmp_path):
     token = _setup(sqlite_app)
     name = f"agent-{uuid.uuid4().hex[:8]}"
     with LiveServer(sqlite_app) as server:
@@ -139,9 +144,47 @@ def test_an_unknown_station_keeps_every_scan(sqlite_app, tmp_path):
                       spool=tmp_path / "spool", timeout=2.0, retry_max=0.5)
         with agent:
             sim.inject(name, "LOT:KEPT")
-            _wait_for(lambda: "unknown_station" in (agent.status()["last_error"] or ""), "the refusal")
+            _wait_for(lambda: "wrong_station" in (agent.status()["last_error"] or ""), "the refusal")
             assert agent.status()["pending"] == 1
+            assert "this token is not the agent token of station 'No such PC'" in agent.status()["last_error"]
     assert _logged(sqlite_app) == []
+
+
+@pytest.mark.parametrize("role", [Role.RECEIVER, Role.ADMIN], ids=lambda r: r.value)
+def test_an_operators_token_keeps_every_scan_and_says_so_in_words(sqlite_app, tmp_path, role):
+    """The agent set up with an operator's token (as the README once said): refused with 403, every
+    scan kept in the journal, and the error says which token is needed."""
+    _setup(sqlite_app)
+    with sqlite_app.extensions["station.db"].write() as s:
+        token = create_token(s, "not an agent", role)
+    name = f"agent-{uuid.uuid4().hex[:8]}"
+    with LiveServer(sqlite_app) as server, _agent(server.url, token, f"sim://{name}", tmp_path / "spool") as agent:
+        sim.inject(name, "LOT:KEPT-1")
+        sim.inject(name, "LOT:KEPT-2")
+        _wait_for(lambda: (agent.status()["last_error"] or "").startswith("403"), "the 403")
+        error = agent.status()["last_error"]
+        assert f"this token is not the agent token of station '{STATION}'" in error
+        assert f"station token create NAME --role agent --station '{STATION}'" in error
+        assert agent.status()["pending"] == 2
+    assert _logged(sqlite_app) == []
+    assert _journal_len(tmp_path / "spool") == 2
+
+
+def test_a_station_not_set_to_agent_keeps_every_scan_until_an_admin_sets_it(sqlite_app, tmp_path):
+    token = _setup(sqlite_app)
+    db = sqlite_app.extensions["station.db"]
+    with db.write() as s:
+        s.scalar(select(StationDevice).where(StationDevice.name == STATION)).scanner_url = None
+    name = f"agent-{uuid.uuid4().hex[:8]}"
+    with LiveServer(sqlite_app) as server, _agent(server.url, token, f"sim://{name}", tmp_path / "spool") as agent:
+        sim.inject(name, "LOT:WAITS")
+        _wait_for(lambda: "not_an_agent_station" in (agent.status()["last_error"] or ""), "the 403")
+        assert f"station '{STATION}' does not take scans from an agent" in agent.status()["last_error"]
+        assert _logged(sqlite_app) == []
+        with db.write() as s:  # the admin sets the scanner to agent:// in set-up: the kept scan goes
+            s.scalar(select(StationDevice).where(StationDevice.name == STATION)).scanner_url = AGENT_SCANNER_URL
+        _wait_for(lambda: agent.status()["pending"] == 0, "the kept scan sent")
+    assert [r.raw for r in _logged(sqlite_app)] == [b"LOT:WAITS"]
 
 
 def test_a_torn_last_line_is_skipped(tmp_path):
@@ -159,8 +202,9 @@ def test_a_torn_last_line_is_skipped(tmp_path):
 @pytest.fixture
 def api(app, client):
     with app.extensions["station.db"].write() as s:
-        s.add(StationDevice(name=STATION))
-        token = create_token(s, "agent", Role.RECEIVER)
+        s.add(StationDevice(name=STATION, scanner_url=AGENT_SCANNER_URL))
+        s.flush()
+        token = create_token(s, "agent", TokenRole.AGENT, station=STATION)
     headers = {"Authorization": f"Bearer {token}"}
     return lambda body: client.post("/api/v1/scans", json=body, headers=headers)
 
@@ -178,8 +222,8 @@ def test_api_logs_a_scan_and_answers_a_resend_with_the_first_answer(api, app):
 
 
 @pytest.mark.parametrize("body, field", [
-    ({"station": "Nobody", "client_id": "agent-0002", "code": "LOT:1"}, "station"),
     ({"station": STATION, "client_id": "x", "code": "LOT:1"}, "client_id"),
+    ({"station": STATION, "client_id": "logged:1", "code": "LOT:1"}, "client_id"),
     ({"station": STATION, "client_id": "agent-0003"}, None),
     ({"station": STATION, "client_id": "agent-0004", "code": "LOT:1", "raw_base64": "TE9UOjE="}, None),
     ({"station": STATION, "client_id": "agent-0005", "raw_base64": "not base64!"}, "raw_base64"),

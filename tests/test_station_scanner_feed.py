@@ -315,10 +315,10 @@ def test_a_scanner_scan_applied_on_the_pick_page_picks_once_inside_its_transacti
 def test_a_scan_from_the_stations_scanner_agent_drives_its_page_once(client, database, signed_in,
                                                                    bound_station):
     """A station whose scanners an agent reads (scanner agent:// on the server): the agent's scan,
-    logged through POST /api/v1/scans with the agent's own client id, is in the station's feed and
-    is applied by the page once."""
+    logged through POST /api/v1/scans with the station's agent token and the agent's own client id, is
+    in the station's feed and is applied by the page once."""
     from station.agent import AGENT_SCANNER_URL
-    from station.models import Role
+    from station.models import TokenRole
     from station.services.tokens import create_token
 
     basic_site(database)
@@ -326,7 +326,8 @@ def test_a_scan_from_the_stations_scanner_agent_drives_its_page_once(client, dat
         lot = received_lot(s, "BOLT", 10, location="A-01").lot_number
         s.add(StationDevice(name="Line PC", location_id=catalog.location_by_code(s, "LINE-1").id,
                             scanner_url=AGENT_SCANNER_URL))
-        token = create_token(s, "line agent", Role.RECEIVER)
+        s.flush()
+        token = create_token(s, "line agent", TokenRole.AGENT, station="Line PC")
     sent = client.post("/api/v1/scans", json={"station": "Line PC", "client_id": "agent-" + "1" * 32,
                                               "code": f"LOT:{lot}", "source": "serial:///dev/ttyACM0"},
                        headers={"Authorization": f"Bearer {token}"})
