@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Flask, abort, current_app, send_from_directory
 
+from . import limits
 from .config import ROOT, settings
 from .db import Database
 from .sessions import LazyCookieSessionInterface
@@ -20,9 +21,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(settings(app.instance_path))
+    app.config["MAX_CONTENT_LENGTH"] = limits.max_body_bytes()
     if test_config:
         app.config.update(test_config)
+    limits.init_app(app)  # before any route: every <int:…> is an id in range (station/ids.py)
     app.session_interface = LazyCookieSessionInterface()
+    if app.config.get("PROXY_FIX"):  # X-Forwarded-* from that many proxies (STATION_PROXY_FIX)
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["PROXY_FIX"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     app.extensions["station.db"] = Database(app.config["DATABASE_URL"])
 

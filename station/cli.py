@@ -6,6 +6,7 @@ from flask import current_app
 from flask.cli import FlaskGroup
 
 from . import create_app, get_db
+from .config import ConfigError
 from .models import Role, SequenceReset, TokenRole
 
 
@@ -433,4 +434,8 @@ def init_app(app) -> None:
 def main() -> None:
     cli = FlaskGroup(create_app=create_app, add_default_commands=False,
                      help="Station: lot tracking, scanning and label printing.")
-    cli.main(prog_name="station")
+    try:
+        cli.main(prog_name="station")
+    except ConfigError as exc:  # a setting Station will not start with (a known secret key, …)
+        click.echo(f"station: cannot start: {exc}", err=True)
+        raise SystemExit(2) from None

@@ -1,7 +1,10 @@
 """Configuration from environment variables, with defaults for the embedded station."""
 from __future__ import annotations
 
+import errno
 import os
+import secrets
+import stat
 from pathlib import Path
 
 from .netpolicy import parse_networks
@@ -23,6 +26,133 @@ def normalise_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+class ConfigError(ValueError):
+    """A setting Station will not start with; the message says which and what to do."""
+
+
+# --- the secret key (signs the session and station cookies) ----------------------------------------
+
+SECRET_KEY_FILE = "secret_key"      # in the instance folder, made on first start when none is set
+MIN_SECRET_KEY_LENGTH = 32
+# Keys that were ever shipped as a default or an example (config, env example, docs): anyone can sign
+# cookies with them, so Station refuses to start with one.
+KNOWN_SECRET_KEYS = frozenset({
+    "dev-only-change-me", "change-me", "changeme", "change_me", "secret", "dev", "development",
+    "replace-me", "please-change-me", "your-secret-key", "station",
+})
+
+
+def _refusal_of(key: str, where: str) -> str | None:
+    """Why `key` must not sign anything, in words; None when it is fine."""
+    stripped = key.strip()
+    lowered = stripped.lower()
+    if lowered in KNOWN_SECRET_KEYS or "change-me" in lowered or "changeme" in lowered:
+        return (f"{where} is an example or development value that anyone can read in Station's code — "
+                f"with it anyone can sign a session cookie. Set a long random value, e.g. the output of "
+                f"python3 -c 'import secrets; print(secrets.token_urlsafe(48))', or leave "
+                f"STATION_SECRET_KEY unset to have one made in the instance folder.")
+    if len(stripped) < MIN_SECRET_KEY_LENGTH:
+        return (f"{where} is {len(stripped)} characters long; a secret key needs at least "
+                f"{MIN_SECRET_KEY_LENGTH} random characters, e.g. the output of "
+                f"python3 -c 'import secrets; print(secrets.token_urlsafe(48))'.")
+    return None
+
+
+def check_secret_key(key: str, where: str = "STATION_SECRET_KEY") -> str:
+    """`key` when it may sign sessions; ConfigError in words when it is known, empty or too short."""
+    problem = _refusal_of(key, where)
+    if problem:
+        raise ConfigError(problem)
+    return key.strip()
+
+
+def _read_key_file(path: Path) -> str:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"{path} is not a regular file; remove it and start again (a new key is made).")
+        if info.st_mode & 0o077:
+            raise ConfigError(f"{path} can be read by other users (mode {stat.S_IMODE(info.st_mode):04o}): "
+                              f"anyone who reads it can sign session cookies. Run 'chmod 600 {path}' (and "
+                              f"consider a new key: remove the file, every operator then signs in again).")
+        data = os.read(fd, 4096)
+    finally:
+        os.close(fd)
+    return check_secret_key(data.decode("utf-8", "replace"), f"The key in {path}")
+
+
+def instance_secret_key(instance_path: str | os.PathLike) -> str:
+    """The key in the instance folder's `secret_key` file, made on first use: random, mode 0600,
+    created whole (written to a private temporary file, then linked into place, which fails when the
+    file exists), so processes starting at the same moment all end up with the one that was made
+    first. A file with group or other permissions, or too short, is refused (ConfigError)."""
+    folder = Path(instance_path)
+    path = folder / SECRET_KEY_FILE
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = folder / f".{SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, (secrets.token_urlsafe(48) + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(temporary, path)  # exclusive, like O_EXCL: the first process to link wins
+        except FileExistsError:
+            pass
+        except OSError as exc:  # a file system without hard links: O_EXCL on the file itself
+            if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS):
+                raise
+            _create_exclusive(path)
+        finally:
+            temporary.unlink(missing_ok=True)
+    return _read_key_file(path)
+
+
+def _create_exclusive(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    try:
+        os.write(fd, (secrets.token_urlsafe(48) + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def secret_key(instance_path: str | os.PathLike) -> str:
+    """STATION_SECRET_KEY when it is set (refused when it is an example value or short), else the key
+    file in the instance folder (made on first start). Never a fixed value."""
+    configured = os.environ.get("STATION_SECRET_KEY", "")
+    if configured.strip():
+        return check_secret_key(configured)
+    return instance_secret_key(instance_path)
+
+
+def cookie_secure_setting() -> str:
+    """STATION_COOKIE_SECURE: "auto" (default: Secure when the request came over HTTPS, as seen through
+    STATION_PROXY_FIX), "1"/"true" (always) or "0"/"false" (never)."""
+    value = os.environ.get("STATION_COOKIE_SECURE", "auto").strip().lower() or "auto"
+    if value in ("1", "true", "yes", "on", "always"):
+        return "always"
+    if value in ("0", "false", "no", "off", "never"):
+        return "never"
+    if value == "auto":
+        return "auto"
+    raise ConfigError(f"STATION_COOKIE_SECURE must be auto, true or false, not {value!r}.")
+
+
+def proxy_fix_setting() -> int:
+    value = os.environ.get("STATION_PROXY_FIX", "0").strip() or "0"
+    if not (value.isascii() and value.isdigit() and int(value) <= 5):
+        raise ConfigError(f"STATION_PROXY_FIX must be the number of reverse proxies in front of Station "
+                          f"(0 to 5), not {value!r}.")
+    return int(value)
 
 
 # GS1 company prefix for the SSCCs Station draws: 7312345 is the made-up prefix of the demo data.
@@ -50,7 +180,14 @@ def settings(instance_path: str) -> dict:
     company_prefix, sscc_extension = sscc_settings()  # checked at start, not at the first pallet label
     return {
         "DATABASE_URL": database_url(instance_path),
-        "SECRET_KEY": env("STATION_SECRET_KEY", "dev-only-change-me"),
+        # Signs the session and station cookies: STATION_SECRET_KEY, else instance/secret_key (made on
+        # first start); a known example value or a short key stops the start with a ConfigError.
+        "SECRET_KEY": secret_key(instance_path),
+        # Secure on the session and station cookies: "auto" (when the request is HTTPS), "always", "never".
+        "COOKIE_SECURE": cookie_secure_setting(),
+        # Reverse proxies in front of Station that set X-Forwarded-For/-Proto/-Host (werkzeug ProxyFix):
+        # 0 (default) trusts none of those headers; 1 for one proxy (nginx, Caddy) in front.
+        "PROXY_FIX": proxy_fix_setting(),
         "API_TOKEN_CACHE_SECONDS": float(env("STATION_API_TOKEN_CACHE_SECONDS", "5")),
         "NODE_MODULES": env("STATION_NODE_MODULES", str(ROOT / "node_modules")),
         "DEFAULT_LOT_PATTERN": env("STATION_LOT_PATTERN", "{yy}{mm}{dd}-{seq:03}"),
@@ -66,6 +203,8 @@ def settings(instance_path: str) -> dict:
         "FLOOR_PIN_ROLES": tuple(env("STATION_FLOOR_PIN_ROLES", "supervisor,admin").replace(",", " ").split()),
         "FLOOR_PIN_ATTEMPTS": int(env("STATION_FLOOR_PIN_ATTEMPTS", "3")),
         "FLOOR_PIN_LOCK_SECONDS": float(env("STATION_FLOOR_PIN_LOCK_SECONDS", "60")),
+        # Each lock in a row lasts twice the one before, up to this (an admin clears a lock at once).
+        "FLOOR_PIN_LOCK_MAX_SECONDS": float(env("STATION_FLOOR_PIN_LOCK_MAX_SECONDS", str(24 * 3600))),
         # The floor session lives in Flask's signed cookie: not readable by page scripts, not sent
         # along with requests from other sites' forms.
         "SESSION_COOKIE_HTTPONLY": True,

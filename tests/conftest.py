@@ -167,14 +167,13 @@ def signed_in():
     """signed_in(client, role, badge=None, name=None) -> FloorOperator: an active operator of that role
     (a Role or its value, e.g. "picker"; no PIN) is created in the client's database and the test client
     is signed in as them, as if their badge had been scanned."""
-    import time
-
-    from station.views.floor import SESSION_KEY
+    from station.views.floor import SESSION_KEY, start_session
 
     def sign_in(client, role, badge=None, name=None):
         op = _floor_operator(client.application, role, badge, name)
+        secret = start_session(client.application.extensions["station.db"], op.id)  # a floor_sessions row
         with client.session_transaction() as session:
-            session[SESSION_KEY] = {"op": op.id, "at": int(time.time())}
+            session[SESSION_KEY] = {"s": secret}
         return op
 
     return sign_in
@@ -187,7 +186,7 @@ def bound_station():
     from sqlalchemy import select
 
     from station.models import StationDevice
-    from station.views.floor import STATION_COOKIE
+    from station.views.floor import STATION_COOKIE, station_cookie_value
 
     def bind(client, name="Test station", location_id=None, printer_id=None):
         with client.application.extensions["station.db"].write() as s:
@@ -197,7 +196,8 @@ def bound_station():
                 s.add(row)
                 s.flush()
             station_id = row.id
-        client.set_cookie(STATION_COOKIE, name)
+        with client.application.test_request_context():  # signed with the app's key, as set-up does
+            client.set_cookie(STATION_COOKIE, station_cookie_value(name))
         return station_id
 
     return bind

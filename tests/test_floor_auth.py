@@ -2,13 +2,16 @@
 scanned), PINs and their throttle, role x workflow access, idle timeout, sign out, station binding."""
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import html
 import re
 
 import pytest
 from flask import Blueprint, jsonify
+from sqlalchemy import select, update
 
-from station.models import Operator, Printer, Role, StationDevice
+from station.models import FloorSession, Operator, Printer, Role, StationDevice
 from station.services.pins import hash_pin
 from station.views import floor
 
@@ -55,10 +58,16 @@ def people(app) -> dict[str, int]:
         return {op.badge: op.id for op in rows}
 
 
-def signed_in_as(client) -> str | None:
+def signed_in_as(client) -> int | None:
+    """The operator whose open floor session this client's cookie names (None: no cookie, or ended)."""
     with client.session_transaction() as session:
         state = session.get(floor.SESSION_KEY)
-    return state and state["op"]
+    if not state:
+        return None
+    with client.application.extensions["station.db"].read() as s:
+        return s.scalar(select(FloorSession.operator_id).where(
+            FloorSession.secret_hash == hashlib.sha256(state["s"].encode()).hexdigest(),
+            FloorSession.ended_at.is_(None)))
 
 
 # --- signing in ------------------------------------------------------------------------------------
@@ -91,8 +100,10 @@ def test_a_bare_badge_number_scanned_on_the_sign_in_page_signs_in(client, people
 
 
 def test_unknown_inactive_and_non_badge_scans_are_refused_in_words(client, people):
-    r = client.post("/signin", data={"badge": "B-NOBODY"})
-    assert r.status_code == 400 and "Badge B-NOBODY belongs to nobody here" in text_of(r.text)
+    r = client.post("/signin", data={"badge": "B-NOBODY"})  # the PIN step, as for a supervisor's badge
+    assert r.status_code == 303 and r.headers["Location"] == "/signin/pin"
+    r = client.post("/signin/pin", data={"pin": "1234"})
+    assert r.status_code == 401 and "Wrong PIN — 2 tries left." in text_of(r.text)
     r = client.post("/signin", data={"badge": "OPR:B-GONE"})
     assert r.status_code == 403 and "Gus Gone's badge is no longer active" in text_of(r.text)
     r = client.post("/floor/scan", data={"code": "LOT:240611-003"},
@@ -118,7 +129,7 @@ def test_a_supervisor_needs_the_pin_after_the_badge(client, people):
     assert signed_in_as(client) is None
     assert client.get("/_test/supervisor").status_code == 302  # the badge alone is not enough
     page = client.get("/signin/pin?next=/setup")
-    assert page.status_code == 200 and "Sam Super, your PIN" in text_of(page.text)
+    assert page.status_code == 200 and "Badge B-SUP: your PIN" in text_of(page.text)
     r = client.post("/signin/pin", data={"pin": "2580", "next": "/setup"})
     assert r.status_code == 303 and r.headers["Location"] == "/setup"
     assert signed_in_as(client) == people["B-SUP"]
@@ -146,10 +157,10 @@ def test_wrong_pins_lock_the_badge_for_a_while(client, people, monkeypatch):
     r = client.post("/signin/pin", data={"pin": "2222"})
     assert "Wrong PIN — 1 try left." in text_of(r.text)
     r = client.post("/signin/pin", data={"pin": "3333"})
-    assert r.status_code == 429 and "Sam Super's badge is locked for 1 minute" in text_of(r.text)
+    assert r.status_code == 429 and "badge B-SUP is locked for 1 minute" in text_of(r.text)
     now[0] += 30
     r = client.post("/signin/pin", data={"pin": "2580"})  # even the right PIN waits
-    assert r.status_code == 429 and "Too many wrong PINs for Sam Super's badge — wait 30 seconds" in text_of(r.text)
+    assert r.status_code == 429 and "Too many wrong PINs for badge B-SUP — wait 30 seconds" in text_of(r.text)
     assert signed_in_as(client) is None
     now[0] += 31
     client.post("/signin", data={"badge": "B-SUP"})  # scan the badge again
@@ -246,10 +257,15 @@ def test_home_shows_only_the_tiles_of_the_role(client, signed_in):
 
 
 def _age_session(client, seconds: int) -> None:
+    """The floor session's last activity, `seconds` earlier (on the server: the cookie holds no time)."""
     with client.session_transaction() as session:
-        state = dict(session[floor.SESSION_KEY])
-        state["at"] -= seconds
-        session[floor.SESSION_KEY] = state
+        secret = session[floor.SESSION_KEY]["s"]
+    with client.application.extensions["station.db"].write() as s:
+        row = s.scalar(select(FloorSession).where(
+            FloorSession.secret_hash == hashlib.sha256(secret.encode()).hexdigest()))
+        last = row.last_seen_at if row.last_seen_at.tzinfo else row.last_seen_at.replace(tzinfo=dt.timezone.utc)
+        s.execute(update(FloorSession).where(FloorSession.id == row.id)
+                  .values(last_seen_at=last - dt.timedelta(seconds=seconds)))
 
 
 def test_idle_operators_are_signed_out(app, client, signed_in):
@@ -324,7 +340,9 @@ def test_a_supervisor_creates_a_station_and_the_device_remembers_it(app, client,
     r = client.post("/setup/new", data={"name": "  Dock   tablet 2 ", "printer_id": str(printer_id)})
     assert r.status_code == 303
     cookie = r.headers["Set-Cookie"]
-    assert cookie.startswith('station="Dock tablet 2"') and "HttpOnly" in cookie and "Max-Age=31536000" in cookie
+    with app.test_request_context():
+        signed = floor.station_cookie_value("Dock tablet 2")  # the name, signed with the app's key
+    assert cookie.startswith(f"station={signed};") and "HttpOnly" in cookie and "Max-Age=31536000" in cookie
     with app.extensions["station.db"].read() as s:
         station = s.query(StationDevice).filter_by(name="Dock tablet 2").one()
         assert station.printer_id == printer_id

@@ -6,16 +6,17 @@ station.js (401 + HX-Redirect and a red banner in words), a JSON client (401 JSO
 POST changes nothing in the database. Then each exemption is shown to answer signed out."""
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from factories import basic_site, received_lot
-from station.models import Base, Scan
+from station.models import Base, FloorSession, Scan
 from station.views import floor
 
 HX = {"HX-Request": "true"}
@@ -144,8 +145,9 @@ def test_timed_out_the_words_say_so(app, client, signed_in, site):
     op = signed_in(client, "picker")
     with app.app_context():
         idle = floor.idle_seconds()
-    with client.session_transaction() as session:
-        session[floor.SESSION_KEY] = {"op": op.id, "at": int(time.time()) - idle - 5}
+    with app.extensions["station.db"].write() as s:  # the session's last activity, idle + 5 s ago
+        s.execute(update(FloorSession).where(FloorSession.operator_id == op.id)
+                  .values(last_seen_at=dt.datetime.fromtimestamp(time.time() - idle - 5, dt.timezone.utc)))
     r = client.get("/lots/card", query_string={"lot": site["lot"]}, headers=HX)
     assert r.status_code == 401 and "signed out after a while without use" in html.unescape(r.text)
     assert r.headers["HX-Redirect"].startswith("/signin?") and "timeout=1" in r.headers["HX-Redirect"]
@@ -200,7 +202,7 @@ def test_the_sign_in_flow_answers_signed_out(app, client):
     assert client.get("/lots").status_code == 200
 
 
-def test_files_htmx_the_api_and_the_scanner_feed_answer_signed_out(app, client):
+def test_files_htmx_the_api_and_the_scanner_feed_answer_signed_out(app, client, bound_station):
     with client.get("/static/station.css") as css:
         assert css.status_code == 200
     with client.get("/vendor/htmx.min.js") as htmx:
@@ -211,5 +213,8 @@ def test_files_htmx_the_api_and_the_scanner_feed_answer_signed_out(app, client):
     with app.extensions["station.db"].write() as s:
         from station.models import StationDevice
         s.add(StationDevice(name="Dock tablet", scanner_url="sim://dock"))
+    feed = client.get("/scan/station-feed", query_string={"station": "Dock tablet", "after": 0})
+    assert feed.status_code == 403  # only a device set up as that station reads its scanner
+    bound_station(client, "Dock tablet")
     feed = client.get("/scan/station-feed", query_string={"station": "Dock tablet", "after": 0})
     assert feed.status_code == 204  # the sign-in page of a station with a scanner reads badges from it

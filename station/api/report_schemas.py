@@ -5,6 +5,8 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..ids import MAX_ID
+
 
 class ExpiryQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -54,7 +56,7 @@ class MovementQuery(BaseModel):
 
 
 class MovementPageQuery(MovementQuery):
-    cursor: int | None = Field(None, ge=1, description="next_cursor of the previous page: rows older than it.")
+    cursor: int | None = Field(None, ge=1, le=MAX_ID, description="next_cursor of the previous page: rows older than it.")
     limit: int = Field(100, ge=1, le=1000)
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, aliased
 
 from .. import clock
 from ..db import Database
+from ..ids import MAX_DIGITS, MAX_ID
 from ..spreadsheet import csv_line, safe_cell
 from ..models import (Customer, Item, Location, Lot, LotEvent, Movement, Operator, Order, OrderLine,
                       StationDevice)
@@ -265,11 +266,19 @@ def parse_event_cursor(text: str | None) -> tuple[int | None, int | None, bool, 
         if not (e.startswith("e") and m.startswith("m")):
             raise ValueError
         ev, mv = e[1:], m[1:]
-        return (int(ev) if ev not in ("", "-") else None, int(mv) if mv not in ("", "-") else None,
-                ev == "-", mv == "-")
+        return (_cursor_id(ev), _cursor_id(mv), ev == "-", mv == "-")
     except ValueError:
         raise Invalid("That page link is damaged — go back to the first page.", code="invalid_cursor",
                       field="cursor") from None
+
+
+def _cursor_id(text: str) -> int | None:
+    """One id of an events cursor; ValueError when no row can have it (beyond ids.MAX_ID)."""
+    if text in ("", "-"):
+        return None
+    if not (text.isascii() and text.isdigit()) or len(text) > MAX_DIGITS or int(text) > MAX_ID:
+        raise ValueError(text)
+    return int(text)
 
 
 def _event_cursor(ev: int | None, mv: int | None, ev_done: bool, mv_done: bool) -> str:

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from .. import clock, get_db
 from ..models import Operator, StationDevice
 from ..services import audit
-from ..services.errors import DomainError, Invalid
+from ..ids import parse_id
+from ..services.errors import DomainError
 from .floor import requires
 
 bp = Blueprint("audit", __name__)
@@ -30,12 +31,8 @@ def _choices(session):
 
 
 def _before() -> int | None:
-    raw = request.args.get("before", "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit():
-        raise Invalid("That page link is damaged — go back to the first page.", code="invalid_cursor")
-    return int(raw)
+    return parse_id(request.args.get("before"), what="before", code="invalid_cursor",
+                    message="That page link is damaged — go back to the first page.")
 
 
 @bp.get("/audit")

@@ -93,6 +93,7 @@ Front-end contract (station/static/station.js; every page extending base.html)
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import secrets
 import time
 from dataclasses import dataclass
@@ -100,11 +101,14 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import current_app, g, make_response, redirect, render_template, request, session, url_for
-from sqlalchemy import case, or_, select, update
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from .. import get_db
-from ..models import Location, Operator, Printer, Role, StationDevice
+from ..models import FloorSession, Location, Operator, Printer, Role, StationDevice
 from ..services.actor import Actor
+from ..services import pins
 from ..services.pins import check_pin, hash_pin  # noqa: F401 - part of this module's API
 
 R = Role
@@ -129,11 +133,11 @@ ROLE_NAMES = {R.RECEIVER: "receiver", R.PICKER: "picker", R.LINE_OPERATOR: "line
 ROLE_PLURALS = {R.RECEIVER: "receivers", R.PICKER: "pickers", R.LINE_OPERATOR: "line operators",
                 R.SUPERVISOR: "supervisors", R.ADMIN: "admins"}
 
-SESSION_KEY = "floor"            # {"op": operator id, "at": last activity, epoch seconds}
+SESSION_KEY = "floor"            # {"s": secret}: sha256(secret) is the floor_sessions row (see below)
 PENDING_KEY = "floor_pending"    # {"badge": ..., "at": ...}: badge scanned, PIN still to come
-STATION_COOKIE = "station"       # the station's name; shared with the scan page (views/scan.py)
+STATION_COOKIE = "station"       # the station's name, signed (station_cookie_value); shared with views/scan.py
 STATION_COOKIE_MAX_AGE = 365 * 24 * 3600
-REFRESH_SECONDS = 15             # activity younger than this does not rewrite the session cookie
+REFRESH_SECONDS = 15             # activity younger than this does not write floor_sessions.last_seen_at
 PENDING_SECONDS = 120            # a PIN must follow its badge within this time
 
 
@@ -171,25 +175,117 @@ def idle_seconds() -> int:
     return int(float(current_app.config.get("FLOOR_IDLE_MINUTES", 30)) * 60)
 
 
+# --- floor sessions: a row per signed-in browser, the cookie carries only its secret ----------------
+#
+# The session cookie (Flask's, signed with the app's secret) holds {"s": secret}; the floor_sessions
+# row whose secret_hash is the secret's SHA-256 says who it is, since when, and whether it has ended.
+# A copy of the cookie is worth nothing once the row ends: sign-out, idle timeout, the operator
+# disabled, "sign out everywhere". Each request costs one indexed SELECT (secret_hash is unique,
+# joined to the operator by primary key); last_seen_at is written at most every REFRESH_SECONDS.
+
+END_SIGNED_OUT, END_TIMED_OUT, END_DISABLED, END_EVERYWHERE = "signed_out", "timed_out", "disabled", "everywhere"
+
+_SESSION_LOOKUP = (
+    select(FloorSession.id.label("session_id"), FloorSession.last_seen_at, Operator.id.label("operator_id"),
+           Operator.badge, Operator.name, Operator.role, Operator.active)
+    .join(Operator, Operator.id == FloorSession.operator_id)
+    .where(FloorSession.secret_hash == bindparam("secret_hash"), FloorSession.ended_at.is_(None)))
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _cookie_secret() -> str | None:
+    state = session.get(SESSION_KEY)
+    secret = state.get("s") if isinstance(state, dict) else None
+    return secret if isinstance(secret, str) and 20 <= len(secret) <= 200 else None
+
+
+def start_session(db, operator_id: int, station_id: int | None = None, now: float | None = None) -> str:
+    """A new floor session for the operator (a floor_sessions row); returns the secret for the cookie
+    (tests: ``session[SESSION_KEY] = {"s": start_session(db, op_id)}``)."""
+    secret = secrets.token_urlsafe(32)
+    at = _at(_now() if now is None else now)
+    with db.write() as s:
+        s.add(FloorSession(secret_hash=_hash(secret), operator_id=operator_id, station_id=station_id,
+                           started_at=at, last_seen_at=at))
+    return secret
+
+
+def end_session(db, secret: str, reason: str = END_SIGNED_OUT) -> bool:
+    """End the floor session of this cookie secret; False when it had ended already (or never was)."""
+    with db.write() as s:
+        done = s.execute(update(FloorSession)
+                         .where(FloorSession.secret_hash == _hash(secret), FloorSession.ended_at.is_(None))
+                         .values(ended_at=_at(_now()), end_reason=reason)
+                         .execution_options(synchronize_session=False))
+    return done.rowcount > 0
+
+
+def end_operator_sessions(db, operator_id: int, reason: str = END_EVERYWHERE) -> int:
+    """End every open floor session of the operator, on every device; how many were open."""
+    with db.write() as s:
+        done = s.execute(update(FloorSession)
+                         .where(FloorSession.operator_id == operator_id, FloorSession.ended_at.is_(None))
+                         .values(ended_at=_at(_now()), end_reason=reason)
+                         .execution_options(synchronize_session=False))
+    return done.rowcount
+
+
+def _end_by_id(session_id: int, reason: str) -> None:
+    with get_db().write() as s:
+        s.execute(update(FloorSession)
+                  .where(FloorSession.id == session_id, FloorSession.ended_at.is_(None))
+                  .values(ended_at=_at(_now()), end_reason=reason)
+                  .execution_options(synchronize_session=False))
+
+
+def _touch(session_id: int, now: float) -> None:
+    """Activity: move last_seen_at on (at most every REFRESH_SECONDS). A database that cannot be
+    written just now (read-only, busy) must not cost the worker the page: the next request tries again."""
+    try:
+        with get_db().write() as s:
+            s.execute(update(FloorSession)
+                      .where(FloorSession.id == session_id, FloorSession.ended_at.is_(None))
+                      .values(last_seen_at=_at(now))
+                      .execution_options(synchronize_session=False))
+    except SQLAlchemyError as exc:
+        current_app.logger.warning("floor session %s: last_seen_at not refreshed (%s)", session_id,
+                                   str(exc).splitlines()[0][:200])
+
+
 def current_operator() -> FloorOperator | None:
-    """The operator signed in at this browser, or None (signed out, timed out, badge deactivated)."""
+    """The operator signed in at this browser, or None (signed out, timed out, session ended, badge
+    deactivated)."""
     if "floor_operator" in g:
         return g.floor_operator
     g.floor_timed_out = False
     op = None
-    state = session.get(SESSION_KEY)
-    if isinstance(state, dict) and isinstance(state.get("op"), int):
-        now = _now()
-        last = state.get("at") or 0
-        if now - last > idle_seconds():
+    secret = _cookie_secret()
+    if secret is None:
+        if SESSION_KEY in session:  # an old-style or damaged value: nothing to look up
             session.pop(SESSION_KEY, None)
-            g.floor_timed_out = True
+    else:
+        with get_db().reader() as reader:
+            row = reader.execute(_SESSION_LOOKUP, {"secret_hash": _hash(secret)}).first()
+        now = _now()
+        if row is None:  # ended (signed out, everywhere, disabled) or never was
+            session.pop(SESSION_KEY, None)
+        elif not row.active:  # disabled: every session of theirs ends, here and on other devices
+            end_operator_sessions(get_db(), row.operator_id, END_DISABLED)
+            session.pop(SESSION_KEY, None)
         else:
-            op = load_operator(operator_id=state["op"])
-            if op is None:
+            last = _aware(row.last_seen_at).timestamp()
+            if now - last > idle_seconds():
+                _end_by_id(row.session_id, END_TIMED_OUT)
                 session.pop(SESSION_KEY, None)
-            elif now - last >= REFRESH_SECONDS:
-                session[SESSION_KEY] = {"op": op.id, "at": int(now)}
+                g.floor_timed_out = True
+            else:
+                op = FloorOperator(row.operator_id, row.badge, row.name, Role(row.role))
+                g.floor_session_id = row.session_id
+                if now - last >= REFRESH_SECONDS:
+                    _touch(row.session_id, now)
     g.floor_operator = op
     return op
 
@@ -212,12 +308,34 @@ def load_operator(*, operator_id: int | None = None, badge: str | None = None,
 
 
 def current_station() -> FloorStation | None:
-    """The station this device is bound to (cookie), or None."""
+    """The station this device is bound to (the signed station cookie), or None — also when the cookie
+    is not one this server signed (typed in by hand, forged, signed with another key)."""
     if "floor_station" in g:
         return g.floor_station
-    name = request.cookies.get(STATION_COOKIE)
+    name = station_cookie_name()
     g.floor_station = station_by(name=name) if name else None
     return g.floor_station
+
+
+def _station_signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt="station.station-cookie")
+
+
+def station_cookie_value(name: str) -> str:
+    """The station cookie's value for station `name`: the name, signed with the app's secret key."""
+    return _station_signer().dumps(name)
+
+
+def station_cookie_name() -> str | None:
+    """The station name in this request's station cookie when this server signed it, else None."""
+    raw = request.cookies.get(STATION_COOKIE)
+    if not raw or len(raw) > 400:
+        return None
+    try:
+        name = _station_signer().loads(raw)
+    except BadSignature:
+        return None
+    return name if isinstance(name, str) and name else None
 
 
 def station_by(*, name: str | None = None, station_id: int | None = None) -> FloorStation | None:
@@ -260,19 +378,39 @@ def refusal(workflow: str) -> str:
 
 
 def sign_in(op: FloorOperator) -> None:
+    """Start a floor session for `op` at this browser (a hand-over ends the one before)."""
+    previous = _cookie_secret()
+    if previous:
+        end_session(get_db(), previous, END_SIGNED_OUT)
     session.pop(PENDING_KEY, None)
-    session[SESSION_KEY] = {"op": op.id, "at": int(_now())}
+    station = current_station()
+    secret = start_session(get_db(), op.id, station.id if station else None)
+    session[SESSION_KEY] = {"s": secret}
     g.floor_operator = op
     g.floor_timed_out = False
 
 
 def sign_out() -> FloorOperator | None:
-    """End this browser's floor session; returns who was signed in."""
+    """End this browser's floor session (on the server: a copy of the cookie stops working too);
+    returns who was signed in."""
     op = current_operator()
+    secret = _cookie_secret()
+    if secret:
+        end_session(get_db(), secret, END_SIGNED_OUT)
     session.pop(SESSION_KEY, None)
     session.pop(PENDING_KEY, None)
     g.floor_operator = None
     return op
+
+
+def sign_out_everywhere(operator_id: int) -> int:
+    """End every floor session of the operator (this browser's too); how many were open."""
+    count = end_operator_sessions(get_db(), operator_id, END_EVERYWHERE)
+    op = current_operator()
+    if op is not None and op.id == operator_id:
+        session.pop(SESSION_KEY, None)
+        g.floor_operator = None
+    return count
 
 
 def pin_roles() -> frozenset[str]:
@@ -292,17 +430,21 @@ def pin_hash_of(op_id: int) -> str | None:
         return s.execute(select(Operator.pin_hash).where(Operator.id == op_id)).scalar_one_or_none()
 
 
-# The PIN throttle lives on the operator's row (pin_failures, pin_failed_at, pin_locked_until), so
-# every app process counts the same wrong PINs. A guess is taken by one conditional UPDATE before
-# the PIN is checked: counted as wrong until it proves right, refused while the badge is locked, so
-# two processes (or twenty requests at once) cannot both be granted the last guess.
+# The PIN throttle lives on the operator's row (pin_failures, pin_failed_at, pin_locked_until,
+# pin_lock_count), so every app process counts the same wrong PINs. A guess is taken in one write
+# transaction that holds the row (SELECT … FOR UPDATE on PostgreSQL; SQLite's write lock) before the PIN
+# is checked: counted as wrong until it proves right, refused while the badge is locked, so two
+# processes (or twenty requests at once) cannot both be granted the last guess. Each lock in a row
+# lasts twice the one before (FLOOR_PIN_LOCK_SECONDS, 2x, 4x, … capped at FLOOR_PIN_LOCK_MAX_SECONDS);
+# the right PIN or an admin (unlock_pin) starts over. A badge nobody has goes through the same steps
+# in memory (pins.MemoryThrottle), so the PIN step answers alike for both.
+
+Guess = pins.Guess
 
 
-@dataclass(frozen=True)
-class Guess:
-    granted: bool
-    failures: int = 0           # wrong PINs counted so far, this guess included (when granted)
-    locked_for: float = 0.0     # seconds until the badge may try again (when not granted)
+def _unknown_badges() -> pins.MemoryThrottle:
+    """This app's throttle for badges nobody has (one per process)."""
+    return current_app.extensions.setdefault("station.unknown_badges", pins.MemoryThrottle())
 
 
 def _at(seconds: float) -> dt.datetime:
@@ -313,36 +455,58 @@ def _aware(ts: dt.datetime | None) -> dt.datetime | None:
     return ts.replace(tzinfo=dt.timezone.utc) if ts is not None and ts.tzinfo is None else ts
 
 
-def take_guess(op_id: int, now: float, attempts: int, lock_seconds: float) -> Guess:
+def _epoch(ts: dt.datetime | None) -> float | None:
+    return None if ts is None else _aware(ts).timestamp()
+
+
+def take_guess(op_id: int, now: float, attempts: int, lock_seconds: float,
+               max_lock_seconds: float | None = None) -> Guess:
     """Take one PIN guess for the operator: FLOOR_PIN_ATTEMPTS wrong ones, each within the lock time of
-    the one before, lock the badge for FLOOR_PIN_LOCK_SECONDS."""
-    at, until = _at(now), _at(now + lock_seconds)
-    stale = or_(Operator.pin_failed_at.is_(None), Operator.pin_failed_at <= _at(now - lock_seconds))
-    failures = case((stale, 1), else_=Operator.pin_failures + 1)  # SET sees the row as it was
-    claim = (update(Operator)
-             .where(Operator.id == op_id,
-                    or_(Operator.pin_locked_until.is_(None), Operator.pin_locked_until <= at))
-             .values(pin_failures=failures, pin_failed_at=at,
-                     pin_locked_until=case((failures >= attempts, until), else_=None))
-             .execution_options(synchronize_session=False))
+    the one before, lock the badge — for FLOOR_PIN_LOCK_SECONDS the first time, twice as long each
+    lock after it in a row."""
+    if max_lock_seconds is None:
+        max_lock_seconds = _max_lock()
     with get_db().write() as s:
-        granted = s.execute(claim).rowcount == 1
-        row = s.execute(select(Operator.pin_failures, Operator.pin_locked_until)
-                        .where(Operator.id == op_id)).first()
-    if row is None:  # the operator was removed meanwhile: as good as locked
-        return Guess(False, 0, lock_seconds)
-    if granted:
-        return Guess(True, row.pin_failures)
-    locked_until = _aware(row.pin_locked_until)
-    return Guess(False, row.pin_failures, max(1.0, (locked_until - at).total_seconds()) if locked_until else 1.0)
+        row = s.execute(select(Operator.pin_failures, Operator.pin_failed_at, Operator.pin_locked_until,
+                               Operator.pin_lock_count)
+                        .where(Operator.id == op_id).with_for_update()).first()
+        if row is None:  # the operator was removed meanwhile: as good as locked
+            return Guess(False, 0, lock_seconds)
+        state = pins.Throttle(row.pin_failures or 0, _epoch(row.pin_failed_at), _epoch(row.pin_locked_until),
+                              row.pin_lock_count or 0)
+        guess, changed = pins.take(state, now, attempts, lock_seconds, max_lock_seconds)
+        if changed is not None:
+            s.execute(update(Operator).where(Operator.id == op_id)
+                      .values(pin_failures=changed.failures, pin_failed_at=_at(changed.failed_at),
+                              pin_locked_until=None if changed.locked_until is None else _at(changed.locked_until),
+                              pin_lock_count=changed.lock_count)
+                      .execution_options(synchronize_session=False))
+    return guess
 
 
 def clear_guesses(op_id: int) -> None:
-    """The right PIN: the count starts over."""
+    """The right PIN: the count and the locks in a row start over."""
     with get_db().write() as s:
         s.execute(update(Operator).where(Operator.id == op_id)
-                  .values(pin_failures=0, pin_failed_at=None, pin_locked_until=None)
+                  .values(pin_failures=0, pin_failed_at=None, pin_locked_until=None, pin_lock_count=0)
                   .execution_options(synchronize_session=False))
+
+
+def unlock_pin(db, op_id: int) -> bool:
+    """An admin clears the badge's PIN lock and its count (locks in a row too); False when there was
+    nothing to clear."""
+    with db.write() as s:
+        done = s.execute(update(Operator)
+                         .where(Operator.id == op_id,
+                                or_(Operator.pin_failures > 0, Operator.pin_lock_count > 0,
+                                    Operator.pin_locked_until.is_not(None)))
+                         .values(pin_failures=0, pin_failed_at=None, pin_locked_until=None, pin_lock_count=0)
+                         .execution_options(synchronize_session=False))
+    return done.rowcount > 0
+
+
+def _max_lock() -> float:
+    return float(current_app.config.get("FLOOR_PIN_LOCK_MAX_SECONDS", 24 * 3600))
 
 
 _NO_PIN_HASH: list[str] = []
@@ -361,44 +525,73 @@ def _wait_words(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds} seconds"
     minutes = (seconds + 59) // 60
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+    if minutes < 120:
+        return "1 minute" if minutes == 1 else f"{minutes} minutes"
+    hours = (minutes + 59) // 60
+    return f"{hours} hours"
+
+
+def _guess_words(badge: str, guess: Guess, ok: bool, attempts: int) -> tuple[bool, str | None]:
+    """The words for a guess, the same for a real badge and a guessed one."""
+    if not guess.granted:
+        return False, (f"Too many wrong PINs for badge {badge} — wait {_wait_words(guess.locked_for)}, "
+                       f"then try again, or ask an admin.")
+    if ok:
+        return True, None
+    left = attempts - guess.failures
+    if left <= 0:
+        return False, (f"Wrong PIN again — badge {badge} is locked for {_wait_words(guess.lock_length)}. "
+                       f"Wait, then try again, or ask an admin.")
+    return False, f"Wrong PIN — {left} {'try' if left == 1 else 'tries'} left."
+
+
+def _pin_settings() -> tuple[int, float, float]:
+    cfg = current_app.config
+    return max(1, int(cfg.get("FLOOR_PIN_ATTEMPTS", 3))), float(cfg.get("FLOOR_PIN_LOCK_SECONDS", 60)), _max_lock()
 
 
 def try_pin(op: FloorOperator, pin: str) -> tuple[bool, str | None]:
     """Check `op`'s PIN, counting wrong ones in the database. (True, None) signs in; (False, why) says
     why not."""
-    cfg = current_app.config
-    attempts = max(1, int(cfg.get("FLOOR_PIN_ATTEMPTS", 3)))
-    lock = float(cfg.get("FLOOR_PIN_LOCK_SECONDS", 60))
+    attempts, lock, max_lock = _pin_settings()
     stored = pin_hash_of(op.id)
     if not stored:
         check_pin(_no_pin_hash(), pin or "0")
         return False, (f"{op.name} has no PIN yet, and a {op.role_name} needs one — an admin sets it with "
                        f"'station operator set-pin {op.badge}'.")
-    guess = take_guess(op.id, _now(), attempts, lock)
-    if not guess.granted:
-        return False, (f"Too many wrong PINs for {op.name}'s badge — wait {_wait_words(guess.locked_for)}, "
-                       f"then try again, or ask a supervisor.")
-    if check_pin(stored, pin):
+    guess = take_guess(op.id, _now(), attempts, lock, max_lock)
+    ok = guess.granted and check_pin(stored, pin)
+    if ok:
         clear_guesses(op.id)
-        return True, None
-    left = attempts - guess.failures
-    if left <= 0:
-        return False, (f"Wrong PIN again — {op.name}'s badge is locked for {_wait_words(lock)}. Wait, then "
-                       f"try again, or ask a supervisor.")
-    return False, f"Wrong PIN — {left} {'try' if left == 1 else 'tries'} left."
+    return _guess_words(op.badge, guess, ok, attempts)
+
+
+def try_pin_unknown(badge: str, pin: str) -> tuple[bool, str]:
+    """A PIN for a badge nobody has (or no longer active): counted and answered like a wrong PIN for a
+    real badge — the same words, the same locks, one slow hash check like a real one."""
+    attempts, lock, max_lock = _pin_settings()
+    with get_db().read() as s:  # the same look-up a real badge's PIN costs
+        s.execute(select(Operator.pin_hash).where(Operator.badge == badge)).first()
+    guess = _unknown_badges().take(badge, _now(), attempts, lock, max_lock)
+    if guess.granted:
+        check_pin(_no_pin_hash(), pin or "0")
+    ok, why = _guess_words(badge, guess, False, attempts)
+    return ok, why or "Wrong PIN."
 
 
 # --- station binding -----------------------------------------------------------------------------
 
 
-def bind_station(response, station: FloorStation | None):
-    """Remember (or forget, with None) the station of this device on `response`."""
+def bind_station(response, station):
+    """Remember (or forget, with None) the station of this device on `response`: a signed cookie (the
+    station's name and its signature), so a device cannot make itself a station by writing a cookie."""
+    from ..sessions import cookie_secure
+
     if station is None:
         response.delete_cookie(STATION_COOKIE)
     else:
-        response.set_cookie(STATION_COOKIE, station.name, max_age=STATION_COOKIE_MAX_AGE, httponly=True,
-                            samesite="Lax")
+        response.set_cookie(STATION_COOKIE, station_cookie_value(station.name), max_age=STATION_COOKIE_MAX_AGE,
+                            httponly=True, samesite="Lax", secure=cookie_secure(current_app))
     return response
 
 
@@ -410,10 +603,13 @@ def is_htmx() -> bool:
 
 
 def safe_next(target: str | None, default: str | None = None) -> str:
-    """`target` when it is a path on this site (never another host), else `default` or home."""
+    """`target` when it is a path on this site (never another host, no control characters), else
+    `default` or home."""
     fallback = default or url_for("home.index")
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return fallback
+    if len(target) > 2000 or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in target):
+        return fallback  # CR/LF and other control characters: never into a Location header
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
         return fallback

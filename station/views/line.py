@@ -29,6 +29,7 @@ from flask import Blueprint, abort, make_response, redirect, render_template, re
 from sqlalchemy import func, or_, select
 
 from .. import get_db
+from ..ids import MAX_DIGITS, MAX_ID, parse_id
 from ..models import (Item, Location, LocationKind, Lot, Operator, Printer, PrintJob, ProductionRun,
                       ProductionRunComponent, RunStatus)
 from ..services import catalog, printing, production_runs
@@ -363,8 +364,9 @@ def undo():
     try:
         with get_db().write() as s:
             run = _open_run(s, request.form.get("run"))
-            part = production_runs.remove_component(
-                s, run, int(request.form["component"]) if request.form.get("component", "").isdigit() else None)
+            part = production_runs.remove_component(s, run, parse_id(
+                request.form.get("component"), what="component",
+                message="That component is not part of this run — reload the page and try again."))
             number = s.get(Lot, part.lot_id).lot_number
             words = f"Taken back: {part.qty} of lot {number}."
     except DomainError as exc:
@@ -399,7 +401,7 @@ def finish():
         qty = parse_qty(request.form.get("qty"), "quantity made")
         copies = parse_qty(request.form.get("copies") or "1", "number of labels") or 1
         with get_db().write() as s:
-            if run_id.isdigit():
+            if run_id.isascii() and run_id.isdigit() and len(run_id) <= MAX_DIGITS and int(run_id) <= MAX_ID:
                 done = s.get(ProductionRun, int(run_id))
                 if done is not None and done.status is RunStatus.FINISHED:  # a second tap on Finish
                     return redirect(url_for(".run_page", run_id=done.id), 303)

@@ -211,7 +211,7 @@ def _refused(exc: DomainError):
 
 
 def _station_from_cookie(session) -> StationDevice | None:
-    name = request.cookies.get(STATION_COOKIE)
+    name = floor.station_cookie_name()  # signed by set-up (views/floor.py)
     if not name:
         return None
     return session.scalar(select(StationDevice).where(StationDevice.name == name))

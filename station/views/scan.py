@@ -32,6 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import clock, get_db
+from ..ids import BadNumber, parse_id
 from ..models import Scan, ScanApplication, ScannerReading, StationDevice
 from ..scanning import ScanContext
 from ..scanning.codes import OPERATOR_PREFIX, split_station_code
@@ -70,7 +71,7 @@ RECORD_LABELS = {"item": "Item", "lot": "Lot", "lots": "Lots", "location": "Loca
 def page():
     """The scan page for the station named in ?station= (then remembered), else the station picker."""
     chosen = request.args.get("station")  # "" chooses no station
-    name = chosen if chosen is not None else request.cookies.get(STATION_COOKIE)
+    name = chosen if chosen is not None else floor.station_cookie_name()
     with get_db().read() as session:
         stations = _stations(session)
         station = _station(session, name)
@@ -92,8 +93,7 @@ def page():
                                                  config=config, scanner_url=station and station.scanner_url))
     response.headers["Cache-Control"] = "no-store"  # the cursor in it must be fresh
     if station is not None and chosen:
-        response.set_cookie(STATION_COOKIE, station.name, max_age=COOKIE_MAX_AGE, httponly=True,
-                            samesite="Lax")
+        floor.bind_station(response, station)  # signed (views/floor.py)
     elif chosen == "":
         response.delete_cookie(STATION_COOKIE)
     return response
@@ -124,7 +124,7 @@ def submit():
     client_id = data.get("client_id") or None
     name = data.get("station")
     if name is None:
-        name = request.cookies.get(STATION_COOKIE)
+        name = floor.station_cookie_name()
     if not isinstance(client_id, (str, type(None))) or not isinstance(name, (str, type(None))):
         return _refuse(400, "bad_request", "client_id and station must be text.")
 
@@ -156,11 +156,19 @@ def submit():
     return response
 
 
+def _after() -> int | None:
+    """The feed's after= (a scan id, 0 for the start); None when missing or not an id in range."""
+    try:
+        return parse_id(request.args.get("after"), what="after", low=0)
+    except BadNumber:
+        return None
+
+
 @bp.get("/scan/feed")
 def feed():
     """Scans logged at a station after id `after`, oldest first, as result partials; 204 when none."""
-    after = request.args.get("after", type=int)
-    if after is None or after < 0:
+    after = _after()
+    if after is None:
         return _refuse(400, "bad_cursor", "after must be a scan id (0 for the start).")
     with get_db().read() as session:
         station = _station(session, request.args.get("station", ""))
@@ -191,13 +199,17 @@ def station_feed():
     Open to a signed-out page (the sign-in page of a station with its own scanner reads the badge
     scanned on it from here), but then it gives badge scans only: what else was scanned at a
     station is for signed-in operators."""
-    after = request.args.get("after", type=int)
-    if after is None or after < 0:
+    after = _after()
+    if after is None:
         return _refuse(400, "bad_cursor", "after must be a scan id (0 for the start).")
     with get_db().read() as session:
         station = _station(session, request.args.get("station", ""))
         if station is None:
             return _refuse(404, "unknown_station", "No such station — choose the station again.")
+        bound = floor.current_station()
+        if bound is None or bound.id != station.id:  # only a device set up as that station reads it
+            return _refuse(403, "not_this_station", "This device is not set up as that station — an admin or "
+                           "supervisor binds it on the set-up page.")
         rows = session.execute(
             select(Scan.id, Scan.raw, Scan.source, ScanApplication.scan_id.label("applied"), Scan.ignored)
             .outerjoin(ScanApplication, ScanApplication.scan_id == Scan.id)

@@ -23,6 +23,7 @@ from devices.scanners import ScannerError, open_scanner
 
 from .. import get_db, netpolicy
 from ..agent import AGENT_SCANNER_URL
+from ..ids import BadNumber, parse_id
 from ..models import Location, Printer, Role, StationDevice
 from . import floor
 
@@ -41,6 +42,18 @@ def _choices():
         printers = s.execute(select(Printer.id, Printer.name).where(Printer.active)
                              .order_by(Printer.name)).all()
     return stations, locations, printers
+
+
+NO_ROW = -1  # an id no row has: a form id that is not a number in range names nothing ("gone")
+
+
+def _form_id(key: str) -> int | None:
+    """A station, location or printer id from the form: None when not chosen (blank), NO_ROW when it is
+    not an id a row can have (junk, or beyond ids.MAX_ID — PostgreSQL would refuse to look it up)."""
+    try:
+        return parse_id(request.form.get(key), what=key)
+    except BadNumber:
+        return NO_ROW
 
 
 def _page(message: str | None = None, status: int = 200, form: dict | None = None):
@@ -64,7 +77,7 @@ def page():
 @bp.post("/setup/bind")
 @floor.requires("setup")
 def bind():
-    station = floor.station_by(station_id=request.form.get("station_id", type=int) or 0)
+    station = floor.station_by(station_id=_form_id("station_id") or 0)
     if station is None:
         return _page("That station is gone — choose another one.", 404)
     flash(f"This device is now {station.name}.", "ok")
@@ -76,8 +89,8 @@ def bind():
 def new():
     form = request.form
     name = " ".join((form.get("name") or "").split())[:60]
-    location_id = form.get("location_id", type=int) or None
-    printer_id = form.get("printer_id", type=int) or None
+    location_id = _form_id("location_id")
+    printer_id = _form_id("printer_id")
     scanner_url = (form.get("scanner_url") or "").strip()[:300] or None
     if not name:
         return _page("Give the station a name people will recognise, such as 'Dock tablet 2'.", 400, form)
@@ -109,9 +122,9 @@ def new():
 def edit():
     """Change a station's location and default printer (and, for an admin, its scanner)."""
     form = request.form
-    station_id = form.get("station_id", type=int) or 0
-    location_id = form.get("location_id", type=int) or None
-    printer_id = form.get("printer_id", type=int) or None
+    station_id = _form_id("station_id") or 0
+    location_id = _form_id("location_id")
+    printer_id = _form_id("printer_id")
     with get_db().write() as s:
         row = s.get(StationDevice, station_id)
         if row is None:

@@ -74,17 +74,16 @@ class Outcome:
 
 
 def begin(badge: str, next_url: str) -> Outcome:
-    """Sign in the operator of `badge`, or send them to the PIN step."""
+    """Sign in the operator of `badge`, or send them to the PIN step. A badge nobody has goes to the PIN
+    step too, which then answers as for a wrong PIN: the PIN step does not tell which badges exist."""
     if not badge:
         return Outcome(message="Scan your badge, or type its number and press Sign in.", status=400)
     op = floor.load_operator(badge=badge, include_inactive=True)
-    if op is None:
-        return Outcome(message=f"Badge {badge} belongs to nobody here — ask a supervisor to add you.", status=400)
-    if floor.load_operator(operator_id=op.id) is None:
+    if op is not None and floor.load_operator(operator_id=op.id) is None:
         return Outcome(message=f"{op.name}'s badge is no longer active — ask a supervisor.", status=403)
-    if floor.needs_pin(op, floor.pin_hash_of(op.id)):
+    if op is None or floor.needs_pin(op, floor.pin_hash_of(op.id)):
         floor.sign_out()
-        session[floor.PENDING_KEY] = {"badge": op.badge, "at": int(floor._now())}
+        session[floor.PENDING_KEY] = {"badge": op.badge if op else badge, "at": int(floor._now())}
         args = {"next": next_url} if next_url != url_for("home.index") else {}
         return Outcome(url=url_for(".pin", **args))
     floor.sign_in(op)
@@ -138,43 +137,60 @@ def scan():
 # --- the PIN step --------------------------------------------------------------------------------
 
 
-def _pending() -> floor.FloorOperator | None:
+class Pending:
+    """A badge waiting for its PIN: `op` is None when nobody (active) has it."""
+
+    def __init__(self, badge: str, op: floor.FloorOperator | None) -> None:
+        self.badge, self.op = badge, op
+
+
+def _pending() -> Pending | None:
     pending = session.get(floor.PENDING_KEY)
     if not isinstance(pending, dict) or floor._now() - (pending.get("at") or 0) > floor.PENDING_SECONDS:
         session.pop(floor.PENDING_KEY, None)
         return None
-    return floor.load_operator(badge=pending.get("badge"))
+    badge = pending.get("badge")
+    if not isinstance(badge, str) or not badge:
+        session.pop(floor.PENDING_KEY, None)
+        return None
+    return Pending(badge, floor.load_operator(badge=badge))
 
 
-def _pin_page(op, message: str | None = None, status: int = 200):
+def _pin_page(pending: Pending, message: str | None = None, status: int = 200):
     messages = _flashes()
     if message:
         messages.append(("error", message))
-    response = make_response(render_template("signin_pin.html", op=op, messages=messages, next=_next()), status)
+    response = make_response(render_template("signin_pin.html", badge=pending.badge, messages=messages,
+                                             next=_next()), status)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 @bp.get("/signin/pin")
 def pin():
-    op = _pending()
-    if op is None:
+    pending = _pending()
+    if pending is None:
         flash("Scan your badge first.", "info")
         return redirect(url_for(".page", **({"next": request.args["next"]} if request.args.get("next") else {})))
-    return _pin_page(op)
+    return _pin_page(pending)
 
 
 @bp.post("/signin/pin")
 def pin_submit():
-    op = _pending()
-    if op is None:
+    pending = _pending()
+    if pending is None:
         flash("That took too long — scan your badge again.", "error")
         return redirect(url_for(".page", **({"next": request.form["next"]} if request.form.get("next") else {})),
                         303)
-    ok, why = floor.try_pin(op, (request.form.get("pin") or "").strip())
+    typed = (request.form.get("pin") or "").strip()[:40]
+    op = pending.op
+    if op is None:
+        ok, why = floor.try_pin_unknown(pending.badge, typed)
+    else:
+        ok, why = floor.try_pin(op, typed)
     if not ok:
         locked = "locked" in why or "Too many" in why
-        return _pin_page(op, why, 429 if locked else 401)
+        return _pin_page(pending, why, 429 if locked else 401)
     floor.sign_in(op)
     flash(f"Signed in: {op.name}, {op.role_name}.", "ok")
     return redirect(_next(), 303)
