@@ -6,16 +6,20 @@ import functools
 import json
 import re
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
+from typing import Annotated, Callable, Iterator
 
 from flask import Blueprint, Response, current_app, g, request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError, create_model
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from .. import get_db
-from ..models import Role, StationDevice, TokenRole
+from ..models import ApiRequest, Role, StationDevice, TokenRole
+from ..services.actor import Actor
 from ..services.errors import DomainError
 from ..services.tokens import find_token
 from ..views.floor import ROLE_NAMES, WORKFLOWS
@@ -46,13 +50,19 @@ class Route:
     public: bool
     media: str | None = None  # a view that answers a Response of this type instead of JSON
     query_status: int = 422  # the status of a query string that does not fit `query`
-    workflow: str = "lookup"  # a key of floor.WORKFLOWS: the token roles that may call it
+    # a key of floor.WORKFLOWS (or a tuple of keys: any of their roles): the token roles that may call it
+    workflow: str | tuple[str, ...] = "lookup"
     action: str | None = None  # what it does, for the refusal: "Releasing a hold"
+    idempotent: bool = False  # takes a request_id: a retry gets the first answer (see _once)
+    location: Callable[[dict], str] | None = None  # a replayed answer's Location header, from its body
 
     @property
     def roles(self) -> frozenset[Role]:
         """The operator roles whose tokens may call it (none for the agent's route)."""
-        return frozenset() if self.workflow == AGENT_WORKFLOW else WORKFLOWS[self.workflow]
+        if self.workflow == AGENT_WORKFLOW:
+            return frozenset()
+        names = (self.workflow,) if isinstance(self.workflow, str) else self.workflow
+        return frozenset().union(*(WORKFLOWS[name] for name in names))
 
     @property
     def restricted(self) -> bool:
@@ -66,7 +76,8 @@ ROUTES: list[Route] = []
 def route(method: str, rule: str, *, response: type[BaseModel] | None, status: int = 200,
           body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
           errors: tuple[int, ...] = (), public: bool = False, media: str | None = None,
-          query_status: int = 422, workflow: str | None = None, action: str | None = None) -> Callable:
+          query_status: int = 422, workflow: str | tuple[str, ...] | None = None, action: str | None = None,
+          idempotent: bool = False, location: Callable[[dict], str] | None = None) -> Callable:
     """Register a view: its JSON body and query arrive parsed as `body` and `query`, and the
     model it returns is sent with `status`. `errors` lists the statuses it can refuse with
     besides 400/401/422, which the route's shape already implies. A view that answers another
@@ -76,19 +87,31 @@ def route(method: str, rule: str, *, response: type[BaseModel] | None, status: i
     `workflow` (a key of floor.WORKFLOWS) names the token roles that may call it; a token of
     another role gets 403 before its body is read. GET routes default to "lookup" (every role);
     every other method must name one, so a new write route cannot forget. `action` says what
-    the route does in the refusal ("Releasing a hold needs a supervisor or an admin token")."""
+    the route does in the refusal ("Releasing a hold needs a supervisor or an admin token").
+    A tuple of workflows lets the roles of any of them call it.
+
+    `idempotent` (a write with a JSON body) adds an optional `request_id` to the body: the view's
+    writes and the answer, stored in api_requests under (token, request_id), commit in one
+    transaction, and a retry with the same id gets that first answer again instead of doing it twice
+    (see _once). The view must then open its write session with `write()` from this module.
+    `location` rebuilds the Location header of a replayed answer from its body."""
     if workflow is None:
         if method != "GET" and not public:
             raise TypeError(f"API route {method} {rule} must name the workflow whose roles may call "
                             f"it: route(..., workflow=...), one of {', '.join(WORKFLOWS)}")
         workflow = "lookup"
-    if workflow not in WORKFLOWS and workflow != AGENT_WORKFLOW:
-        raise KeyError(f"API route {method} {rule}: unknown workflow {workflow!r}; one of {', '.join(WORKFLOWS)}")
+    for name in (workflow,) if isinstance(workflow, str) else workflow:
+        if name not in WORKFLOWS and name != AGENT_WORKFLOW:
+            raise KeyError(f"API route {method} {rule}: unknown workflow {name!r}; one of {', '.join(WORKFLOWS)}")
+    if idempotent:
+        if body is None:
+            raise TypeError(f"API route {method} {rule}: an idempotent route needs a JSON body for request_id")
+        body = _with_request_id(body)
 
     def decorator(view: Callable) -> Callable:
         summary = (view.__doc__ or view.__name__).strip().splitlines()[0]
         entry = Route(method, rule, view.__name__, summary, status, response, body, query, tuple(errors),
-                      public, media, query_status, workflow, action)
+                      public, media, query_status, workflow, action, idempotent, location)
         ROUTES.append(entry)
 
         @functools.wraps(view)
@@ -99,16 +122,118 @@ def route(method: str, rule: str, *, response: type[BaseModel] | None, status: i
                 path["body"] = _parse_body(body)
             if query is not None:
                 path["query"] = _parse_query(query, query_status)
-            result = view(**path)
-            if isinstance(result, Response):
-                return result
-            text = result.model_dump_json() if isinstance(result, BaseModel) else json.dumps(result)
-            return Response(text, status=status, mimetype="application/json")
+            if idempotent and path["body"].request_id is not None:
+                return _once(entry, path["body"].request_id, lambda: view(**path))
+            return _answer(view(**path), status)
 
         bp.add_url_rule(rule, view.__name__, endpoint, methods=[method])
         return view
 
     return decorator
+
+
+def _answer(result, status: int) -> Response:
+    if isinstance(result, Response):
+        return result
+    text = result.model_dump_json() if isinstance(result, BaseModel) else json.dumps(result)
+    return Response(text, status=status, mimetype="application/json")
+
+
+# --- writes: the actor, and request_id (a retry gets the first answer) ------------------------
+
+
+def api_actor(raw_scan: str | None = None) -> Actor:
+    """Who an API write is by: the calling token (its station only when the token is bound to one,
+    as agent tokens are; a station named in a body is where, not who)."""
+    caller: ApiCaller = g.api_token
+    return Actor(station_id=caller.station_id, raw_scan=raw_scan, token_id=caller.id)
+
+
+@contextmanager
+def write() -> Iterator[Session]:
+    """The write session of an API view. For a request with a request_id it is the one the route
+    opened (_once): the view's writes and the stored answer commit together. Otherwise a new one."""
+    session = g.get("api_write_session")
+    if session is not None:
+        yield session
+    else:
+        with get_db().write() as session:
+            yield session
+
+
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9_.:-]{8,64}$"
+PATTERN_WORDS.setdefault(REQUEST_ID_PATTERN, "must be 8 to 64 letters, digits or _ . : -")
+RequestId = Annotated[str, Field(pattern=REQUEST_ID_PATTERN)]
+REQUEST_ID_WORDS = ("Your id for this request (8-64 letters, digits or _ . : -), to make a retry safe: "
+                    "sent again with the same token, it is answered with the first answer (same status and "
+                    "body, header Idempotent-Replayed: true) and nothing is done twice. The same id on "
+                    "another route or path is refused (409 request_id_reused).")
+
+
+def _with_request_id(model: type[BaseModel]) -> type[BaseModel]:
+    """`model` with an optional request_id (one the model has already, e.g. a label request's, keeps
+    its own meaning too, and now takes 8-64 characters)."""
+    own = model.model_fields.get("request_id")
+    words = REQUEST_ID_WORDS + (f" It is also {own.description[0].lower()}{own.description[1:]}"
+                                if own is not None and own.description else "")
+    return create_model(model.__name__, __base__=model, __module__=model.__module__, __doc__=model.__doc__,
+                        request_id=(RequestId | None, Field(None, description=words)))
+
+
+def _once(entry: Route, request_id: str, call: Callable[[], object]) -> Response:
+    """Run a write whose body has a request_id: its answer is stored in api_requests in the same
+    transaction, so a retry (same token, same id) gets that answer and books nothing. The unique
+    (token_id, request_id) decides a race: the loser's transaction rolls back whole, and it answers
+    the winner's stored answer. A refusal stores nothing (nothing was done; a retry does it afresh),
+    but a retry refused because the first one did it (the pallet is received, the line picked) gets
+    the first answer too. Costs one INSERT; only retries read."""
+    caller: ApiCaller = g.api_token
+    where = f"{request.method} {request.path.removeprefix(PREFIX)}"[:80]
+    db = get_db()
+    try:
+        with db.write() as session:
+            g.api_write_session = session
+            try:
+                response = _answer(call(), entry.status)
+            finally:
+                g.pop("api_write_session", None)
+            if 200 <= response.status_code < 300:
+                session.add(ApiRequest(token_id=caller.id, request_id=request_id, endpoint=where,
+                                       status=response.status_code, body=json.loads(response.get_data())))
+                session.flush()
+    except (DomainError, ApiError, IntegrityError):
+        first = _first_answer(db, caller.id, request_id)
+        if first is None:
+            raise
+        return _replay(entry, first, where, request_id)
+    return response
+
+
+@dataclass(frozen=True)
+class _Stored:
+    endpoint: str
+    status: int
+    body: dict
+
+
+def _first_answer(db, token_id: int, request_id: str) -> _Stored | None:
+    with db.read() as session:
+        row = session.execute(select(ApiRequest.endpoint, ApiRequest.status, ApiRequest.body).where(
+            ApiRequest.token_id == token_id, ApiRequest.request_id == request_id)).first()
+    return _Stored(*row) if row is not None else None
+
+
+def _replay(entry: Route, first: _Stored, where: str, request_id: str) -> Response:
+    if first.endpoint != where:
+        raise ApiError(409, "request_id_reused",
+                       f"request_id {request_id!r} was already used by this token for {first.endpoint}; "
+                       f"a different request needs its own request_id. Nothing was done.",
+                       first_endpoint=first.endpoint)
+    headers = {"Idempotent-Replayed": "true"}
+    if entry.location is not None:
+        headers["Location"] = entry.location(first.body)
+    return Response(json.dumps(first.body, separators=(",", ":"), ensure_ascii=False), status=first.status,
+                    mimetype="application/json", headers=headers)
 
 
 # --- errors ----------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from ..services import catalog, printing, production_runs, putaway
 from ..services.errors import Invalid
 from ..services.lots import stock_lines
 from ..services.printing import _utc
-from .core import route
+from .core import api_actor, route, write
 from .schemas import (ItemRef, LotOut, MoveIn, MoveOut, RunComponentIn, RunComponentOut, RunFinishIn, RunIn,
                       RunOut)
 from .views import _referenced
@@ -39,15 +39,16 @@ def _unit_by_sscc(session: Session, sscc: str) -> HandlingUnit:
 
 
 @route("POST", "/moves", body=MoveIn, response=MoveOut, status=201, errors=(409,),
-       workflow="putaway", action="Moving stock")
+       workflow="putaway", action="Moving stock", idempotent=True)
 def create_move(body: MoveIn) -> MoveOut:
     """Move a pallet or a quantity of a lot to another location (one ledger row)."""
-    with get_db().write() as session:
+    with write() as session:
         dest = _referenced(catalog.location_by_code, session, body.to, "to")
         source = _referenced(catalog.location_by_code, session, body.from_, "from") if body.from_ else None
         unit = _unit_by_sscc(session, body.sscc) if body.sscc else None
         lot = _referenced(catalog.lot_by_number, session, body.lot, "lot") if body.lot else None
-        movement = putaway.move_goods(session, dest=dest, lot=lot, unit=unit, qty=body.qty, source=source)
+        movement = putaway.move_goods(session, dest=dest, lot=lot, unit=unit, qty=body.qty, source=source,
+                                      by=api_actor())
         session.flush()
         number = session.scalar(select(Lot.lot_number).where(Lot.id == movement.lot_id))
         sscc = session.scalar(select(HandlingUnit.sscc).where(HandlingUnit.id == movement.handling_unit_id)) \
@@ -89,16 +90,20 @@ def run_out(session: Session, run: ProductionRun) -> RunOut:
         output_lot=output, print_jobs=jobs)
 
 
+def _run_url(run: dict) -> str:
+    return url_for("api.get_production_run", run_id=run["id"])
+
+
 def _created(out: RunOut) -> Response:
     return Response(out.model_dump_json(), status=201, mimetype="application/json",
-                    headers={"Location": url_for("api.get_production_run", run_id=out.id)})
+                    headers={"Location": _run_url({"id": out.id})})
 
 
 @route("POST", "/production-runs", body=RunIn, response=RunOut, status=201, errors=(409,),
-       workflow="line", action="Starting a production run")
+       workflow="line", action="Starting a production run", idempotent=True, location=_run_url)
 def create_production_run(body: RunIn) -> Response:
     """Start a production run of an item on a line (one open run per line)."""
-    with get_db().write() as session:
+    with write() as session:
         item = _referenced(catalog.item_by_sku, session, body.item, "item")
         if body.location is not None:
             line = _referenced(catalog.location_by_code, session, body.location, "location")
@@ -109,7 +114,7 @@ def create_production_run(body: RunIn) -> Response:
                 raise Invalid("Say which line: " + ("there is no line location." if not lines else
                               "the site has several lines."), code="choose_line", field="location")
             line = lines[0]
-        run = production_runs.start(session, item=item, location=line)
+        run = production_runs.start(session, item=item, location=line, by=api_actor())
         session.flush()
         out = run_out(session, run)
     return _created(out)
@@ -132,7 +137,7 @@ def add_run_component(run_id: int, body: RunComponentIn) -> Response:
         lot = _referenced(catalog.lot_by_number, session, body.lot, "lot")
         source = _referenced(catalog.location_by_code, session, body.location, "location") \
             if body.location else None
-        production_runs.add_component(session, run, lot, body.qty, location=source)
+        production_runs.add_component(session, run, lot, body.qty, location=source, by=api_actor())
         out = run_out(session, run)
     return _created(out)
 
@@ -149,15 +154,16 @@ def remove_run_component(run_id: int, component_id: int) -> RunOut:
 
 
 @route("POST", "/production-runs/<int:run_id>/finish", body=RunFinishIn, response=RunOut, errors=(404, 409),
-       workflow="line", action="Finishing a production run")
+       workflow="line", action="Finishing a production run", idempotent=True)
 def finish_production_run(run_id: int, body: RunFinishIn) -> RunOut:
     """Finish a run: consume its components, make the new lot linked to them, queue its labels."""
-    with get_db().write() as session:
+    by = api_actor()
+    with write() as session:
         run = production_runs.get_run(session, run_id, lock=True)
-        lot = production_runs.finish(session, run, body.qty, expiry=body.expiry)
+        lot = production_runs.finish(session, run, body.qty, expiry=body.expiry, by=by)
         if body.print:
             printing.request_labels(session, lot.lot_number, printer=body.printer, copies=body.copies,
-                                    station=run.station_id, request_id=body.request_id)
+                                    station=run.station_id, request_id=body.request_id, token_id=by.token_id)
         return run_out(session, run)
 
 
@@ -167,5 +173,5 @@ def cancel_production_run(run_id: int) -> RunOut:
     """Cancel an open run; nothing it scanned was consumed."""
     with get_db().write() as session:
         run = production_runs.get_run(session, run_id, lock=True)
-        production_runs.cancel(session, run)
+        production_runs.cancel(session, run, by=api_actor())
         return run_out(session, run)

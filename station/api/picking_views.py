@@ -21,7 +21,7 @@ from ..models import Location, Lot, Movement, Order, OrderLine
 from ..services import catalog, picking
 from ..services.errors import Invalid, NotFound
 from ..services.printing import _utc
-from .core import route
+from .core import api_actor, route, write
 from .schemas import (ItemRef, PickIn, PickOut, PickUndoIn, PickUndoOut, ShipmentIn, ShipmentLineOut,
                       ShipmentOut, ShippedOut)
 from .views import _referenced
@@ -35,10 +35,10 @@ def _order(session, number: str) -> Order:
 
 
 @route("POST", "/picks", body=PickIn, response=PickOut, status=201, errors=(409,),
-       workflow="picking", action="Picking")
+       workflow="picking", action="Picking", idempotent=True)
 def create_pick(body: PickIn) -> PickOut:
     """Pick a quantity of a lot for an order line, checked against the FIFO/FEFO suggestion."""
-    with get_db().write() as session:
+    with write() as session:
         order = _order(session, body.order)
         line = next((line for line in order.lines if line.line_no == body.line), None)
         if line is None:
@@ -47,7 +47,7 @@ def create_pick(body: PickIn) -> PickOut:
         location = (_referenced(catalog.location_by_code, session, body.location, "location")
                     if body.location else None)
         movement = picking.pick_line(session, line=line, lot=lot, location=location, qty=body.qty,
-                                     override_reason=body.override_reason)
+                                     override_reason=body.override_reason, by=api_actor())
         session.flush()
         session.refresh(line)
         codes = dict(session.execute(select(Location.id, Location.code).where(
@@ -70,7 +70,7 @@ def undo_pick(movement_id: int, body: PickUndoIn) -> PickUndoOut:
         pick = session.get(Movement, movement_id)
         if pick is None:
             raise NotFound(f"There is no movement {movement_id}.", code="unknown_movement")
-        unpick = picking.undo_pick(session, pick, reason=body.reason)
+        unpick = picking.undo_pick(session, pick, reason=body.reason, by=api_actor())
         line = session.get(OrderLine, unpick.order_line_id)
         session.refresh(line)
         codes = dict(session.execute(select(Location.id, Location.code).where(
@@ -84,12 +84,12 @@ def undo_pick(movement_id: int, body: PickUndoIn) -> PickUndoOut:
 
 
 @route("POST", "/shipments", body=ShipmentIn, response=ShipmentOut, status=201, errors=(409,),
-       workflow="picking", action="Shipping an order")
+       workflow="picking", action="Shipping an order", idempotent=True)
 def create_shipment(body: ShipmentIn) -> ShipmentOut:
     """Ship an order: everything picked for it leaves the site for its customer (the forward trace)."""
-    with get_db().write() as session:
+    with write() as session:
         order = _order(session, body.order)
-        movements = picking.ship(session, order)
+        movements = picking.ship(session, order, by=api_actor())
         session.flush()
         lines = {line.id: line for line in order.lines}
         lots = dict(session.execute(select(Lot.id, Lot.lot_number).where(

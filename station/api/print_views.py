@@ -9,6 +9,11 @@
 A request the station refuses (copies out of range, an unknown printer or template) is a 400 and
 stores nothing; a body of the wrong shape (a field of the wrong type, an unknown field) is a 422
 like everywhere in this API.
+
+Who may act on a job by its id: reading one is open to every role (a job shows what a lot label
+shows, which every role may look up). Cancelling and reprinting act on anyone's job, so they are
+for the roles whose work prints labels (PRINTING): receivers (receipts), line operators (runs),
+supervisors and admins — not pickers; another token gets 403 in words before anything is read.
 """
 from __future__ import annotations
 
@@ -20,8 +25,12 @@ from devices.printers import STATE_TEXT, PrinterState
 from .. import get_db
 from ..models import Lot, Printer, PrintJob
 from ..services import printing
-from .core import route
+from .core import api_actor, route
 from .schemas import PrinterList, PrinterOut, PrintJobOut, PrintRequestIn
+
+
+# The workflows whose roles print labels (floor.WORKFLOWS): they may cancel and reprint any job by id.
+PRINTING = ("receiving", "line", "supervisor")
 
 
 def _job_out(session, job: PrintJob) -> PrintJobOut:
@@ -50,7 +59,8 @@ def request_lot_labels(lot_number: str, body: PrintRequestIn) -> Response:
     with get_db().write() as session:
         options = {"sscc": body.sscc} if body.sscc is not None else {}
         job = printing.request_labels(session, lot_number, printer=body.printer, template=body.template,
-                                      copies=body.copies, request_id=body.request_id, **options)
+                                      copies=body.copies, request_id=body.request_id,
+                                      token_id=api_actor().token_id, **options)
         out = _job_out(session, job)
     return _accepted(out)
 
@@ -63,7 +73,7 @@ def get_print_job(job_id: int) -> PrintJobOut:
 
 
 @route("POST", "/print-jobs/<int:job_id>/cancel", response=PrintJobOut, errors=(404, 409),
-       workflow="lookup")
+       workflow=PRINTING, action="Cancelling a print job")
 def cancel_print_job(job_id: int) -> PrintJobOut:
     """Cancel a job that is queued or failed (409 once it is being sent or sent)."""
     with get_db().write() as session:
@@ -71,11 +81,11 @@ def cancel_print_job(job_id: int) -> PrintJobOut:
 
 
 @route("POST", "/print-jobs/<int:job_id>/reprint", response=PrintJobOut, status=202, errors=(404, 409),
-       workflow="lookup")
+       workflow=PRINTING, action="Reprinting a print job")
 def reprint_print_job(job_id: int) -> Response:
     """Print a job's label again: a new job with the same label (the same SSCC on a pallet label)."""
     with get_db().write() as session:
-        out = _job_out(session, printing.reprint(session, job_id))
+        out = _job_out(session, printing.reprint(session, job_id, token_id=api_actor().token_id))
     return _accepted(out)
 
 

@@ -7,8 +7,9 @@
     POST /recalls/<number>/notified     {customer, note?}                          -> the report
     POST /recalls/<number>/close        {reason, accept_unnotified?}              -> the report
 
-A token is not an operator: the recall's events name the token in their note ("[API token erp]"),
-so the report still says who did what. Refusals are the API's JSON error with a sentence, and change
+Each event records the calling token (recall_events.token_id: the report's events name it as "API:
+erp"); their notes keep the tag "[API token erp]" too, since a customer's notification record has
+no token of its own. Refusals are the API's JSON error with a sentence, and change
 nothing (each request is one transaction).
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from flask import Response, g, url_for
 
 from .. import get_db
 from ..services import recalls
-from .core import route
+from .core import api_actor, route
 from .recall_schemas import (CloseIn, NotifiedIn, RecallIn, RecallList, RecallListQuery, RecallOut, RecallSummaryOut,
                              RetrievedIn)
 
@@ -39,7 +40,7 @@ def create_recall(body: RecallIn) -> Response:
     """Start a recall: every affected lot is recalled at once; the answer is the report."""
     with get_db().write() as session:
         recall = recalls.open_recall(session, reason=body.reason, lot=body.lot, supplier=body.supplier,
-                                     supplier_lot=body.supplier_lot, note=_by_token(None))
+                                     supplier_lot=body.supplier_lot, note=_by_token(None), by=api_actor())
         out = _report(session, recall)
     return Response(out.model_dump_json(), status=201, mimetype="application/json",
                     headers={"Location": url_for("api.get_recall", number=out.number)})
@@ -68,7 +69,7 @@ def recall_retrieved(number: str, body: RetrievedIn) -> RecallOut:
     """Record stock of an affected lot gathered back (put aside, or returned by a customer)."""
     with get_db().write() as session:
         recall = recalls.recall_by_number(session, number, lock=True)
-        recalls.record_retrieved(session, recall, body.lot, body.qty, note=_by_token(body.note))
+        recalls.record_retrieved(session, recall, body.lot, body.qty, note=_by_token(body.note), by=api_actor())
         return _report(session, recall)
 
 
@@ -78,7 +79,7 @@ def recall_notified(number: str, body: NotifiedIn) -> RecallOut:
     """Record that a listed customer was told."""
     with get_db().write() as session:
         recall = recalls.recall_by_number(session, number, lock=True)
-        recalls.mark_notified(session, recall, body.customer, note=_by_token(body.note))
+        recalls.mark_notified(session, recall, body.customer, note=_by_token(body.note), by=api_actor())
         return _report(session, recall)
 
 
@@ -89,5 +90,5 @@ def close_recall(number: str, body: CloseIn) -> RecallOut:
     with get_db().write() as session:
         recall = recalls.recall_by_number(session, number, lock=True)
         recalls.close_recall(session, recall, reason=body.reason, accept_unnotified=body.accept_unnotified,
-                             note=_by_token(None))
+                             note=_by_token(None), by=api_actor())
         return _report(session, recall)

@@ -32,7 +32,7 @@ from ..models import StationDevice
 from ..scanning import ScanContext
 from ..services.errors import Invalid
 from ..services.scans import CLIENT_ID, LOGGED_ID, RAW_LIMIT, ingest
-from .core import AGENT_WORKFLOW, ApiCaller, ApiError, route
+from .core import AGENT_WORKFLOW, ApiCaller, ApiError, api_actor, route
 from .schemas import Request, ResolutionOut
 
 # A scan stamped further in the future than this is refused: the agent's clock is wrong.
@@ -87,7 +87,8 @@ def create_scan(body: ScanIn) -> ScanOut:
         raise Invalid(f"scanned_at {at.isoformat()} is in the future: check the sender's clock.",
                       code="clock_skew", field="scanned_at")
     outcome = ingest(get_db(), raw, source=f"agent:{body.source}", station_id=station.id,
-                     client_id=body.client_id, context=ScanContext(workflow="lookup"), now=at)
+                     client_id=body.client_id, context=ScanContext(workflow="lookup"), now=at,
+                     token_id=api_actor().token_id)
     data = outcome.to_dict()
     return ScanOut(scan_id=data["scan_id"], retried=data["retried"], ignored=data["ignored"],
                    resolution=ResolutionOut(**data["resolution"]))

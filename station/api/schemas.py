@@ -298,7 +298,7 @@ class LotDetailOut(LotOut):
                                  reference=h.reference, reason=h.reason) for h in details.history],
             events=[LotEventOut(ts=_utc(e.ts), action=e.action, from_status=e.from_status,
                                 to_status=e.to_status, reason=e.reason,
-                                operator=e.operator.name if e.operator else None)
+                                operator=details.event_who(e))
                     for e in details.events])
 
 

@@ -12,11 +12,10 @@ from .. import get_db
 from ..models import Item, Location, LocationKind, LotStatus, StationDevice, Supplier
 from ..scanning import ScanContext, resolve
 from ..services import catalog, holds, receipts_ui
-from ..services.actor import Actor
 from ..services.errors import Invalid, NotFound
 from ..services.lots import lot_details, stock_lines
 from ..services.suggest import suggest
-from .core import ApiError, route
+from .core import ApiError, api_actor, route, write
 from .schemas import (HoldIn, ItemChangeIn, ItemIn, ItemOut, ItemPage, LocationIn, LocationOut,
                       LocationPage, LotDetailOut, LotOut, PageQuery, PrintJobOut, ReceiptIn, ReceiptOut,
                       ReleaseIn, ResolutionOut, ResolveIn, SuggestionOut, SuggestQuery, SupplierIn,
@@ -43,11 +42,11 @@ def _page(session: Session, query, page: PageQuery) -> tuple[list, int | None]:
 
 
 @route("POST", "/receipts", body=ReceiptIn, response=ReceiptOut, status=201, errors=(409,),
-       workflow="receiving", action="Receiving goods")
+       workflow="receiving", action="Receiving goods", idempotent=True)
 def create_receipt(body: ReceiptIn) -> Response:
     """Receive goods: book a quantity of an item in (by fields or a scanned label) and answer its lot."""
     fields = _label_fields(body)
-    with get_db().write() as session:
+    with write() as session:
         station = _referenced(_station_by_name, session, body.station, "station") if body.station else None
         if fields.get("gtin") is not None:
             item = _referenced(catalog.item_by_gtin, session, fields["gtin"], "gtin")
@@ -61,7 +60,7 @@ def create_receipt(body: ReceiptIn) -> Response:
             location = catalog.first_location(session, LocationKind.DOCK, "to receive at")
         supplier = (_referenced(catalog.supplier_by_code, session, fields["supplier"], "supplier")
                     if fields.get("supplier") is not None else None)
-        by = Actor(station_id=station.id if station else None, raw_scan=body.code[:400] if body.code else None)
+        by = api_actor(raw_scan=body.code[:400] if body.code else None)
         labels = body.labels
         receipt = receipts_ui.book(
             session, item=item, qty=body.qty, location=location, by=by, supplier=supplier,
@@ -147,7 +146,7 @@ def hold_lot(lot_number: str, body: HoldIn) -> LotOut:
     """Put a lot on hold or in quarantine, so it cannot be picked, used or shipped."""
     with get_db().write() as session:
         lot = catalog.lot_by_number(session, lot_number)
-        holds.hold(session, lot, body.reason, status=LotStatus(body.status))
+        holds.hold(session, lot, body.reason, status=LotStatus(body.status), by=api_actor())
         return LotOut.of(lot, stock_lines(session, lot.id))
 
 
@@ -157,7 +156,7 @@ def release_lot(lot_number: str, body: ReleaseIn) -> LotOut:
     """Release a held or quarantined lot."""
     with get_db().write() as session:
         lot = catalog.lot_by_number(session, lot_number)
-        holds.release(session, lot, body.reason)
+        holds.release(session, lot, body.reason, by=api_actor())
         return LotOut.of(lot, stock_lines(session, lot.id))
 
 

@@ -24,8 +24,9 @@ from .. import clock
 from ..db import Database
 from ..ids import MAX_DIGITS, MAX_ID
 from ..spreadsheet import csv_line, safe_cell
-from ..models import (Customer, Item, Location, Lot, LotEvent, Movement, Operator, Order, OrderLine,
+from ..models import (ApiToken, Customer, Item, Location, Lot, LotEvent, Movement, Operator, Order, OrderLine,
                       StationDevice)
+from .actor import who_column
 from .errors import Invalid
 
 PAGE = 50
@@ -158,13 +159,15 @@ def ledger_query(r: Resolved, *, before: int | None = None, overrides_only: bool
     stmt = (
         select(Movement.id, Movement.ts, Movement.kind, Lot.lot_number, Item.sku, Item.name.label("item_name"),
                Item.unit, Movement.qty, From.code.label("from_code"), To.code.label("to_code"),
-               Operator.name.label("operator_name"), Operator.badge.label("operator_badge"),
+               who_column(Operator.name, ApiToken.name).label("operator_name"),
+               Operator.badge.label("operator_badge"),
                StationDevice.name.label("station_name"), Customer.code.label("customer_code"),
                Order.number.label("order_number"), Movement.reference, Movement.reason, Movement.raw_scan,
                Movement.followed_suggestion)
         .join(Lot, Lot.id == Movement.lot_id).join(Item, Item.id == Lot.item_id)
         .outerjoin(From, From.id == Movement.from_location_id).outerjoin(To, To.id == Movement.to_location_id)
         .outerjoin(Operator, Operator.id == Movement.operator_id)
+        .outerjoin(ApiToken, ApiToken.id == Movement.token_id)
         .outerjoin(StationDevice, StationDevice.id == Movement.station_id)
         .outerjoin(Customer, Customer.id == Movement.customer_id)
         .outerjoin(OrderLine, OrderLine.id == Movement.order_line_id)
@@ -294,9 +297,11 @@ def events_page(session: Session, r: Resolved, *, cursor: str | None = None, lim
     events: list[Event] = []
     if not ev_done and r.location_id is None:
         stmt = (select(LotEvent.id, LotEvent.ts, LotEvent.action, Lot.lot_number, Item.sku, LotEvent.from_status,
-                       LotEvent.to_status, LotEvent.reason, Operator.name, StationDevice.name)
+                       LotEvent.to_status, LotEvent.reason, who_column(Operator.name, ApiToken.name),
+                       StationDevice.name)
                 .join(Lot, Lot.id == LotEvent.lot_id).join(Item, Item.id == Lot.item_id)
                 .outerjoin(Operator, Operator.id == LotEvent.operator_id)
+                .outerjoin(ApiToken, ApiToken.id == LotEvent.token_id)
                 .outerjoin(StationDevice, StationDevice.id == LotEvent.station_id)
                 .where(*_event_where(r)).order_by(LotEvent.id.desc()).limit(limit + 1))
         if ev_before is not None:

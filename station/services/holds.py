@@ -20,7 +20,7 @@ def _lock(session: Session, lot: Lot) -> None:
 
 def _event(session: Session, lot: Lot, action: str, to: LotStatus, reason: str, by: Actor) -> LotEvent:
     event = LotEvent(lot_id=lot.id, action=action, from_status=lot.status, to_status=to, reason=reason,
-                     operator_id=by.operator_id, station_id=by.station_id)
+                     operator_id=by.operator_id, station_id=by.station_id, token_id=by.token_id)
     session.add(event)
     lot.status = to
     return event

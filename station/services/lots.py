@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from .. import clock
-from ..models import (Customer, HandlingUnit, Location, Lot, LotEvent, Movement, Operator, Stock)
+from ..models import ApiToken, Customer, HandlingUnit, Location, Lot, LotEvent, Movement, Operator, Stock
+from .actor import who, who_column
 from .catalog import lot_by_number
 
 
@@ -39,6 +40,11 @@ class LotDetails:
     stock: list[StockLine]
     history: list[HistoryLine]
     events: list[LotEvent]
+    token_names: dict[int, str] = field(default_factory=dict)  # the API tokens that wrote events
+
+    def event_who(self, event: LotEvent) -> str | None:
+        """Who made a status change: the operator, or "API: <token name>", or None (the system)."""
+        return who(event.operator.name if event.operator else None, self.token_names.get(event.token_id))
 
     @property
     def expired(self) -> bool:
@@ -72,11 +78,12 @@ def lot_details(session: Session, lot_number: str, history_limit: int = 200) -> 
     history = [
         HistoryLine(ts, kind.value, qty, src, dst, who, customer, ref, reason)
         for ts, kind, qty, src, dst, who, customer, ref, reason in session.execute(
-            select(Movement.ts, Movement.kind, Movement.qty, source.code, dest.code, Operator.name,
-                   Customer.name, Movement.reference, Movement.reason)
+            select(Movement.ts, Movement.kind, Movement.qty, source.code, dest.code,
+                   who_column(Operator.name, ApiToken.name), Customer.name, Movement.reference, Movement.reason)
             .outerjoin(source, source.id == Movement.from_location_id)
             .outerjoin(dest, dest.id == Movement.to_location_id)
             .outerjoin(Operator, Operator.id == Movement.operator_id)
+            .outerjoin(ApiToken, ApiToken.id == Movement.token_id)
             .outerjoin(Customer, Customer.id == Movement.customer_id)
             .where(Movement.lot_id == lot.id)
             .order_by(Movement.id.desc()).limit(history_limit)
@@ -85,4 +92,7 @@ def lot_details(session: Session, lot_number: str, history_limit: int = 200) -> 
     events = list(session.scalars(
         select(LotEvent).where(LotEvent.lot_id == lot.id).options(joinedload(LotEvent.operator))
         .order_by(LotEvent.id.desc())))
-    return LotDetails(lot, stock, history, events)
+    tokens = {e.token_id for e in events if e.token_id is not None}
+    names = dict(session.execute(select(ApiToken.id, ApiToken.name).where(ApiToken.id.in_(tokens))).all()) \
+        if tokens else {}
+    return LotDetails(lot, stock, history, events, names)

@@ -276,11 +276,12 @@ def _same_request(job: PrintJob, printer: Printer | None, template: str, lot_id:
 def enqueue(session: Session, *, template: str, data: dict, printer: Printer | str | None = None,
             copies: int = 1, station: StationDevice | str | int | None = None,
             operator: Operator | str | int | None = None, request_id: str | None = None,
-            lot_id: int | None = None, sscc: str | None = None) -> PrintJob:
+            lot_id: int | None = None, sscc: str | None = None, token_id: int | None = None) -> PrintJob:
     """Queue a label of any template from its data (location labels, badges, test prints...).
 
     Renders once for the printer's size and density and stores the job as ``queued``; a repeated
-    request_id returns the first job. Raises Invalid (nothing stored) for bad input.
+    request_id returns the first job. Raises Invalid (nothing stored) for bad input. `token_id`: the
+    API token that asked for it (Actor.token_id).
     """
     template = _template(template, templates())
     copies = _copies(copies)
@@ -292,12 +293,12 @@ def enqueue(session: Session, *, template: str, data: dict, printer: Printer | s
     if existing is not None:
         return _same_request(existing, printer, template, lot_id, copies)
     return _render_and_store(session, template, data, printer, copies, station, operator, request_id, lot_id,
-                             sscc)
+                             sscc, token_id)
 
 
 def _render_and_store(session: Session, template: str, data: dict, printer: Printer, copies: int,
                       station: StationDevice | None, operator: Operator | None, request_id: str | None,
-                      lot_id: int | None, sscc: str | None = None) -> PrintJob:
+                      lot_id: int | None, sscc: str | None = None, token_id: int | None = None) -> PrintJob:
     try:
         payload = render_zpl(template, data, printer.label_size, printer.dpi, copies)
     except (ValueError, KeyError, TypeError) as exc:  # the test label; services.labels words its own
@@ -307,7 +308,7 @@ def _render_and_store(session: Session, template: str, data: dict, printer: Prin
         printer_id=printer.id, lot_id=lot_id, template=template, copies=copies, payload=payload,
         data=data, label_size=printer.label_size, dpi=printer.dpi, sscc=sscc or data.get("sscc"),
         station_id=station.id if station else None, operator_id=operator.id if operator else None,
-        request_id=request_id))
+        request_id=request_id, token_id=token_id))
 
 
 def _store(session: Session, job: PrintJob) -> PrintJob:
@@ -337,7 +338,7 @@ def _store(session: Session, job: PrintJob) -> PrintJob:
 def request_label(session: Session, template: str, key: str | None, *, printer: Printer | str | None = None,
                   copies: int = 1, station: StationDevice | str | int | None = None,
                   operator: Operator | str | int | None = None, request_id: str | None = None,
-                  lot_id: int | None = None, **label_options) -> PrintJob:
+                  lot_id: int | None = None, token_id: int | None = None, **label_options) -> PrintJob:
     """Queue a label whose data services.labels reads by key (a lot number, a location code, a badge).
 
     label_options go to `label_data` (a pallet label's sscc and count). Everything that costs
@@ -353,13 +354,14 @@ def request_label(session: Session, template: str, key: str | None, *, printer: 
     if existing is not None:
         return _same_request(existing, printer, template, lot_id, copies)
     data = label_service.label_data(session, template, key, **label_options)
-    return _render_and_store(session, template, data, printer, copies, station, operator, request_id, lot_id)
+    return _render_and_store(session, template, data, printer, copies, station, operator, request_id, lot_id,
+                             token_id=token_id)
 
 
 def request_labels(session: Session, lot_number: str, *, printer: Printer | str | None = None,
                    template: str = "lot", copies: int = 1, station: StationDevice | str | int | None = None,
                    operator: Operator | str | int | None = None, request_id: str | None = None,
-                   **label_options) -> PrintJob:
+                   token_id: int | None = None, **label_options) -> PrintJob:
     """Queue `copies` labels of a lot (NotFound for an unknown lot; BadPrintRequest for bad input).
 
     label_options go to services.labels.label_data: a pallet label's ``sscc`` (one of the lot's
@@ -373,7 +375,8 @@ def request_labels(session: Session, lot_number: str, *, printer: Printer | str 
 
         lot_by_number(session, lot_number)  # raises NotFound in catalog's words
     return request_label(session, template, found.lot_number, printer=printer, copies=copies, station=station,
-                         operator=operator, request_id=request_id, lot_id=found.id, **label_options)
+                         operator=operator, request_id=request_id, lot_id=found.id, token_id=token_id,
+                         **label_options)
 
 
 def test_print(session: Session, printer: Printer | str, *, station=None, operator=None) -> PrintJob:
@@ -398,7 +401,7 @@ def cancel(session: Session, job_id: int) -> PrintJob:
 
 
 def reprint(session: Session, job_id: int, *, printer: Printer | str | None = None, station=None,
-            operator=None, request_id: str | None = None) -> PrintJob:
+            operator=None, request_id: str | None = None, token_id: int | None = None) -> PrintJob:
     """A new job with the same label (the same payload, the same SSCC) pointing back at the original.
 
     A job still queued or being sent cannot be reprinted (it has not printed yet); to print it on
@@ -429,7 +432,7 @@ def reprint(session: Session, job_id: int, *, printer: Printer | str | None = No
         payload=payload, data=original.data, label_size=target.label_size, dpi=target.dpi,
         sscc=original.sscc, station_id=station.id if station else original.station_id,
         operator_id=operator.id if operator else original.operator_id, request_id=request_id,
-        reprint_of_id=original.id))
+        reprint_of_id=original.id, token_id=token_id))
 
 
 # --- the worker's side ---------------------------------------------------------------------------

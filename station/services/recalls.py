@@ -43,10 +43,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .. import clock
-from ..models import (Customer, Item, Location, Lot, LotEvent, LotLink, LotScheme, LotStatus, Movement,
+from ..models import (ApiToken, Customer, Item, Location, Lot, LotEvent, LotLink, LotScheme, LotStatus, Movement,
                       MovementKind, Operator, Recall, RecallCustomer, RecallEvent, RecallLot, RecallStatus,
                       SequenceReset, StationDevice, Stock, Supplier)
-from .actor import NOBODY, Actor
+from .actor import NOBODY, Actor, who_column
 from .errors import Conflict, Invalid, NotFound
 from .genealogy import descendants
 from .numbering import draw, render
@@ -278,7 +278,7 @@ def _event(session: Session, recall: Recall, action: str, by: Actor, *, lot_id: 
            customer_id: int | None = None, qty: int | None = None, note: str | None = None) -> RecallEvent:
     event = RecallEvent(recall_id=recall.id, action=action, lot_id=lot_id, customer_id=customer_id, qty=qty,
                         note=(note or None) and note[:MAX_TEXT], operator_id=by.operator_id,
-                        station_id=by.station_id)
+                        station_id=by.station_id, token_id=by.token_id)
     session.add(event)
     return event
 
@@ -311,7 +311,7 @@ def open_recall(session: Session, *, reason: str, lot=None, supplier=None, suppl
             row = session.get(Lot, affected.lot_id)
             session.add(LotEvent(lot_id=row.id, action="recall", from_status=row.status,
                                  to_status=LotStatus.RECALLED, reason=why, operator_id=by.operator_id,
-                                 station_id=by.station_id))
+                                 station_id=by.station_id, token_id=by.token_id))
             row.status = LotStatus.RECALLED
     for customer in preview.customers:
         session.add(RecallCustomer(recall_id=recall.id, customer_id=customer.customer_id,
@@ -621,8 +621,10 @@ def recall_report(session: Session, recall: Recall) -> Report:
 
 def _events(session: Session, recall: Recall) -> list[ReportEvent]:
     rows = session.execute(
-        select(RecallEvent, Operator.name, StationDevice.name, Lot.lot_number, Customer.name)
+        select(RecallEvent, who_column(Operator.name, ApiToken.name), StationDevice.name, Lot.lot_number,
+               Customer.name)
         .outerjoin(Operator, Operator.id == RecallEvent.operator_id)
+        .outerjoin(ApiToken, ApiToken.id == RecallEvent.token_id)
         .outerjoin(StationDevice, StationDevice.id == RecallEvent.station_id)
         .outerjoin(Lot, Lot.id == RecallEvent.lot_id)
         .outerjoin(Customer, Customer.id == RecallEvent.customer_id)

@@ -266,7 +266,8 @@ def book(session: Session, *, item: Item, qty: int, location: Location, by: Acto
                 with session.begin_nested():
                     jobs.append(printing.request_labels(
                         session, lot.lot_number, printer=target, copies=copies, station=station,
-                        operator=by.operator_id, request_id=request_id_of(token) if valid_token(token) else None))
+                        operator=by.operator_id, request_id=request_id_of(token) if valid_token(token) else None,
+                        token_id=by.token_id))
             except DomainError as exc:
                 note = f"No labels queued: {exc.message}"
     return Receipt(lot=lot, qty=qty, location=location, sscc=unit_sscc, jobs=jobs, label_note=note)

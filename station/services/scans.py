@@ -109,8 +109,10 @@ def display_text(raw: str | bytes, limit: int = TEXT_LIMIT) -> str:
 def ingest(db_or_session: Database | Session, raw: str | bytes, *, source: str,
            station_id: int | None = None, operator_id: int | None = None,
            client_id: str | None = None, context: ScanContext | None = None,
-           now: dt.datetime | None = None, bounce_ms: int = DEFAULT_BOUNCE_MS) -> ScanOutcome:
+           now: dt.datetime | None = None, bounce_ms: int = DEFAULT_BOUNCE_MS,
+           token_id: int | None = None) -> ScanOutcome:
     """Resolve one scan and log it; a known `client_id` returns the original outcome instead.
+    `token_id`: the API token that posted it (logged with the scan).
 
     With a Database the scan commits in its own short transaction (resolution is read first,
     outside it). With a Session the row joins the caller's transaction inside a savepoint.
@@ -125,7 +127,7 @@ def ingest(db_or_session: Database | Session, raw: str | bytes, *, source: str,
     if now.tzinfo is None:
         raise ValueError("ingest needs an aware datetime for `now`")
 
-    args = (raw, data, source, station_id, operator_id, client_id, context, now, bounce_ms)
+    args = (raw, data, source, station_id, operator_id, client_id, context, now, bounce_ms, token_id)
     if isinstance(db_or_session, Session):
         return _ingest(db_or_session, *args, resolution=None)
 
@@ -143,7 +145,7 @@ def ingest(db_or_session: Database | Session, raw: str | bytes, *, source: str,
 
 def _ingest(session: Session, raw: str | bytes, data: bytes, source: str, station_id: int | None,
             operator_id: int | None, client_id: str | None, context: ScanContext | None,
-            now: dt.datetime, bounce_ms: int, resolution: Resolution | None) -> ScanOutcome:
+            now: dt.datetime, bounce_ms: int, token_id: int | None, resolution: Resolution | None) -> ScanOutcome:
     """The work inside one transaction: lock, bounce check, insert (the constraint judges retries)."""
     _lock(session, station_id, source)
     if client_id is not None:
@@ -169,7 +171,7 @@ def _ingest(session: Session, raw: str | bytes, data: bytes, source: str, statio
         row = Scan(ts=now, source=source, station_id=station_id, operator_id=operator_id,
                    raw=kept, text=display_text(data), client_id=client_id, kind=original.kind,
                    ok=False, error="bounce", result=original.result, ignored=True,
-                   duplicate_of_id=bounce_of,
+                   duplicate_of_id=bounce_of, token_id=token_id,
                    message=f"Ignored: the same code again within {bounce_ms} ms (trigger bounce)")
     else:
         if resolution is None:
@@ -178,7 +180,7 @@ def _ingest(session: Session, raw: str | bytes, data: bytes, source: str, statio
                    raw=kept, text=display_text(data), client_id=client_id, kind=resolution.kind[:20],
                    ok=resolution.ok, message=resolution.message,
                    error=resolution.error[:40] if resolution.error else None,
-                   result=_jsonable(resolution.to_dict()), ignored=False)
+                   result=_jsonable(resolution.to_dict()), ignored=False, token_id=token_id)
 
     try:
         # A savepoint, so that losing the client-id race leaves the transaction usable.

@@ -52,7 +52,7 @@ def record(session: Session, kind: MovementKind, lot: Lot, qty: int, *,
         kind=kind, lot_id=lot.id, qty=qty,
         from_location_id=source.id if source else None,
         to_location_id=dest.id if dest else None,
-        operator_id=by.operator_id, station_id=by.station_id, raw_scan=by.raw_scan,
+        operator_id=by.operator_id, station_id=by.station_id, raw_scan=by.raw_scan, token_id=by.token_id,
         **fields,
     )
     session.add(movement)

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from ..models import (Customer, HandlingUnit, Item, Location, Lot, LotLink, Movement, MovementKind, Operator,
-                      Stock, Supplier)
+from ..models import (ApiToken, Customer, HandlingUnit, Item, Location, Lot, LotLink, Movement, MovementKind,
+                      Operator, Stock, Supplier)
+from .actor import who_column
 from .errors import Invalid
 from .genealogy import depths, links, reach
 
@@ -177,11 +178,12 @@ def _receipts(session: Session, members: Select, number: dict[int, str]) -> list
     out = [Receipt(number[lot_id], scode, sname, slot, ts, qty, sscc, who, where)
            for lot_id, scode, sname, slot, ts, qty, sscc, who, where in session.execute(
                select(Movement.lot_id, Supplier.code, Supplier.name, Lot.supplier_lot, Movement.ts,
-                      Movement.qty, HandlingUnit.sscc, Operator.name, Location.code)
+                      Movement.qty, HandlingUnit.sscc, who_column(Operator.name, ApiToken.name), Location.code)
                .join(Lot, Lot.id == Movement.lot_id)
                .outerjoin(Supplier, Supplier.id == Lot.supplier_id)
                .outerjoin(HandlingUnit, HandlingUnit.id == Movement.handling_unit_id)
                .outerjoin(Operator, Operator.id == Movement.operator_id)
+               .outerjoin(ApiToken, ApiToken.id == Movement.token_id)
                .outerjoin(Location, Location.id == Movement.to_location_id)
                .where(Movement.lot_id.in_(members), Movement.kind == MovementKind.RECEIVE, ~made))]
     return sorted(out, key=lambda r: (r.ts, r.lot_number, r.sscc or ""))
