@@ -8,9 +8,36 @@ answer ~HS after every job), and
 - the printer cannot print (offline, paper out, head open, paused...): the printer's state is
   written to its row, the job goes back to ``queued`` with ``attempts`` + 1, ``last_error`` set to
   the state in words and ``next_attempt_at`` backed off (1 s, 2 s, 4 s ... at most 60 s);
-- else each job is sent in order; delivered → ``sent``; a retryable PrinterError (a dropped
-  connection, a timeout) → backed off as above; a PrinterError that cannot clear (a bad printer
-  URL), or a job older than `max_age` or tried `max_attempts` times → ``failed`` with the reason.
+- else each job is sent in order; delivered → ``sent`` (``printed`` at once for a sim:// printer,
+  which has spooled it); a retryable PrinterError (a dropped connection, a timeout) → backed off as
+  above; a PrinterError that cannot clear (a bad printer URL), or a job older than `max_age` or
+  tried `max_attempts` times → ``failed`` with the reason.
+
+"Sent" is not "printed": a printer takes a job into its receive buffer and prints it when it can (a
+job sent just as the roll ran out waits there; a printer switched off and on loses it). For a printer
+that reports its counters (tcp://, by ~HS: formats in the receive buffer, labels remaining) the worker
+watches each sent job until the printer's own counters show it done, then marks it ``printed``. The
+rule, per printer (`_Tracker`), from the printer's answers in the order they were read (a sender's
+confirming ~HS after each job, the confirm thread's polls every `confirm_every` seconds while jobs are
+watched, status checks):
+
+- the printer works a FIFO: the answer right after a job counts it, last, among the F formats in the
+  buffer; it is done once the printer has printed F formats from then on. Formats printed is counted
+  from below by the drops of the buffer count between consecutive answers (arrivals from other senders
+  can only hide a drop, never fake one), and a job is ``printed`` when that count passes it and no label
+  is left to print, or when the printer reads empty (0 formats, 0 labels);
+- an answer that does not come (refused, cut, silent) is a gap: a power-cycled printer is unreachable
+  while it restarts, and comes back with an empty buffer. If across a gap the buffer count DROPPED: when
+  the printer could not print before the gap (paper out, head open, paused...), nothing in its buffer
+  can have printed, so every watched job was lost → back to the queue (ONCE: `lost_count`; lost again →
+  ``failed`` in words). When it was printing before the gap, they may have printed or been lost: they
+  stay ``sent``, marked "Not confirmed" with the reason, for a person to check (a reprint would rather
+  duplicate a label than guess);
+- a job not seen printed within `max_age` stays ``sent``, marked "Not confirmed".
+
+The confirm thread does the polling and writes the outcomes, so no send waits for a confirmation. The
+watch lives in the worker's memory: jobs still watched when it stops stay ``sent``. Printers that
+cannot report (cups://, file://, serial://, tcp://…?confirm=0) leave jobs ``sent``, the best they know.
 
 Sent jobs are recorded in groups, one transaction per `record_max` jobs or `record_every` seconds
 of sending (a commit per label would make the database, not the printer, the bottleneck); a
@@ -54,6 +81,7 @@ from . import clock, netpolicy, notify, unavailable
 from .db import Database
 from .models import Printer, PrintJob
 from .services import printing
+from .services.printing import UNCONFIRMED
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +112,86 @@ class Target:
     url: str
 
 
+@dataclass(eq=False)
+class _Watched:
+    """A job a confirming printer took, not yet seen printed."""
+
+    id: int
+    place: int               # done once the printer has printed this many formats (see _Tracker.printed)
+    since: float             # time.monotonic() when it was sent
+    recorded: bool = False   # its 'sent' is committed: the confirm thread may write its outcome
+    outcome: tuple[str, str] | None = None   # ("printed" | "lost" | "unconfirmed", reason) once settled
+
+
+class _Tracker:
+    """One printer's ~HS counters, in the order read, and the jobs sent to it not yet seen printed.
+
+    `lock` is held across a whole exchange with the printer (a send and its ~HS, a status poll) and the
+    reading of its answer, so the answers are counted in the order the printer gave them. See the module
+    docstring for the rule.
+    """
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.lock = threading.Lock()
+        self.printed = 0         # formats printed since the tracker began (a lower bound: drops of the count)
+        self.last = None         # the last answer with counters
+        self.gap = False         # an answer did not come since `last`
+        self.read_at = 0.0       # time.monotonic() of the last answer
+        self.jobs: list[_Watched] = []
+        self.device = None       # the confirm thread's printer object (opened once)
+        self.shown: tuple | None = None   # what the confirm thread last wrote to the printer's row
+        self.shown_at = 0.0
+
+    def watch(self, job_id: int, reading) -> _Watched:
+        """Watch a job the printer has just confirmed with `reading` (already applied)."""
+        watched = _Watched(job_id, self.printed + reading.formats_in_buffer, time.monotonic())
+        self.jobs.append(watched)
+        return watched
+
+    def apply(self, reading) -> list[tuple[_Watched, str, str]]:
+        """Count an answer; the watched jobs it settles, each (job, outcome, reason)."""
+        from devices.printers import PrinterState
+
+        self.read_at = time.monotonic()
+        if not reading.counted:
+            if PrinterState.OFFLINE in reading.problems:
+                self.gap = True      # unreachable: it may be restarting
+            return []                # a garbled answer: alive, but nothing to count
+        before, gap = self.last, self.gap
+        self.last, self.gap = reading, False
+        if before is None:
+            return []
+        drop = before.formats_in_buffer - reading.formats_in_buffer
+        if gap and drop > 0 and self.jobs:
+            settled, self.jobs = self.jobs, []
+            if before.holding:
+                return [(w, "lost", "") for w in settled]
+            why = (f"{UNCONFIRMED}: printer {self.target.name} could not be reached while it was printing and "
+                   "came back with fewer labels in its buffer — this label may have printed or been lost in a "
+                   "restart. Check it came out; reprint it if not.")
+            return [(w, "unconfirmed", why) for w in settled]
+        if drop > 0:
+            self.printed += drop
+        empty = reading.formats_in_buffer == 0 and reading.labels_remaining == 0
+        done = [w for w in self.jobs if empty or self.printed > w.place
+                or (self.printed >= w.place and reading.labels_remaining == 0)]
+        if done:
+            self.jobs = [w for w in self.jobs if w not in done]
+        return [(w, "printed", "") for w in done]
+
+    def expire(self, older_than: float) -> list[tuple[_Watched, str, str]]:
+        """Stop watching jobs sent more than older_than seconds ago."""
+        cutoff = time.monotonic() - older_than
+        old = [w for w in self.jobs if w.since < cutoff]
+        if not old:
+            return []
+        self.jobs = [w for w in self.jobs if w not in old]
+        why = (f"{UNCONFIRMED}: printer {self.target.name} had not printed this label "
+               f"{_duration(dt.timedelta(seconds=older_than))} after it took it. Check it came out; reprint it if not.")
+        return [(w, "unconfirmed", why) for w in old]
+
+
 @dataclass
 class Stats:
     """What the worker has done since it started (for logs, tests and the benchmark)."""
@@ -91,6 +199,9 @@ class Stats:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    printed: int = 0       # seen printed (a sim:// spool, or the printer's counters)
+    lost: int = 0          # lost by the printer unprinted: sent again, or failed the second time
+    unconfirmed: int = 0   # sent, but could not be seen printed
     claim_s: float = 0.0   # claiming jobs (database)
     record_s: float = 0.0  # writing outcomes and printer states (database)
     status_s: float = 0.0  # asking printers their status
@@ -111,7 +222,8 @@ class PrintWorker:
                  backoff_max: float = 60.0, max_age: dt.timedelta = dt.timedelta(hours=1),
                  max_attempts: int = 100, status_every: float = 15.0, record_every: float = 0.05,
                  record_max: int = 20, status_fresh: float = 2.0, gather_s: float = 0.01, spool_root: Path | None = None,
-                 open_printer: Callable | None = None, networks=None, listen: bool = True) -> None:
+                 open_printer: Callable | None = None, networks=None, listen: bool = True,
+                 confirm_every: float = 0.25) -> None:
         self.db = db
         # STATION_DEVICE_NETWORKS: a printer outside these is never opened, whatever its row says.
         self.networks = netpolicy.from_environment() if networks is None else netpolicy.parse_networks(networks)
@@ -128,6 +240,12 @@ class PrintWorker:
         self.gather_s = gather_s
         self._fresh: dict[int, tuple[float, object]] = {}
         self._fresh_lock = threading.Lock()
+        self.confirm_every = confirm_every   # seconds between ~HS polls of a printer holding watched jobs
+        self._trackers: dict[tuple[int, str], _Tracker] = {}
+        self._outcomes: list[tuple[_Tracker, _Watched, str, str]] = []   # settled, 'sent' committed: to write
+        self._outcomes_lock = threading.Lock()
+        self._confirm_wake = threading.Event()
+        self._confirm_thread: threading.Thread | None = None
         self.spool_root = spool_root
         self._open_printer = open_printer
         self.stats = Stats()
@@ -161,6 +279,9 @@ class PrintWorker:
                                       name=f"print worker {index}")
             self._threads.append(thread)
             thread.start()
+        self._confirm_thread = threading.Thread(target=self._confirm_loop, daemon=True, name="print confirm")
+        self._threads.append(self._confirm_thread)
+        self._confirm_thread.start()
         if self.listen:
             self.listener = notify.Listener(self.db.url, printing.wake_workers).start()
         log.info("print worker %s: %d thread(s)", self.worker_id, self.threads)
@@ -174,11 +295,17 @@ class PrintWorker:
             self.listener = None
         for wake in self._wakes:
             wake.set()
+        self._confirm_wake.set()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(max(0.0, deadline - time.monotonic()))
         alive = [t.name for t in self._threads if t.is_alive()]
+        if not alive:
+            try:
+                self._flush_outcomes()   # settled by a sender's last answers after the confirm thread ended
+            except Exception:  # noqa: BLE001
+                log.warning("print worker %s: outcomes settled before the stop not written", self.worker_id)
         for wake in self._wakes:
             printing.unsubscribe(wake)
         self._threads, self._wakes = [], []
@@ -273,8 +400,10 @@ class PrintWorker:
 
         pending = list(jobs)
         taken: list[Claimed] = []  # sent, not yet recorded: see record_every
+        watched: dict[int, _Watched] = {}   # taken jobs a confirming printer counted in its buffer
         after = None               # the status the printer confirmed the last job with
         first_taken = 0.0
+        tracker = None
         try:
             try:
                 device = self._open(target.url)
@@ -282,6 +411,7 @@ class PrintWorker:
                 self._write(printing.record_status, target.id, "offline", str(exc))
                 self._not_printed(thread_id, pending.pop(0), f"Printer {target.name}: {exc}", exc.retryable)
                 return
+            tracker = self._tracker(target) if getattr(device, "confirms", False) else None
             try:
                 status = self._recent_status(target.id) or self._status(target, device)
                 if not status.can_print:
@@ -291,11 +421,11 @@ class PrintWorker:
                     job = pending[0]
                     started = time.perf_counter()
                     try:
-                        device.send(job.payload)
+                        after = self._send(device, tracker, job, watched)
                     except Exception as exc:  # noqa: BLE001 - PrinterError, or a backend's own slip
                         self.stats.add(send_s=time.perf_counter() - started)
                         pending.pop(0)
-                        self._record_sent(thread_id, target, taken, after, device)
+                        self._record_sent(thread_id, target, taken, after, device, tracker, watched)
                         taken = []
                         retryable = getattr(exc, "retryable", True)
                         self._not_printed(thread_id, job, self._reason(target, device, exc), retryable)
@@ -305,7 +435,6 @@ class PrintWorker:
                     if not taken:
                         first_taken = time.monotonic()
                     taken.append(job)
-                    after = getattr(device, "last_status", None)  # tcp:// answers ~HS after each job
                     if after is not None:
                         self._remember(target.id, after)
                     if self._spools(device):
@@ -313,7 +442,7 @@ class PrintWorker:
                     faulted = after is not None and not after.can_print
                     if (faulted or not pending or len(taken) >= self.record_max
                             or time.monotonic() - first_taken >= self.record_every):
-                        self._record_sent(thread_id, target, taken, after, device)
+                        self._record_sent(thread_id, target, taken, after, device, tracker, watched)
                         taken = []
                     if pending and faulted:
                         # It took this job and prints it when the fault clears; the rest wait here.
@@ -324,9 +453,52 @@ class PrintWorker:
                 device.close()
         finally:
             if taken:
-                self._record_sent(thread_id, target, taken, after, device)
+                self._record_sent(thread_id, target, taken, after, device, tracker, watched)
             if pending:
                 self._write(printing.release, [j.id for j in pending], thread_id)
+
+    def _send(self, device, tracker: _Tracker | None, job: Claimed, watched: dict[int, _Watched]):
+        """Send one job; the status the printer confirmed it with (tcp://), counted by the tracker."""
+        if tracker is None:
+            device.send(job.payload)
+            return getattr(device, "last_status", None)
+        with tracker.lock:   # the printer's answers are counted in the order it gave them
+            device.send(job.payload)
+            after = getattr(device, "last_status", None)
+            if after is None:
+                return None
+            settled = tracker.apply(after)
+            if after.counted:
+                watched[job.id] = tracker.watch(job.id, after)
+            else:
+                watched[job.id] = _Watched(job.id, 0, time.monotonic(), outcome=(
+                    "unconfirmed", f"{UNCONFIRMED}: the printer's answer after this label had no buffer counters "
+                                   f"({after.detail[:200]}). Check it came out; reprint it if not."))
+            self._settle(tracker, settled)
+        return after
+
+    def _tracker(self, target: Target) -> _Tracker:
+        key = (target.id, target.url)
+        with self._outcomes_lock:
+            tracker = self._trackers.get(key)
+            if tracker is None:
+                tracker = self._trackers[key] = _Tracker(target)
+            return tracker
+
+    def _settle(self, tracker: _Tracker, settled: list[tuple[_Watched, str, str]]) -> None:
+        """Jobs the counters settled (call holding tracker.lock): written by the confirm thread once their
+        'sent' is committed; before that, the sender writes the outcome with it."""
+        if not settled:
+            return
+        ready = []
+        for watched, outcome, reason in settled:
+            watched.outcome = (outcome, reason)
+            if watched.recorded:
+                ready.append((tracker, watched, outcome, reason))
+        if ready:
+            with self._outcomes_lock:
+                self._outcomes.extend(ready)
+            self._confirm_wake.set()
 
     def _recent_status(self, printer_id: int):
         """A 'ready' the printer answered within status_fresh seconds (tcp:// confirms every job with
@@ -343,7 +515,13 @@ class PrintWorker:
 
     def _status(self, target: Target, device):
         started = time.perf_counter()
-        status = device.status()
+        tracker = self._trackers.get((target.id, target.url)) if getattr(device, "confirms", False) else None
+        if tracker is None:
+            status = device.status()
+        else:
+            with tracker.lock:
+                status = device.status()
+                self._settle(tracker, tracker.apply(status))
         self.stats.add(status_s=time.perf_counter() - started)
         self._remember(target.id, status)
         self._record(target.id, status)
@@ -377,24 +555,160 @@ class PrintWorker:
         self.stats.add(**({"failed": 1} if give_up else {"retried": 1}))
         log.info("print job %s %s: %s", job.id, "failed" if give_up else f"retry in {delay:g} s", reason)
 
-    def _record_sent(self, thread_id: str, target: Target, jobs: list[Claimed], after, device) -> None:
-        """Record jobs the printer took as 'sent' in one transaction, with the status it confirmed them with."""
+    def _record_sent(self, thread_id: str, target: Target, jobs: list[Claimed], after, device,
+                     tracker: _Tracker | None = None, watched: dict[int, _Watched] | None = None) -> None:
+        """Record jobs the printer took as 'sent' in one transaction, with the status it confirmed them with:
+        'printed' at once for a printer that spooled them (sim://) or whose counters already showed them done,
+        and any other outcome the counters settled meanwhile (lost, not confirmed)."""
         if not jobs:
             return
         started = time.perf_counter()
+        watched = watched or {}
+        spooled = self._spools(device)
+        outcomes: dict[int, tuple[str, str]] = {}
+        if tracker is not None:
+            with tracker.lock:
+                outcomes = {j.id: watched[j.id].outcome for j in jobs
+                            if j.id in watched and watched[j.id].outcome is not None}
+        printed_ids = [j.id for j in jobs if spooled or outcomes.get(j.id, ("",))[0] == "printed"]
+        sent_ids = [j.id for j in jobs if j.id not in printed_ids]
 
         def record(session) -> int:
-            held = printing.mark_sent(session, [j.id for j in jobs], thread_id)
+            held = printing.mark_sent(session, printed_ids, thread_id, printed=True) if printed_ids else 0
+            if sent_ids:
+                held += printing.mark_sent(session, sent_ids, thread_id)
+            for job_id, (outcome, reason) in outcomes.items():
+                if outcome == "lost":
+                    printing.mark_lost(session, job_id, target.name)
+                elif outcome == "unconfirmed":
+                    printing.mark_unconfirmed(session, [job_id], reason)
             if after is not None:
                 printing.record_status(session, target.id, after.state.value, after.detail or after.text,
                                        printing._utc(after.checked_at))
             return held
 
-        held = self._write(record)
+        try:
+            held = self._write(record)
+        except Exception:
+            if tracker is not None:   # not recorded: the job stays 'sending' and is sent again after the lease
+                with tracker.lock:
+                    tracker.jobs = [w for w in tracker.jobs if w.id not in {j.id for j in jobs}]
+            raise
+        self._count_outcomes([("printed", "")] * len(printed_ids)
+                             + [o for o in outcomes.values() if o[0] != "printed"])
+        if tracker is not None:
+            late = []
+            with tracker.lock:
+                for job in jobs:
+                    w = watched.get(job.id)
+                    if w is None or job.id in outcomes:
+                        continue
+                    w.recorded = True
+                    if w.outcome is not None:   # settled while the transaction ran
+                        late.append((tracker, w, *w.outcome))
+            if late:
+                with self._outcomes_lock:
+                    self._outcomes.extend(late)
+                self._confirm_wake.set()
         self.stats.add(sent=len(jobs), record_s=time.perf_counter() - started)
         if held != len(jobs):
             log.warning("print jobs %s were sent, but %d claim(s) had run out: another worker may send them too",
                         [j.id for j in jobs], len(jobs) - held)
+
+    def _count_outcomes(self, outcomes: list[tuple[str, str]]) -> None:
+        counts = {"printed": 0, "lost": 0, "unconfirmed": 0}
+        for outcome, _ in outcomes:
+            counts[outcome] += 1
+        self.stats.add(**counts)
+
+    # --- confirming what was sent ------------------------------------------------------------------
+
+    def _confirm_loop(self) -> None:
+        """The confirm thread: poll printers holding watched jobs, write what their counters settle."""
+        while not self._stop.is_set():
+            self._confirm_wake.wait(self.confirm_every)
+            self._confirm_wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                self.confirm_once()
+            except Exception as exc:  # noqa: BLE001 - a database blink must not end the thread
+                if unavailable.describe(exc) is None:
+                    log.exception("print worker %s: confirming printed jobs failed", self.worker_id)
+                else:
+                    log.warning("print worker %s: the database cannot be reached to confirm printed jobs (%s)",
+                                self.worker_id, unavailable.describe(exc).code)
+                    self._stop.wait(1.0)
+        try:
+            self._flush_outcomes()   # what was settled before the stop; jobs still watched stay 'sent'
+        except Exception:  # noqa: BLE001
+            log.warning("print worker %s: outcomes settled before the stop not written", self.worker_id)
+
+    def confirm_once(self) -> int:
+        """Poll each printer with watched jobs not heard from for confirm_every seconds, and write the
+        outcomes settled so far; how many outcomes were written."""
+        from devices.printers import PrinterError, PrinterState, PrinterStatus
+
+        with self._outcomes_lock:
+            trackers = list(self._trackers.values())
+        now = time.monotonic()
+        for tracker in trackers:
+            if self._stop.is_set():
+                break
+            with tracker.lock:
+                if not tracker.jobs or now - tracker.read_at < self.confirm_every:
+                    continue
+            if tracker.device is None:
+                try:
+                    tracker.device = self._open(tracker.target.url)
+                except PrinterError as exc:
+                    tracker.device = None
+                    reading = PrinterStatus(tracker.target.url, (PrinterState.OFFLINE,), detail=str(exc))
+                    with tracker.lock:
+                        self._settle(tracker, tracker.apply(reading))
+                    continue
+            started = time.perf_counter()
+            with tracker.lock:
+                reading = tracker.device.status()
+                self._settle(tracker, tracker.apply(reading) + tracker.expire(self.max_age.total_seconds()))
+            self.stats.add(status_s=time.perf_counter() - started)
+            self._show(tracker, reading)
+        return self._flush_outcomes()
+
+    def _show(self, tracker: _Tracker, reading) -> None:
+        """The printer's state on its row while jobs wait in it (a change at once, the counts every 2 s)."""
+        shown = (reading.state.value, reading.formats_in_buffer)
+        now = time.monotonic()
+        if shown == tracker.shown or (shown[0] == (tracker.shown or ("",))[0] and now - tracker.shown_at < 2.0):
+            return
+        tracker.shown, tracker.shown_at = shown, now
+        self._record(tracker.target.id, reading)
+
+    def _flush_outcomes(self) -> int:
+        with self._outcomes_lock:
+            outcomes, self._outcomes = self._outcomes, []
+        if not outcomes:
+            return 0
+
+        def write(session) -> None:
+            printing.mark_printed(session, [w.id for _, w, outcome, _ in outcomes if outcome == "printed"])
+            for tracker, w, outcome, reason in outcomes:
+                if outcome == "lost":
+                    job = printing.mark_lost(session, w.id, tracker.target.name)
+                    if job is not None:
+                        log.warning("print job %s: printer %s lost it unprinted; %s", w.id, tracker.target.name,
+                                    "sent again" if job.status is printing.QUEUED else "failed (lost twice)")
+                elif outcome == "unconfirmed":
+                    printing.mark_unconfirmed(session, [w.id], reason)
+
+        try:
+            self._write(write)
+        except Exception:
+            with self._outcomes_lock:   # tried again on the next round
+                self._outcomes[:0] = outcomes
+            raise
+        self._count_outcomes([(outcome, reason) for _, _, outcome, reason in outcomes])
+        return len(outcomes)
 
     @staticmethod
     def _spools(device) -> bool:

@@ -70,6 +70,20 @@ class PrinterStatus:
     known: bool = True                        # False when the transport cannot ask the printer
     detail: str = ""                          # e.g. the raw ~HS answer or the connection error
     checked_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # The printer's own counters from a complete ~HS answer (None: not read): formats received and not yet
+    # printed, and labels still to print. The print worker confirms a job printed by them.
+    formats_in_buffer: int | None = None
+    labels_remaining: int | None = None
+
+    @property
+    def counted(self) -> bool:
+        """True when the printer answered with its buffer counters (a complete ~HS answer)."""
+        return self.known and self.formats_in_buffer is not None and self.labels_remaining is not None
+
+    @property
+    def holding(self) -> bool:
+        """True when the printer answered but cannot print what it holds (paper out, head open, paused...)."""
+        return bool(self.problems) and PrinterState.OFFLINE not in self.problems
 
     @property
     def state(self) -> PrinterState:
@@ -90,9 +104,15 @@ class PrinterStatus:
 
 
 class Printer(ABC):
-    """One printer. send() delivers a whole job or raises PrinterError; status() never raises."""
+    """One printer. send() delivers a whole job or raises PrinterError; status() never raises.
+
+    confirms says what a delivered job means: True when the printer can tell that a job printed (tcp://
+    reports its buffer counters after each job, sim:// has written the job and its preview); False when
+    delivery is the last thing known (a spooler or a device file: 'sent').
+    """
 
     url: str
+    confirms: bool = False
 
     @abstractmethod
     def send(self, data: bytes) -> None:

@@ -26,13 +26,21 @@ Modes (set_mode(), the control endpoint, or `station printer-emulator --set-mode
     drop        cuts every connection inside its first format (after at most `drop_after` bytes of it, with
                 a TCP reset); that format is discarded. ~HS on a connection that sends no format is answered
     silent      prints, but never answers ~HS (some printers do not answer while faulted)
+    power_cycle switched off and on again: cuts every connection, empties the receive buffer WITHOUT
+                printing it (a real printer keeps no formats over a restart), refuses connections for
+                `boot` seconds (1 s by default; a real Zebra takes 10-30 s), then comes back `ready`
+                with an empty buffer; `power_cycles` and `lost` count them
+
+~HS reports the receive buffer as a Zebra does: line 1 "formats in receive buffer" (formats received and not
+yet printed; a format stays counted until its last ^PQ copy is out) and line 2 "labels remaining" (the
+labels of those formats still to print). The print worker confirms a job printed by these counters.
 
 Control endpoint (stdlib http.server on control_port; JSON answers):
     GET  /status            mode, buffer, counts, the ~HS answer as text
     GET  /jobs              every job printed since start
     GET  /jobs/<seq>        the bytes of one printed format
     POST /mode              {"mode": "paper_out"} (or mode=paper_out as a form or query); optional delay,
-                            drop_after
+                            drop_after, boot (seconds a power_cycle keeps the printer off)
 open_pty() also serves a pseudo-terminal, so serial:// and file:// printers can be tested against the same
 emulator (there, drop discards the format and everything after it until the line is quiet).
 """
@@ -71,6 +79,7 @@ MODES: dict[str, str] = {
     "slow": "prints, each label taking `delay` seconds",
     "drop": "cuts each connection inside its first format (after at most `drop_after` bytes); it is discarded",
     "silent": "prints, but never answers ~HS",
+    "power_cycle": "switched off and on: cuts connections, loses its buffer unprinted, back `ready` after `boot` s",
 }
 HOLDING = frozenset({"paper_out", "head_open", "ribbon_out", "paused"})
 JOIN_TIMEOUT = 5.0
@@ -234,7 +243,7 @@ class PrinterEmulator:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, spool_dir: str | os.PathLike = "printer-spool",
                  *, control_port: int | None = None, mode: str = "ready", delay: float = 0.5,
-                 drop_after: int = 16, buffer_size: int = 100) -> None:
+                 drop_after: int = 16, buffer_size: int = 100, boot: float = 1.0) -> None:
         """Set up; nothing listens until start(). control_port None: no control endpoint; 0: any free port."""
         self.host = host
         self.port = port
@@ -243,6 +252,9 @@ class PrinterEmulator:
         self.delay = delay
         self.drop_after = drop_after
         self.buffer_size = buffer_size
+        self.boot = boot
+        self.power_cycles = 0    # times switched off and on (power_cycle)
+        self.lost = 0            # formats a power cycle dropped from the buffer, unprinted
         self._mode = "ready"
         self._check_mode(mode)
         self._mode = mode
@@ -256,6 +268,8 @@ class PrinterEmulator:
         self._seq = 0
         self._connections: dict[int, tuple[_TcpChannel | _PtyChannel, ZplStream]] = {}
         self._connection_ids = 0
+        self._generation = 0       # + 1 at each power cycle: what a connection from before it sends is lost
+        self._boot_until = 0.0
         self._threads: list[threading.Thread] = []
         self._control: ThreadingHTTPServer | None = None
         self._ptys: list[tuple[int, int]] = []
@@ -266,6 +280,9 @@ class PrinterEmulator:
         """Bind the printer port (and the control port), start the threads; .port is the bound port."""
         if self._started:
             return self
+        if self._mode == "power_cycle":     # "start switched off": listen once the boot is over
+            self._mode = "ready"
+            self._started_off = True
         self.spool.mkdir(parents=True, exist_ok=True)
         self._seq = max((int(p.stem) for p in self.spool.glob("[0-9]*.zpl") if p.stem.isdigit()), default=0)
         listener = self._bind() if self._mode != "offline" else None
@@ -283,6 +300,8 @@ class PrinterEmulator:
         self._spawn(self._engine, "engine")
         if self._control is not None:
             self._spawn(self._control.serve_forever, "control", 0.05)
+        if getattr(self, "_started_off", False):
+            self.set_mode("power_cycle")
         return self
 
     def stop(self) -> None:
@@ -352,20 +371,38 @@ class PrinterEmulator:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; modes: {', '.join(MODES)}")
 
-    def set_mode(self, mode: str, *, delay: float | None = None, drop_after: int | None = None) -> None:
-        """Switch mode; it applies to the next byte read. offline refuses connections from the moment it returns."""
+    def set_mode(self, mode: str, *, delay: float | None = None, drop_after: int | None = None,
+                 boot: float | None = None) -> None:
+        """Switch mode; it applies to the next byte read. offline refuses connections from the moment it returns;
+        power_cycle has emptied the buffer and cut every connection when it returns, and is `ready` again
+        `boot` seconds later (unless another mode is set meanwhile)."""
         self._check_mode(mode)
         if delay is not None and not delay >= 0:
             raise ValueError("delay must be a number of seconds, 0 or more")
         if drop_after is not None and drop_after < 1:
             raise ValueError("drop_after must be 1 byte or more")
+        if boot is not None and not boot >= 0:
+            raise ValueError("boot must be a number of seconds, 0 or more")
         cut: list[_TcpChannel | _PtyChannel] = []
         with self._cond:
+            if boot is not None:
+                self.boot = boot
+            if mode == "power_cycle" and self._started and not self._stopping.is_set():
+                self.power_cycles += 1
+                self.lost += len(self._buffer)
+                self._buffer.clear()         # gone, unprinted: a format being printed is not finished
+                self._generation += 1        # formats still arriving on a cut connection are not taken
+                for _, stream in self._connections.values():
+                    stream.reset()
+                self._boot_until = time.monotonic() + self.boot
+                self._spawn(self._boot_later, "boot", self._generation)
             if self._started and not self._stopping.is_set():
-                if mode == "offline" and self._listener is not None:
+                if mode in ("offline", "power_cycle") and self._listener is not None:
                     _shutdown(self._listener)    # the accept thread closes it
                     self._retired.append(self._listener)
                     self._listener = None
+                    cut = [channel for channel, _ in self._connections.values() if isinstance(channel, _TcpChannel)]
+                elif mode == "power_cycle":
                     cut = [channel for channel, _ in self._connections.values() if isinstance(channel, _TcpChannel)]
                 elif mode != "offline" and self._listener is None:
                     self._listener = self._bind()  # OSError (port taken meanwhile): stays offline
@@ -377,6 +414,16 @@ class PrinterEmulator:
             self._cond.notify_all()
         for channel in cut:
             channel.cut()
+
+    def _boot_later(self, generation: int) -> None:
+        """The end of a power cycle: back `ready`, listening, with an empty buffer."""
+        with self._cond:   # (a reentrant lock: set_mode below takes it again)
+            while not (self._stopping.is_set() or self._generation != generation
+                       or time.monotonic() >= self._boot_until):
+                self._cond.wait(max(0.0, self._boot_until - time.monotonic()) + 0.01)
+            if self._stopping.is_set() or self._generation != generation or self._mode != "power_cycle":
+                return                       # stopped, cycled again, or another mode was set meanwhile
+            self.set_mode("ready")
 
     # --- state ----------------------------------------------------------------------------------------
 
@@ -430,7 +477,8 @@ class PrinterEmulator:
                 "mode": self._mode, "modes": MODES, "host": self.host, "port": self.port,
                 "control_port": self.control_port, "spool": str(self.spool), "delay": self.delay,
                 "drop_after": self.drop_after, "buffer_size": self.buffer_size,
-                "formats_in_buffer": len(self._buffer), "printed": len(self._jobs),
+                "formats_in_buffer": len(self._buffer), "printed": len(self._jobs), "boot": self.boot,
+                "power_cycles": self.power_cycles, "lost": self.lost,
                 "labels_printed": sum(job.copies for job in self._jobs), "connections": len(self._connections),
                 "host_status": status.summary(), "host_status_reply": status.to_bytes().decode("ascii"),
             }
@@ -457,7 +505,7 @@ class PrinterEmulator:
                     time.sleep(0.05)     # e.g. out of file descriptors: do not spin
                 continue                 # else: shut down by set_mode("offline") or stop()
             with self._cond:
-                if self._mode == "offline" or self._stopping.is_set():
+                if self._mode in ("offline", "power_cycle") or self._stopping.is_set():
                     sock.close()
                     continue
             self._spawn(self._serve, "connection", _TcpChannel(sock))
@@ -479,9 +527,10 @@ class PrinterEmulator:
             number = self._connection_ids
             self._connections[number] = (channel, stream)
             stopping = self._stopping.is_set()   # set after stop() took its list of channels to cut
+            generation = self._generation
         try:
             if not stopping:
-                self._serve_stream(channel, stream, number)
+                self._serve_stream(channel, stream, number, generation)
         except _Aborted:
             pass
         finally:
@@ -490,12 +539,17 @@ class PrinterEmulator:
                 self._cond.notify_all()
             channel.close()
 
-    def _serve_stream(self, channel: _TcpChannel | _PtyChannel, stream: ZplStream, number: int) -> None:
+    def _serve_stream(self, channel: _TcpChannel | _PtyChannel, stream: ZplStream, number: int,
+                      generation: int) -> None:
         while not self._stopping.is_set():
             data = channel.recv()
             if not data:
                 return
             with self._cond:
+                if isinstance(channel, _TcpChannel) and self._generation != generation:
+                    return               # read before a power cycle cut it: the printer never saw it
+                if isinstance(channel, _PtyChannel):
+                    generation = self._generation   # a serial line survives a restart; its old bytes do not
                 events = stream.feed(data)
             for kind, payload in events:
                 mode = self._mode
@@ -503,7 +557,7 @@ class PrinterEmulator:
                     if mode == "drop":
                         self._drop(channel, stream)
                         break            # (a pty goes on; what came after the cut is gone too)
-                    self._receive(payload, number)
+                    self._receive(payload, number, generation)
                 elif kind == "query":
                     if mode != "silent":
                         channel.send(self.host_status().to_bytes())
@@ -519,12 +573,13 @@ class PrinterEmulator:
             stream.reset()   # the unfinished format is gone
         channel.abort()
 
-    def _receive(self, data: bytes, number: int) -> None:
+    def _receive(self, data: bytes, number: int, generation: int) -> None:
         """Put a format in the buffer, waiting (and so not reading the socket) while the buffer is full."""
         with self._cond:
-            self._cond.wait_for(lambda: self._stopping.is_set() or len(self._buffer) < self.buffer_size)
-            if self._stopping.is_set():
-                raise _Aborted
+            self._cond.wait_for(lambda: self._stopping.is_set() or self._generation != generation
+                                or len(self._buffer) < self.buffer_size)
+            if self._stopping.is_set() or self._generation != generation:
+                raise _Aborted           # stopped, or switched off and on while this waited
             self._buffer.append(_Held(data, copies_of(data), number, _now()))
             self._cond.notify_all()
 
@@ -533,7 +588,7 @@ class PrinterEmulator:
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._stopping.is_set()
-                                    or (self._buffer and self._mode not in HOLDING))
+                                    or (self._buffer and self._mode not in HOLDING and self._mode != "power_cycle"))
                 if self._stopping.is_set():
                     return
                 held = self._buffer[0]
@@ -541,7 +596,8 @@ class PrinterEmulator:
             if delay and self._stopping.wait(delay):
                 return
             with self._cond:
-                if self._mode in HOLDING or not self._buffer or self._buffer[0] is not held:
+                if (self._mode in HOLDING or self._mode == "power_cycle" or not self._buffer
+                        or self._buffer[0] is not held):
                     continue             # a fault or ~JA came while it was printing: not printed
                 self._buffer.popleft()
                 self._seq += 1
@@ -611,7 +667,8 @@ def _control_server(emulator: PrinterEmulator, host: str, port: int) -> Threadin
                 mode = str(fields.get("mode", ""))
                 delay = float(fields["delay"]) if fields.get("delay") not in (None, "") else None
                 drop_after = int(fields["drop_after"]) if fields.get("drop_after") not in (None, "") else None
-                emulator.set_mode(mode, delay=delay, drop_after=drop_after)
+                boot = float(fields["boot"]) if fields.get("boot") not in (None, "") else None
+                emulator.set_mode(mode, delay=delay, drop_after=drop_after, boot=boot)
             except (ValueError, TypeError, AttributeError) as exc:
                 return self._answer(400, {"error": str(exc), "modes": MODES})
             self._answer(200, emulator.snapshot())
@@ -641,9 +698,11 @@ def run(emulator: PrinterEmulator, echo: Callable[[str], object] = print) -> Non
 
 
 def remote_set_mode(host: str, control_port: int, mode: str, *, delay: float | None = None,
-                    drop_after: int | None = None, timeout: float = 5.0) -> dict:
+                    drop_after: int | None = None, boot: float | None = None, timeout: float = 5.0) -> dict:
     """Switch a running emulator through its control endpoint; returns its status; ValueError saying why not."""
     fields: dict[str, object] = {"mode": mode}
+    if boot is not None:
+        fields["boot"] = boot
     if delay is not None:
         fields["delay"] = delay
     if drop_after is not None:

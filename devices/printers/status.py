@@ -164,7 +164,8 @@ def printer_status(url: str, reply: bytes) -> PrinterStatus:
     """
     status, good, errors = decode(reply)
     if not errors:
-        return PrinterStatus(url, status.problems, detail=f"~HS: {status.summary()}")
+        return PrinterStatus(url, status.problems, detail=f"~HS: {status.summary()}",
+                             formats_in_buffer=status.formats_in_buffer, labels_remaining=status.labels_remaining)
     read = f"; the readable part says: {status.summary()}" if good else ""
     return PrinterStatus(url, status.problems, known=False,
                          detail=f"~HS answer not understood ({'; '.join(errors)}){read}: {show(reply)}")

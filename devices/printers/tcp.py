@@ -52,6 +52,7 @@ class TcpPrinter(Printer):
         self.port = port
         self.timeout = seconds(url, options, "timeout", 5.0, EXAMPLE)
         self.confirm = flag(url, options, "confirm", True, EXAMPLE)
+        self.confirms = self.confirm   # ~HS counters after each job: the worker can see it printed
         self.last_status: PrinterStatus | None = None  # what the printer said when it confirmed the last job
 
     @property

@@ -388,9 +388,14 @@ class PrintRequestIn(Request):
 
 class PrintJobOut(BaseModel):
     id: int
-    status: Literal["queued", "sending", "sent", "failed", "cancelled"] = Field(
-        description="queued: waiting (or retrying, see next_attempt_at); sending; sent: the printer "
-                    "took it; failed: see last_error; cancelled.")
+    status: Literal["queued", "sending", "sent", "printed", "failed", "cancelled"] = Field(
+        description="queued: waiting (or retrying, see next_attempt_at); sending; sent: the printer (or "
+                    "its spooler) took it — on a tcp:// printer it is waiting in the printer's buffer until "
+                    "its counters show it done (last_error starting 'Not confirmed' when they never will), on "
+                    "cups://, file:// and serial printers 'sent' is the last state known; printed: the "
+                    "printer's own counters showed it done (sim:// printers: spooled); failed: see "
+                    "last_error; cancelled. A job the printer lost unprinted (restarted with it in its "
+                    "buffer) is queued again once, then failed.")
     printer: str
     template: str
     lot_number: str | None

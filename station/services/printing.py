@@ -8,11 +8,21 @@ exactly what was sent). Nothing talks to a printer here; `station.print_worker` 
 
 States::
 
-    queued ──claim──> sending ──> sent          (delivered to the printer)
-      ^  │                 │
-      │  └─cancel─> cancelled   ├──> queued       (printer faulted or the send failed: retried later,
-      └─────────────────────────┘                  next_attempt_at backs off)
-                               └──> failed        (a fault that cannot clear, or too many tries)
+    queued ──claim──> sending ──> sent ──> printed   (delivered; then seen printed by the printer's counters)
+      ^  │                 │        │
+      │  └─cancel─> cancelled   │        └──> queued  (lost: the printer restarted with it unprinted; ONCE,
+      │                         │                    lost_count; lost again → failed)
+      └─────────────────────────┴──> queued       (printer faulted or the send failed: retried later,
+                                                   next_attempt_at backs off)
+                                └──> failed        (a fault that cannot clear, or too many tries)
+
+``sent`` means the printer (or its spooler) took the job. A tcp:// printer answers ~HS with its own
+counters (formats in its receive buffer, labels remaining), and the print worker watches them until the
+job has left the buffer: then ``printed`` (printed_at). A sim:// printer's job is printed once it is
+spooled. A printer that cannot report (cups://, file://, serial://, tcp://…?confirm=0) leaves its jobs
+``sent``: the pages say "sent to the spooler" / "sent — the printer cannot confirm it printed". A job
+that stays ``sent`` on a confirming printer is waiting in the printer (paper out, paused...) or could not
+be confirmed (see `mark_unconfirmed`); see station.print_worker for the rule.
 
 - A repeated ``request_id`` returns the job it made the first time, and stores nothing new.
 - A printer's jobs are sent in the order they were requested: only the oldest open job of a
@@ -55,9 +65,15 @@ from .catalog import one
 from .errors import Conflict, Invalid, NotFound
 
 QUEUED, SENDING, SENT = PrintJobStatus.QUEUED, PrintJobStatus.SENDING, PrintJobStatus.SENT
-FAILED, CANCELLED = PrintJobStatus.FAILED, PrintJobStatus.CANCELLED
-OPEN = (QUEUED, SENDING)          # not finished: they hold their place in the printer's queue
-FINISHED = (SENT, FAILED, CANCELLED)
+PRINTED, FAILED, CANCELLED = PrintJobStatus.PRINTED, PrintJobStatus.FAILED, PrintJobStatus.CANCELLED
+OPEN = (QUEUED, SENDING)          # not handed over: they hold their place in the printer's queue
+FINISHED = (SENT, PRINTED, FAILED, CANCELLED)   # out of the outbox: can be reprinted, not cancelled
+DONE = (PRINTED, FAILED, CANCELLED)  # nothing more happens to these ('sent' may still print or be lost)
+UNCONFIRMED = "Not confirmed"     # how a sent job's last_error starts once the worker stopped watching it
+LOST_TEXT = ("Printer {printer} restarted (or its buffer was cleared) before this label printed; "
+             "sent again.")
+LOST_TWICE_TEXT = ("Lost twice: printer {printer} restarted (or its buffer was cleared) before this label "
+                   "printed, again. Not sent a third time — check the printer, then reprint.")
 
 MAX_COPIES = label_service.MAX_COPIES
 LEASE = dt.timedelta(seconds=30)  # a 'sending' job whose claim is older than this is taken back
@@ -391,8 +407,9 @@ def cancel(session: Session, job_id: int) -> PrintJob:
     """Cancel a job that is waiting (queued) or failed; one being sent or already sent cannot be."""
     job = get_job(session, job_id, lock=True)
     if job.status not in (QUEUED, FAILED):
-        words = {SENDING: "is being sent to the printer right now", SENT: "was already sent to the printer",
-                 CANCELLED: "is already cancelled"}[job.status]
+        words = {SENDING: "is being sent to the printer right now",
+                 SENT: "was already sent to the printer (it prints when the printer can)",
+                 PRINTED: "has already printed", CANCELLED: "is already cancelled"}[job.status]
         raise Conflict(f"Print job {job.id} {words}; it cannot be cancelled.", code="not_cancellable",
                        job_status=job.status.value)
     job.status, job.next_attempt_at, job.updated_at = CANCELLED, None, clock.now()
@@ -512,15 +529,108 @@ def renew(session: Session, worker_id: str, now: dt.datetime | None = None) -> i
 
 
 def mark_sent(session: Session, job_ids: int | Iterable[int], worker_id: str,
-              now: dt.datetime | None = None) -> int:
-    """The printer took these jobs: 'sent'. Returns how many this worker still held (a job whose
+              now: dt.datetime | None = None, *, printed: bool = False) -> int:
+    """The printer took these jobs: 'sent' ('printed' at once when printed: a sim:// spool, or a printer
+    whose counters already showed them done). Returns how many this worker still held (a job whose
     lease ran out was taken back, and another worker may send it too). Renews the worker's lease."""
     now = now or clock.now()
     ids = [job_ids] if isinstance(job_ids, int) else list(job_ids)
     done = session.execute(update(PrintJob).where(*_held(worker_id, ids)).values(
-        status=SENT, sent_at=now, attempts=PrintJob.attempts + 1, next_attempt_at=None, updated_at=now)).rowcount
+        status=PRINTED if printed else SENT, sent_at=now, printed_at=now if printed else None,
+        attempts=PrintJob.attempts + 1, next_attempt_at=None, updated_at=now)).rowcount
     renew(session, worker_id, now)
     return done
+
+
+def mark_printed(session: Session, job_ids: Iterable[int], now: dt.datetime | None = None) -> int:
+    """The printer's counters showed these sent jobs done: 'printed'. Returns how many were still 'sent'."""
+    now = now or clock.now()
+    ids = list(job_ids)
+    if not ids:
+        return 0
+    return session.execute(update(PrintJob).where(PrintJob.id.in_(ids), PrintJob.status == SENT).values(
+        status=PRINTED, printed_at=now, updated_at=now)).rowcount
+
+
+def mark_lost(session: Session, job_id: int, printer: str, now: dt.datetime | None = None) -> PrintJob | None:
+    """The printer lost this sent job unprinted (it restarted with the job in its buffer): back to the
+    queue, to be sent again — once. A job lost a second time is 'failed' in words. None: not 'sent' now."""
+    now = now or clock.now()
+    job = session.scalar(select(PrintJob).where(PrintJob.id == job_id, PrintJob.status == SENT)
+                         .with_for_update())
+    if job is None:
+        return None
+    job.updated_at, job.claimed_by, job.claimed_at, job.next_attempt_at = now, None, None, None
+    if (job.lost_count or 0) >= 1:
+        job.status, job.last_error = FAILED, LOST_TWICE_TEXT.format(printer=printer)
+    else:
+        job.status, job.last_error, job.sent_at = QUEUED, LOST_TEXT.format(printer=printer), None
+    job.lost_count = (job.lost_count or 0) + 1
+    session.flush()
+    if job.status is QUEUED:
+        _wake_after_commit(session)
+    return job
+
+
+def mark_unconfirmed(session: Session, job_ids: Iterable[int], reason: str,
+                     now: dt.datetime | None = None) -> int:
+    """Stop waiting for these sent jobs to show as printed: they stay 'sent', with why in last_error
+    (starting with UNCONFIRMED), so a person can check the label and reprint it."""
+    now = now or clock.now()
+    ids = list(job_ids)
+    if not ids:
+        return 0
+    text = reason if reason.startswith(UNCONFIRMED) else f"{UNCONFIRMED}: {reason}"
+    return session.execute(update(PrintJob).where(PrintJob.id.in_(ids), PrintJob.status == SENT).values(
+        last_error=text[:2000], updated_at=now)).rowcount
+
+
+def unconfirmed(job: PrintJob) -> bool:
+    """A sent job the worker no longer watches (see mark_unconfirmed)."""
+    return job.status is SENT and bool(job.last_error) and job.last_error.startswith(UNCONFIRMED)
+
+
+def confirms(url: str | None) -> bool:
+    """True when a printer of this URL can show a job printed: tcp:// (its ~HS counters, unless
+    ?confirm=0) and sim:// (spooled). cups://, file:// and serial printers stop at 'sent'."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    if not url or "://" not in url:
+        return False
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "sim":
+        return True
+    if scheme != "tcp":
+        return False
+    return dict(parse_qsl(parts.query)).get("confirm", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def sent_words(job: PrintJob, printer: Printer | None) -> tuple[str, str, str]:
+    """(tone, words, sentence) for a sent job: waiting in the printer, or why it cannot be confirmed."""
+    url = printer.url if printer is not None else None
+    if not confirms(url):
+        scheme = url.split("://", 1)[0].lower() if url and "://" in url else ""
+        if scheme == "cups":
+            return ("ok", "Sent to the spooler",
+                    "Handed to the print spooler (CUPS): Station cannot see whether the label came out.")
+        return ("ok", "Sent", "Delivered to the printer; this kind of printer cannot tell Station that it printed.")
+    if unconfirmed(job):
+        return "warn", "Sent — not confirmed", job.last_error or ""
+    state = printer.state if printer is not None else None
+    if state and state not in ("ready", "unknown"):
+        from devices.printers import STATE_TEXT, PrinterState
+
+        try:
+            why = STATE_TEXT[PrinterState(state)]
+        except ValueError:
+            why = state
+        short = {"paper_out": "paper out", "head_open": "head open", "ribbon_out": "ribbon out",
+                 "paused": "paused", "buffer_full": "buffer full", "offline": "printer offline"}.get(
+            state, state.replace("_", " "))
+        return ("warn", f"Sent — waiting in the printer ({short})",
+                f"The printer has this label in its buffer and prints it when it can: {why}.")
+    return ("info", "Sent — printing", "The printer has it; it shows as printed once the printer's counters say so.")
 
 
 def retry_later(session: Session, job_id: int, worker_id: str, reason: str, *, delay: dt.timedelta,

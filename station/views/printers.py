@@ -63,7 +63,8 @@ STATES = {
 JOB_STATES = {
     "queued": ("info", "Waiting"),
     "sending": ("info", "Sending"),
-    "sent": ("ok", "Sent"),
+    "sent": ("ok", "Sent"),          # refined by printing.sent_words: waiting in the printer, spooler...
+    "printed": ("ok", "Printed"),
     "failed": ("bad", "Failed"),
     "cancelled": ("muted", "Cancelled"),
 }
@@ -113,17 +114,23 @@ def describe(job: PrintJob, lot_number: str | None) -> str:
     return f"{job.template.capitalize()} label"
 
 
-def job_view(job: PrintJob, lot_number: str | None, now: dt.datetime) -> dict:
+def job_view(job: PrintJob, lot_number: str | None, now: dt.datetime, printer: Printer | None = None) -> dict:
     tone, words = JOB_STATES[job.status.value]
+    note = None   # a sentence under the state: why a sent job has not printed yet
     wait = printing.waiting_for(job, now)
     if job.status is PrintJobStatus.QUEUED and job.attempts:
         words = "Waiting to retry"
-    return {"job": job, "id": job.id, "status": job.status.value, "tone": tone, "words": words,
+    if job.status is PrintJobStatus.SENT:
+        tone, words, note = printing.sent_words(job, printer)
+    # A sent job on a printer that confirms may still print (or come back to the queue): keep following it.
+    final = job.status in printing.DONE or (job.status is PrintJobStatus.SENT and (
+        not printing.confirms(printer.url if printer is not None else None) or printing.unconfirmed(job)))
+    return {"job": job, "id": job.id, "status": job.status.value, "tone": tone, "words": words, "note": note,
             "what": describe(job, lot_number), "lot_number": lot_number, "wait": wait,
             "next_at": printing._utc(job.next_attempt_at) if wait is not None else None,
             "can_cancel": job.status in (PrintJobStatus.QUEUED, PrintJobStatus.FAILED),
             "can_reprint": job.status in printing.FINISHED,
-            "final": job.status in printing.FINISHED}
+            "final": final}
 
 
 def _lot_numbers(session, jobs: list[PrintJob]) -> dict[int, str]:
@@ -141,7 +148,7 @@ def board_context(session) -> dict:
     for printer in session.scalars(select(Printer).order_by(Printer.active.desc(), Printer.name)):
         jobs = printing.recent_jobs(session, printer.id, RECENT_JOBS)
         lots = _lot_numbers(session, jobs)
-        views = [job_view(j, lots.get(j.lot_id), now) for j in jobs]
+        views = [job_view(j, lots.get(j.lot_id), now, printer) for j in jobs]
         latest = next((v for v in views if v["job"].data is not None), None)
         state = state_view(printer, now)
         if state["checked"] and (newest_check is None or state["checked"] > newest_check):
@@ -269,7 +276,7 @@ def _job_context(session, job_id: int) -> dict:
     job = printing.get_job(session, job_id)
     printer = session.get(Printer, job.printer_id)
     lot_number = session.scalar(select(Lot.lot_number).where(Lot.id == job.lot_id)) if job.lot_id else None
-    return {"j": job_view(job, lot_number, clock.now()), "printer": printer,
+    return {"j": job_view(job, lot_number, clock.now(), printer), "printer": printer,
             "state": state_view(printer, clock.now()), "poll_ms": POLL_MS}
 
 
