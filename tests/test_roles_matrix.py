@@ -387,3 +387,53 @@ def test_a_revoked_agent_token_or_a_renamed_station_posts_nothing(app, client, t
     assert answer.status_code == 403 and answer.get_json()["error"]["code"] == "wrong_station"
     assert _scan(client, tokens[TokenRole.AGENT], station="Renamed PC").status_code == 201  # bound by id
     assert _scans(app) == [b"LOT:NOPE-1"]
+
+
+SCAN_PAGES = {  # endpoint -> a path of that page's scan URL (station.js sends the station's scans there)
+    "receiving.scan": "/receive/scan", "putaway.scan": "/move/scan", "picking.scan": "/pick/SO-1/scan",
+    "line.scan": "/line/scan", "trace.scan": "/trace/scan", "recalls.scan": "/recalls/scan",
+}
+
+
+def test_every_scan_url_applies_an_agents_scan_only_for_an_operator_of_its_workflow(app, client, tokens,
+                                                                                   signed_in):
+    """The station's page applies the agent's scan (client id logged:<scan id>) with the signed-in
+    operator's session: each workflow page's scan URL refuses an operator whose role lacks its
+    workflow (403) and leaves the scan unclaimed, so the agent never acts with more rights than the
+    operator at the station. (Commands press buttons of the page, which are page POSTs guarded the
+    same way, test_page_post_by_role; badges go through the sign-in flow with its PIN step.)"""
+    from factories import order
+    from station.models import ScanApplication
+
+    db = app.extensions["station.db"]
+    basic_site(db)
+    with db.write() as s:
+        order(s, "SO-1", [("BOLT", 1)])
+    guarded = {r.endpoint: app.view_functions[r.endpoint].station_workflow for r in app.url_map.iter_rules()
+               if r.endpoint.endswith(".scan") and getattr(app.view_functions[r.endpoint], "station_workflow", None)}
+    assert set(SCAN_PAGES) <= set(guarded), "a new workflow scan URL: add it to SCAN_PAGES"
+    posted = _scan(client, tokens[TokenRole.AGENT], client_id="agent-matrix-pages", code="LOT:NOPE-1")
+    assert posted.status_code == 201
+    scan_id = posted.get_json()["scan_id"]
+
+    def claimed() -> bool:
+        with db.read() as s:
+            return s.get(ScanApplication, scan_id) is not None
+
+    for role in ROLES:
+        page = app.test_client()
+        signed_in(page, role)
+        assert page.get("/scan", query_string={"station": AGENT_STATION}).status_code == 200  # binds the device
+        for endpoint, path in SCAN_PAGES.items():
+            if role in WORKFLOWS[guarded[endpoint]]:
+                continue
+            answer = page.post(path, data={"code": "LOT:NOPE-1", "client_id": f"logged:{scan_id}"}, headers=HX)
+            assert answer.status_code == 403, f"{endpoint} as {role.value}"
+            assert not claimed(), f"{endpoint} as {role.value}"
+    # An operator whose role has the workflow applies it, once.
+    picker = app.test_client()
+    signed_in(picker, Role.PICKER)
+    assert picker.get("/scan", query_string={"station": AGENT_STATION}).status_code == 200
+    answer = picker.post("/move/scan", data={"code": "LOT:NOPE-1", "client_id": f"logged:{scan_id}"}, headers=HX)
+    assert answer.status_code == 200
+    assert claimed()
