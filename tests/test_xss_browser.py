@@ -93,10 +93,13 @@ def seed_site(app, operator_id: int, text: Callable[[str, int], str] = hostile) 
         zebra = Printer(name=text("printer", 60), url="sim://xss-zebra", label_size="4x6", dpi=203)
         s.add(zebra)
         s.flush()
-        station = StationDevice(name=text("station", 60), location_id=dock.id, printer_id=zebra.id)
+        # agent:// — its scanner agent posts the hostile scan below with the station's agent token.
+        station = StationDevice(name=text("station", 60), location_id=dock.id, printer_id=zebra.id,
+                                scanner_url="agent://")
         s.add(station)
         s.flush()
         secret = create_token(s, "xss-test", Role.ADMIN)
+        agent_secret = create_token(s, "xss-agent", "agent", station=station.id)
         by = Actor(operator_id=operator_id, station_id=station.id)
         lot_old = receiving.receive(s, item=item, qty=50, location=dock, by=by, on=today - dt.timedelta(days=10),
                                     supplier=catalog.supplier_by_code(s, "ACME"),
@@ -104,10 +107,9 @@ def seed_site(app, operator_id: int, text: Callable[[str, int], str] = hostile) 
         ids = {"printer": zebra.id, "station": station.name, "item": item.id, "dock": dock.id, "line": line.id}
 
     client = app.test_client()
-    auth = {"Authorization": f"Bearer {secret}"}
 
-    def api(path: str, body: dict) -> dict:
-        response = client.post(f"/api/v1/{path}", json=body, headers=auth)
+    def api(path: str, body: dict, token: str = secret) -> dict:
+        response = client.post(f"/api/v1/{path}", json=body, headers={"Authorization": f"Bearer {token}"})
         assert response.status_code in (200, 201), (path, response.get_json())
         return response.get_json()
 
@@ -118,7 +120,8 @@ def seed_site(app, operator_id: int, text: Callable[[str, int], str] = hostile) 
                                 "supplier_lot": text("supplier_lot_api", 40), "station": ids["station"],
                                 "labels": {"printer": text("printer", 60), "copies": 2}})
     lot_api, job_id = received["lot_number"], received["print_jobs"][0]["id"]
-    api("scans", {"station": ids["station"], "client_id": "xss-scan-0001", "code": text("scan", 200)})
+    api("scans", {"station": ids["station"], "client_id": "xss-scan-0001", "code": text("scan", 200)},
+        token=agent_secret)
 
     with db.write() as s:
         by = Actor(operator_id=operator_id, station_id=None)
