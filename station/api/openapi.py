@@ -6,7 +6,7 @@ import re
 
 from pydantic.json_schema import models_json_schema
 
-from .core import AGENT_WORKFLOW, PREFIX, ROUTES, Route, route
+from .core import AGENT_WORKFLOW, PREFIX, REQUEST_ID_WORDS, ROUTES, Route, route
 from .schemas import ErrorOut
 
 PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
@@ -38,6 +38,8 @@ def _error_words(r: Route, status: int) -> str:
                 "of any other role (even admin) or of another station is refused, and nothing is logged.")
     if status == 403:
         return f"The token's role may not do this; it needs a token of: {', '.join(sorted(x.value for x in r.roles))}."
+    if status == 409 and r.idempotent:
+        return ERRORS[409] + " Also request_id_reused: this token used the request_id for another route or path."
     return ERRORS[status]
 
 
@@ -62,6 +64,12 @@ def _operation(r: Route, refs: dict) -> dict:
     if r.status == 202:
         answer["headers"] = {"Location": {"description": "Where to follow what was accepted.",
                                           "schema": {"type": "string"}}}
+    if r.idempotent:
+        op["description"] = ("Retries are safe with a request_id in the body. " + REQUEST_ID_WORDS
+                             + " A refused request stores nothing: its retry is tried afresh.")
+        answer["headers"] = {**answer.get("headers", {}), "Idempotent-Replayed": {
+            "description": "true when this is the stored first answer to a request_id sent before.",
+            "schema": {"type": "string", "enum": ["true"]}}}
     if r.media:
         answer["content"] = {r.media: {"schema": {"type": "string", "contentMediaType": r.media}}}
     elif r.response:
