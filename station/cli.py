@@ -421,6 +421,41 @@ def scanner_agent_command(server: str, station: str, scanners: tuple[str, ...], 
         click.echo(f"agent stopped; {agent.status()['pending']} scan(s) kept for the next start")
 
 
+@click.group("audit")
+def audit_group() -> None:
+    """Tamper evidence of the append-only tables."""
+
+
+@audit_group.command("verify")
+@click.option("--chain", "chains", multiple=True,
+              type=click.Choice(["movements", "lot_events", "recall_events", "scans"]),
+              help="Walk only this chain (repeatable). Default: all four.")
+def audit_verify_command(chains: tuple[str, ...]) -> None:
+    """Walk the hash chains of the ledger (movements), lot events, recall events and the scan log in id
+    order and name the first row that does not match. Exit code 0: every chain intact; 1: one is not.
+
+    Record the heads it prints somewhere else (off this machine): someone who can rewrite every row
+    and the head leaves a chain that verifies, and only an outside copy of an earlier head shows it."""
+    from .services import chain
+
+    reports = chain.verify(get_db(), chains or None)
+    width = max(len(r.chain) for r in reports)
+    for r in reports:
+        state = "ok" if r.ok else "BROKEN"
+        click.echo(f"{r.chain.ljust(width)}  {state:6}  {r.count} rows  last id {r.last_id}  head {r.head_hash}")
+        if not r.ok:
+            first = r.first
+            where = f"{r.chain} id {first.row_id}" if first.row_id is not None else r.chain
+            click.echo(f"  first bad row: {where}: {chain.WHAT[first.what]}: {first.detail}")
+            if r.breaks > 1:
+                click.echo(f"  ({r.breaks} places in this chain do not match in all)")
+    broken = [r.chain for r in reports if not r.ok]
+    if broken:
+        click.echo(f"TAMPERED: not intact: {', '.join(broken)}", err=True)
+        raise SystemExit(1)
+    click.echo("all chains intact")
+
+
 def init_app(app) -> None:
     for command in (init_command, demo_command, run_command, scanners_command, token_group, scheme_group,
                     operator_group):
@@ -429,6 +464,7 @@ def init_app(app) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(expire_command)
     app.cli.add_command(scanner_agent_command)
+    app.cli.add_command(audit_group)
 
 
 def main() -> None:

@@ -9,6 +9,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from .rawsql import RawReader
+from .services import chain
+
+# Every new row of the append-only tables (ledger, lot events, recall events, scan log) is hash-chained
+# in the transaction that writes it, whichever session writes it (services/chain.py).
+chain.install()
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
