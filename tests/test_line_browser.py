@@ -155,7 +155,7 @@ def test_move_a_pallet_then_make_a_lot_on_the_line_and_print_its_labels(
             number = page.locator(".line-run__number").inner_text()
             job = page.locator(".line-jobs .jobstatus").first
             expect(job).to_contain_text("line-zebra")
-            expect(job).to_have_attribute("data-status", "sent", timeout=10_000)  # polled live
+            expect(job).to_have_attribute("data-status", "printed", timeout=10_000)  # polled live (sim: spooled)
             shots[f"line-done-{size}"] = screenshot(page, f"line-done-{size}")
             check_layout(page)
             wedge(page, "CMD:REPRINT")

@@ -114,8 +114,9 @@ def test_jobs_from_two_app_processes_are_sent_once_by_two_workers(site, processe
 
     wait_for(lambda: len(emulator.jobs) >= LOTS, timeout=60, what=f"{LOTS} labels printed")
     with db.read() as s:
-        wait_for(lambda: s.scalar(select(PrintJob.id).where(PrintJob.status != PrintJobStatus.SENT)
-                                  .limit(1)) is None or s.expire_all(), timeout=30, what="every job sent")
+        # printed: the emulator's ~HS counters showed each one done
+        wait_for(lambda: s.scalar(select(PrintJob.id).where(PrintJob.status != PrintJobStatus.PRINTED)
+                                  .limit(1)) is None or s.expire_all(), timeout=30, what="every job printed")
         # "host:pid:nonce/thread": which worker process sent each job.
         senders = {row.claimed_by.split("/")[0] for row in s.execute(select(PrintJob.claimed_by))}
     printed = [(emulator.spool / job.file).read_text() for job in emulator.jobs]

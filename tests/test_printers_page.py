@@ -234,7 +234,7 @@ def test_printers_page_in_chromium_live_with_a_worker_and_gloves(sqlite_app, liv
 
         dock.get_by_role("button", name="Test print").click()
         page.locator("#printers-message").filter(has_text="Test label queued for dock-zebra").wait_for()
-        dock.locator('.job[data-status="sent"]').first.wait_for(timeout=10_000)  # live, no reload
+        dock.locator('.job[data-status="printed"]').first.wait_for(timeout=10_000)  # live, no reload
         dock.locator(".printer__preview img").wait_for()
 
         line.get_by_role("button", name="Test print").click()
@@ -255,13 +255,13 @@ def test_printers_page_in_chromium_live_with_a_worker_and_gloves(sqlite_app, liv
         page.screenshot(path=str(tmp_path / "printers-tablet.png"), full_page=True)
 
         sim.set_state(names["line-zebra"])  # a roll loaded: the waiting label prints by itself
-        line.locator('.job[data-status="sent"]').first.wait_for(timeout=15_000)
+        line.locator('.job[data-status="printed"]').first.wait_for(timeout=15_000)
         line.locator(".printer__words").filter(has_text="Ready").wait_for(timeout=10_000)
 
         line.locator(".job").first.get_by_role("button", name="Reprint").click()
         page.locator("#printers-message").filter(has_text="again as job").wait_for()
         page.wait_for_function("() => document.querySelectorAll('[data-printer=\"line-zebra\"] "
-                               ".job[data-status=\"sent\"]').length >= 2", timeout=15_000)
+                               ".job[data-status=\"printed\"]').length >= 2", timeout=15_000)
         page.set_viewport_size({"width": 360, "height": 740})
         page.screenshot(path=str(tmp_path / "printers-handheld.png"), full_page=True)
         print(f"screenshots: {tmp_path / 'printers-tablet.png'} {tmp_path / 'printers-handheld.png'}")

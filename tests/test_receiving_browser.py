@@ -106,7 +106,7 @@ def test_receive_a_gs1_pallet_by_scans_and_keypad_and_see_its_label_job(
             expect(page.locator("#scan-current .banner--ok")).to_contain_text(f"Received — lot {lot_number}")
             job = done.locator(".jobstatus")
             expect(job).to_contain_text("dock-zebra")
-            expect(job).to_have_attribute("data-status", "sent", timeout=10_000)  # polled live
+            expect(job).to_have_attribute("data-status", "printed", timeout=10_000)  # polled live (sim: spooled)
             no_horizontal_scroll(page)
             shots[f"done-{size}"] = screenshot(page, f"receiving-done-{size}")
 
@@ -127,7 +127,7 @@ def test_receive_a_gs1_pallet_by_scans_and_keypad_and_see_its_label_job(
         # Without the supplier on the label (412) a second pallet is a lot of its own.
         assert [(lot.on_hand, lot.supplier_lot) for lot in lots] == [(40, "S-77"), (40, "S-77")]
         assert len(s.scalars(select(Movement)).all()) == 2
-        assert [(j.copies, j.status.value) for j in s.scalars(select(PrintJob))] == [(2, "sent"), (2, "sent")]
+        assert [(j.copies, j.status.value) for j in s.scalars(select(PrintJob))] == [(2, "printed"), (2, "printed")]
     if os.environ.get("STATION_UPDATE_DOCS"):  # the README's screenshot, refreshed on request only
         shutil.copyfile(shots["form-1280"], DOCS / "receiving.png")
 
