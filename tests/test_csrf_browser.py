@@ -101,7 +101,7 @@ def victim(browser, live_server, sqlite_app, signed_in_page):
     context = browser.new_context(viewport=TABLET)
     page = context.new_page()
     signed_in_page(page, live_server.url, sqlite_app, "supervisor", name="Vic Victim")
-    bind_browser(context, live_server.url, "Dock 1")
+    bind_browser(context, live_server.url, "Dock 1", sqlite_app)
     page.lot = lot
     page.db = db
     yield page

@@ -13,7 +13,6 @@ import resource
 import shutil
 import sqlite3
 import subprocess
-import time
 from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
@@ -25,7 +24,7 @@ from station import create_app
 from station.db import Database
 from station.models import Lot, Operator, Role
 from station.services.tokens import create_token
-from station.views.floor import SESSION_KEY
+from station.views.floor import SESSION_KEY, start_session
 from test_server import STATION, free_port, wait_for
 
 
@@ -132,12 +131,13 @@ def test_a_read_only_database_refuses_writes_in_words_and_still_answers_reads(sq
         s.add(op)
         s.flush()
         op_id = op.id
+    secret = start_session(db, op_id)  # signed in (a floor_sessions row) before the file turns read-only
     db.dispose()
     monkeypatch.setenv("STATION_INSTANCE", str(tmp_path / "instance"))
     app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///file:{path}?mode=ro&uri=true"})
     client = app.test_client()
     with client.session_transaction() as session:
-        session[SESSION_KEY] = {"op": op_id, "at": int(time.time())}
+        session[SESSION_KEY] = {"s": secret}
     headers = {"Authorization": f"Bearer {token}"}
     try:
         response = client.post("/api/v1/receipts", json={"sku": "BOLT", "qty": 1, "location": "A-01"},

@@ -81,9 +81,7 @@ def _state(db) -> dict:
 
 @pytest.mark.parametrize("rule", _post_routes())
 def test_every_form_takes_any_input_without_failing(rule, fuzz_client, signed_in, bound_station):
-    import time
-
-    from station.views.floor import SESSION_KEY
+    from station.views.floor import SESSION_KEY, start_session
 
     app = fuzz_client
     db = app.extensions["station.db"]
@@ -97,7 +95,7 @@ def test_every_form_takes_any_input_without_failing(rule, fuzz_client, signed_in
     def check(form, path, htmx):
         client = app.test_client()  # signed in afresh each time: a form may sign out
         with client.session_transaction() as session:
-            session[SESSION_KEY] = {"op": admin.id, "at": int(time.time())}
+            session[SESSION_KEY] = {"s": start_session(db, admin.id)}
         bound_station(client, "Fuzz station")
         url = re.sub(r"<(?:[^:>]+:)?(\w+)>", lambda m: path[m.group(1)], rule)
         before = _state(db)

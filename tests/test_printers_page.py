@@ -187,7 +187,10 @@ def test_the_lot_card_prints_on_the_stations_printer(client, db, lot):
         s.add(StationDevice(name="Line 1 PC", printer_id=line.id))
     card_html = client.get(f"/lots/{lot}").text
     assert f'hx-get="/printers/lot-form?lot={lot}"' in card_html
-    client.set_cookie("station", "Line 1 PC")
+    from station.views.floor import station_cookie_value
+
+    with client.application.test_request_context():  # the station cookie as set-up signs it
+        client.set_cookie("station", station_cookie_value("Line 1 PC"))
     form = client.get(f"/printers/lot-form?lot={lot}", headers=HX).text
     buttons = re.findall(r'<button class="button ([^"]*)"\s+type="submit" name="printer" value="([^"]+)"', form)
     assert [(c.split()[0], v) for c, v in buttons] == [("button--primary", "line-zebra"),

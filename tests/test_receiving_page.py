@@ -3,7 +3,6 @@ receipt, confirming books lot + stock + ledger row + label job, refusals change 
 from __future__ import annotations
 
 import datetime as dt
-import time
 import uuid
 
 import pytest
@@ -60,9 +59,10 @@ def sign_in(client, role: str = "receiver", station: str | None = "Dock 1") -> i
         s.flush()
         op_id = person.id
     with client.session_transaction() as session:
-        session[floor.SESSION_KEY] = {"op": op_id, "at": int(time.time())}
+        session[floor.SESSION_KEY] = {"s": floor.start_session(db, op_id)}
     if station:
-        client.set_cookie(floor.STATION_COOKIE, station)
+        with client.application.test_request_context():  # signed, as set-up does
+            client.set_cookie(floor.STATION_COOKIE, floor.station_cookie_value(station))
     return op_id
 
 

@@ -155,7 +155,7 @@ def test_no_page_violates_the_content_security_policy(browser, live_server, sqli
     try:
         op = signed_in_page(page, base, sqlite_app, "admin", name="Ada Admin")
         site = seed_site(sqlite_app, op.id, plain)
-        bind_browser(context, base, site.station)
+        bind_browser(context, base, site.station, sqlite_app)
         urls = page_urls(sqlite_app, site)
         assert len(urls) > 30, urls
         seen = {}

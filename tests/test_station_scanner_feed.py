@@ -192,9 +192,17 @@ def sim_site(sqlite_app) -> dict:
     return {"db": db, "sim": sim, "bolt": bolt.lot_number, "gtin": gtin13("400000000001").zfill(14)}
 
 
+def _signed(app, name: str) -> str:
+    """The station cookie's value as set-up writes it: the name signed with the app's key."""
+    from station.views.floor import station_cookie_value
+
+    with app.test_request_context():
+        return station_cookie_value(name)
+
+
 def _open(page, live_server, sqlite_app, signed_in_page, role, path):
     signed_in_page(page, live_server.url, sqlite_app, role)
-    page.context.add_cookies([{"name": "station", "value": "\"Dock 1\"", "url": live_server.url}])  # quoted, as Flask sets it
+    page.context.add_cookies([{"name": "station", "value": _signed(sqlite_app, "Dock 1"), "url": live_server.url}])
     page.goto(f"{live_server.url}{path}")
     page.wait_for_function("() => !!document.body.dataset.stationFeed")
 
@@ -278,7 +286,7 @@ def test_a_badge_scanned_on_the_stations_scanner_signs_in_from_the_sign_in_page(
     with sim_site["db"].write() as s:
         make_operator(s, badge="OP-77", name="Rita Receiver", role="receiver")
     context, page, errors = _browser_page(browser)
-    page.context.add_cookies([{"name": "station", "value": '"Dock 1"', "url": live_server.url}])
+    page.context.add_cookies([{"name": "station", "value": _signed(sqlite_app, "Dock 1"), "url": live_server.url}])
     page.goto(f"{live_server.url}/signin")
     page.wait_for_function("() => !!document.body.dataset.stationFeed")
     with ScannerService(sim_site["db"], refresh_s=0):
@@ -354,9 +362,10 @@ def test_a_scan_from_the_stations_scanner_agent_drives_its_page_once(client, dat
     assert service.status() == []
 
 
-def test_signed_out_the_feed_gives_badge_scans_only(client, database, site):
+def test_signed_out_the_feed_gives_badge_scans_only(client, database, site, bound_station):
     """The sign-in page of a station with a scanner reads the badge scanned on it from the feed; the
     rest of what was scanned there is not for someone who is not signed in."""
+    bound_station(client, "Dock tablet")  # the device set up as that station (a signed cookie)
     lot_scan = from_scanner(database, site, f"LOT:{site['lot']}")
     badge_scan = from_scanner(database, site, "OPR:OP-9999")
     listed = feed(client)

@@ -31,7 +31,7 @@ from station.models import LocationKind, Order, OrderLine, Printer, Role, Statio
 from station.services import catalog, holds, picking, production_runs, printing, recalls, receiving
 from station.services.actor import Actor
 from station.services.tokens import create_token
-from station.views.floor import STATION_COOKIE
+from station.views.floor import STATION_COOKIE, station_cookie_value
 
 try:
     from playwright.sync_api import expect
@@ -153,9 +153,10 @@ def seed_site(app, operator_id: int, text: Callable[[str, int], str] = hostile) 
     return site
 
 
-def bind_browser(context, base_url: str, station_name: str) -> None:
-    """The station cookie as the server writes it (quoted when the name needs it)."""
-    header = dump_cookie(STATION_COOKIE, station_name)
+def bind_browser(context, base_url: str, station_name: str, app) -> None:
+    """The station cookie as the server writes it: the name signed with the app's key (set-up's cookie)."""
+    with app.test_request_context():
+        header = dump_cookie(STATION_COOKIE, station_cookie_value(station_name))
     value = header.split(";", 1)[0].split("=", 1)[1]
     context.add_cookies([{"name": STATION_COOKIE, "value": value, "url": base_url}])
 
@@ -246,7 +247,7 @@ def test_payloads_in_every_field_show_as_text_on_every_page(xss_page, live_serve
     sqlite_app.config["FLOOR_PIN_ROLES"] = ()  # the admin signs in by badge alone, as signed_in_page does
     op = signed_in_page(page, base, sqlite_app, "admin", name=hostile("operator", 120))
     site = seed_site(sqlite_app, op.id)
-    bind_browser(page.context, base, site.station)
+    bind_browser(page.context, base, site.station, sqlite_app)
     t = site.text
 
     # A user types a hostile note into the hold and release forms of the lot card (real form, real tap).
