@@ -46,6 +46,8 @@ from station.print_worker import PrintWorker  # noqa: E402
 from station.schema import upgrade  # noqa: E402
 from station.services import catalog, printing, receiving  # noqa: E402
 
+# The emulator listens on loopback, which a network printer may only be on when named (station/netpolicy.py).
+EMULATOR_NETWORK = "127.0.0.1/32"
 PG_ADMIN = os.environ.get("STATION_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 LOTS = 50
 
@@ -157,7 +159,7 @@ def run(url: str, label: str, n: int, delay: float, spool: Path) -> dict:
     try:
         lots = site(db, emulator.port)
         request(db, lots, 20, "warm")  # first-use costs (imports, fonts, prepared plans) out of the figures
-        with PrintWorker(db, threads=1, batch=50, poll_s=0.01, status_every=0) as worker:
+        with PrintWorker(db, threads=1, batch=50, poll_s=0.01, status_every=0, networks=EMULATOR_NETWORK) as worker:
             wait_sent(db, 20)
         emulator.wait_printed(20)
         data_t.reset(), render_t.reset()
@@ -167,7 +169,7 @@ def run(url: str, label: str, n: int, delay: float, spool: Path) -> dict:
         data_s, render_s = data_t.reset(), render_t.reset()
 
         # 2. the worker alone, on the n queued jobs
-        worker = PrintWorker(db, threads=1, batch=50, poll_s=0.01, status_every=0)
+        worker = PrintWorker(db, threads=1, batch=50, poll_s=0.01, status_every=0, networks=EMULATOR_NETWORK)
         started = time.perf_counter()
         worker.start()
         wait_sent(db, 20 + n)
@@ -177,7 +179,7 @@ def run(url: str, label: str, n: int, delay: float, spool: Path) -> dict:
         printed_after = emulator.wait_printed(20 + n)
 
         # 3. end to end: requests while the worker runs
-        worker2 = PrintWorker(db, threads=1, batch=50, poll_s=0.01, status_every=0)
+        worker2 = PrintWorker(db, threads=1, batch=50, poll_s=0.01, status_every=0, networks=EMULATOR_NETWORK)
         worker2.start()
         started = time.perf_counter()
         request(db, lots, n, "e2e")

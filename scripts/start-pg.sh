@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 export STATION_DATABASE_URL="${STATION_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/station}"
 export STATION_INSTANCE="${STATION_INSTANCE:-instance-pg}"
+# The printer emulator is on 127.0.0.1, a loopback address Station refuses for network devices unless
+# STATION_DEVICE_NETWORKS names it (see scripts/start.sh).
+export STATION_DEVICE_NETWORKS="${STATION_DEVICE_NETWORKS:-0.0.0.0/0,::/0},127.0.0.1/32"
 .venv/bin/python - <<'PY'
 import os
 from sqlalchemy import create_engine, text

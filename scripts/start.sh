@@ -5,6 +5,11 @@
 # fault), the line's is simulated in-process (instance/printers/line-zebra/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The emulator is on this machine (127.0.0.1), a loopback address: Station refuses those for network
+# printers and scanners unless STATION_DEVICE_NETWORKS names them. The demo names 127.0.0.1/32 (its
+# other services on 127.0.0.1 become reachable as devices too: fine for a demo, not for a site); any
+# other network stays as you set it (unset: anywhere but loopback and link-local).
+export STATION_DEVICE_NETWORKS="${STATION_DEVICE_NETWORKS:-0.0.0.0/0,::/0},127.0.0.1/32"
 scripts/setup.sh
 .venv/bin/station init
 .venv/bin/station demo --if-empty

@@ -100,7 +100,8 @@ def _status(port: int, token: str, path: str) -> int:
 def test_the_app_rides_out_a_database_outage(outage_site, tmp_path):
     db, emulator, proxy, app_url, lots, token = outage_site
     port = free_port()
-    env = {**os.environ, "STATION_DATABASE_URL": app_url, "STATION_INSTANCE": str(tmp_path / "instance")}
+    env = {**os.environ, "STATION_DATABASE_URL": app_url, "STATION_INSTANCE": str(tmp_path / "instance"),
+           "STATION_DEVICE_NETWORKS": "127.0.0.1/32"}  # the printer emulator is on loopback
     log = open(tmp_path / "server.log", "wb")  # noqa: SIM115
     server = subprocess.Popen([STATION, "run", "--port", str(port), "--threads", "4", "--no-scanners"],
                               env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -155,7 +156,8 @@ def test_the_app_rides_out_a_database_outage(outage_site, tmp_path):
 
 def test_print_jobs_queued_before_an_outage_are_sent_once_after_it(outage_site, tmp_path):
     db, emulator, proxy, app_url, lots, token = outage_site
-    env = {**os.environ, "STATION_DATABASE_URL": app_url, "STATION_INSTANCE": str(tmp_path / "instance")}
+    env = {**os.environ, "STATION_DATABASE_URL": app_url, "STATION_INSTANCE": str(tmp_path / "instance"),
+           "STATION_DEVICE_NETWORKS": "127.0.0.1/32"}  # the printer emulator is on loopback
     emulator.set_mode("offline")  # the printer is unreachable too, so the jobs are still queued at the cut
     with db.write() as s:
         for lot in lots:

@@ -58,7 +58,8 @@ def processes(pg_url, tmp_path):
     """Start `station` sub-commands against the PostgreSQL database; all stopped at the end."""
     started: list[tuple[subprocess.Popen, Path]] = []
     files = []
-    env = {**os.environ, "STATION_DATABASE_URL": pg_url, "STATION_INSTANCE": str(tmp_path / "instance")}
+    env = {**os.environ, "STATION_DATABASE_URL": pg_url, "STATION_INSTANCE": str(tmp_path / "instance"),
+           "STATION_DEVICE_NETWORKS": "127.0.0.1/32"}  # the printer emulator is on loopback
 
     def start(*args: str) -> subprocess.Popen:
         log = tmp_path / f"{args[0]}-{len(started)}.log"

@@ -56,12 +56,17 @@ def test_which_urls_name_a_network_host(url, host):
     assert netpolicy.network_host(url) == host
 
 
-def test_no_list_restricts_nothing_and_looks_nothing_up():
+def test_no_list_allows_any_host_but_the_server_itself():
     def never(*args):
-        raise AssertionError("no lookup without an allow-list")
+        raise AssertionError("an address is not looked up")
+
+    def public(host, port, family=0, kind=0):
+        return [(socket.AF_INET, kind, 6, "", ("203.0.113.7", 0))]
 
     assert netpolicy.refusal("tcp://8.8.8.8:9100", (), resolve=never) is None
-    assert netpolicy.refusal("tcp://printer.example:9100", (), resolve=never) is None
+    # A name is looked up now even without a list: it must not stand for a loopback or link-local address
+    # (tests/test_device_addresses.py).
+    assert netpolicy.refusal("tcp://printer.example:9100", (), resolve=public) is None
 
 
 def test_addresses_inside_and_outside():

@@ -37,8 +37,9 @@ def emulator(tmp_path):
 
 def fast_worker(db, **options) -> PrintWorker:
     """A worker that retries within tenths of a second, so a test sees several tries."""
+    # networks: the emulator is on loopback, which a network printer may only be on when named.
     options = {"threads": 1, "poll_s": 0.02, "backoff_first": 0.05, "backoff_max": 0.2, "status_every": 0,
-               **options}
+               "networks": "127.0.0.1/32", **options}
     return PrintWorker(db, **options)
 
 
@@ -246,7 +247,7 @@ def test_a_sim_printer_spools_each_job_with_its_preview(db, tmp_path):
 
 def start_worker_process(db_url: str, tmp_path: Path) -> subprocess.Popen:
     env = {**os.environ, "STATION_DATABASE_URL": db_url, "STATION_INSTANCE": str(tmp_path / "instance"),
-           "PYTHONUNBUFFERED": "1"}
+           "PYTHONUNBUFFERED": "1", "STATION_DEVICE_NETWORKS": "127.0.0.1/32"}  # the emulator is on loopback
     return subprocess.Popen([str(STATION), "worker", "--poll", "0.05"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from factories import printer
 from station.models import Printer, Role
+from station.netpolicy import parse_networks
 
 try:
     from playwright.sync_api import expect
@@ -109,6 +110,7 @@ def test_a_new_printer_needs_a_free_name(app, admin):
 
 def test_the_address_is_parsed_not_opened(app, admin):
     """A tcp:// address is checked for its form only: nothing connects to it when it is saved."""
+    app.config["DEVICE_NETWORKS"] = parse_networks("127.0.0.1/32")  # loopback only when named
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -305,26 +306,19 @@ def test_each_scheme_opens_its_backend():
     assert open_printer("tcp://[::1]:9101").where == "[::1]:9101"
     assert isinstance(open_printer("cups://Zebra_GK420d"), CupsPrinter)
     assert isinstance(open_printer("file:///dev/usb/lp0"), FilePrinter)
-    serial_printer = open_printer("serial+socket://127.0.0.1:7000?timeout=1&logging=debug")
+    serial_printer = open_printer("serial+socket://127.0.0.1:7000?timeout=1")
     assert isinstance(serial_printer, SerialPrinter)
-    assert serial_printer.port_name == "socket://127.0.0.1:7000?logging=debug"
+    assert serial_printer.port_name == "socket://127.0.0.1:7000"  # no option is handed on to pyserial
     assert serial_printer.timeout == 1
 
 
 # --- file:// ----------------------------------------------------------------------------------------------
 
-def test_file_printer_appends_each_job_to_a_plain_file(tmp_path):
-    path = tmp_path / "out.zpl"
-    printer = open_printer(f"file://{path}?create=1")
-    printer.send(label("a"))
-    printer.send(LABEL)
-    assert path.read_bytes() == label("a") + LABEL
-    status = printer.status()
-    assert status.state == PrinterState.UNKNOWN and "plain file" in status.detail
-
-
-def test_file_printer_never_creates_a_missing_device(tmp_path):
-    path = tmp_path / "lp0"
+def test_file_printer_never_creates_a_missing_device():
+    # Plain files are refused outright (tests/test_device_addresses.py); a device that is not there
+    # is offline, and nothing is created in its place.
+    path = Path("/dev/usb/lp97")
+    assert not path.exists()
     printer = open_printer(f"file://{path}")
     with pytest.raises(PrinterError, match="is it plugged in") as caught:
         printer.send(LABEL)
@@ -334,10 +328,15 @@ def test_file_printer_never_creates_a_missing_device(tmp_path):
 
 
 def test_file_printer_on_a_device_that_sends_nothing_back_is_unknown():
-    printer = open_printer("file:///dev/null?status_timeout=0.2")
-    printer.send(LABEL)
-    status = printer.status()
-    assert status.state == PrinterState.UNKNOWN and "no ~HS answer" in status.detail
+    master, slave = os.openpty()  # a terminal device nobody answers on
+    try:
+        printer = open_printer(f"file://{os.ttyname(slave)}?status_timeout=0.2")
+        printer.send(LABEL)
+        status = printer.status()
+        assert status.state == PrinterState.UNKNOWN and "no ~HS answer" in status.detail
+    finally:
+        os.close(slave)
+        os.close(master)
 
 
 def test_file_printer_on_a_character_device_reads_host_status(emulator):

@@ -417,6 +417,6 @@ def test_good_urls_parse_without_opening_anything():
     assert scanner.settings == {"baudrate": 115200, "bytesize": 8, "parity": "E", "stopbits": 1, "exclusive": True}
     assert scanner.status.state == ScannerState.STOPPED
     assert open_scanner("serial://COM3?baudrate=9600", lambda e: None, start=False).port_name == "COM3"
-    loop = open_scanner("serial+loop://?logging=debug&terminator=ETX", lambda e: None, start=False)
-    assert loop.port_name == "loop://?logging=debug"
+    loop = open_scanner("serial+loop://?terminator=ETX", lambda e: None, start=False)
+    assert loop.port_name == "loop://"
     scanner.stop()

@@ -5,7 +5,10 @@ URL forms:
     cups://QUEUE                      a CUPS raw queue (or the Windows spooler), through the `zebra` package
     file:///dev/usb/lp0               a USB printer device file
     serial:///dev/ttyUSB0?baudrate=9600
-    sim://NAME?spool=DIR              simulated: each job is written to DIR (default: a temp folder)
+    sim://NAME                        simulated: each job is written to spool_root/NAME (default: a temp folder)
+
+What an address may name on this computer (device files, pyserial handlers, simulated names) is
+checked by devices.addresses; which network hosts are allowed is the application's policy.
 
     with open_printer("tcp://10.0.0.5:9100") as printer:
         if printer.status().can_print:
@@ -47,7 +50,7 @@ BACKENDS: dict[str, tuple[str, str]] = {
 def open_printer(url: str, *, spool_root: Path | None = None) -> Printer:
     """Build the printer for url; raise PrinterURLError naming the expected forms when it cannot.
 
-    spool_root is where sim:// printers without a ?spool= option write their jobs (one folder per name).
+    spool_root is where sim:// printers write their jobs (one folder per name; the URL cannot choose it).
     """
     scheme = urlsplit(url).scheme.lower() if "://" in url else ""
     if scheme.startswith("serial+"):

@@ -33,8 +33,13 @@ OPTIONS = {
     "server": "CUPS server as HOST[:PORT] or a socket path; default: CUPS_SERVER or the local one",
     "timeout": "seconds lpr and lpstat may take, default 30",
 }
-# CUPS queue names: printable characters except space, tab, '/', '\\', '#', quotes; at most 127.
-_QUEUE = re.compile(r"[^\s/\\#'\"]{1,127}")
+# CUPS queue names: printable characters except space, tab, '/', '\\', '#', '?', quotes; at most 127 — and
+# never a leading '-', so a name cannot pass for an option of lpr or lpstat (-hHOST:PORT, -U...).
+_QUEUE = re.compile(r"[^\x00-\x20\x7f/\\#?'\"-][^\x00-\x20\x7f/\\#?'\"]{0,126}")
+# ?server=: HOST[:PORT] (held to the site's network policy by the application) or the path of a CUPS
+# scheduler's socket, which is called cups.sock (/run/cups/cups.sock): no other local socket.
+_SERVER = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
+_SOCKET = re.compile(r"/[A-Za-z0-9_./-]{0,200}/cups\.sock")
 
 if not hasattr(Zebra, "_output_unix"):  # pragma: no cover - guards the pinned version's internals
     raise ImportError("this zebra version has no Zebra._output_unix; pin zebra==0.2.1")
@@ -50,6 +55,7 @@ class _Lpr(Zebra):
 
     def _output_unix(self, commands: bytes) -> None:
         try:
+            # -PQUEUE attached (CUPS' lpr knows no "--"); the queue name never starts with '-' either.
             done = subprocess.run(["lpr", f"-P{self.queue}", "-oraw"], input=commands, capture_output=True,
                                   env=self.env, timeout=self.timeout)
         except FileNotFoundError as exc:
@@ -77,10 +83,16 @@ class CupsPrinter(Printer):
         queue = unquote(parts.netloc)
         if not _QUEUE.fullmatch(queue) or parts.path not in ("", "/"):
             raise PrinterURLError(f"bad CUPS printer URL {url!r}: the queue name goes right after cups:// "
-                                  f"(no spaces, '/', '#' or quotes); e.g. {EXAMPLE}")
+                                  f"(no spaces, '/', '#' or quotes, and it does not start with '-'); e.g. {EXAMPLE}")
+        server = options.get("server") or None
+        if server is not None and not (_SERVER.fullmatch(server) and not server.startswith("-")
+                                       or _SOCKET.fullmatch(server) and ".." not in server.split("/")):
+            raise PrinterURLError(f"bad CUPS server {server[:80]!r} in {url[:120]!r}: server= is HOST or HOST:PORT "
+                                  f"of a CUPS server, or the path of a CUPS socket ending in /cups.sock; "
+                                  f"e.g. {EXAMPLE}")
         self.url = url
         self.queue = queue
-        self.server = options.get("server") or None
+        self.server = server
         self.timeout = seconds(url, options, "timeout", 30.0, EXAMPLE)
 
     def _env(self) -> dict[str, str]:
@@ -104,7 +116,7 @@ class CupsPrinter(Printer):
         if sys.platform.startswith("win"):
             return PrinterStatus(self.url, known=False, detail="the Windows spooler does not report printer state")
         try:
-            done = self._lpstat("-p", self.queue, "-a", self.queue)
+            done = self._lpstat(f"-p{self.queue}", f"-a{self.queue}")
         except FileNotFoundError:
             return PrinterStatus(self.url, known=False,
                                  detail="lpstat is not installed (Debian package cups-client): cannot check the queue")
@@ -134,6 +146,8 @@ class CupsPrinter(Printer):
                                     "(CUPS cannot tell paper or head state)")
 
     def _lpstat(self, *args: str) -> subprocess.CompletedProcess[bytes]:
+        # A value always rides attached to its option (-pQUEUE): CUPS' lpstat knows no "--", and a value
+        # of its own that started with '-' would be read as an option.
         return subprocess.run(["lpstat", *args], capture_output=True, env=self._env(), timeout=self.timeout)
 
     def _why_missing(self, done: subprocess.CompletedProcess[bytes]) -> str:

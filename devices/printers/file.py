@@ -1,13 +1,15 @@
 """file:// printers: a printer device file such as /dev/usb/lp0 (Linux usblp), written directly.
 
-The file is opened for each job and never created unless ?create=1: a printer that is unplugged has no
-/dev/usb/lp0, and writing would otherwise make a plain file there and "print" into it without a word.
+Only printer and terminal devices (/dev/usb/lpN, /dev/ttyNAME, /dev/pts/N; devices.addresses): the
+path's form is checked when the URL is read, and the opened file must be a character device before a
+byte is written — a plain file is never appended to, and nothing is ever created (a printer that is
+unplugged has no /dev/usb/lp0: the job waits, it is not "printed" into a new file).
 Writes do not block: a printer that stops taking data fails the job after `timeout` seconds instead of
 hanging the worker (usblp blocks for as long as the printer is off or out of paper).
 
-Status: a character device is asked ~HS (usblp is read-write, and a Zebra answers on the same USB
-interface) with a short wait; no answer leaves the status unknown (UNKNOWN, not OFFLINE), because many
-USB printers and drivers send nothing back. A plain file cannot report anything.
+Status: the device is asked ~HS (usblp is read-write, and a Zebra answers on the same USB interface)
+with a short wait; no answer leaves the status unknown (UNKNOWN, not OFFLINE), because many USB
+printers and drivers send nothing back.
 """
 from __future__ import annotations
 
@@ -16,7 +18,9 @@ import os
 import select
 import stat
 import time
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from devices.addresses import character_device_problem, printer_device_path
 
 from devices.printers import status as hs
 from devices.printers.base import Printer, PrinterError, PrinterState, PrinterStatus, PrinterURLError
@@ -27,7 +31,6 @@ OPTIONS = {
     "timeout": "seconds the printer may take to accept a job's data, default 5",
     "status_timeout": "seconds to wait for a ~HS answer, default 0.5",
     "status": "1 (default): ask a device ~HS for its status; 0: never (status unknown)",
-    "create": "0 (default): the file must exist; 1: create it (to collect jobs in a plain file)",
 }
 # errno values that mean "the printer is not there right now" rather than "this will never work".
 _GONE = {errno.ENOENT, errno.ENODEV, errno.ENXIO, errno.EIO, errno.EBUSY, errno.EAGAIN}
@@ -39,6 +42,9 @@ class FilePrinter(Printer):
     def __init__(self, url: str) -> None:
         """Check url; the file is opened for each job."""
         parts = urlsplit(url)
+        if any(key == "create" for key, _ in parse_qsl(parts.query, keep_blank_values=True)):
+            raise PrinterURLError(f"bad printer address {url[:120]!r}: file:// printers are device files, "
+                                  f"and Station never creates a file (the create option is gone); e.g. {EXAMPLE}")
         options = parse_options(url, OPTIONS, EXAMPLE)
         if parts.netloc not in ("", "localhost"):
             raise PrinterURLError(f"{url!r} names a host; a device path needs three slashes, "
@@ -46,17 +52,19 @@ class FilePrinter(Printer):
         if not parts.path.startswith("/") or parts.path == "/":
             raise PrinterURLError(f"{url!r} names no absolute file path; e.g. {EXAMPLE}")
         self.url = url
-        self.path = unquote(parts.path)
+        try:
+            self.path = printer_device_path(unquote(parts.path))
+        except ValueError as exc:
+            raise PrinterURLError(f"bad printer address {url[:120]!r}: {exc}; e.g. {EXAMPLE}") from None
         self.timeout = seconds(url, options, "timeout", 5.0, EXAMPLE)
         self.status_timeout = seconds(url, options, "status_timeout", 0.5, EXAMPLE)
         self.ask_status = flag(url, options, "status", True, EXAMPLE)
-        self.create = flag(url, options, "create", False, EXAMPLE)
 
     def _open(self, flags: int) -> int:
         """Open the file without blocking; PrinterError in words when it cannot be opened."""
         flags |= os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
         try:
-            return os.open(self.path, flags, 0o644)
+            fd = os.open(self.path, flags)
         except FileNotFoundError as exc:
             raise PrinterError(f"no printer at {self.path} — is it plugged in and switched on?") from exc
         except PermissionError as exc:
@@ -65,11 +73,16 @@ class FilePrinter(Printer):
         except OSError as exc:
             raise PrinterError(f"cannot open {self.path}: {exc.strerror or exc}",
                                retryable=exc.errno in _GONE) from exc
+        problem = character_device_problem(self.path, fd)
+        if problem:  # opened without O_CREAT or O_TRUNC, and closed before a byte is written
+            os.close(fd)
+            raise PrinterError(f"not sent — {problem}", retryable=False)
+        return fd
 
     def send(self, data: bytes) -> None:
         """Write the whole job, waiting at most `timeout` seconds for the printer to take it."""
         data = memoryview(bytes(data))
-        fd = self._open(os.O_WRONLY | os.O_APPEND | (os.O_CREAT if self.create else 0))
+        fd = self._open(os.O_WRONLY | os.O_APPEND)
         try:
             deadline = time.monotonic() + self.timeout
             while data:
@@ -92,12 +105,11 @@ class FilePrinter(Printer):
         try:
             mode = os.stat(self.path).st_mode
         except OSError as exc:
-            if self.create and isinstance(exc, FileNotFoundError):
-                return PrinterStatus(self.url, known=False, detail=f"{self.path} will be created by the first job")
             return PrinterStatus(self.url, (PrinterState.OFFLINE,),
                                  detail=f"no printer at {self.path}: {exc.strerror or exc}")
         if not stat.S_ISCHR(mode):
-            return PrinterStatus(self.url, known=False, detail=f"{self.path} is a plain file: no printer status")
+            return PrinterStatus(self.url, (PrinterState.OFFLINE,),
+                                 detail=character_device_problem(self.path) or f"{self.path} is not a device")
         if not self.ask_status:
             return PrinterStatus(self.url, known=False, detail="status queries are off (status=0)")
         try:

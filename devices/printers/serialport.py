@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import threading
 import time
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import serial
 
+from devices.addresses import character_device_problem, pyserial_handler_url, serial_port_name
 from devices.printers import status as hs
 from devices.printers.base import (
     Printer,
@@ -28,7 +29,7 @@ from devices.serialsettings import SERIAL_OPTIONS, pyserial_settings
 
 EXAMPLE = "serial:///dev/ttyUSB0?baudrate=9600"
 FORMS = (f"{EXAMPLE}, serial:///dev/serial/by-id/NAME, serial://COM3?baudrate=9600, "
-         "or serial+HANDLER://... for a pyserial URL handler such as serial+socket://HOST:PORT")
+         "serial+socket://HOST:PORT or serial+rfc2217://HOST:PORT")
 OPTIONS = {
     **SERIAL_OPTIONS,
     "timeout": "seconds for the printer to take a job and to answer ~HS, default 5",
@@ -45,14 +46,13 @@ def _settings(url: str, options: dict[str, str]) -> dict[str, object]:
 
 
 def _split(url: str) -> tuple[str, dict[str, str]]:
-    """(pyserial port name or URL, our options) for a serial printer URL."""
+    """(pyserial port name or URL, our options) for a serial printer URL (devices.addresses' rules)."""
     parts = urlsplit(url)
-    if parts.scheme.startswith("serial+"):
-        pairs = parse_qsl(parts.query, keep_blank_values=True)
-        ours = {k: v for k, v in pairs if k in OPTIONS}
-        rest = [(k, v) for k, v in pairs if k not in OPTIONS]
-        handler = parts.scheme.removeprefix("serial+")
-        return f"{handler}://{parts.netloc}{parts.path}" + (f"?{urlencode(rest)}" if rest else ""), ours
+    if parts.scheme.lower().startswith("serial+"):
+        try:
+            return pyserial_handler_url(url, OPTIONS, FORMS)
+        except ValueError as exc:
+            raise PrinterURLError(f"bad serial printer address {url[:120]!r}: {exc}") from None
     options = parse_options(url, OPTIONS, EXAMPLE)
     if parts.netloc and parts.path:
         raise PrinterURLError(f"{url!r} has a host and a path; a device path needs three slashes, "
@@ -60,7 +60,10 @@ def _split(url: str) -> tuple[str, dict[str, str]]:
     name = unquote(parts.path or parts.netloc)
     if not name:
         raise PrinterURLError(f"{url!r} names no serial port; forms: {FORMS}")
-    return name, options
+    try:
+        return serial_port_name(name, FORMS), options
+    except ValueError as exc:
+        raise PrinterURLError(f"bad serial printer address {url[:120]!r}: {exc}") from None
 
 
 class SerialPrinter(Printer):
@@ -83,6 +86,9 @@ class SerialPrinter(Printer):
 
     def _open(self) -> serial.SerialBase:
         if self._port is None:
+            problem = None if "://" in self.port_name else character_device_problem(self.port_name)
+            if problem:  # checked again here: pyserial would open any file it is given
+                raise PrinterError(f"not sent — {problem}", retryable=False)
             try:
                 self._port = serial.serial_for_url(self.port_name, timeout=0.05, write_timeout=self.timeout,
                                                    **self.settings)

@@ -6,11 +6,12 @@ import os
 import tempfile
 import threading
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
+from devices.addresses import sim_name
 from devices.printers.base import Printer, PrinterError, PrinterState, PrinterStatus, PrinterURLError
 
-EXAMPLE = "sim://NAME or sim://NAME?spool=/path/to/folder"
+EXAMPLE = "sim://NAME (NAME: letters, digits, _ and -)"
 
 # Fault states by printer name, shared by every SimPrinter of that name in this process.
 _faults: dict[str, tuple[PrinterState, ...]] = {}
@@ -32,15 +33,19 @@ class SimPrinter(Printer):
     """Writes each job to SPOOL/NNNNNN-PID.zpl; `last_path` names the last file written."""
 
     def __init__(self, url: str, *, spool_root: Path | None = None) -> None:
+        """Check url (sim://NAME, nothing more); jobs go to spool_root/NAME, never to a folder the URL names."""
         parts = urlsplit(url)
-        options = dict(parse_qsl(parts.query))
-        unknown = set(options) - {"spool"}
-        if not parts.netloc or parts.path not in ("", "/") or unknown:
-            raise PrinterURLError(f"bad simulated printer URL {url!r}; expected {EXAMPLE}")
+        if parts.query:
+            options = ", ".join(sorted({k for k, _ in parse_qsl(parts.query, keep_blank_values=True)})) or parts.query
+            raise PrinterURLError(f"bad simulated printer URL {url[:120]!r}: it takes no options ({options[:60]}); "
+                                  f"its jobs are kept in the printers folder under the instance folder; "
+                                  f"expected {EXAMPLE}")
+        try:
+            self.name = sim_name(url, EXAMPLE)
+        except ValueError as exc:
+            raise PrinterURLError(str(exc)) from None
         self.url = url
-        self.name = unquote(parts.netloc)
-        root = Path(options["spool"]) if "spool" in options else (spool_root or default_spool_root()) / self.name
-        self.spool = root
+        self.spool = (spool_root or default_spool_root()) / self.name
         self.last_path: Path | None = None
 
     def status(self) -> PrinterStatus:

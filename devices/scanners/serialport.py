@@ -1,11 +1,13 @@
 """serial:// scanners: USB CDC-ACM and RS-232 scanners (and pyserial URL handlers) read with pyserial."""
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import serial
 
+from devices.addresses import character_device_problem, pyserial_handler_url, serial_port_name
 from devices.scanners.base import (
+    ScannerError,
     ScanCallback,
     Scanner,
     ScannerURLError,
@@ -17,7 +19,7 @@ from devices.serialsettings import SERIAL_OPTIONS, pyserial_settings
 
 EXAMPLE = "serial:///dev/ttyACM0?baudrate=9600&terminator=CR"
 FORMS = (f"{EXAMPLE}, serial:///dev/serial/by-id/NAME, serial://COM3?baudrate=9600, "
-         "or serial+HANDLER://... for a pyserial URL handler such as serial+socket://HOST:PORT")
+         "serial+socket://HOST:PORT or serial+rfc2217://HOST:PORT")
 
 OPTIONS = {
     **SERIAL_OPTIONS,
@@ -38,20 +40,18 @@ def _settings(url: str, options: dict[str, str]) -> dict[str, object]:
 
 
 def _port_name(url: str) -> str:
-    """Return the pyserial port name or URL that a serial scanner URL points at."""
+    """Return the pyserial port name or URL that a plain serial:// scanner URL points at."""
     parts = urlsplit(url)
-    if parts.scheme.startswith("serial+"):
-        own = set(OPTIONS)
-        rest = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in own]
-        handler = parts.scheme.removeprefix("serial+")
-        return f"{handler}://{parts.netloc}{parts.path}" + (f"?{urlencode(rest)}" if rest else "")
     if parts.netloc and parts.path:
         raise ScannerURLError(f"{url!r} has a host and a path; a device path needs three slashes, "
                               f"e.g. serial:///{parts.netloc}{parts.path}; forms: {FORMS}")
     name = unquote(parts.path or parts.netloc)
     if not name:
         raise ScannerURLError(f"{url!r} names no serial port; forms: {FORMS}")
-    return name
+    try:
+        return serial_port_name(name, FORMS)
+    except ValueError as exc:
+        raise ScannerURLError(f"bad serial scanner address {url[:120]!r}: {exc}") from None
 
 
 class SerialScanner(Scanner):
@@ -59,21 +59,28 @@ class SerialScanner(Scanner):
 
     def __init__(self, url: str, on_scan: ScanCallback, on_status: StatusCallback | None = None) -> None:
         """Parse and check url; the port is opened by the reader thread."""
-        handler = urlsplit(url).scheme.startswith("serial+")
+        handler = urlsplit(url).scheme.lower().startswith("serial+")
         if handler:
-            pairs = parse_qsl(urlsplit(url).query, keep_blank_values=True)
-            options = {k: v for k, v in pairs if k in OPTIONS}
+            try:
+                port_name, options = pyserial_handler_url(url, OPTIONS, FORMS)
+            except ValueError as exc:
+                raise ScannerURLError(f"bad serial scanner address {url[:120]!r}: {exc}") from None
         else:
             options = parse_options(url, OPTIONS, EXAMPLE)
+            port_name = _port_name(url)
         super().__init__(url, framer_from_options(url, options, EXAMPLE), on_scan, on_status)
-        self.port_name = _port_name(url)
+        self.port_name = port_name
         self.settings = _settings(url, options)
         if not handler:
             self.settings.setdefault("exclusive", True)
         self._port: serial.SerialBase | None = None
 
     def _open(self) -> None:
-        """Open the port with the configured settings and a short read timeout."""
+        """Open the port with the configured settings and a short read timeout (a device path only when
+        it is a character device: pyserial would open any file it is given)."""
+        problem = None if "://" in self.port_name else character_device_problem(self.port_name)
+        if problem:
+            raise ScannerError(problem)
         self._port = serial.serial_for_url(self.port_name, timeout=READ_TIMEOUT, **self.settings)
 
     def _read(self) -> bytes:

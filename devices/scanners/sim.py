@@ -4,7 +4,9 @@ from __future__ import annotations
 import queue
 import threading
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
+
+from devices.addresses import sim_name
 
 from devices.scanners.base import (
     ScanCallback,
@@ -49,9 +51,13 @@ class SimScanner(Scanner):
         parts = urlsplit(url)
         if not parts.netloc or parts.path not in ("", "/"):
             raise ScannerURLError(f"{url!r} is not a simulated scanner URL; expected sim://NAME, e.g. {EXAMPLE}")
+        try:
+            name = sim_name(url, EXAMPLE)
+        except ValueError as exc:
+            raise ScannerURLError(str(exc)) from None
         options = parse_options(url, OPTIONS, EXAMPLE)
         super().__init__(url, framer_from_options(url, options, EXAMPLE), on_scan, on_status)
-        self.name = unquote(parts.netloc)
+        self.name = name
         self._queue: queue.Queue[object] = queue.Queue()
         self._current: _Chunk | None = None
 
