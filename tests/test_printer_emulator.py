@@ -113,6 +113,44 @@ def test_ja_cancels_every_held_format(emulator):
     assert emulator.jobs == []
 
 
+def test_a_power_cycle_loses_the_buffer_unprinted_cuts_connections_and_comes_back_ready(tmp_path):
+    with PrinterEmulator("127.0.0.1", 0, tmp_path / "spool", control_port=0, boot=0.5) as emu:
+        printer = open_printer(f"tcp://127.0.0.1:{emu.port}?timeout=2")
+        emu.set_mode("paper_out")
+        printer.send(b"^XA^FDa^FS^PQ2^XZ")
+        printer.send(b"^XA^FDb^FS^XZ")
+        held = printer.status()
+        assert (held.state, held.formats_in_buffer, held.labels_remaining) == (PrinterState.PAPER_OUT, 2, 3)
+        idle = socket.create_connection(("127.0.0.1", emu.port), timeout=2)
+        try:
+            # --set-mode power_cycle on the control port, as `station printer-emulator` sends it
+            status = remote_set_mode("127.0.0.1", emu.control_port, "power_cycle", boot=0.5)
+            assert (status["mode"], status["formats_in_buffer"], status["lost"], status["power_cycles"]) \
+                == ("power_cycle", 0, 2, 1)
+            assert idle.recv(16) == b""          # the open connection is cut
+        finally:
+            idle.close()
+        assert printer.status().state is PrinterState.OFFLINE   # refused while it restarts
+        deadline = time.monotonic() + 10
+        while (back := printer.status()).state is PrinterState.OFFLINE and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (back.state, back.formats_in_buffer, back.labels_remaining) == (PrinterState.READY, 0, 0)
+        assert emu.mode == "ready" and emu.jobs == []   # what it held never printed
+        printer.send(b"^XA^FDc^FS^XZ")
+        assert [job.copies for job in emu.wait_for_jobs(1)] == [1] and emu.printed() == [b"^XA^FDc^FS^XZ"]
+
+
+def test_a_format_held_while_paper_out_prints_when_the_paper_is_back_and_hs_counts_it_down(emulator):
+    printer = open_printer(f"tcp://127.0.0.1:{emulator.port}?timeout=2")
+    emulator.set_mode("paper_out")
+    printer.send(b"^XA^FDa^FS^PQ3^XZ")
+    assert (printer.last_status.formats_in_buffer, printer.last_status.labels_remaining) == (1, 3)
+    emulator.set_mode("ready")
+    emulator.wait_for_jobs(1)
+    done = printer.status()
+    assert (done.state, done.formats_in_buffer, done.labels_remaining) == (PrinterState.READY, 0, 0)
+
+
 def test_numbering_goes_on_in_a_spool_that_has_jobs(tmp_path):
     for text in ("first", "second"):
         with PrinterEmulator("127.0.0.1", 0, tmp_path / "spool") as emu:
