@@ -100,3 +100,12 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def station_cookie(app, name: str) -> str:
+    """The station cookie's value for station `name`, as set-up writes it: signed with the app's key
+    (an unsigned name is ignored by the server). For context.add_cookies."""
+    from station.views.floor import station_cookie_value
+
+    with app.test_request_context():
+        return station_cookie_value(name)

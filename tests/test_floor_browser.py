@@ -74,7 +74,7 @@ def test_supervisor_signs_in_with_pin_on_the_keypad_and_binds_the_station(live_s
     page.wait_for_url(f"{live_server.url}/signin?next=/setup")
     scan(page, "]C0OPR:OP-1005")  # with the scanner's symbology identifier
     page.wait_for_url(f"{live_server.url}/signin/pin?next=/setup")
-    expect(page.locator("h1")).to_have_text("Priya Natarajan, your PIN")
+    expect(page.locator("h1")).to_have_text("Badge OP-1005: your PIN")  # whose badge it is: never said here
     for key in "1299":
         page.locator(f'.keypad [data-key="{key}"]').click()
     page.locator('.keypad [data-key="back"]').click()
@@ -104,7 +104,7 @@ def test_wrong_pins_lock_in_words(live_server, browser_page, floor_site):
     scan(page, "OPR:OP-1005")
     page.wait_for_url("**/signin/pin")
     for pin, said in (("1111", "Wrong PIN — 2 tries left."), ("2222", "Wrong PIN — 1 try left."),
-                      ("3333", "Priya Natarajan's badge is locked for 1 minute")):
+                      ("3333", "badge OP-1005 is locked for 1 minute")):
         page.fill("#pin", pin)
         page.locator(".keypad__key--ok").click()
         expect(page.locator(".banner--error")).to_contain_text(said)
@@ -115,7 +115,7 @@ def test_command_barcodes_press_the_marked_button_or_say_there_is_nothing(live_s
     page.goto(f"{live_server.url}/signin")
     scan(page, "OPR:OP-1005")
     page.wait_for_url("**/signin/pin")
-    scan(page, "cmd:cancel")  # any case: presses "Not Priya? Cancel"
+    scan(page, "cmd:cancel")  # any case: presses "Not your badge? Cancel"
     page.wait_for_url(f"{live_server.url}/signin")
     page.goto(f"{live_server.url}/")
     scan(page, "CMD:UNDO")

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 import factories as f
-from browser_support import HANDHELD, TABLET, screenshot
+from browser_support import HANDHELD, TABLET, screenshot, station_cookie
 from station import clock
 from station.models import StationDevice
 from station.services import catalog
@@ -61,7 +61,7 @@ def open_page(browser, live_server, sqlite_app, signed_in_page, role, path, view
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     signed_in_page(page, live_server.url, sqlite_app, role)
-    page.context.add_cookies([{"name": "station", "value": "\"Dock 1\"", "url": live_server.url}])  # quoted, as Flask sets it
+    page.context.add_cookies([{"name": "station", "value": station_cookie(sqlite_app, "Dock 1"), "url": live_server.url}])
     page.goto(f"{live_server.url}{path}")
     return context, page, errors
 

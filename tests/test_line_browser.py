@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from browser_support import HANDHELD, TABLET, screenshot
+from browser_support import HANDHELD, TABLET, screenshot, station_cookie
 from factories import basic_site, printer, received_lot
 from station import clock
 from station.models import HandlingUnit, Lot, LotLink, PrintJob, ProductionRun, RunStatus, StationDevice
@@ -90,8 +90,9 @@ def test_move_a_pallet_then_make_a_lot_on_the_line_and_print_its_labels(
             page = context.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            # As /setup sets it (quoted: werkzeug drops an unquoted cookie value with spaces).
-            page.context.add_cookies([{"name": "station", "value": '"Line 1 PC"', "url": live_server.url}])
+            # As /setup sets it (signed with the app's key).
+            page.context.add_cookies([{"name": "station", "value": station_cookie(sqlite_app, "Line 1 PC"),
+                                       "url": live_server.url}])
 
             # --- put-away: the pallet to the line, two scans --------------------------------------
             signed_in_page(page, live_server.url, sqlite_app, "picker", name="Pat Picker")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from browser_support import HANDHELD, TABLET, screenshot
+from browser_support import HANDHELD, TABLET, screenshot, station_cookie
 from factories import basic_site, gtin13, printer
 from station import clock
 from station.models import Lot, Movement, PrintJob, StationDevice
@@ -47,7 +47,7 @@ def make_site(db) -> None:
 
 def open_receiving(page, live_server, sqlite_app, signed_in_page, role="receiver"):
     signed_in_page(page, live_server.url, sqlite_app, role, name="Rita Receiver")
-    page.context.add_cookies([{"name": "station", "value": "Dock 1", "url": live_server.url}])
+    page.context.add_cookies([{"name": "station", "value": station_cookie(sqlite_app, "Dock 1"), "url": live_server.url}])
     page.goto(f"{live_server.url}/receive")
     expect(page.locator("#scan-ready")).to_be_visible()
 
