@@ -30,13 +30,14 @@ from .. import clock, get_db
 from ..agent import AGENT_SCANNER_URL
 from ..models import StationDevice
 from ..scanning import ScanContext
+from ..services import dates
 from ..services.errors import Invalid
 from ..services.scans import CLIENT_ID, LOGGED_ID, RAW_LIMIT, ingest
 from .core import AGENT_WORKFLOW, ApiCaller, ApiError, api_actor, route
 from .schemas import Request, ResolutionOut
 
-# A scan stamped further in the future than this is refused: the agent's clock is wrong.
-CLOCK_SKEW = dt.timedelta(minutes=5)
+# A scan stamped further in the future than this is refused: the agent's clock is wrong (services/dates.py).
+CLOCK_SKEW = dates.SCAN_FUTURE
 
 
 class ScanIn(Request):
@@ -53,7 +54,8 @@ class ScanIn(Request):
         "agent", description="Where the scan came from, e.g. the agent's scanner URL.")
     scanned_at: dt.datetime | None = Field(
         None, description="When the scanner read it (with a time zone); default: when it arrives. A "
-                          "scan sent late from a buffer keeps its own time.")
+                          "scan sent late from a buffer keeps its own time: at most 5 minutes ahead "
+                          "of the server's clock, at most a year old (422 otherwise).")
 
     @model_validator(mode="after")
     def _one_payload(self) -> ScanIn:
@@ -83,9 +85,7 @@ def create_scan(body: ScanIn) -> ScanOut:
     raw = body.code if body.code is not None else _decode(body.raw_base64)
     now = clock.now()
     at = body.scanned_at or now
-    if at > now + CLOCK_SKEW:
-        raise Invalid(f"scanned_at {at.isoformat()} is in the future: check the sender's clock.",
-                      code="clock_skew", field="scanned_at")
+    dates.check_scanned_at(at, now)  # CLOCK_SKEW ahead at most, a year back at most
     outcome = ingest(get_db(), raw, source=f"agent:{body.source}", station_id=station.id,
                      client_id=body.client_id, context=ScanContext(workflow="lookup"), now=at,
                      token_id=api_actor().token_id)

@@ -9,12 +9,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from ..models import Item, LocationKind, Lot, LotStatus, RemovalStrategy, Supplier
 from ..models import Location as LocationRow
+from .. import clock
+from ..services import dates
 from ..services.catalog import CODE
+from ..services.errors import Invalid
 from ..services.lots import LotDetails, StockLine
 from ..services.suggest import Suggestion
 
@@ -46,6 +49,21 @@ Name, Reason, SupplierLot, Barcode = _text(200), _text(200), _text(40), _text(60
 LocationName = _text(120, min_length=0)
 Gtin = Annotated[str, Field(pattern=GTIN)]
 Qty = Annotated[int, Field(gt=0, le=MAX_QTY, description="A whole number in the item's unit.")]
+
+
+def _date_check(check):
+    def validate(day: dt.date) -> dt.date:
+        try:
+            check(day, clock.today())
+        except Invalid as exc:  # the same sentence the service would say, as a 422 naming the field
+            raise PydanticCustomError("invalid_date", exc.message.replace("{", "{{").replace("}", "}}")) from None
+        return day
+    return AfterValidator(validate)
+
+
+# Dates a label can really carry (services/dates.py): a far-off one is a misread or a test value.
+ExpiryDate = Annotated[dt.date, _date_check(dates.check_expiry)]
+ProducedDate = Annotated[dt.date, _date_check(dates.check_produced)]
 
 
 class Request(BaseModel):
@@ -185,8 +203,10 @@ class ReceiptIn(Request):
     qty: Qty
     supplier: SupplierCode | None = Field(None, description="The supplier's code.")
     supplier_lot: SupplierLot | None = Field(None, description="The supplier's own lot number.")
-    expiry: dt.date | None = Field(None, description="From the label; else from the item's shelf life.")
-    produced: dt.date | None = Field(None, description="Production date; not in the future.")
+    expiry: ExpiryDate | None = Field(
+        None, description="From the label; else from the item's shelf life. From 2000-01-01 to 50 years ahead.")
+    produced: ProducedDate | None = Field(
+        None, description="Production date; from 2000-01-01, not in the future.")
     location: LocationCode | None = Field(
         None, description="Where the goods are put; the station's location, else the first dock (by "
                           "code) when not given.")
@@ -509,7 +529,8 @@ class RunComponentIn(Request):
 
 class RunFinishIn(Request):
     qty: Qty = Field(description="How much was made: the new lot's quantity, put at the line.")
-    expiry: dt.date | None = Field(None, description="Default: from the item's shelf life.")
+    expiry: ExpiryDate | None = Field(
+        None, description="Default: from the item's shelf life. From 2000-01-01 to 50 years ahead.")
     print: bool = Field(True, description="Queue the new lot's labels (the run's station printer, "
                                           "else the printer named, else the site's only printer).")
     copies: int = Field(1, description="How many labels, 1 to 1000.",

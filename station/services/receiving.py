@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from .. import clock
 from ..gs1 import normalise_sscc
 from ..models import HandlingUnit, Item, Location, Lot, LotStatus, MovementKind, Supplier
+from . import dates
 from .actor import NOBODY, Actor
 from .errors import Conflict, Invalid
 from .numbering import next_lot_number
@@ -27,9 +28,8 @@ def receive(session: Session, *, item: Item, qty: int, location: Location,
     require_positive(qty)
     today = on or clock.today()
     supplier_lot = _clean_supplier_lot(supplier_lot)
-    if produced and produced > today:
-        raise Invalid(f"The production date {produced.isoformat()} is in the future.",
-                      code="invalid_date")
+    dates.check_produced(produced, today)
+    dates.check_expiry(expiry, today)
     if expiry is None and item.shelf_life_days is not None:
         expiry = (produced or today) + dt.timedelta(days=item.shelf_life_days)
     if expiry and produced and expiry < produced:

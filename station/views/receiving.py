@@ -18,13 +18,15 @@ barcodes (CMD:CONFIRM, CMD:CANCEL) are pressed by station.js on the buttons mark
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, current_app, make_response, render_template, request, session
 from sqlalchemy import select
 
-from .. import get_db
+from .. import clock, get_db
 from ..models import Item, Location, LocationKind, StationDevice
 from ..scanning import ScanContext
-from ..services import catalog, receipts_ui, scans
+from ..services import catalog, dates, receipts_ui, scans
 from ..services.errors import DomainError, Invalid
 from . import floor
 from .floor import requires
@@ -49,6 +51,13 @@ def _save(draft: dict) -> None:
     session[DRAFT_KEY] = draft
 
 
+@bp.app_template_global()
+def expiry_bounds() -> tuple[str, str]:
+    """The date picker's min and max for an expiry (services/dates.py): the calendar offers no other."""
+    first, last = dates.expiry_window(clock.today())
+    return first.isoformat(), last.isoformat()
+
+
 def _take_form(draft: dict, form) -> dict:
     """The typed values of the receipt form put into the draft (Invalid for a bad one)."""
     draft = dict(draft)
@@ -56,6 +65,8 @@ def _take_form(draft: dict, form) -> dict:
         draft["qty"] = receipts_ui.parse_qty(form.get("qty"))
     if "expiry" in form:
         expiry = receipts_ui.parse_day(form.get("expiry"), "expiry date")
+        if expiry is not None:  # a typo like 0202-03-31 is refused now, not at Confirm
+            dates.check_expiry(dt.date.fromisoformat(expiry), clock.today())
         if expiry != draft.get("expiry"):
             draft["expiry_kind"] = draft.get("expiry_kind") or "expiry"
         draft["expiry"] = expiry
