@@ -1,6 +1,7 @@
-"""The ledger, lot events and recall events are append-only in the database itself: raw UPDATE and
-DELETE statements through the engine are refused (and TRUNCATE on PostgreSQL), on SQLite and
-PostgreSQL, whatever the application code does."""
+"""The ledger, lot events, recall events and the scan log are append-only in the database itself: raw
+UPDATE and DELETE statements through the engine are refused (and TRUNCATE on PostgreSQL), on SQLite and
+PostgreSQL, whatever the application code does. (Getting past the triggers is what the hash chains are
+for: tests/test_audit_verify.py.)"""
 from __future__ import annotations
 
 import pytest
@@ -9,15 +10,15 @@ from sqlalchemy.exc import DBAPIError
 
 from factories import basic_site, received_lot
 from station import clock
-from station.models import LotEvent, Movement, Recall, RecallEvent
-from station.services import catalog, holds
+from station.models import LotEvent, Movement, Recall, RecallEvent, Scan
+from station.services import catalog, holds, scans
 
-TABLES = {"movements": Movement, "lot_events": LotEvent, "recall_events": RecallEvent}
+TABLES = {"movements": Movement, "lot_events": LotEvent, "recall_events": RecallEvent, "scans": Scan}
 
 
 @pytest.fixture
 def books(db):
-    """A receipt (a movement), a hold (a lot event) and a recall with one event."""
+    """A receipt (a movement), a hold (a lot event), a recall with one event and one scan."""
     basic_site(db)
     with db.write() as s:
         lot = received_lot(s, "BOLT", 5)
@@ -27,6 +28,7 @@ def books(db):
         s.flush()
         s.execute(insert(RecallEvent), [{"ts": clock.now(), "recall_id": recall.id, "action": "open",
                                         "lot_id": lot.id, "note": "opened"}])
+    scans.ingest(db, f"LOT:{lot.lot_number}", source="wedge", client_id="client-0001")
     return db
 
 
@@ -40,6 +42,8 @@ STATEMENTS = {
                   "DELETE FROM movements", "DELETE FROM movements WHERE id = 1"],
     "lot_events": ["UPDATE lot_events SET reason = 'edited'", "DELETE FROM lot_events"],
     "recall_events": ["UPDATE recall_events SET note = 'edited'", "DELETE FROM recall_events"],
+    "scans": ["UPDATE scans SET message = 'edited'", "UPDATE scans SET ok = ignored WHERE id = 1",
+              "DELETE FROM scans", "DELETE FROM scans WHERE id = 1"],
 }
 
 
@@ -56,7 +60,8 @@ def test_raw_update_and_delete_are_refused(books, table):
     assert _count(db, model) == before
     with db.read() as s:  # nothing was edited either
         row = s.scalars(select(model)).one()
-        assert getattr(row, "reason", None) != "edited" and getattr(row, "note", None) != "edited"
+        assert "edited" not in (getattr(row, "reason", None), getattr(row, "note", None),
+                                getattr(row, "message", None))
         if model is Movement:
             assert row.qty == 5
 
@@ -89,6 +94,9 @@ def test_the_orm_cannot_edit_a_ledger_row_either(books):
     with pytest.raises(DBAPIError, match="append-only"):
         with books.write() as s:
             s.delete(s.scalars(select(LotEvent)).one())
+    with pytest.raises(DBAPIError, match="append-only"):
+        with books.write() as s:
+            s.scalars(select(Scan)).one().message = "nothing happened"
     with books.read() as s:
         assert s.scalar(select(Movement.qty)) == 5 and catalog.lot_by_number(
             s, s.scalar(select(catalog.Lot.lot_number))).status.value == "hold"
