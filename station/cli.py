@@ -1,4 +1,5 @@
-"""The `station` command (also `flask --app station ...`): init, demo, run, token, operator."""
+"""The `station` command (also `flask --app station ...`): init, demo, run, token, operator (set-pin, unlock,
+locks, sign-out-everywhere)."""
 from __future__ import annotations
 
 import click
@@ -279,6 +280,71 @@ def operator_set_pin_command(badge: str, pin: str) -> None:
         operator.pin_hash = hash_pin(pin)
         name = operator.name
     click.echo(f"PIN set for {name} ({badge}).")
+
+
+def _operator_by_badge(session, badge: str):
+    from sqlalchemy import select
+
+    from .models import Operator
+
+    operator = session.scalar(select(Operator).where(Operator.badge == badge))
+    if operator is None:
+        raise click.ClickException(f"No operator has badge {badge!r}; nothing was changed.")
+    return operator
+
+
+@operator_group.command("unlock")
+@click.argument("badge")
+def operator_unlock_command(badge: str) -> None:
+    """Clear the PIN lock of the operator with BADGE (and the count of locks in a row)."""
+    from .views.floor import unlock_pin
+
+    with get_db().read() as session:
+        operator = _operator_by_badge(session, badge)
+        op_id, name, until = operator.id, operator.name, operator.pin_locked_until
+    if unlock_pin(get_db(), op_id):
+        click.echo(f"PIN lock cleared for {name} ({badge})" + (f"; it was locked until {_when(until)}." if until
+                                                              else "."))
+    else:
+        click.echo(f"{name} ({badge}) had no PIN lock; nothing changed.")
+
+
+@operator_group.command("sign-out-everywhere")
+@click.argument("badge")
+def operator_sign_out_everywhere_command(badge: str) -> None:
+    """End every floor session of the operator with BADGE, on every device (a copied or forgotten
+    session stops working at its next request)."""
+    from .views.floor import END_EVERYWHERE, end_operator_sessions
+
+    with get_db().read() as session:
+        operator = _operator_by_badge(session, badge)
+        op_id, name = operator.id, operator.name
+    count = end_operator_sessions(get_db(), op_id, END_EVERYWHERE)
+    click.echo(f"{name} ({badge}) signed out everywhere: {count} session{'s' if count != 1 else ''} ended.")
+
+
+@operator_group.command("locks")
+def operator_locks_command() -> None:
+    """List the operators whose badge is locked or has wrong PINs counted."""
+    from sqlalchemy import or_, select
+
+    from . import clock
+    from .models import Operator
+
+    now = clock.now()
+    with get_db().read() as session:
+        rows = session.execute(select(Operator.badge, Operator.name, Operator.pin_failures, Operator.pin_locked_until,
+                                      Operator.pin_lock_count)
+                               .where(or_(Operator.pin_failures > 0, Operator.pin_lock_count > 0))
+                               .order_by(Operator.badge)).all()
+    if not rows:
+        click.echo("No badge is locked and no wrong PINs are counted.")
+    for r in rows:
+        until = r.pin_locked_until
+        if until is not None and until.tzinfo is None:
+            until = until.replace(tzinfo=now.tzinfo)
+        state = f"locked until {_when(until)}" if until is not None and until > now else "not locked"
+        click.echo(f"{r.badge}\t{r.name}\t{state}\t{r.pin_failures} wrong PIN(s)\t{r.pin_lock_count} lock(s) in a row")
 
 
 @click.group("lot-scheme")

@@ -123,11 +123,12 @@ WORKFLOWS: dict[str, frozenset[Role]] = {
     "supervisor": frozenset({R.SUPERVISOR, R.ADMIN}),  # hold / quarantine / release, create items
     "setup": frozenset({R.SUPERVISOR, R.ADMIN}),       # bind this device to a station
     "printers": frozenset({R.ADMIN}),                  # add printers, change their address and settings
+    "operators": frozenset({R.ADMIN}),                 # PIN locks, ending an operator's sessions
 }
 
 TITLES = {"receiving": "Receiving", "putaway": "Put-away", "picking": "Picking", "line": "The line",
           "lookup": "Lot lookup", "supervisor": "The supervisor screen", "setup": "Station set-up",
-          "printers": "Printer settings"}
+          "printers": "Printer settings", "operators": "Operators (PIN locks, sessions)"}
 ROLE_NAMES = {R.RECEIVER: "receiver", R.PICKER: "picker", R.LINE_OPERATOR: "line operator",
               R.SUPERVISOR: "supervisor", R.ADMIN: "admin"}
 ROLE_PLURALS = {R.RECEIVER: "receivers", R.PICKER: "pickers", R.LINE_OPERATOR: "line operators",

@@ -30,6 +30,7 @@ TILES = [
     Tile("Scan log", "Every scan, raw bytes and result", "scan.log", "list", "setup"),
     Tile("Printers", "Printer states, label jobs, test print", "printers.index", "printer", "lookup"),
     Tile("Station set-up", "Which station this device is", "setup.page", "home", "setup"),
+    Tile("Operators", "PIN locks, sign out everywhere", "operators_admin.index", "list", "operators"),
 ]
 
 

@@ -8,6 +8,7 @@
     POST /signin/pin              pin, next
     POST /signin/cancel           forget the badge waiting for its PIN
     POST /signout                 the Sign-out button
+    POST /signout/everywhere      the signed-in operator ends every session of theirs, on every device
     POST /floor/badge             code: a badge scanned on any floor page (station.js): the signed-in
                                   operator's own badge signs out, another badge signs that one in
 """
@@ -210,6 +211,19 @@ def signout():
     op = floor.sign_out()
     if op:
         flash(f"Signed out: {op.name}. Scan a badge to sign in.", "ok")
+    return redirect(url_for(".page"), 303)
+
+
+@bp.post("/signout/everywhere")
+def signout_everywhere():
+    """The signed-in operator ends every session of theirs, on every device (a badge left signed in on
+    another tablet, a copied cookie): each stops working at its next request."""
+    op = floor.current_operator()
+    if op is None:  # floor.require_signed_in sends the signed-out to sign in first; kept for safety
+        return redirect(url_for(".page"), 303)
+    count = floor.sign_out_everywhere(op.id)
+    where = "this device" if count <= 1 else f"{count} devices"
+    flash(f"Signed out everywhere: {op.name}, on {where}. Scan a badge to sign in.", "ok")
     return redirect(url_for(".page"), 303)
 
 
