@@ -56,13 +56,11 @@ from sqlalchemy import (
     LargeBinary,
     Table,
     Text,
-    case,
     cast,
     event,
     func,
     select,
     type_coerce,
-    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
@@ -235,33 +233,52 @@ class _Heads:
         if head is None:
             # Every chain this flush writes, at once and in CHAINS order (two flushes that both
             # write the scan log and the ledger never take the two heads in opposite orders).
-            wanted = sorted((self.wanted | {chain}) - set(self.heads), key=RANK.__getitem__)
-            self.heads.update(_lock(connection, wanted))
+            for name in sorted((self.wanted | {chain}) - set(self.heads), key=RANK.__getitem__):
+                self.heads[name] = _lock(connection, name)
             head = self.heads[chain]
         return head
 
     def write(self, connection: Connection) -> None:
-        for chain, head in self.heads.items():
-            if head.dirty:
-                connection.execute(update(HEADS).where(HEADS.c.chain == chain)
-                                   .values(last_id=head.last_id, last_hash=head.last_hash))
-                head.dirty = False
+        sql = _SQL[connection.dialect.name]["write"]
+        cursor = connection.connection.dbapi_connection.cursor()
+        try:
+            for chain, head in self.heads.items():
+                if head.dirty:
+                    cursor.execute(sql, (head.last_id, head.last_hash, chain))
+                    head.dirty = False
+        finally:
+            cursor.close()
 
 
-def _lock(connection: Connection, chains: Iterable[str]) -> dict[str, _Head]:
-    """Read (PostgreSQL: and lock, in CHAINS order) the heads of `chains`; a missing head is made from
-    the table's last row first (a database whose tables were emptied by hand)."""
-    chains = tuple(chains)
-    order = case({name: RANK[name] for name in chains}, value=HEADS.c.chain)
-    query = (select(HEADS.c.chain, HEADS.c.last_id, HEADS.c.last_hash).where(HEADS.c.chain.in_(chains))
-             .order_by(order).with_for_update())
-    found = {row.chain: _Head(row.last_id, row.last_hash) for row in connection.execute(query)}
-    missing = [name for name in chains if name not in found]
-    if missing:
-        for name in missing:
-            _seed(connection, name)
-        found = {row.chain: _Head(row.last_id, row.last_hash) for row in connection.execute(query)}
-    return found
+# Straight to the driver, on the connection of the flush (in its transaction): through SQLAlchemy's
+# statement machinery these two small statements cost more than the receipt's hashing.
+_SQL = {
+    "sqlite": {
+        "lock": "SELECT last_id, last_hash FROM chain_heads WHERE chain = ?",
+        "write": "UPDATE chain_heads SET last_id = ?, last_hash = ? WHERE chain = ?",
+    },
+    "postgresql": {
+        "lock": "SELECT last_id, last_hash FROM chain_heads WHERE chain = %s FOR UPDATE",
+        "write": "UPDATE chain_heads SET last_id = %s, last_hash = %s WHERE chain = %s",
+    },
+}
+
+
+def _lock(connection: Connection, chain: str) -> _Head:
+    """Read (PostgreSQL: and lock until the transaction ends) the head of `chain`; a missing head is
+    made from the table's last row first (a database whose tables were emptied by hand)."""
+    sql = _SQL[connection.dialect.name]["lock"]
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(sql, (chain,))
+        row = cursor.fetchone()
+        if row is None:
+            _seed(connection, chain)
+            cursor.execute(sql, (chain,))
+            row = cursor.fetchone()
+    finally:
+        cursor.close()
+    return _Head(row[0], row[1])
 
 
 def _seed(connection: Connection, chain: str) -> None:
@@ -290,25 +307,35 @@ def _before_flush(session: Session, _context, _instances) -> None:
     session.info[_STATE] = _Heads(wanted=wanted)
 
 
+def _plan(mapper) -> tuple[tuple[str, str, Any], ...]:
+    """(column name, attribute key, column with a default or None) of each hashed column."""
+    plan = _PLANS.get(mapper)
+    if plan is None:
+        plan = _PLANS[mapper] = tuple(
+            (column.name, mapper.get_property_by_column(column).key, column if column.default is not None else None)
+            for column in mapper.local_table.columns if column.name not in SKIPPED)
+    return plan
+
+
+_PLANS: dict[Any, tuple[tuple[str, str, Any], ...]] = {}
+
+
 def _before_insert(mapper, connection: Connection, target) -> None:
-    table = mapper.local_table
-    chain = table.name
+    chain = mapper.local_table.name
     session = object_session(target)
     heads = _flush_heads(session) if session is not None else _Heads()
     head = heads.get(connection, chain)
     state = target.__dict__
     values = {}
-    for column in table.columns:
-        if column.name in SKIPPED:
-            continue
-        key = mapper.get_property_by_column(column).key
+    for name, key, with_default in _plan(mapper):
         value = state.get(key)
-        if value is None and column.default is not None:
-            value = _default(column)
-            setattr(target, key, value)  # what the INSERT would have filled in, now, so it is hashed
+        if value is None:
+            if with_default is not None:
+                value = _default(with_default)
+                setattr(target, key, value)  # what the INSERT would have filled in, now, so it is hashed
         elif isinstance(value, ClauseElement):
-            raise ChainError(f"{chain}.{column.name} is set to a SQL expression: the chain needs its value")
-        values[column.name] = value
+            raise ChainError(f"{chain}.{name} is set to a SQL expression: the chain needs its value")
+        values[name] = value
     new = make_hash(head.last_hash, content_digest(chain, values, _naive_wall(connection)))
     target.chain_hash = new
     head.last_hash, head.dirty = new, True

@@ -1,0 +1,156 @@
+"""Benchmark: what the hash chains (services/chain.py, issue 13 point 8) cost per receipt.
+
+Not a test: it prints figures. Target: a receipt costs under 10 % more with the chain than without.
+
+    .venv/bin/python bench/chain_bench.py                 # SQLite, and PostgreSQL if 127.0.0.1:5432 answers
+    .venv/bin/python bench/chain_bench.py --no-pg --blocks 30 --per-block 40
+
+Each backend gets a fresh database (a temporary SQLite file; a new PostgreSQL database, dropped after)
+with an item, a supplier and a dock. A receipt is `services.receiving.receive` of a new supplier lot in
+its own write transaction (`db.write()`, as one API call or one confirm on the receiving page would do):
+a lot number, the lot, its stock row and one ledger row. Receipts run in blocks, alternately with the
+chain's events installed ("chain") and removed ("none": the code as it was before the chain), so the
+machine's other work falls on both alike; each receipt is timed on its own. It prints the median and
+mean per receipt of each, the difference in %, the hashing alone (one ledger row's content digest and
+link), and how fast `chain.verify` walks the ledger.
+
+One writer: on PostgreSQL, writers of the same chain also wait for each other's head lock (from their
+first chained row to their commit), which a single-writer figure does not show.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from station import clock  # noqa: E402
+from station.db import Database  # noqa: E402
+from station.models import LocationKind  # noqa: E402
+from station.schema import upgrade  # noqa: E402
+from station.services import catalog, chain, receiving  # noqa: E402
+
+PG_ADMIN = os.environ.get("STATION_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+DAY = dt.date(2026, 6, 15)
+
+
+class Site:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.n = 0
+        with db.write() as s:
+            self.item = catalog.create_item(s, sku="YOG-500", name="Greek yoghurt 500 g", unit="cup",
+                                            gtins=["4000000000020"], shelf_life_days=20)
+            self.supplier = catalog.create_supplier(s, code="HOF", name="Hofmuehle")
+            self.dock = catalog.create_location(s, code="DOCK-1", kind=LocationKind.DOCK)
+
+    def receipt(self) -> float:
+        self.n += 1
+        started = time.perf_counter()
+        with self.db.write() as s:
+            receiving.receive(s, item=self.item, qty=48, location=self.dock, supplier=self.supplier,
+                              supplier_lot=f"B-{self.n:06d}", on=DAY)
+        return time.perf_counter() - started
+
+
+def run(url: str, label: str, blocks: int, per_block: int) -> dict:
+    db = Database(url)
+    upgrade(db)
+    site = Site(db)
+    times: dict[str, list[float]] = {"chain": [], "none": []}
+    try:
+        for _ in range(50):  # first-use costs (imports, prepared plans) out of the figures
+            site.receipt()
+        for block in range(blocks):
+            for mode in (("chain", "none") if block % 2 == 0 else ("none", "chain")):
+                if mode == "chain":
+                    chain.install()
+                else:
+                    chain.uninstall()
+                times[mode].extend(site.receipt() for _ in range(per_block))
+    finally:
+        chain.install()
+    # The hashing alone, on a ledger row's values.
+    values = {"ts": clock.now(), "kind": "receive", "lot_id": 12345, "qty": 48, "to_location_id": 3,
+              "operator_id": 7, "station_id": 2, "raw_scan": "]C10104000000000020" + "17270101" + "10B-000001"}
+    rounds = 5000
+    started = time.perf_counter()
+    previous = chain.GENESIS
+    for _ in range(rounds):
+        previous = chain.make_hash(previous, chain.content_digest("movements", values, db.is_sqlite))
+    hash_us = (time.perf_counter() - started) / rounds * 1e6
+    started = time.perf_counter()
+    report = chain.verify(db, ["movements"])[0]
+    verify_s = time.perf_counter() - started
+    db.dispose()
+    return {"label": label, "times": times, "hash_us": hash_us, "verify_rows": report.count, "verify_s": verify_s}
+
+
+def show(r: dict) -> None:
+    med = {m: statistics.median(t) * 1000 for m, t in r["times"].items()}
+    mean = {m: statistics.fmean(t) * 1000 for m, t in r["times"].items()}
+    n = len(r["times"]["chain"])
+    print(f"\n{r['label']}: {n} receipts each way, interleaved in blocks")
+    print(f"   median per receipt: none {med['none']:.3f} ms, chain {med['chain']:.3f} ms "
+          f"-> {100 * (med['chain'] / med['none'] - 1):+.1f} %")
+    print(f"   mean per receipt:   none {mean['none']:.3f} ms, chain {mean['chain']:.3f} ms "
+          f"-> {100 * (mean['chain'] / mean['none'] - 1):+.1f} %")
+    print(f"   hashing one ledger row (content digest + link): {r['hash_us']:.1f} us")
+    print(f"   verify: {r['verify_rows']} ledger rows in {r['verify_s']:.2f} s "
+          f"= {r['verify_rows'] / r['verify_s']:,.0f} rows/s  (the rows written without the chain show as unchained)")
+    ok = med["chain"] <= med["none"] * 1.10
+    print(f"   target (median under +10 %): {'OK' if ok else 'MISSED'}")
+
+
+def pg_database():
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    name = f"station_chain_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        print(f"PostgreSQL skipped: {exc.__class__.__name__}")
+        admin.dispose()
+        return None
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, drop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--blocks", type=int, default=20, help="blocks per mode (default 20)")
+    parser.add_argument("--per-block", type=int, default=25, help="receipts per block (default 25)")
+    parser.add_argument("--no-pg", action="store_true", help="SQLite only")
+    args = parser.parse_args()
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    with tempfile.TemporaryDirectory(prefix="chain-bench-") as tmp:
+        results = [run(f"sqlite:///{tmp}/bench.db", "SQLite", args.blocks, args.per_block)]
+        pg = None if args.no_pg else pg_database()
+        if pg is not None:
+            url, drop = pg
+            try:
+                results.append(run(url, "PostgreSQL", args.blocks, args.per_block))
+            finally:
+                drop()
+    for r in results:
+        show(r)
+    print(f"\nload average {os.getloadavg()[0]:.2f} at the end")
+
+
+if __name__ == "__main__":
+    main()
