@@ -67,7 +67,7 @@ def sqlite_site(n: int, stations: int) -> str:
     con.close()
     shutil.copyfile(prepared, path)
     con = sqlite3.connect(path)
-    con.execute("DELETE FROM scans")
+    _empty_scan_log(con, sqlite=True)
     _add_stations(con, stations, "?")
     con.commit()
     con.close()
@@ -101,9 +101,27 @@ def pg_site(n: int, stations: int, admin_url: str) -> str:
                     "INSERT INTO handling_units (sscc, lot_id, location_id, qty_received, received_at) "
                     "VALUES (%s, %s, %s, %s, '2025-06-01 08:00:00+00')",
                     [(rb.sscc(k + 1), lot, loc, qty) for k, (lot, loc, qty) in enumerate(rows)])
-        con.execute("DELETE FROM scans")
+        _empty_scan_log(con, sqlite=False)
         _add_stations(con, stations, "%s")
     return url
+
+
+def _empty_scan_log(con, sqlite: bool) -> None:
+    """The run reads back only its own scans, so the copy's scan log starts empty. The scan log is
+    append-only (triggers) and a hash chain (migration 0011): the triggers are taken out of the way for
+    the delete, and the chain starts again (its head is made again from the empty table)."""
+    if sqlite:
+        con.execute("DROP TRIGGER IF EXISTS scans_no_delete")
+    else:
+        con.execute("SET session_replication_role = replica")  # superuser: no triggers, no FK checks
+    con.execute("DELETE FROM scan_applications")
+    con.execute("DELETE FROM scans")
+    con.execute("DELETE FROM chain_heads WHERE chain = 'scans'")
+    if sqlite:
+        con.execute("CREATE TRIGGER scans_no_delete BEFORE DELETE ON scans "
+                    "BEGIN SELECT RAISE(ABORT, 'scans is append-only: record a correcting entry instead'); END")
+    else:
+        con.execute("RESET session_replication_role")
 
 
 def _add_stations(con, count: int, mark: str) -> None:
