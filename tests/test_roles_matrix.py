@@ -40,6 +40,7 @@ OPEN_POSTS = {
 ANY_OPERATOR_POSTS = {
     "scan.submit": "the /scan page logs a scan and says what it is; it changes no stock",
     "lots.scan": "lot lookup: says what a scanned code is (logged like /scan); it changes no stock",
+    "signin.signout_everywhere": "an operator ends their own sessions on every device (nobody else's)",
 }
 
 
