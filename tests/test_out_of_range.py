@@ -195,3 +195,43 @@ def test_api_bodies_with_huge_numbers_are_refused_in_words(client, site):
                        (f"/api/v1/lots/{site['lot']}/labels", {"copies": 2**64})):
         answer = client.post(path, data=json.dumps(body), headers={**site["api"], "Content-Type": "application/json"})
         _assert_refused_in_words(answer, f"{path} {body}", statuses=(400, 422))
+
+
+QUERY_EXTREMES = (
+    "/audit?from={d}", "/audit?to={d}", "/audit?from={d}&to={d}", "/audit.csv?to={d}", "/audit?tab=events&to={d}",
+    "/reports/overrides?from={d}", "/reports/overrides?to={d}", "/reports/overrides.csv?to={d}",
+    "/api/v1/movements?from={d}", "/api/v1/movements?to={d}", "/api/v1/movements.csv?to={d}",
+    "/expiry?days={n}", "/api/v1/expiry?days={n}", "/scans?limit={n}", "/api/v1/items?offset={n}",
+    "/api/v1/items?limit={n}", "/api/v1/recalls?limit={n}", "/api/v1/recalls?offset={n}",
+    "/pick/SO-1/work?since=x&lots={n},1", "/lots/{n}", "/trace/{n}", "/api/v1/lots/{n}",
+    "/api/v1/items/BOLT/suggestions?qty={n}", "/api/v1/lots/{lot}/label.zpl?copies={n}",
+    "/api/v1/lots/{lot}/label.zpl?dpi={n}", "/api/v1/lots/{lot}/trace?depth={n}",
+)
+
+
+def test_query_numbers_and_dates_at_the_ends_of_their_range_are_no_5xx(app, client, site, signed_in):
+    """Dates at the calendar's ends (0001-01-01, 9999-12-31: a day after is no date) and numbers of 10 to
+    30 digits in every query parameter that takes one: answered or refused, never a 500."""
+    from factories import order
+
+    with app.extensions["station.db"].write() as s:
+        order(s, "SO-1", [("BOLT", 1)])
+    signed_in(client, "admin")
+    failed = set()
+    for template in QUERY_EXTREMES:
+        for d in ("0001-01-01", "9999-12-31", "1900-01-01"):
+            for n in (2**31, 10**30):
+                path = template.format(d=d, n=n, lot=site["lot"])
+                answer = client.get(path, headers=site["api"] if path.startswith("/api/") else {})
+                answer.get_data()  # a streamed CSV runs to its end here
+                answer.close()
+                if answer.status_code >= 500:
+                    failed.add(f"{path}: {answer.status_code}")
+    assert not failed, sorted(failed)
+
+
+def test_a_report_range_outside_the_kept_dates_is_refused_in_words(client, site, signed_in):
+    signed_in(client, "supervisor")
+    answer = client.get("/reports/overrides?to=9999-12-31")
+    assert answer.status_code == 400
+    assert "The 'to' date 9999-12-31 is outside the dates Station keeps" in words(answer.text)

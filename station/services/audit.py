@@ -99,11 +99,15 @@ def day_bounds(date_from: dt.date | None, date_to: dt.date | None) -> tuple[dt.d
     """Site-local dates (both included) as UTC instants: [start of `date_from`, start of the day after
     `date_to`)."""
     zone = clock.site_zone()
-    start = dt.datetime.combine(date_from, dt.time(0), tzinfo=zone).astimezone(dt.timezone.utc) \
-        if date_from else None
-    end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(0), tzinfo=zone).astimezone(dt.timezone.utc) \
-        if date_to else None
-    return start, end
+
+    def instant(day: dt.date | None, days_after: int) -> dt.datetime | None:
+        try:
+            return dt.datetime.combine(day + dt.timedelta(days=days_after), dt.time(0),
+                                       tzinfo=zone).astimezone(dt.timezone.utc) if day else None
+        except OverflowError:  # 9999-12-31 or 0001-01-01: the calendar's ends, so no bound at all
+            return None
+
+    return instant(date_from, 0), instant(date_to, 1)
 
 
 def _one(session: Session, column, value: str, what: str, field: str) -> int:

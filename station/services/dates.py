@@ -78,3 +78,13 @@ def check_scanned_at(at: dt.datetime, now: dt.datetime, *, field: str = "scanned
     if at < now - SCAN_PAST:
         raise Invalid(f"{field} {at.isoformat()} is more than a year ago: check the sender's clock; a scan "
                       f"that old is not acted on.", code="too_old", field=field)
+
+
+def check_report_day(day: dt.date | None, today: dt.date, *, what: str) -> None:
+    """A report's from/to date: within the expiry window (nothing Station holds is dated outside it)."""
+    if day is None:
+        return
+    first, last = expiry_window(today)
+    if not first <= day <= last:
+        raise Invalid(f"The '{what}' date {day.isoformat()} is outside the dates Station keeps — choose one "
+                      f"from {first.isoformat()} to {last.isoformat()}.", code="invalid_date", field=what)

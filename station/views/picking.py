@@ -48,6 +48,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from .. import get_db
+from ..ids import MAX_DIGITS, MAX_ID
 from ..models import (Customer, Item, Location, Lot, Movement, MovementKind, Order, OrderLine, OrderStatus,
                       Stock)
 from ..scanning import ScanContext
@@ -225,7 +226,8 @@ def _version(session: Session, order: Order, state: dict, lot_ids: list[int]) ->
 
 def _lot_ids(raw: str | None) -> list[int]:
     """The suggested lots a polling page names (?lots=3,7): digits only, at most 200."""
-    ids = sorted({int(part) for part in (raw or "").split(",")[:200] if part.isdigit() and len(part) < 12})
+    ids = sorted({int(part) for part in (raw or "").split(",")[:200]
+                  if part.isascii() and part.isdigit() and len(part) <= MAX_DIGITS and int(part) <= MAX_ID})
     return ids
 
 

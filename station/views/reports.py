@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, make_response, render_template, request, stream_with_context
 
 from .. import clock, get_db
-from ..services import audit, reports
+from ..services import audit, dates, reports
 from ..services.errors import DomainError
 from .floor import requires
 
@@ -16,8 +16,11 @@ bp = Blueprint("reports", __name__, url_prefix="/reports")
 
 
 def _range():
-    return reports.date_range(audit.parse_date(request.args.get("from"), "from"),
-                              audit.parse_date(request.args.get("to"), "to"))
+    days = {}
+    for what in ("from", "to"):
+        days[what] = audit.parse_date(request.args.get(what), what)
+        dates.check_report_day(days[what], clock.today(), what=what)  # 9999-12-31 is no range to report
+    return reports.date_range(days["from"], days["to"])
 
 
 @bp.get("/overrides")
