@@ -173,11 +173,17 @@ class _Tracker:
             return [(w, "unconfirmed", why) for w in settled]
         if drop > 0:
             self.printed += drop
-        empty = reading.formats_in_buffer == 0 and reading.labels_remaining == 0
-        done = [w for w in self.jobs if empty or self.printed > w.place
-                or (self.printed >= w.place and reading.labels_remaining == 0)]
-        if done:
-            self.jobs = [w for w in self.jobs if w not in done]
+        if reading.formats_in_buffer == 0 and reading.labels_remaining == 0:
+            count = len(self.jobs)    # an empty printer has printed everything it took
+        else:                         # places grow in the order sent: the printed ones are a prefix
+            count = 0
+            for w in self.jobs:
+                if not (self.printed > w.place or (self.printed >= w.place and reading.labels_remaining == 0)):
+                    break
+                count += 1
+        if not count:
+            return []
+        done, self.jobs = self.jobs[:count], self.jobs[count:]
         return [(w, "printed", "") for w in done]
 
     def expire(self, older_than: float) -> list[tuple[_Watched, str, str]]:
@@ -206,6 +212,7 @@ class Stats:
     record_s: float = 0.0  # writing outcomes and printer states (database)
     status_s: float = 0.0  # asking printers their status
     send_s: float = 0.0    # sending to printers
+    confirm_s: float = 0.0  # the confirm thread asking printers with watched jobs (beside the sending)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, **values: float) -> None:
@@ -495,10 +502,9 @@ class PrintWorker:
             watched.outcome = (outcome, reason)
             if watched.recorded:
                 ready.append((tracker, watched, outcome, reason))
-        if ready:
+        if ready:   # written with the sender's next record, or by the confirm thread's next round
             with self._outcomes_lock:
                 self._outcomes.extend(ready)
-            self._confirm_wake.set()
 
     def _recent_status(self, printer_id: int):
         """A 'ready' the printer answered within status_fresh seconds (tcp:// confirms every job with
@@ -572,6 +578,8 @@ class PrintWorker:
                             if j.id in watched and watched[j.id].outcome is not None}
         printed_ids = [j.id for j in jobs if spooled or outcomes.get(j.id, ("",))[0] == "printed"]
         sent_ids = [j.id for j in jobs if j.id not in printed_ids]
+        with self._outcomes_lock:   # earlier jobs the counters settled meanwhile: in the same transaction
+            earlier, self._outcomes = self._outcomes, []
 
         def record(session) -> int:
             held = printing.mark_sent(session, printed_ids, thread_id, printed=True) if printed_ids else 0
@@ -585,6 +593,8 @@ class PrintWorker:
             if after is not None:
                 printing.record_status(session, target.id, after.state.value, after.detail or after.text,
                                        printing._utc(after.checked_at))
+            if earlier:
+                self._write_outcomes(session, earlier)
             return held
 
         try:
@@ -593,7 +603,10 @@ class PrintWorker:
             if tracker is not None:   # not recorded: the job stays 'sending' and is sent again after the lease
                 with tracker.lock:
                     tracker.jobs = [w for w in tracker.jobs if w.id not in {j.id for j in jobs}]
+            with self._outcomes_lock:
+                self._outcomes[:0] = earlier
             raise
+        self._count_outcomes([(outcome, reason) for _, _, outcome, reason in earlier])
         self._count_outcomes([("printed", "")] * len(printed_ids)
                              + [o for o in outcomes.values() if o[0] != "printed"])
         if tracker is not None:
@@ -609,7 +622,6 @@ class PrintWorker:
             if late:
                 with self._outcomes_lock:
                     self._outcomes.extend(late)
-                self._confirm_wake.set()
         self.stats.add(sent=len(jobs), record_s=time.perf_counter() - started)
         if held != len(jobs):
             log.warning("print jobs %s were sent, but %d claim(s) had run out: another worker may send them too",
@@ -622,6 +634,20 @@ class PrintWorker:
         self.stats.add(**counts)
 
     # --- confirming what was sent ------------------------------------------------------------------
+
+    @staticmethod
+    def _write_outcomes(session, outcomes: list[tuple[_Tracker, _Watched, str, str]]) -> None:
+        """Write settled outcomes of jobs whose 'sent' is committed: printed, lost (queued again or failed),
+        not confirmed."""
+        printing.mark_printed(session, [w.id for _, w, outcome, _ in outcomes if outcome == "printed"])
+        for tracker, w, outcome, reason in outcomes:
+            if outcome == "lost":
+                job = printing.mark_lost(session, w.id, tracker.target.name)
+                if job is not None:
+                    log.warning("print job %s: printer %s lost it unprinted; %s", w.id, tracker.target.name,
+                                "sent again" if job.status is printing.QUEUED else "failed (lost twice)")
+            elif outcome == "unconfirmed":
+                printing.mark_unconfirmed(session, [w.id], reason)
 
     def _confirm_loop(self) -> None:
         """The confirm thread: poll printers holding watched jobs, write what their counters settle."""
@@ -671,7 +697,7 @@ class PrintWorker:
             with tracker.lock:
                 reading = tracker.device.status()
                 self._settle(tracker, tracker.apply(reading) + tracker.expire(self.max_age.total_seconds()))
-            self.stats.add(status_s=time.perf_counter() - started)
+            self.stats.add(confirm_s=time.perf_counter() - started)
             self._show(tracker, reading)
         return self._flush_outcomes()
 
@@ -690,19 +716,8 @@ class PrintWorker:
         if not outcomes:
             return 0
 
-        def write(session) -> None:
-            printing.mark_printed(session, [w.id for _, w, outcome, _ in outcomes if outcome == "printed"])
-            for tracker, w, outcome, reason in outcomes:
-                if outcome == "lost":
-                    job = printing.mark_lost(session, w.id, tracker.target.name)
-                    if job is not None:
-                        log.warning("print job %s: printer %s lost it unprinted; %s", w.id, tracker.target.name,
-                                    "sent again" if job.status is printing.QUEUED else "failed (lost twice)")
-                elif outcome == "unconfirmed":
-                    printing.mark_unconfirmed(session, [w.id], reason)
-
         try:
-            self._write(write)
+            self._write(self._write_outcomes, outcomes)
         except Exception:
             with self._outcomes_lock:   # tried again on the next round
                 self._outcomes[:0] = outcomes
