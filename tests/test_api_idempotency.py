@@ -222,3 +222,30 @@ def test_racing_retries_on_postgresql_book_once(pg_url, tmp_path, monkeypatch):
         assert count(db, Lot) == 1 and count(db, Movement) == 1 and count(db, ApiRequest) == 1
     finally:
         db.dispose()
+
+
+def test_a_request_id_costs_a_receipt_one_insert_and_none_without_it(api, db):
+    """The receipt path is hot: with a request_id it runs exactly one statement more (the INSERT into
+    api_requests, in its own transaction); without one, no statement touches api_requests."""
+    from sqlalchemy import event
+
+    def statements(body: dict) -> list[str]:
+        seen: list[str] = []
+
+        def record(conn, cursor, statement, *args):
+            seen.append(" ".join(statement.split()))
+
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            assert api.post("/receipts", body).status_code == 201
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        return seen
+
+    api.post("/receipts", {"sku": "BOLT", "qty": 1})  # first-use look-ups (token, scheme) out of the count
+    plain = statements({"sku": "BOLT", "qty": 2})
+    keyed = statements({"sku": "BOLT", "qty": 3, "request_id": "cost-0000001"})
+    assert not any("api_requests" in s for s in plain), plain
+    extra = [s for s in keyed if "api_requests" in s]
+    assert len(extra) == 1 and extra[0].startswith("INSERT INTO api_requests"), extra
+    assert len(keyed) == len(plain) + 1, (plain, keyed)
