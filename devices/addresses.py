@@ -84,6 +84,9 @@ def serial_port_name(name: str, forms: str) -> str:
             or ".." in name.split("/")):
         raise ValueError(f"{name[:120]!r} is not a serial device: a serial port is a device path such as "
                          f"/dev/ttyUSB0 or /dev/serial/by-id/NAME (or COM3 on Windows); forms: {forms}")
+    problem = character_device_problem(name)  # an unplugged device may be missing: checked again at open
+    if problem:
+        raise ValueError(problem)
     return name
 
 

@@ -33,10 +33,11 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 ENV = "STATION_DEVICE_NETWORKS"
 
-# pyserial URL handlers that name a port on this computer; any other (socket://, rfc2217://, or one
-# not known here) is held to name a network host, so an unknown handler cannot slip past the list.
-# (devices.addresses opens only socket, rfc2217 and loop.)
+# pyserial URL handlers: loop:// is on this computer, socket:// and rfc2217:// name a network host;
+# any other is refused here too (devices.addresses opens only these three), so an unknown handler
+# cannot slip past the list.
 LOCAL_SERIAL_HANDLERS = frozenset({"loop"})
+NETWORK_SERIAL_HANDLERS = frozenset({"socket", "rfc2217"})
 
 # Addresses on the server itself or its link: refused for network devices unless named (see above).
 LOCAL_RANGES: dict[str, tuple[Network, ...]] = {
@@ -72,6 +73,9 @@ def network_host(url: str) -> str | None:
     a host."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
+    if scheme.startswith("serial+") and scheme[7:] not in LOCAL_SERIAL_HANDLERS | NETWORK_SERIAL_HANDLERS:
+        raise ValueError(f"the address '{url[:80]}' uses {scheme[:30]}://, which is not a serial connection Station "
+                         f"opens (serial+socket://, serial+rfc2217://, serial+loop://)")
     if scheme == "tcp" or (scheme.startswith("serial+") and scheme[7:] not in LOCAL_SERIAL_HANDLERS):
         try:
             host = parts.hostname

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from .. import clock, get_db
 from ..ids import BadNumber, parse_id
-from ..models import Scan, ScanApplication, ScannerReading, StationDevice
+from ..models import Role, Scan, ScanApplication, ScannerReading, StationDevice
 from ..scanning import ScanContext
 from ..scanning.codes import OPERATOR_PREFIX, split_station_code
 from ..services import scans
@@ -258,22 +258,68 @@ def log():
         if name and station is None:
             abort(404, description=f"No station called {name!r}")
         rows = scans.recent(session, station_id=station.id if station else None, limit=limit)
+        admin = sees_device_chatter()
+        if not admin:
+            rows = [WithheldScan(row) if is_device_chatter(row) else row for row in rows]
         refresh = url_for(".log", **({"station": station.name} if station else {}))
         return page_or_fragment("scans.html", "partials/scan_rows.html", rows=rows, stations=stations,
                                 station=station, refresh=refresh, limit=limit,
-                                scanners=scanner_readings(session), hexdump=hexdump, when_ms=when_ms)
+                                scanners=scanner_readings(session, admin=admin), hexdump=hexdump, when_ms=when_ms)
 
 
-def scanner_readings(session: Session) -> list[dict]:
+def scanner_readings(session: Session, *, admin: bool = False) -> list[dict]:
     """The stations' scanners as the process reading them last reported them (any process may serve
-    this page; the scanner service runs in one)."""
+    this page; the scanner service runs in one). What went wrong is a device's or a connection's own
+    words, for admins only: the others read that the scanner is not answering like a scanner."""
     rows = session.execute(
         select(StationDevice.name, ScannerReading)
         .join(ScannerReading, ScannerReading.station_id == StationDevice.id)
         .where(StationDevice.scanner_url == ScannerReading.url)  # not a scanner the station no longer has
         .order_by(StationDevice.name)).all()
-    return [{"station": name, "url": r.url, "state": r.state, "error": r.error, "scans": r.scans,
+    return [{"station": name, "url": r.url, "state": r.state,
+             "error": r.error if admin or not r.error else not_a_scanner(name), "scans": r.scans,
              "failures": r.failures, "last_scan_at": r.last_scan_at} for name, r in rows]
+
+
+# --- what a device says that is not a scan -------------------------------------------------------
+# A scanner address may point at something that is no scanner (a serial+socket:// scanner at some
+# service): its banner or garbage is logged like any scan. Only admins see those bytes; the floor
+# roles read a neutral sentence in the scan log, on the scan page and in the scanner's state.
+
+# Refusals of a code that is a barcode Station knows the form of: shown to everyone.
+_SCAN_REFUSALS = frozenset({"unknown_lot", "unknown_location", "unknown_command", "unknown_operator",
+                            "unknown_gtin"})
+
+
+def sees_device_chatter() -> bool:
+    """Admins see what a device sent that is not a scan; floor roles and supervisors do not."""
+    op = floor.current_operator()
+    return op is not None and op.role is Role.ADMIN
+
+
+def is_device_chatter(row: Scan) -> bool:
+    """A device's scan that is not a barcode Station could read: unrecognised, not text, control
+    characters, too long. Scans typed or wedged in a browser are the operator's own."""
+    if row.source in scans.BROWSER_SOURCES or row.ok:
+        return False
+    return row.kind == "unknown" or (row.kind == "rejected" and row.error not in _SCAN_REFUSALS)
+
+
+def not_a_scanner(station: str | None) -> str:
+    where = f" at {station}" if station else ""
+    return f"The scanner{where} is not answering like a scanner — an admin can see what it sent on the scan log."
+
+
+class WithheldScan:
+    """A scan log row as floor roles see device chatter: everything but what the device sent."""
+
+    def __init__(self, row: Scan) -> None:
+        self._row = row
+        self.text, self.raw, self.kind, self.error = "", b"", "not a scan", None
+        self.message = not_a_scanner(row.station.name if row.station else None)
+
+    def __getattr__(self, name: str):
+        return getattr(self._row, name)
 
 
 def hexdump(raw: bytes, limit: int = 64) -> str:
@@ -353,6 +399,12 @@ def _result(session: Session, row: Scan, *, past: bool, detailed: bool, retried:
     """What partials/scan_result.html shows for one logged scan."""
     outcome = scans.outcome_of(row)
     res = outcome.resolution
+    if is_device_chatter(row) and not sees_device_chatter():
+        return {"id": row.id, "ok": False, "ignored": row.ignored, "retried": retried,
+                "message": not_a_scanner(row.station.name if row.station else None), "resolution": None,
+                "code": "", "kind": "not a scan", "error": None, "ts": when_ms(row.ts), "source": row.source,
+                "past": past, "detailed": detailed, "lot_card": None, "fields": [], "records": [],
+                "action": None, "blocked": None}
     lot_card = None
     if detailed and res.ok and not row.ignored:
         number = _lot_number(res)
