@@ -9,12 +9,14 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from devices.printers.emulator import PrinterEmulator, remote_set_mode
+from station import clock
 from station.models import Printer, PrintJob, PrintJobStatus
 from station.print_worker import PrintWorker
 from station.services import printing
+from station.services.errors import Conflict
 
 from test_printing import jobs, make_site
 
@@ -171,6 +173,60 @@ def test_printers_that_cannot_confirm_stay_sent_and_say_so(db, tmp_path):
     assert printing.sent_words(spooler, Printer(name="p", url="cups://Zebra_dock"))[1] == "Sent to the spooler"
     assert "cannot tell" in printing.sent_words(spooler, Printer(name="p", url="file:///dev/usb/lp0"))[2]
     assert not printing.confirms("tcp://10.0.0.5:9100?confirm=0") and printing.confirms("tcp://10.0.0.5:9100")
+
+
+def test_pages_say_sent_to_the_spooler_and_stop_following_a_job_that_cannot_be_confirmed(app, signed_in):
+    db = app.extensions["station.db"]
+    lot = make_site(db, {"dock-cups": "cups://Zebra_dock", "zebra": "tcp://10.20.0.15:9100"})
+    with db.write() as s:
+        spooled = printing.request_labels(s, lot, printer="dock-cups").id
+        waiting = printing.request_labels(s, lot, printer="zebra").id
+        s.execute(update(PrintJob).values(status=SENT, sent_at=clock.now(), attempts=1))
+        s.execute(update(Printer).where(Printer.name == "zebra").values(state="head_open",
+                                                                        state_checked_at=clock.now()))
+    client = app.test_client()
+    signed_in(client, "picker")
+    board = client.get("/printers").get_data(as_text=True)
+    assert "Sent to the spooler" in board and "Sent — waiting in the printer (head open)" in board
+    line = client.get(f"/printers/jobs/{spooled}/status").get_data(as_text=True)
+    assert "Sent to the spooler" in line and "hx-trigger" not in line      # nothing more to learn
+    line = client.get(f"/printers/jobs/{waiting}/status").get_data(as_text=True)
+    assert "waiting in the printer (head open)" in line and "hx-trigger" in line   # it may still print
+    with db.write() as s:
+        printing.mark_unconfirmed(s, [waiting], "the printer restarted while printing")
+    line = client.get(f"/printers/jobs/{waiting}/status").get_data(as_text=True)
+    assert "Sent — not confirmed" in line and "Not confirmed: the printer restarted" in line
+    assert "hx-trigger" not in line
+
+
+def test_a_printed_job_cannot_be_cancelled_and_can_be_reprinted_a_sent_one_too(db):
+    lot = make_site(db, {"zebra": "tcp://10.20.0.15:9100"})
+    ids = queue(db, lot, 2)
+    with db.write() as s:
+        s.execute(update(PrintJob).where(PrintJob.id == ids[0]).values(status=PRINTED, printed_at=clock.now()))
+        s.execute(update(PrintJob).where(PrintJob.id == ids[1]).values(status=SENT))
+    with db.write() as s:
+        with pytest.raises(Conflict, match="has already printed"):
+            printing.cancel(s, ids[0])
+        with pytest.raises(Conflict, match="already sent to the printer"):
+            printing.cancel(s, ids[1])
+        again = [printing.reprint(s, job_id).reprint_of_id for job_id in ids]
+    assert again == ids
+
+
+def test_a_lost_job_goes_back_to_the_queue_once_then_fails(db):
+    lot = make_site(db, {"zebra": "tcp://10.20.0.15:9100"})
+    (job_id,) = queue(db, lot)
+    with db.write() as s:
+        s.execute(update(PrintJob).values(status=SENT, sent_at=clock.now()))
+        assert printing.mark_lost(s, job_id, "zebra").status is QUEUED
+        assert printing.mark_lost(s, job_id, "zebra") is None     # only a sent job can be lost
+    done = job(db, job_id)
+    assert (done.lost_count, done.sent_at, done.claimed_by) == (1, None, None) and "sent again" in done.last_error
+    with db.write() as s:
+        s.execute(update(PrintJob).values(status=SENT))
+        assert printing.mark_lost(s, job_id, "zebra").status is FAILED
+    assert job(db, job_id).lost_count == 2 and job(db, job_id).last_error.startswith("Lost twice: printer zebra")
 
 
 # --- helpers -------------------------------------------------------------------------------------------
