@@ -438,3 +438,22 @@ def test_every_scan_url_applies_an_agents_scan_only_for_an_operator_of_its_workf
     answer = picker.post("/move/scan", data={"code": "LOT:NOPE-1", "client_id": f"logged:{scan_id}"}, headers=HX)
     assert answer.status_code == 200
     assert claimed()
+
+
+def test_an_agent_cannot_read_another_stations_scan_by_its_client_id(app, client, tokens):
+    """A resend is answered with the first answer only at the station that logged the scan: another
+    station's agent that sends the same client_id learns nothing and logs nothing."""
+    with app.extensions["station.db"].write() as s:
+        s.add(StationDevice(name="Other PC", scanner_url=AGENT_SCANNER_URL))
+        s.flush()
+        other = {"Authorization": "Bearer " + create_token(s, "other agent", TokenRole.AGENT, station="Other PC")}
+    first = _scan(client, tokens[TokenRole.AGENT], client_id="agent-shared-0001", code="LOT:SECRET-1")
+    assert first.status_code == 201
+    answer = _scan(client, other, station="Other PC", client_id="agent-shared-0001", code="LOT:OTHER")
+    assert answer.status_code == 409
+    error = answer.get_json()["error"]
+    assert error["code"] == "client_id_taken" and "SECRET" not in answer.text
+    assert "Nothing was logged" in error["message"]
+    again = _scan(client, tokens[TokenRole.AGENT], client_id="agent-shared-0001", code="LOT:SECRET-1")
+    assert again.status_code == 201 and again.get_json()["retried"] is True  # its own resend: the first answer
+    assert _scans(app) == [b"LOT:SECRET-1"]

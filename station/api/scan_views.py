@@ -25,10 +25,11 @@ from typing import Annotated
 
 from flask import g
 from pydantic import BaseModel, Field, model_validator
+from sqlalchemy import select
 
 from .. import clock, get_db
 from ..agent import AGENT_SCANNER_URL
-from ..models import StationDevice
+from ..models import Scan, StationDevice
 from ..scanning import ScanContext
 from ..services import dates
 from ..services.errors import Invalid
@@ -73,7 +74,8 @@ class ScanOut(BaseModel):
     resolution: ResolutionOut
 
 
-@route("POST", "/scans", body=ScanIn, response=ScanOut, status=201, workflow=AGENT_WORKFLOW,
+@route("POST", "/scans", body=ScanIn, response=ScanOut, status=201, errors=(409,),
+       workflow=AGENT_WORKFLOW,
        action="Posting a station's scans")
 def create_scan(body: ScanIn) -> ScanOut:
     """Log a scan made at a station (the scanner agent's way in); a resend is answered once."""
@@ -89,6 +91,8 @@ def create_scan(body: ScanIn) -> ScanOut:
     outcome = ingest(get_db(), raw, source=f"agent:{body.source}", station_id=station.id,
                      client_id=body.client_id, context=ScanContext(workflow="lookup"), now=at,
                      token_id=api_actor().token_id)
+    if outcome.retried:
+        _same_station(outcome.scan_id, station)
     data = outcome.to_dict()
     return ScanOut(scan_id=data["scan_id"], retried=data["retried"], ignored=data["ignored"],
                    resolution=ResolutionOut(**data["resolution"]))
@@ -120,6 +124,17 @@ def _agents_station(caller: ApiCaller, name: str) -> StationDevice:
                        f"{AGENT_SCANNER_URL} in Station set-up; until then nothing is logged.",
                        station=name)
     return station
+
+
+def _same_station(scan_id: int, station: StationDevice) -> None:
+    """A resend is answered with the first answer only at the station that logged it: a client_id
+    already used elsewhere (another station, a page) is refused, so no agent reads another's scans."""
+    with get_db().read() as session:
+        logged_at = session.scalar(select(Scan.station_id).where(Scan.id == scan_id))
+    if logged_at != station.id:
+        raise ApiError(409, "client_id_taken",
+                       "That client_id belongs to a scan made elsewhere; give each scan its own client_id "
+                       "(the scanner agent makes one per scan). Nothing was logged.", field="client_id")
 
 
 def _decode(text: str) -> bytes:
