@@ -13,7 +13,7 @@ Nothing is lost between the scanner and the scan log:
   the journal only when the server has answered it (an "ack" line is appended). Until then the
   same scan, with the same client id, is sent again with backoff — and a scan the server logged
   but whose answer was lost is answered from the log (`retried`) instead of being logged twice.
-- A scan the server refuses for itself (a 400/422 about that scan) is written to `rejected.jsonl`
+- A scan the server refuses for itself (a 400/409/422 about that scan) is written to `rejected.jsonl`
   and skipped, so one bad scan cannot stop the queue. A refusal that concerns every scan (no or a
   revoked token, a token that is not this station's agent token, a station whose scanner is not
   agent://, an unknown station) stops sending and keeps everything until it is fixed.
@@ -242,7 +242,7 @@ class Agent:
             if exc.code == 403:  # the token or the station's set-up: the same for every scan
                 message = self._refusal_words(code, message)
             self.last_error = f"{exc.code} {code}: {message}"
-            if exc.code in (400, 422) and code not in BLOCKING_CODES:
+            if exc.code in (400, 409, 422) and code not in BLOCKING_CODES:  # 409: its client_id is taken
                 log.warning("scan %s refused by the server and set aside: %s", scan["client_id"], message)
                 return "rejected"
             level = logging.ERROR if exc.code in (401, 403) else logging.WARNING

@@ -321,3 +321,27 @@ def test_a_bad_scanner_url_is_refused_in_words(tmp_path):
                   spool=tmp_path / "spool")
     with pytest.raises(Exception, match="unknown scanner URL"):
         agent.start()
+
+
+def test_a_scan_whose_client_id_another_station_took_is_set_aside(sqlite_app, tmp_path):
+    """409 client_id_taken concerns that one scan: it goes to rejected.jsonl and the queue goes on."""
+    token = _setup(sqlite_app)
+    with sqlite_app.extensions["station.db"].write() as s:
+        s.add(StationDevice(name="Line PC", scanner_url=AGENT_SCANNER_URL))
+        s.flush()
+        other = create_token(s, "line agent", TokenRole.AGENT, station="Line PC")
+    taken = "agent-" + uuid.uuid4().hex
+    answer = sqlite_app.test_client().post("/api/v1/scans", headers={"Authorization": f"Bearer {other}"},
+                                           json={"station": "Line PC", "client_id": taken, "code": "LOT:LINE"})
+    assert answer.status_code == 201
+    spool = tmp_path / "spool"
+    with Journal(spool) as journal:
+        journal.add({"client_id": taken, "source": "sim://x", "raw_base64": base64.b64encode(b"LOT:MINE").decode()})
+    name = f"agent-{uuid.uuid4().hex[:8]}"
+    with LiveServer(sqlite_app) as server, _agent(server.url, token, f"sim://{name}", spool) as agent:
+        sim.inject(name, "LOT:NEXT")
+        _wait_for(lambda: agent.status()["pending"] == 0, "the journal sent")
+    rejected = [json.loads(line) for line in (spool / "rejected.jsonl").read_text().splitlines()]
+    assert [r["scan"]["client_id"] for r in rejected] == [taken]
+    assert rejected[0]["error"].startswith("409 client_id_taken")
+    assert [r.raw for r in _logged(sqlite_app)] == [b"LOT:LINE", b"LOT:NEXT"]
