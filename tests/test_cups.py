@@ -186,7 +186,7 @@ def test_a_disabled_or_rejecting_queue_is_offline_with_the_reason(cupsd, emulato
 def test_a_scheduler_that_is_not_running_is_offline_and_retryable(tmp_path):
     for name in ("lpr", "lpstat"):
         tool(name)
-    printer = open_printer(f"cups://station_raw?server={tmp_path}/no-cupsd.sock&timeout=10")
+    printer = open_printer(f"cups://station_raw?server={tmp_path}/no-cupsd/cups.sock&timeout=10")
     status = printer.status()
     assert status.state == PrinterState.OFFLINE and "scheduler" in status.detail and "not running" in status.detail
     with pytest.raises(PrinterError, match="scheduler is not running") as caught:
