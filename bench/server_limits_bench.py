@@ -3,8 +3,8 @@
     .venv/bin/python bench/server_limits_bench.py                       # 150 idle sockets, 20 MB body
     .venv/bin/python bench/server_limits_bench.py --idle 900 --body-mb 100
 
-For each server — "waitress defaults" (the app under plain waitress.serve, as `station run` served it
-before issue 13) and "station run" (station/server.py's limits) — it opens N idle connections and 20
+For each server — "waitress defaults" (the app under plain waitress.serve without a body limit, as
+`station run` served it before issue 13) and "station run" (station/server.py's limits) — it opens N idle connections and 20
 slow-loris connections (a header byte every 0.2 s), then times a normal GET / on a fresh connection
 (giving up after --wait seconds), then POSTs a body of --body-mb MB to the API and reports the answer's
 status, how long until it came and the server's resident memory (VmHWM: the peak) before and after.
@@ -27,8 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 STATION = str(ROOT / ".venv" / "bin" / "station")
 
+# As `station run` served before issue 13: waitress' defaults and no body limit in the app.
 PLAIN_WAITRESS = ("import sys; from waitress import serve; from station import create_app; "
-                  "serve(create_app(), host='127.0.0.1', port=int(sys.argv[1]), threads=4)")
+                  "app = create_app(); app.config['MAX_CONTENT_LENGTH'] = None; "
+                  "serve(app, host='127.0.0.1', port=int(sys.argv[1]), threads=4)")
 
 
 def free_port() -> int:
@@ -42,9 +44,11 @@ def peak_rss_mb(pid: int) -> tuple[float, float]:
     return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
 
 
-def start(kind: str, workdir: Path) -> tuple[subprocess.Popen, int]:
+def start(kind: str, workdir: Path) -> tuple[subprocess.Popen, int, str]:
     env = {**os.environ, "STATION_INSTANCE": str(workdir), "STATION_DATABASE_URL": f"sqlite:///{workdir / 's.db'}"}
     subprocess.run([STATION, "init"], env=env, check=True, capture_output=True)
+    token = subprocess.run([STATION, "token", "create", "bench", "--role", "receiver"], env=env, check=True,
+                           capture_output=True, text=True).stdout.split()[-1]
     port = free_port()
     cmd = ([PYTHON, "-c", PLAIN_WAITRESS, str(port)] if kind == "waitress defaults" else
            [STATION, "run", "--threads", "4", "--port", str(port), "--no-scanners", "--no-print-worker"])
@@ -53,7 +57,7 @@ def start(kind: str, workdir: Path) -> tuple[subprocess.Popen, int]:
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).close()
-            return proc, port
+            return proc, port, token
         except OSError:
             time.sleep(0.1)
     proc.kill()
@@ -82,20 +86,24 @@ def slow_loris(socks: list[socket.socket], stop: threading.Event) -> None:
                 pass
 
 
-def huge_post(port: int, megabytes: int) -> str:
+def huge_post(port: int, megabytes: int, token: str) -> str:
     size = megabytes * 1024 * 1024
     sock = socket.create_connection(("127.0.0.1", port), timeout=120)
     started = time.perf_counter()
     sock.sendall(f"POST /api/v1/receipts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                 f"Authorization: Bearer nothing\r\nContent-Length: {size}\r\n\r\n".encode())
+                 f"Authorization: Bearer {token}\r\nContent-Length: {size}\r\n\r\n".encode())
 
-    def send():
-        chunk = b"1," * 32768
+    def send():  # one JSON object with a 'sku' of (size - 11) letters: read in full, then judged
+        prefix, suffix, chunk = b'{"sku": "', b'"}', b"A" * 65536
         sent = 0
         try:
-            while sent < size:
-                sock.sendall(chunk[:size - sent])
-                sent += min(len(chunk), size - sent)
+            sock.sendall(prefix)
+            sent = len(prefix)
+            while sent < size - len(suffix):
+                piece = chunk[:size - len(suffix) - sent]
+                sock.sendall(piece)
+                sent += len(piece)
+            sock.sendall(suffix)
         except OSError:
             pass
 
@@ -113,7 +121,7 @@ def huge_post(port: int, megabytes: int) -> str:
 
 def run(kind: str, idle: int, wait: float, megabytes: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        proc, port = start(kind, Path(tmp))
+        proc, port, token = start(kind, Path(tmp))
         try:
             print(f"\n== {kind} (pid {proc.pid})")
             print(f"  GET / alone:                          {timed_get(port, wait)}")
@@ -129,7 +137,7 @@ def run(kind: str, idle: int, wait: float, megabytes: int) -> None:
             time.sleep(1)
             before = peak_rss_mb(proc.pid)
             print(f"  memory before the body:               RSS {before[0]:.0f} MB, peak {before[1]:.0f} MB")
-            print(f"  POST {megabytes} MB to /api/v1/receipts:      {huge_post(port, megabytes)}")
+            print(f"  POST {megabytes} MB to /api/v1/receipts:      {huge_post(port, megabytes, token)}")
             after = peak_rss_mb(proc.pid)
             print(f"  memory after the body:                RSS {after[0]:.0f} MB, peak {after[1]:.0f} MB")
             print(f"  GET / after:                          {timed_get(port, wait)}")
