@@ -12,9 +12,10 @@ a lot number, the lot, its stock row and one ledger row. Receipts run in blocks,
 chain's events installed ("chain") and removed ("none": the code as it was before the chain), so the
 machine's other work falls on both alike; each receipt is timed on its own (wall and this thread's CPU
 time). It prints the median and mean per receipt of each and the difference in %, the time spent inside
-the chain's event handlers per receipt (hashing, reading/locking and writing the head: the cost itself,
-which the machine's load disturbs much less than a difference of two medians), the hashing alone (one
-ledger row's content digest and link), and how fast `chain.verify` walks the ledger.
+the chain's event handlers per receipt (hashing, reading/locking and writing the head; an upper bound,
+as the timing wrappers' own clock reads are in it), the hashing alone (one ledger row's content digest
+and link), and how fast `chain.verify` walks the ledger. On a busy machine compare the CPU medians: the
+wall figures move with whatever else runs.
 
 One writer: on PostgreSQL, writers of the same chain also wait for each other's head lock (from their
 first chained row to their commit), which a single-writer figure does not show.
@@ -159,14 +160,14 @@ def show(r: dict) -> None:
           f"-> {100 * (cpu['chain'] / cpu['none'] - 1):+.1f} %")
     share = 100 * r["in_chain_ms"] / med["none"]
     cpu_share = 100 * r["in_chain_cpu_ms"] / cpu["none"]
-    print(f"   inside the chain's events per receipt: wall {r['in_chain_ms']:.3f} ms = {share:.1f} % of the "
-          f"median receipt without it; CPU {r['in_chain_cpu_ms']:.3f} ms = {cpu_share:.1f} % of its CPU")
+    print(f"   inside the chain's events per receipt (an upper bound: ~13 timed calls per receipt, each with "
+          f"its own clock reads): wall {r['in_chain_ms']:.3f} ms = {share:.1f} % of the median receipt without it; "
+          f"CPU {r['in_chain_cpu_ms']:.3f} ms = {cpu_share:.1f} % of its CPU")
     print(f"   hashing one ledger row (content digest + link): {r['hash_us']:.1f} us")
     print(f"   verify: {r['verify_rows']} ledger rows in {r['verify_s']:.2f} s "
           f"= {r['verify_rows'] / r['verify_s']:,.0f} rows/s  (the rows written without the chain show as unchained)")
-    print(f"   target (under +10 %): {'OK' if share < 10 else 'MISSED'} by the wall time inside the chain, "
-          f"{'OK' if cpu_share < 10 else 'MISSED'} by its CPU time, "
-          f"{'OK' if med['chain'] <= med['none'] * 1.10 else 'MISSED'} by the medians")
+    print(f"   target (under +10 %): {'OK' if med['chain'] <= med['none'] * 1.10 else 'MISSED'} by the wall "
+          f"medians, {'OK' if cpu['chain'] <= cpu['none'] * 1.10 else 'MISSED'} by the CPU medians")
 
 
 def pg_database():
