@@ -4,8 +4,12 @@ URL forms (options are checked; an unknown one is an error that shows the expect
     serial:///dev/ttyACM0?baudrate=9600&terminator=CR     a USB CDC-ACM or RS-232 scanner (pyserial)
     serial:///dev/serial/by-id/usb-...-if00                 by-id names are used as-is, so a replug is found
     serial://COM3?baudrate=9600                             Windows
-    serial+socket://HOST:PORT, serial+loop://, ...          any pyserial URL handler (serial+ is stripped)
-    sim://NAME                                              simulated; feed it with devices.scanners.sim.inject
+    serial+socket://HOST:PORT, serial+rfc2217://HOST:PORT   pyserial's network handlers (serial+loop:// for tests);
+                                                            no other handler, no option handed on to pyserial
+    sim://NAME                                              simulated (NAME: A-Z a-z 0-9 _ -); feed it with
+                                                            devices.scanners.sim.inject
+What an address may name on this computer is checked by devices.addresses; which network hosts are
+allowed is the application's policy.
 Options: terminator = ANY (CR, LF or CRLF; default) | CR | LF | CRLF | TAB | ETX | EOT | 0xNN (never 0x1D),
 max_length (default 4096), and for serial: baudrate, bytesize, parity, stopbits, rtscts, xonxoff, dsrdtr,
 exclusive (default 1: the port is locked, so a second reader waits as a standby).
