@@ -89,10 +89,9 @@ def lot_details(session: Session, lot_number: str, history_limit: int = 200) -> 
             .order_by(Movement.id.desc()).limit(history_limit)
         )
     ]
-    events = list(session.scalars(
-        select(LotEvent).where(LotEvent.lot_id == lot.id).options(joinedload(LotEvent.operator))
-        .order_by(LotEvent.id.desc())))
-    tokens = {e.token_id for e in events if e.token_id is not None}
-    names = dict(session.execute(select(ApiToken.id, ApiToken.name).where(ApiToken.id.in_(tokens))).all()) \
-        if tokens else {}
-    return LotDetails(lot, stock, history, events, names)
+    rows = session.execute(
+        select(LotEvent, ApiToken.name).outerjoin(ApiToken, ApiToken.id == LotEvent.token_id)
+        .where(LotEvent.lot_id == lot.id).options(joinedload(LotEvent.operator))
+        .order_by(LotEvent.id.desc())).all()
+    names = {event.token_id: name for event, name in rows if name is not None}
+    return LotDetails(lot, stock, history, [event for event, _ in rows], names)
