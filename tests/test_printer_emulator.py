@@ -123,6 +123,8 @@ def test_a_power_cycle_loses_the_buffer_unprinted_cuts_connections_and_comes_bac
         assert (held.state, held.formats_in_buffer, held.labels_remaining) == (PrinterState.PAPER_OUT, 2, 3)
         idle = socket.create_connection(("127.0.0.1", emu.port), timeout=2)
         try:
+            idle.sendall(b"~HS")
+            assert parse(_read_hs(idle)).formats_in_buffer == 2   # connected and served
             # --set-mode power_cycle on the control port, as `station printer-emulator` sends it
             status = remote_set_mode("127.0.0.1", emu.control_port, "power_cycle", boot=0.5)
             assert (status["mode"], status["formats_in_buffer"], status["lost"], status["power_cycles"]) \
@@ -138,6 +140,16 @@ def test_a_power_cycle_loses_the_buffer_unprinted_cuts_connections_and_comes_bac
         assert emu.mode == "ready" and emu.jobs == []   # what it held never printed
         printer.send(b"^XA^FDc^FS^XZ")
         assert [job.copies for job in emu.wait_for_jobs(1)] == [1] and emu.printed() == [b"^XA^FDc^FS^XZ"]
+
+
+def _read_hs(sock: socket.socket) -> bytes:
+    reply = b""
+    while reply.count(b"\x03") < 3:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        reply += chunk
+    return reply
 
 
 def test_a_format_held_while_paper_out_prints_when_the_paper_is_back_and_hs_counts_it_down(emulator):

@@ -508,7 +508,8 @@ class PrinterEmulator:
                 if self._mode in ("offline", "power_cycle") or self._stopping.is_set():
                     sock.close()
                     continue
-            self._spawn(self._serve, "connection", _TcpChannel(sock))
+                generation = self._generation
+            self._spawn(self._serve, "connection", _TcpChannel(sock), generation)
 
     def open_pty(self) -> str:
         """Serve a new pseudo-terminal; returns the path of its serial side (e.g. /dev/pts/3)."""
@@ -520,7 +521,7 @@ class PrinterEmulator:
         self._spawn(self._serve, "pty", _PtyChannel(master, self._stopping))
         return os.ttyname(slave)
 
-    def _serve(self, channel: _TcpChannel | _PtyChannel) -> None:
+    def _serve(self, channel: _TcpChannel | _PtyChannel, accepted: int | None = None) -> None:
         stream = ZplStream()
         with self._cond:
             self._connection_ids += 1
@@ -528,6 +529,8 @@ class PrinterEmulator:
             self._connections[number] = (channel, stream)
             stopping = self._stopping.is_set()   # set after stop() took its list of channels to cut
             generation = self._generation
+            # accepted before a power cycle that came before this thread ran: the printer never had it
+            stopping = stopping or (accepted is not None and accepted != generation)
         try:
             if not stopping:
                 self._serve_stream(channel, stream, number, generation)
