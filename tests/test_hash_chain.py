@@ -276,3 +276,18 @@ def test_raw_sql_shows_up_as_an_unchained_row(db):
                           "SELECT ts, lot_id, 'hold', 'available', 'hold', 'by hand' FROM movements"))
     report = chain.verify(db, ["lot_events"])[0]
     assert not report.ok and report.first.what == "unchained" and report.first.row_id == 1
+
+
+def test_the_expiry_jobs_bulk_insert_chains_in_id_order(db):
+    """The expiry job writes its lot events with one multi-row INSERT (no ORM objects): chained in the
+    order of its rows, which is the order their ids are drawn in."""
+    basic_site(db)
+    with db.write() as s:
+        for n in range(40):
+            received_lot(s, "MILK", 1 + n, supplier="ACME", supplier_lot=f"OLD-{n}", expiry=TODAY - dt.timedelta(days=1))
+        holds.hold(s, received_lot(s, "BOLT", 3), "before the job")
+    with db.write() as s:
+        assert len(expiry.expire_due(s, on=TODAY)) == 40
+    with db.write() as s:  # and the unit of work chains on after it
+        holds.hold(s, received_lot(s, "BOLT", 4), "after the job")
+    assert _ok(db)["lot_events"].count == 42
