@@ -291,3 +291,17 @@ def test_the_expiry_jobs_bulk_insert_chains_in_id_order(db):
     with db.write() as s:  # and the unit of work chains on after it
         holds.hold(s, received_lot(s, "BOLT", 4), "after the job")
     assert _ok(db)["lot_events"].count == 42
+
+
+def test_a_bulk_insert_after_pending_rows_chains_after_them(db):
+    """Rows added but not flushed yet are flushed by the bulk insert's autoflush: they are chained
+    first, and the bulk rows after them (not both onto the same head)."""
+    basic_site(db)
+    with db.write() as s:
+        lot = received_lot(s, "BOLT", 5)
+        s.flush()
+        s.add(LotEvent(lot_id=lot.id, action="note", from_status="available", to_status="available",
+                       reason="pending"))
+        s.execute(insert(LotEvent), [{"lot_id": lot.id, "action": "note", "from_status": "available",
+                                      "to_status": "available", "reason": f"bulk {n}"} for n in range(3)])
+    assert _ok(db)["lot_events"].count == 4

@@ -384,7 +384,12 @@ def _on_execute(execute_state) -> Any:
     orm = execute_state.is_orm_statement
     keys = {column.name: mapper.get_property_by_column(column).key if orm else column.name
             for column in model_table.columns}
-    connection = execute_state.session.connection()
+    session = execute_state.session
+    if orm and session.autoflush:
+        # The ORM would flush pending rows just before this statement — after the head is read here,
+        # chaining them onto the same head as these rows. So they go first.
+        session.flush()
+    connection = session.connection()
     heads = _Heads()
     head = heads.get(connection, chain)
     naive_wall = _naive_wall(connection)
