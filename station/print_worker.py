@@ -213,6 +213,7 @@ class Stats:
     status_s: float = 0.0  # asking printers their status
     send_s: float = 0.0    # sending to printers
     confirm_s: float = 0.0  # the confirm thread asking printers with watched jobs (beside the sending)
+    confirm_polls: int = 0  # ... how many times
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, **values: float) -> None:
@@ -697,15 +698,16 @@ class PrintWorker:
             with tracker.lock:
                 reading = tracker.device.status()
                 self._settle(tracker, tracker.apply(reading) + tracker.expire(self.max_age.total_seconds()))
-            self.stats.add(confirm_s=time.perf_counter() - started)
+            self.stats.add(confirm_s=time.perf_counter() - started, confirm_polls=1)
             self._show(tracker, reading)
         return self._flush_outcomes()
 
     def _show(self, tracker: _Tracker, reading) -> None:
-        """The printer's state on its row while jobs wait in it (a change at once, the counts every 2 s)."""
+        """The printer's state on its row while jobs wait in it: a change at once, else every 2 s (the counts,
+        and the state again, in case a sender wrote another one meanwhile)."""
         shown = (reading.state.value, reading.formats_in_buffer)
         now = time.monotonic()
-        if shown == tracker.shown or (shown[0] == (tracker.shown or ("",))[0] and now - tracker.shown_at < 2.0):
+        if shown[0] == (tracker.shown or ("",))[0] and now - tracker.shown_at < 2.0:
             return
         tracker.shown, tracker.shown_at = shown, now
         self._record(tracker.target.id, reading)

@@ -72,8 +72,9 @@ def test_a_job_taken_while_out_of_paper_waits_in_the_printer_then_prints_once(db
     with w:
         waiting = wait_until(lambda: (j := job(db, job_id)).status is SENT and j, what="sent")
         assert emulator.held == 1 and emulator.jobs == []
-        time.sleep(0.3)   # several polls of a printer that still holds it: it stays 'sent'
-        assert job(db, job_id).status is SENT and job(db, job_id).printed_at is None
+        polls = w.stats.confirm_polls
+        wait_until(lambda: w.stats.confirm_polls >= polls + 3, what="three more polls of the printer")
+        assert job(db, job_id).status is SENT and job(db, job_id).printed_at is None   # still in the printer
 
         # The pages say where it is.
         client = app.test_client()
@@ -105,9 +106,12 @@ def test_a_power_cycle_with_the_job_in_the_buffer_requeues_it_and_it_prints_once
     with w:
         wait_until(lambda: job(db, job_id).status is SENT, what="sent")
         assert emulator.held == 1
-        # Switched off and on (through the control port, as `station printer-emulator --set-mode` does).
-        remote_set_mode("127.0.0.1", emulator.control_port, "power_cycle")
+        # Switched off and on (through the control port, as `station printer-emulator --set-mode` does);
+        # it restarts until the worker has found it unreachable, then comes back ready.
+        remote_set_mode("127.0.0.1", emulator.control_port, "power_cycle", boot=30)
         assert emulator.lost == 1 and emulator.held == 0
+        wait_until(lambda: printer_state(db) == "offline", what="the worker to see it unreachable")
+        emulator.set_mode("ready")
         done = wait_until(lambda: (j := job(db, job_id)).status is PRINTED and j, timeout=20, what="printed")
     assert done.lost_count == 1 and "restarted" in done.last_error and "sent again" in done.last_error
     assert printed_count(emulator, done.payload) == 1 and len(emulator.jobs) == 1
@@ -128,7 +132,9 @@ def test_a_job_lost_twice_fails_in_words(db, emulator):
         # Sent again into the printer (out of paper: the worker trusts a 'ready' read a moment before).
         wait_until(lambda: w._remember(printer_id(db), _ready(emulator)) or (
             (j := job(db, job_id)).status is SENT and emulator.held == 1 and j), what="sent again")
-        emulator.set_mode("power_cycle", boot=0.3)
+        emulator.set_mode("power_cycle", boot=30)
+        wait_until(lambda: printer_state(db) == "offline", what="the worker to see it unreachable again")
+        emulator.set_mode("ready")
         failed = wait_until(lambda: (j := job(db, job_id)).status is FAILED and j, what="failed")
     assert failed.lost_count == 2 and failed.last_error.startswith("Lost twice")
     assert "Not sent a third time" in failed.last_error and "reprint" in failed.last_error
@@ -144,7 +150,9 @@ def test_a_restart_while_printing_is_not_taken_for_printed(db, emulator):
     with worker(db) as w:
         wait_until(lambda: all(j.status is SENT for j in jobs(db)), what="sent")
         assert emulator.held == 2
-        emulator.set_mode("power_cycle")
+        emulator.set_mode("power_cycle", boot=30)
+        wait_until(lambda: printer_state(db) == "offline", what="the worker to see it unreachable")
+        emulator.set_mode("ready")
         wait_until(lambda: all(printing.unconfirmed(j) for j in jobs(db)), what="not confirmed")
     for j in jobs(db):
         assert j.id in ids and j.status is SENT and j.printed_at is None and j.lost_count == 0
