@@ -305,3 +305,14 @@ def test_a_bulk_insert_after_pending_rows_chains_after_them(db):
         s.execute(insert(LotEvent), [{"lot_id": lot.id, "action": "note", "from_status": "available",
                                       "to_status": "available", "reason": f"bulk {n}"} for n in range(3)])
     assert _ok(db)["lot_events"].count == 4
+
+
+def test_times_with_an_offset_hash_as_they_are_stored(db):
+    """A scan sent with its own UTC offset (scanned_at 10:42+02:00): SQLite keeps the wall time it is
+    given, PostgreSQL the instant; either way the row verifies as read back."""
+    basic_site(db)
+    plus_two = dt.timezone(dt.timedelta(hours=2))
+    scans.ingest(db, "LOC:A-01", source="api", client_id="client-0001", now=clock.now().astimezone(plus_two))
+    scans.ingest(db, "LOC:A-02", source="api", client_id="client-0002",
+                 now=clock.now().astimezone(dt.timezone(dt.timedelta(hours=-7, minutes=-30))))
+    assert _ok(db, ["scans"])["scans"].count == 2
