@@ -36,7 +36,8 @@ watched, status checks):
 - a job not seen printed within `max_age` stays ``sent``, marked "Not confirmed".
 
 The confirm thread does the polling and writes the outcomes, so no send waits for a confirmation. The
-watch lives in the worker's memory: jobs still watched when it stops stay ``sent``. Printers that
+watch lives in the worker's memory: jobs still watched when it stops stay ``sent``, marked "Not
+confirmed: the print worker stopped…" (a worker killed outright leaves them ``sent`` without a note). Printers that
 cannot report (cups://, file://, serial://, tcp://…?confirm=0) leave jobs ``sent``, the best they know.
 
 Sent jobs are recorded in groups, one transaction per `record_max` jobs or `record_every` seconds
@@ -312,6 +313,7 @@ class PrintWorker:
         if not alive:
             try:
                 self._flush_outcomes()   # settled by a sender's last answers after the confirm thread ended
+                self._give_up_watching("the print worker stopped")
             except Exception:  # noqa: BLE001
                 log.warning("print worker %s: outcomes settled before the stop not written", self.worker_id)
         for wake in self._wakes:
@@ -711,6 +713,22 @@ class PrintWorker:
             return
         tracker.shown, tracker.shown_at = shown, now
         self._record(tracker.target.id, reading)
+
+    def _give_up_watching(self, why: str) -> int:
+        """Jobs still watched stay 'sent', marked "Not confirmed" with why (nobody watches them any more)."""
+        with self._outcomes_lock:
+            trackers = list(self._trackers.values())
+        left = []
+        for tracker in trackers:
+            with tracker.lock:
+                watched, tracker.jobs = tracker.jobs, []
+            text = (f"{UNCONFIRMED}: {why} while this label was still in printer {tracker.target.name}'s buffer; "
+                    "it prints when the printer can. Check it came out; reprint it if not.")
+            left += [(tracker, w, "unconfirmed", text) for w in watched if w.recorded]
+        if left:
+            self._write(self._write_outcomes, left)
+            self._count_outcomes([("unconfirmed", "")] * len(left))
+        return len(left)
 
     def _flush_outcomes(self) -> int:
         with self._outcomes_lock:

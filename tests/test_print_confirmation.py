@@ -141,6 +141,18 @@ def test_a_job_lost_twice_fails_in_words(db, emulator):
     assert emulator.jobs == [] and emulator.lost == 2
 
 
+def test_a_job_still_in_the_printer_when_the_worker_stops_stays_sent_and_says_so(db, emulator):
+    lot = tcp_site(db, emulator)
+    emulator.set_mode("paper_out")
+    (job_id,) = queue(db, lot)
+    with trusting_worker(db, emulator):
+        wait_until(lambda: job(db, job_id).status is SENT, what="sent")
+    left = job(db, job_id)
+    assert left.status is SENT and printing.unconfirmed(left)
+    assert left.last_error.startswith("Not confirmed: the print worker stopped while this label was still in "
+                                      "printer zebra's buffer")
+
+
 def test_a_restart_while_printing_is_not_taken_for_printed(db, emulator):
     """Jobs in the buffer of a printer that was printing, gone after it was unreachable: they may have
     printed or not. They stay 'sent', marked not confirmed in words, never 'printed'."""
