@@ -7,11 +7,22 @@ Python API (import from station.views.floor)
     WORKFLOWS: dict[str, frozenset[Role]]   which roles may use each workflow
     current_operator() -> FloorOperator | None   id, badge, name, role (Role); None when signed out or
                                              timed out (FLOOR_IDLE_MINUTES, default 30, idle time;
-                                             every request of a signed-in operator counts as activity)
+                                             every request of a signed-in operator counts as activity).
+                                             The session cookie holds only a random secret; its
+                                             floor_sessions row (one indexed SELECT per request) says
+                                             who, and ends on the server: sign_out(), the idle timeout,
+                                             the operator disabled, sign_out_everywhere(operator_id) /
+                                             end_operator_sessions(db, operator_id). A copy of the
+                                             cookie stops working with the row.
+    start_session(db, operator_id, station_id=None) -> secret   a floor_sessions row; the cookie
+                                             holds {"s": secret} under SESSION_KEY (tests use it)
     current_station() -> FloorStation | None    the station this device is bound to (long-lived
-                                             cookie "station", the same one the scan page uses): id,
-                                             name, location_id, location_code, printer_id,
-                                             printer_name, scanner_url
+                                             cookie "station", the same one the scan page uses, its
+                                             value the name signed with the app's key:
+                                             station_cookie_value(name) / station_cookie_name(); an
+                                             unsigned or forged value is no station): id, name,
+                                             location_id, location_code, printer_id, printer_name,
+                                             scanner_url
     actor(raw_scan=None) -> Actor             services.actor.Actor for the signed-in operator and
                                              station: pass it to every write service
     Every endpoint needs a signed-in operator (require_signed_in, a before_request set up by
@@ -84,9 +95,12 @@ Front-end contract (station/static/station.js; every page extending base.html)
   ok chirps, error / warn buzz, info is silent. Polled and "load" requests stay silent. A failed tap
   (5xx, no connection) buzzes with its red banner. window.stationSoundLog records every sound played
   ("ok:tap", "bad:scan", …) for tests; <body data-scan-sound> is the last one.
-* Wrong-PIN throttling (FLOOR_PIN_ATTEMPTS, default 3, then FLOOR_PIN_LOCK_SECONDS, default 60) is
-  counted on the operator's row (operators.pin_failures / pin_failed_at / pin_locked_until), so every
-  app process sees the same count; see take_guess().
+* Wrong-PIN throttling (FLOOR_PIN_ATTEMPTS, default 3, then FLOOR_PIN_LOCK_SECONDS, default 60,
+  doubled for each lock in a row up to FLOOR_PIN_LOCK_MAX_SECONDS, default a day) is counted on the
+  operator's row (operators.pin_failures / pin_failed_at / pin_locked_until / pin_lock_count), so every
+  app process sees the same count; see take_guess(). An admin clears a lock (unlock_pin; the Operators
+  page, `station operator unlock BADGE`). A badge nobody has goes to the same PIN step and is answered
+  like a wrong PIN (try_pin_unknown), so the PIN step does not tell which badges exist.
 * Signed in, the page reloads itself after FLOOR_IDLE_MINUTES without a key or a tap, so an
   unattended tablet shows the sign-in page.
 """
