@@ -496,15 +496,30 @@ def audit_group() -> None:
 @click.option("--chain", "chains", multiple=True,
               type=click.Choice(["movements", "lot_events", "recall_events", "scans"]),
               help="Walk only this chain (repeatable). Default: all four.")
-def audit_verify_command(chains: tuple[str, ...]) -> None:
+@click.option("--anchor", "anchors", multiple=True, metavar="CHAIN:ID:HASH",
+              help="A head recorded earlier (as printed: chain, last id, head); the row must still carry that "
+                   "hash (repeatable).")
+def audit_verify_command(chains: tuple[str, ...], anchors: tuple[str, ...]) -> None:
     """Walk the hash chains of the ledger (movements), lot events, recall events and the scan log in id
     order and name the first row that does not match. Exit code 0: every chain intact; 1: one is not.
 
     Record the heads it prints somewhere else (off this machine): someone who can rewrite every row
-    and the head leaves a chain that verifies, and only an outside copy of an earlier head shows it."""
+    and the head leaves a chain that verifies, and only an outside copy of an earlier head shows it —
+    give it back with --anchor CHAIN:ID:HASH."""
     from .services import chain
 
-    reports = chain.verify(get_db(), chains or None)
+    recorded: dict[str, dict[int, str]] = {}
+    for anchor in anchors:
+        name, _, rest = anchor.partition(":")
+        row_id, _, value = rest.partition(":")
+        if name not in chain.MODELS or not row_id.isdigit() or len(value) != 64:
+            raise click.BadParameter(f"{anchor!r}: give CHAIN:ID:HASH, e.g. movements:48211:<64 hex digits>",
+                                     param_hint="--anchor")
+        if int(row_id):  # the head of a chain that was still empty anchors nothing
+            recorded.setdefault(name, {})[int(row_id)] = value.lower()
+    if chains:
+        chains += tuple(name for name in recorded if name not in chains)
+    reports = chain.verify(get_db(), chains or None, anchors=recorded)
     width = max(len(r.chain) for r in reports)
     for r in reports:
         state = "ok" if r.ok else "BROKEN"

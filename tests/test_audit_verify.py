@@ -157,10 +157,14 @@ def test_a_forged_row_at_the_end_is_a_head_mismatch(books):
     assert bad.what == "head" and "ends at row 6" in bad.detail
 
 
-def test_a_rewrite_of_every_later_row_and_the_head_is_only_caught_by_an_outside_copy_of_the_head(books):
+def test_a_rewrite_of_every_later_row_and_the_head_is_only_caught_by_an_outside_copy_of_the_head(books, tmp_path):
     """The limit of a chain without an anchor: the edit below is rehashed onward and the head rewritten,
-    and verify passes — but the head it prints is not the head recorded before."""
-    before = {r.chain: r.head_hash for r in chain.verify(books)}["movements"]
+    and verify passes — but the head it prints is not the head recorded before, and given that head
+    (--anchor CHAIN:ID:HASH, as a site would have kept it) it names the rewritten row."""
+    earlier = {r.chain: r for r in chain.verify(books)}["movements"]
+    before = earlier.head_hash
+    anchor = f"movements:{earlier.last_id}:{before}"
+    assert run_verify(books, tmp_path, "--anchor", anchor).returncode == 0
     with books.read() as s:
         rows = s.execute(chain.raw_select(Movement.__table__, books.engine.dialect.name)
                          .order_by(Movement.id)).mappings().all()
@@ -176,3 +180,6 @@ def test_a_rewrite_of_every_later_row_and_the_head_is_only_caught_by_an_outside_
     tamper(books, *statements, f"UPDATE chain_heads SET last_hash = '{previous}' WHERE chain = 'movements'")
     after = {r.chain: r for r in chain.verify(books)}["movements"]
     assert after.ok and after.head_hash != before
+    done = run_verify(books, tmp_path, "--chain", "scans", "--anchor", anchor)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"first bad row: movements id {earlier.last_id}: recorded head not matched" in done.stdout

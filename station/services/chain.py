@@ -474,6 +474,7 @@ WHAT = {
     "inserted": "row inserted",
     "order": "rows reordered",
     "head": "head mismatch",
+    "anchor": "recorded head not matched",
 }
 
 
@@ -505,8 +506,12 @@ def rows_in_order(connection: Connection, table: Table, page: int = 2000) -> Ite
         after = batch[-1]["id"]
 
 
-def verify_chain(connection: Connection, chain: str, page: int = 2000) -> Report:
-    """Walk one chain in id order; the report names the first row that does not match."""
+def verify_chain(connection: Connection, chain: str, page: int = 2000,
+                 anchors: Mapping[int, str] | None = None) -> Report:
+    """Walk one chain in id order; the report names the first row that does not match. `anchors`: heads
+    recorded earlier ({row id: its chain_hash then}), each of which the row must still carry — what a
+    rewrite of that row and every row after it, and of the head, cannot hide."""
+    anchors = dict(anchors or {})
     table = MODELS[chain].__table__
     naive_wall = _naive_wall(connection)
     report = Report(chain)
@@ -559,9 +564,15 @@ def verify_chain(connection: Connection, chain: str, page: int = 2000) -> Report
                     after = f"row {previous_id}" if previous_id is not None else "the start of the chain"
                     note(row["id"], "link", f"it was not chained to {after}: a row before it was deleted, "
                          "or it was inserted or moved")
+        expected = anchors.pop(row["id"], None)
+        if expected is not None and expected != stored:
+            note(row["id"], "anchor", f"its chain hash is {stored}, not the {expected} recorded for it: the "
+                 "chain was rewritten from this row or before it")
         before_previous, before_previous_id = previous, previous_id
         previous, previous_id = stored, row["id"]
     report.head_hash = previous
+    for row_id in sorted(anchors):
+        note(row_id, "anchor", f"a head was recorded at row {row_id}, which is no longer there")
     recorded = report.recorded
     if recorded is None:
         if report.count:
@@ -574,8 +585,10 @@ def verify_chain(connection: Connection, chain: str, page: int = 2000) -> Report
     return report
 
 
-def verify(db, chains: Iterable[str] | None = None) -> list[Report]:
-    """Walk every chain (or those named) in one consistent snapshot of the database."""
+def verify(db, chains: Iterable[str] | None = None,
+           anchors: Mapping[str, Mapping[int, str]] | None = None) -> list[Report]:
+    """Walk every chain (or those named) in one consistent snapshot of the database. `anchors`: heads
+    recorded earlier, {chain: {row id: chain_hash}}."""
     chains = list(chains or CHAINS)
     unknown = [c for c in chains if c not in MODELS]
     if unknown:
@@ -584,4 +597,4 @@ def verify(db, chains: Iterable[str] | None = None) -> list[Report]:
     options = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
     with engine.connect().execution_options(**options) as connection:
         with connection.begin():
-            return [verify_chain(connection, chain) for chain in chains]
+            return [verify_chain(connection, chain, anchors=(anchors or {}).get(chain)) for chain in chains]
