@@ -316,3 +316,40 @@ def test_times_with_an_offset_hash_as_they_are_stored(db):
     scans.ingest(db, "LOC:A-02", source="api", client_id="client-0002",
                  now=clock.now().astimezone(dt.timezone(dt.timedelta(hours=-7, minutes=-30))))
     assert _ok(db, ["scans"])["scans"].count == 2
+
+
+WRITER = """
+import pathlib, sys, time
+sys.path[:0] = [sys.argv[4]]
+from factories import received_lot
+from station.db import Database
+from station.services import holds, scans
+db, n, go = Database(sys.argv[1]), int(sys.argv[2]), pathlib.Path(sys.argv[3])
+while not go.exists():
+    time.sleep(0.005)
+for k in range(12):
+    with db.write() as s:
+        lot = received_lot(s, "BOLT", 1 + k, supplier="ACME", supplier_lot=f"P{n}-{k}")
+        if k % 4 == 0:
+            holds.hold(s, lot, f"process {n}")
+    scans.ingest(db, "LOC:A-01", source=f"sim://p{n}", client_id=f"p{n:02d}-scan-{k:03d}")
+db.dispose()
+"""
+
+
+def test_concurrent_processes_on_postgresql_leave_one_intact_chain(db, tmp_path):
+    """The same from four processes (each its own interpreter and connections), released at once."""
+    import subprocess
+    import sys
+
+    _pg(db)
+    basic_site(db)
+    go = tmp_path / "go"
+    tests = str(ROOT / "tests")
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, db.url, str(n), str(go), tests],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for n in range(4)]
+    go.touch()
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], outputs
+    reports = _ok(db)
+    assert reports["movements"].count == 48 and reports["scans"].count == 48 and reports["lot_events"].count == 12
