@@ -19,8 +19,9 @@ What is hashed
 Where it is written
     Centrally, by SQLAlchemy events, so no insert site has to remember: ``before_insert`` on the four
     mapped classes (every ORM unit-of-work flush, in the flush's insert order) and ``do_orm_execute``
-    for ``session.execute(insert(Model), [rows...])`` (the expiry job's bulk insert). A Core statement
-    run on a bare Connection, or raw SQL, is not covered: such a row has no hash and verify names it.
+    for ``session.execute(insert(Model or its table), [rows...])`` (the expiry job's bulk insert; an
+    insert with ``.values()`` or from a SELECT is refused with ChainError). A statement run on a bare
+    Connection, or raw SQL, is not covered: such a row has no hash and verify names it.
 
 Locking
     ``chain_heads`` holds each chain's last (id, hash). Before the first row of a chain in a flush, the
@@ -30,13 +31,16 @@ Locking
     locked at once, in ``CHAINS`` order. SQLite serialises writers already (``BEGIN IMMEDIATE``). The
     head is written once per flush, after its inserts. On PostgreSQL this makes the writers of one
     chain take turns from their first chained row to their commit (Station writes the ledger row at the
-    end of a step, so that is short); a transaction that writes two chains in the opposite order of
-    another one across two flushes can deadlock, which PostgreSQL breaks by failing one of them.
+    end of a step, so that is short; the pick page logs its scan first, so a pick scan holds the scan
+    log's head for its whole step). A transaction that writes two chains in the opposite order of
+    another one across two flushes, or that takes a row lock after its first chained row which another
+    transaction holds while it waits for that head, can deadlock; PostgreSQL breaks it by failing one.
 
 What it cannot do
     Without an outside anchor a hash chain cannot stop someone who rewrites every row after the one
     they changed, and the head: record the heads ``station audit verify`` prints somewhere else (a
-    ticket, a log shipped off the machine, a signed e-mail) and compare.
+    ticket, a log shipped off the machine, a signed e-mail) and give them back to it
+    (``--anchor CHAIN:ID:HASH``): the row must still carry that hash.
 """
 from __future__ import annotations
 
