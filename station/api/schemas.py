@@ -17,7 +17,6 @@ from ..models import Location as LocationRow
 from .. import clock
 from ..services import dates
 from ..services.catalog import CODE
-from ..services.errors import Invalid
 from ..services.lots import LotDetails, StockLine
 from ..services.suggest import Suggestion
 
@@ -53,10 +52,9 @@ Qty = Annotated[int, Field(gt=0, le=MAX_QTY, description="A whole number in the 
 
 def _date_check(check):
     def validate(day: dt.date) -> dt.date:
-        try:
-            check(day, clock.today())
-        except Invalid as exc:  # the same sentence the service would say, as a 422 naming the field
-            raise PydanticCustomError("invalid_date", exc.message.replace("{", "{{").replace("}", "}}")) from None
+        # Invalid is no ValueError: it leaves pydantic as it is, so the API answers exactly what the
+        # service would (422, code invalid_date, the field, the sentence) before anything is looked up.
+        check(day, clock.today())
         return day
     return AfterValidator(validate)
 
