@@ -45,10 +45,12 @@ def site(pg_url, tmp_path):
     with db.write() as s:
         lots = [received_lot(s, "BOLT", 5).lot_number for _ in range(LOTS)]
         printer(s, name="dock-zebra", url=f"tcp://127.0.0.1:{emulator.port}")
-        s.add(StationDevice(name="Dock PC"))
+        s.add(StationDevice(name="Dock PC", scanner_url="agent://"))  # its scanners are read by an agent
         s.add(Operator(badge="MP-1", name="Pat Picker", role=Role.PICKER))  # the station page's operator
+        s.flush()
         token = create_token(s, "multi-process test", Role.SUPERVISOR)
-    yield db, emulator, lots, token
+        agent_token = create_token(s, "Dock PC agent", "agent", station="Dock PC")
+    yield db, emulator, lots, token, agent_token
     emulator.stop()
     db.dispose()
 
@@ -96,7 +98,7 @@ def _up(port: int) -> bool:
 
 
 def test_jobs_from_two_app_processes_are_sent_once_by_two_workers(site, processes):
-    db, emulator, lots, token = site
+    db, emulator, lots, token, _ = site
     port = free_port()
     processes("run", "--workers", "2", "--threads", "2", "--port", str(port), "--no-scanners",
               "--no-print-worker")
@@ -128,13 +130,13 @@ def test_jobs_from_two_app_processes_are_sent_once_by_two_workers(site, processe
 
 
 def test_a_scan_through_the_agent_reaches_the_station_page(site, processes, tmp_path):
-    db, _, lots, token = site
+    db, _, lots, _, agent_token = site
     port = free_port()
     processes("run", "--workers", "2", "--threads", "2", "--port", str(port), "--no-scanners",
               "--no-print-worker")
     wait_for(lambda: _up(port), timeout=30, what="station run")
     name = f"agent-{uuid.uuid4().hex[:8]}"
-    with Agent(server=f"http://127.0.0.1:{port}", token=token, station="Dock PC",
+    with Agent(server=f"http://127.0.0.1:{port}", token=agent_token, station="Dock PC",
                scanner_urls=[f"sim://{name}"], spool=tmp_path / "spool", timeout=5, retry_max=0.5) as agent:
         sim.inject(name, f"LOT:{lots[0]}")
         wait_for(lambda: agent.status()["pending"] == 0 and agent.status()["sent"] == 1, timeout=30,
