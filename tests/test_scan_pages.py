@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from station.models import Scan, StationDevice
+from station.views import floor
 
 HX = {"HX-Request": "true"}
 
@@ -50,7 +51,9 @@ def test_the_scan_page_asks_which_station_first_then_remembers_it(client, statio
     chosen = client.get("/scan?station=Dock+tablet")
     assert chosen.status_code == 200
     assert 'data-scan-url="/scan"' in chosen.text and 'data-scan-station="Dock tablet"' in chosen.text
-    assert "station=Dock tablet" in chosen.headers["Set-Cookie"].replace('"', "")
+    with client.application.test_request_context():  # remembered in the signed station cookie
+        signed = floor.station_cookie_value("Dock tablet")
+    assert f"station={signed};" in chosen.headers["Set-Cookie"]
     again = client.get("/scan")
     assert 'data-scan-station="Dock tablet"' in again.text
     assert "which station" in client.get("/scan?choose=1").text
