@@ -127,7 +127,7 @@ def scan():
     on_signin = urlsplit(floor.here()).path in (url_for(".page"), url_for(".pin"))
     if badge and floor.load_operator(badge=badge, include_inactive=True) is None:
         if on_signin and ":" not in badge and not badge.isdigit():
-            return _fetch_answer(begin(badge, _page_next()))  # "Badge … belongs to nobody here"
+            return _fetch_answer(begin(badge, _page_next()))  # the PIN step, as for any badge that needs one
         if on_signin:
             return floor.banner_response("error", "That is not a badge — scan the barcode on your badge.", 400)
         return floor.banner_response("error", "This screen takes badges only — open a job first.", 400,
