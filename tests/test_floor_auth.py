@@ -206,7 +206,7 @@ ALLOWED = {
     Role.RECEIVER: {"receiving", "putaway", "lookup"},
     Role.PICKER: {"putaway", "picking", "lookup"},
     Role.LINE_OPERATOR: {"line", "lookup"},
-    Role.SUPERVISOR: set(floor.WORKFLOWS) - {"printers"},  # printer settings are for admins only
+    Role.SUPERVISOR: set(floor.WORKFLOWS) - {"printers", "operators"},  # printer settings, PIN locks: admins only
     Role.ADMIN: set(floor.WORKFLOWS),
 }
 
