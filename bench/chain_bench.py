@@ -29,21 +29,20 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, event, text  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 
 from station import clock  # noqa: E402
 from station.db import Database  # noqa: E402
 from station.models import LocationKind  # noqa: E402
 from station.schema import upgrade  # noqa: E402
 from station.services import catalog, chain, receiving  # noqa: E402
+from pgkit import throwaway_database  # noqa: E402
 
-PG_ADMIN = os.environ.get("STATION_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 DAY = dt.date(2026, 6, 15)
 
 
@@ -170,24 +169,6 @@ def show(r: dict) -> None:
           f"medians, {'OK' if cpu['chain'] <= cpu['none'] * 1.10 else 'MISSED'} by the CPU medians")
 
 
-def pg_database():
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    name = f"station_chain_bench_{uuid.uuid4().hex[:8]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
-        print(f"PostgreSQL skipped: {exc.__class__.__name__}")
-        admin.dispose()
-        return None
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, drop
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -198,7 +179,7 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(prefix="chain-bench-") as tmp:
         results = [run(f"sqlite:///{tmp}/bench.db", "SQLite", args.blocks, args.per_block)]
-        pg = None if args.no_pg else pg_database()
+        pg = None if args.no_pg else throwaway_database("station_chain_bench")
         if pg is not None:
             url, drop = pg
             try:

@@ -33,23 +33,22 @@ import tempfile
 import threading
 import time
 import urllib.request
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 from station.db import Database  # noqa: E402
 from station.models import LocationKind, Printer, PrintJob, PrintJobStatus  # noqa: E402
 from station.print_worker import PrintWorker  # noqa: E402
 from station.schema import upgrade  # noqa: E402
 from station.services import catalog, printing, receiving  # noqa: E402
+from pgkit import throwaway_database  # noqa: E402
 
 # The emulator listens on loopback, which a network printer may only be on when named (station/netpolicy.py).
 EMULATOR_NETWORK = "127.0.0.1/32"
-PG_ADMIN = os.environ.get("STATION_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 LOTS = 50
 
 EMULATOR = """
@@ -245,24 +244,6 @@ def report(r: dict) -> None:
           f" -> {'OK' if ok else 'MISMATCH'}")
 
 
-def pg_database() -> tuple[str, callable] | None:
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    name = f"station_print_bench_{uuid.uuid4().hex[:8]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
-        print(f"PostgreSQL skipped: {exc.__class__.__name__}")
-        admin.dispose()
-        return None
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, drop
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -274,7 +255,7 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(prefix="print-bench-") as tmp:
         results = [run(f"sqlite:///{tmp}/bench.db", "SQLite", args.labels, args.printer_delay, Path(tmp) / "s1")]
-        pg = None if args.no_pg else pg_database()
+        pg = None if args.no_pg else throwaway_database("station_print_bench")
         if pg is not None:
             url, drop = pg
             try:

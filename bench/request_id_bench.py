@@ -22,13 +22,12 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, event, text  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 
 from station import create_app  # noqa: E402
 from station.db import Database  # noqa: E402
@@ -36,8 +35,8 @@ from station.models import LocationKind, Role  # noqa: E402
 from station.schema import upgrade  # noqa: E402
 from station.services import catalog  # noqa: E402
 from station.services.tokens import create_token  # noqa: E402
+from pgkit import throwaway_database  # noqa: E402
 
-PG_ADMIN = os.environ.get("STATION_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 MODES = ("plain", "request_id", "retry")
 
 
@@ -102,24 +101,6 @@ def show(r: dict) -> None:
               + ("" if mode == "plain" else f"   ({100 * (med[mode] / med['plain'] - 1):+.1f} % median)"))
 
 
-def pg_database():
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    name = f"station_reqid_bench_{uuid.uuid4().hex[:8]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
-        print(f"PostgreSQL skipped: {exc.__class__.__name__}")
-        admin.dispose()
-        return None
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, drop
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -130,7 +111,7 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(prefix="reqid-bench-") as tmp:
         results = [run(f"sqlite:///{tmp}/bench.db", "SQLite", args.blocks, args.per_block, f"{tmp}/instance")]
-        pg = None if args.no_pg else pg_database()
+        pg = None if args.no_pg else throwaway_database("station_reqid_bench")
         if pg is not None:
             url, drop = pg
             try:
