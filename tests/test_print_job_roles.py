@@ -46,7 +46,7 @@ def jobs(db) -> int:
 
 
 def test_the_printing_roles_are_those_of_receiving_the_line_and_supervisors():
-    assert frozenset().union(*(WORKFLOWS[w] for w in PRINTING)) == frozenset(PRINTERS)
+    assert WORKFLOWS[PRINTING] == frozenset(PRINTERS)
 
 
 def test_a_picker_may_read_a_job_but_not_cancel_or_reprint_it(client, db, headers):
@@ -85,3 +85,32 @@ def test_the_openapi_document_lists_403_for_cancel_and_reprint_only(client):
         words = paths[path]["post"]["responses"]["403"]["description"]
         assert words.endswith("admin, line_operator, receiver, supervisor."), words
     assert "403" not in paths["/api/v1/print-jobs/{job_id}"]["get"]["responses"]
+
+
+def test_the_printers_page_holds_cancel_and_reprint_to_the_same_roles(client, db, signed_in):
+    """The printers page's buttons act on any job by its id too: a picker signed in gets 403 in words
+    and the job is as it was; a receiver cancels and reprints."""
+    queued, sent = make_job(db), make_job(db, PrintJobStatus.SENT)
+    signed_in(client, Role.PICKER)
+    for path in (f"/printers/jobs/{queued}/cancel", f"/printers/jobs/{sent}/reprint"):
+        answer = client.post(path, headers={"HX-Request": "true"})
+        assert answer.status_code == 403 and "Cancelling and reprinting labels is for" in answer.text, answer.text
+    with db.read() as s:
+        assert s.get(PrintJob, queued).status == PrintJobStatus.QUEUED
+    assert jobs(db) == 2
+    signed_in(client, Role.RECEIVER)
+    assert client.post(f"/printers/jobs/{queued}/cancel", headers={"HX-Request": "true"}).status_code == 200
+    assert client.post(f"/printers/jobs/{sent}/reprint", headers={"HX-Request": "true"}).status_code == 200
+    with db.read() as s:
+        assert s.get(PrintJob, queued).status == PrintJobStatus.CANCELLED
+    assert jobs(db) == 3
+
+
+def test_the_printers_page_shows_a_picker_no_cancel_or_reprint_buttons(client, db, signed_in):
+    make_job(db, PrintJobStatus.FAILED)
+    signed_in(client, Role.PICKER)
+    board = client.get("/printers").text
+    assert 'data-status="failed"' in board and "/cancel" not in board and "/reprint" not in board
+    signed_in(client, Role.LINE_OPERATOR)
+    board = client.get("/printers").text
+    assert "/cancel" in board and "/reprint" in board

@@ -39,10 +39,10 @@ def db(app):
 
 @pytest.fixture
 def client(app, signed_in):
-    """A device with a picker signed in: printing, reprinting and cancelling need someone signed in (any
-    floor role); the printers page itself is open."""
+    """A device with a receiver signed in: printing needs someone signed in (any floor role); reprinting
+    and cancelling a job, a role whose work prints labels (tests/test_print_job_roles.py)."""
     device = app.test_client()
-    signed_in(device, "picker")
+    signed_in(device, "receiver")
     return device
 
 
@@ -226,7 +226,7 @@ def test_printers_page_in_chromium_live_with_a_worker_and_gloves(sqlite_app, liv
     worker = PrintWorker(db, threads=2, poll_s=0.05, backoff_first=0.5, backoff_max=2, status_every=0.5,
                          spool_root=tmp_path / "spool")
     page = browser_page
-    signed_in_page(page, live_server.url, sqlite_app, "picker")  # printing needs someone signed in
+    signed_in_page(page, live_server.url, sqlite_app, "receiver")  # reprint and cancel need a printing role
     try:
         worker.start()
         page.goto(f"{live_server.url}/printers")

@@ -30,7 +30,7 @@ from .schemas import PrinterList, PrinterOut, PrintJobOut, PrintRequestIn
 
 
 # The workflows whose roles print labels (floor.WORKFLOWS): they may cancel and reprint any job by id.
-PRINTING = ("receiving", "line", "supervisor")
+PRINTING = "printing"  # views.floor.WORKFLOWS: receivers, line operators, supervisors, admins
 
 
 def _job_out(session, job: PrintJob) -> PrintJobOut:

@@ -139,10 +139,13 @@ WORKFLOWS: dict[str, frozenset[Role]] = {
     "printers": frozenset({R.ADMIN}),                  # add printers, change their address and settings
     "operators": frozenset({R.ADMIN}),                 # PIN locks, ending an operator's sessions
 }
+# Cancelling and reprinting any print job (pages and API): the roles whose work prints labels.
+WORKFLOWS["printing"] = WORKFLOWS["receiving"] | WORKFLOWS["line"] | WORKFLOWS["supervisor"]
 
 TITLES = {"receiving": "Receiving", "putaway": "Put-away", "picking": "Picking", "line": "The line",
           "lookup": "Lot lookup", "supervisor": "The supervisor screen", "setup": "Station set-up",
-          "printers": "Printer settings", "operators": "Operators (PIN locks, sessions)"}
+          "printers": "Printer settings", "operators": "Operators (PIN locks, sessions)",
+          "printing": "Cancelling and reprinting labels"}
 ROLE_NAMES = {R.RECEIVER: "receiver", R.PICKER: "picker", R.LINE_OPERATOR: "line operator",
               R.SUPERVISOR: "supervisor", R.ADMIN: "admin"}
 ROLE_PLURALS = {R.RECEIVER: "receivers", R.PICKER: "pickers", R.LINE_OPERATOR: "line operators",

@@ -125,11 +125,12 @@ def job_view(job: PrintJob, lot_number: str | None, now: dt.datetime, printer: P
     # A sent job on a printer that confirms may still print (or come back to the queue): keep following it.
     final = job.status in printing.DONE or (job.status is PrintJobStatus.SENT and (
         not printing.confirms(printer.url if printer is not None else None) or printing.unconfirmed(job)))
+    may_print = floor.can("printing")  # the buttons only for those whose POST would be allowed
     return {"job": job, "id": job.id, "status": job.status.value, "tone": tone, "words": words, "note": note,
             "what": describe(job, lot_number), "lot_number": lot_number, "wait": wait,
             "next_at": printing._utc(job.next_attempt_at) if wait is not None else None,
-            "can_cancel": job.status in (PrintJobStatus.QUEUED, PrintJobStatus.FAILED),
-            "can_reprint": job.status in printing.FINISHED,
+            "can_cancel": may_print and job.status in (PrintJobStatus.QUEUED, PrintJobStatus.FAILED),
+            "can_reprint": may_print and job.status in printing.FINISHED,
             "final": final}
 
 
@@ -240,7 +241,7 @@ def test(printer_id: int):
 
 
 @bp.post("/jobs/<int:job_id>/cancel")
-@floor.requires("lookup")
+@floor.requires("printing")
 def cancel(job_id: int):
     try:
         with get_db().write() as session:
@@ -252,7 +253,7 @@ def cancel(job_id: int):
 
 
 @bp.post("/jobs/<int:job_id>/reprint")
-@floor.requires("lookup")
+@floor.requires("printing")
 def reprint(job_id: int):
     try:
         with get_db().write() as session:
