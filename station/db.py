@@ -5,6 +5,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from sqlalchemy import create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -83,7 +84,13 @@ class Database:
     def reader(self) -> Iterator[RawReader]:
         """A pooled DBAPI connection for the hot read-only look-ups (see station.rawsql); no transaction
         is begun on SQLite (each statement reads a consistent snapshot of its own)."""
-        connection = self.engine.raw_connection()
+        dbapi = self.engine.dialect.loaded_dbapi
+        try:
+            connection = self.engine.raw_connection()
+        except dbapi.Error as exc:
+            # The pool hands over the driver's own error when it cannot connect; wrap it as the engine
+            # would, so a database that is down is a 503 (station.unavailable), not a 500.
+            raise DBAPIError.instance(None, None, exc, dbapi.Error, connection_invalidated=True) from exc
         try:
             yield RawReader(connection.dbapi_connection, self.engine.dialect)
         finally:

@@ -42,12 +42,15 @@ def outage_site(pg_url, tmp_path):
     with db.write() as s:
         lots = [received_lot(s, "BOLT", 5).lot_number for _ in range(6)]
         printer(s, name="dock-zebra", url=f"tcp://127.0.0.1:{emulator.port}")
-        s.add(StationDevice(name="Dock PC"))
+        s.add(StationDevice(name="Dock PC", scanner_url="agent://"))  # its scanners are read by an agent
         s.add(Operator(badge="OUT-1", name="Pat Picker", role=Role.PICKER))  # pages need a signed-in operator
+        s.flush()
         token = create_token(s, "outage test", Role.ADMIN)
+        agent_token = create_token(s, "Dock PC agent", "agent", station="Dock PC")
     url = make_url(pg_url)
     proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432)).start()
-    yield db, emulator, proxy, url.set(host="127.0.0.1", port=proxy.port).render_as_string(False), lots, token
+    yield (db, emulator, proxy, url.set(host="127.0.0.1", port=proxy.port).render_as_string(False), lots, token,
+           agent_token)
     proxy.stop()
     emulator.stop()
     db.dispose()
@@ -98,7 +101,7 @@ def _status(port: int, token: str, path: str) -> int:
 
 
 def test_the_app_rides_out_a_database_outage(outage_site, tmp_path):
-    db, emulator, proxy, app_url, lots, token = outage_site
+    db, emulator, proxy, app_url, lots, token, agent_token = outage_site
     port = free_port()
     env = {**os.environ, "STATION_DATABASE_URL": app_url, "STATION_INSTANCE": str(tmp_path / "instance"),
            "STATION_DEVICE_NETWORKS": "127.0.0.1/32"}  # the printer emulator is on loopback
@@ -127,7 +130,7 @@ def test_the_app_rides_out_a_database_outage(outage_site, tmp_path):
 
         # Scans made during the outage wait in the scanner agent's journal.
         name = f"outage-{uuid.uuid4().hex[:8]}"
-        with Agent(server=f"http://127.0.0.1:{port}", token=token, station="Dock PC",
+        with Agent(server=f"http://127.0.0.1:{port}", token=agent_token, station="Dock PC",
                    scanner_urls=[f"sim://{name}"], spool=tmp_path / "spool", timeout=5, retry_max=0.5) as agent:
             for lot in lots:
                 sim.inject(name, f"LOT:{lot}")
@@ -155,7 +158,7 @@ def test_the_app_rides_out_a_database_outage(outage_site, tmp_path):
 
 
 def test_print_jobs_queued_before_an_outage_are_sent_once_after_it(outage_site, tmp_path):
-    db, emulator, proxy, app_url, lots, token = outage_site
+    db, emulator, proxy, app_url, lots, token, _ = outage_site
     env = {**os.environ, "STATION_DATABASE_URL": app_url, "STATION_INSTANCE": str(tmp_path / "instance"),
            "STATION_DEVICE_NETWORKS": "127.0.0.1/32"}  # the printer emulator is on loopback
     emulator.set_mode("offline")  # the printer is unreachable too, so the jobs are still queued at the cut
