@@ -4,8 +4,8 @@ The pick page: a page polls /pick/<order>/work?since=<version>; another picker's
 client: another browser), a hold on the suggested lot or stock taken from it answers with the new
 list, and nothing changed answers 204. Print-job state: a label job queued through the lot card's
 print button, or by receiving's confirmation, is sent by a separate `station worker` process; the job's
-state line, the job page and the printers board read it from the database and say "sent" (and the state
-line stops polling). On PostgreSQL a job queued by another process wakes a worker through NOTIFY.
+state line, the job page and the printers board read it from the database and say "printed" (a sim://
+printer's job is printed once spooled; the state line stops polling). On PostgreSQL a job queued by another process wakes a worker through NOTIFY.
 Both run on SQLite and PostgreSQL."""
 from __future__ import annotations
 
@@ -179,7 +179,7 @@ def job_row(db, job_id: int) -> PrintJob:
         return row
 
 
-def test_a_job_sent_by_a_station_worker_process_shows_as_sent_on_every_page(app, client, db_url, tmp_path,
+def test_a_job_sent_by_a_station_worker_process_shows_as_printed_on_every_page(app, client, db_url, tmp_path,
                                                                           signed_in):
     db = app.extensions["station.db"]
     lot = make_site(db)
@@ -201,19 +201,19 @@ def test_a_job_sent_by_a_station_worker_process_shows_as_sent_on_every_page(app,
 
     process = started_worker_process(db_url, tmp_path)
     try:
-        wait_until(lambda: job_row(db, job_id).status is PrintJobStatus.SENT, timeout=30,
-                   what="the worker process to send the job")
+        wait_until(lambda: job_row(db, job_id).status is PrintJobStatus.PRINTED, timeout=30,
+                   what="the worker process to print the job")
     finally:
         out = stop_process(process)
     assert process.returncode == 0, out
 
     state = client.get(status_url).get_data(as_text=True)
-    assert 'data-status="sent"' in state
+    assert 'data-status="printed"' in state
     assert "hx-get" not in state.split(">", 1)[0]  # finished: the state line stops polling
     page = client.get(f"/printers/jobs/{job_id}").get_data(as_text=True)
-    assert 'data-status="sent"' in page
+    assert 'data-status="printed"' in page
     board = client.get("/printers").get_data(as_text=True)
-    assert re.search(rf'id="job-{job_id}"[^>]*data-status="sent"', board), board[:3000]
+    assert re.search(rf'id="job-{job_id}"[^>]*data-status="printed"', board), board[:3000]
 
 
 # --- PostgreSQL: a job queued by another process wakes the print worker at once ---------------------
@@ -249,7 +249,7 @@ def test_a_job_queued_by_another_process_wakes_the_worker_through_notify(db, db_
                              timeout=60, check=True).stdout
         job_id = int(out.strip())
         # Far sooner than the two-minute poll: only the notification can have woken it.
-        wait_until(lambda: job_row(db, job_id).status is PrintJobStatus.SENT, timeout=30,
+        wait_until(lambda: job_row(db, job_id).status is PrintJobStatus.PRINTED, timeout=30,
                    what="the notified worker to send the job")
 
 
@@ -293,7 +293,7 @@ def test_the_pick_page_in_a_browser_follows_another_picker_without_a_reload(live
         context.close()
 
 
-def test_the_receiving_confirmations_label_job_is_sent_by_a_worker_process_and_shows_as_sent(app, client, db_url,
+def test_the_receiving_confirmations_label_job_is_sent_by_a_worker_process_and_shows_as_printed(app, client, db_url,
                                                                                             tmp_path):
     """Receiving's confirmation shows the label job it queued (live); the worker is another process."""
     from factories import basic_site, printer
@@ -317,9 +317,9 @@ def test_the_receiving_confirmations_label_job_is_sent_by_a_worker_process_and_s
 
     process = started_worker_process(db_url, tmp_path)
     try:
-        wait_until(lambda: job_row(db, job_id).status is PrintJobStatus.SENT, timeout=30,
+        wait_until(lambda: job_row(db, job_id).status is PrintJobStatus.PRINTED, timeout=30,
                    what="the worker process to send the receipt's labels")
     finally:
         out = stop_process(process)
     assert process.returncode == 0, out
-    assert 'data-status="sent"' in client.get(status_url).get_data(as_text=True)
+    assert 'data-status="printed"' in client.get(status_url).get_data(as_text=True)
