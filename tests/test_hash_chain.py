@@ -14,6 +14,7 @@ from alembic.config import Config
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
+from conftest import _empty_postgres
 from factories import TODAY, basic_site, received_lot
 from station import clock
 from station.config import ROOT
@@ -177,15 +178,20 @@ def test_every_hashed_column_has_a_default_the_chain_can_compute():
                 assert column.default.is_scalar or column.default.is_callable, column
 
 
-def _pg(db):
-    if db.is_sqlite:
-        pytest.skip("PostgreSQL: SQLite serialises writers itself")
+@pytest.fixture
+def pg_db(pg_url):
+    """An empty PostgreSQL database: the concurrency tests are for PostgreSQL alone (SQLite's
+    BEGIN IMMEDIATE already puts writers in line)."""
+    database = Database(pg_url)
+    _empty_postgres(database)
+    yield database
+    database.dispose()
 
 
-def test_concurrent_writers_on_postgresql_leave_one_intact_chain(db):
+def test_concurrent_writers_on_postgresql_leave_one_intact_chain(pg_db):
     """Eight threads, each with its own connection, write receipts (movements), holds (lot events) and
     scans at once, many transactions each; the chains verify, and ids follow the chain."""
-    _pg(db)
+    db = pg_db
     basic_site(db)
     with db.write() as s:
         seed = received_lot(s, "BOLT", 1000)
@@ -337,12 +343,12 @@ db.dispose()
 """
 
 
-def test_concurrent_processes_on_postgresql_leave_one_intact_chain(db, tmp_path):
+def test_concurrent_processes_on_postgresql_leave_one_intact_chain(pg_db, tmp_path):
     """The same from four processes (each its own interpreter and connections), released at once."""
     import subprocess
     import sys
 
-    _pg(db)
+    db = pg_db
     basic_site(db)
     go = tmp_path / "go"
     tests = str(ROOT / "tests")
