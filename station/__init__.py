@@ -1,64 +1,29 @@
-"""Station: a lot-tracking scanner and label-printing station."""
+"""Station: a lot-tracking scanner and label-printing station.
+
+The web shell (create_app, get_db) lives in station/app.py. Importing `station` loads nothing else, so a
+program for a station PC (the scanner agent, station/agent.py) imports without Flask or SQLAlchemy;
+`from station import create_app, get_db` and `flask --app station` still work: the two names are
+looked up when first used (PEP 562).
+"""
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flask import Flask, abort, current_app, send_from_directory
+if TYPE_CHECKING:
+    from .app import create_app, get_db
 
-from . import limits
-from .config import ROOT, settings
-from .db import Database
-from .sessions import LazyCookieSessionInterface
+__all__ = ["create_app", "get_db"]
 
 
-def create_app(test_config: dict | None = None) -> Flask:
-    """Build the app: settings from the environment (or `test_config`), database, blueprints, CLI."""
-    app = Flask(
-        __name__,
-        instance_path=os.environ.get("STATION_INSTANCE") or str(ROOT / "instance"),
-        template_folder=str(ROOT / "templates"),
-    )
-    os.makedirs(app.instance_path, exist_ok=True)
-    app.config.from_mapping(settings(app.instance_path))
-    app.config["MAX_CONTENT_LENGTH"] = limits.max_body_bytes()
-    if test_config:
-        app.config.update(test_config)
-    limits.init_app(app)  # before any route: every <int:…> is an id in range (station/ids.py)
-    app.session_interface = LazyCookieSessionInterface()
-    if app.config.get("PROXY_FIX"):  # X-Forwarded-* from that many proxies (STATION_PROXY_FIX)
-        from werkzeug.middleware.proxy_fix import ProxyFix
+def __getattr__(name: str):
+    if name in __all__:
+        from . import app
 
-        hops = int(app.config["PROXY_FIX"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
-
-    app.extensions["station.db"] = Database(app.config["DATABASE_URL"])
-
-    from . import api, cli, security, unavailable, views
-
-    security.init_app(app)  # first: a forged form is refused before anything else runs
-    unavailable.init_app(app)
-    views.init_app(app)
-    api.init_app(app)
-    cli.init_app(app)
-    app.add_url_rule("/vendor/<path:filename>", "vendor", _vendor)
-    return app
+        value = getattr(app, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def get_db() -> Database:
-    """The Database of the current app."""
-    return current_app.extensions["station.db"]
-
-
-# Front-end packages come from npm at set-up; only their dist files are served.
-_VENDOR = {"htmx.min.js": "htmx.org/dist/htmx.min.js"}
-
-
-def _vendor(filename: str):
-    relative = _VENDOR.get(filename)
-    if relative is None:
-        abort(404)
-    path = Path(current_app.config["NODE_MODULES"]) / relative
-    if not path.is_file():
-        abort(404, description=f"{relative} is missing: run scripts/setup.sh (npm install)")
-    return send_from_directory(path.parent, path.name, max_age=86400)
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

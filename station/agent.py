@@ -4,7 +4,8 @@ every scan to the central server, keeping them on disk while the server cannot b
     station scanner-agent --server http://station.example:8000 --station "Dock 1" \\
         --scanner 'serial:///dev/ttyACM0?terminator=CR' --spool /var/lib/station-agent
     (the station's agent token comes from $STATION_AGENT_TOKEN or --token-file; make it on the server
-     with `station token create "Dock 1 agent" --role agent --station "Dock 1"`)
+     with `station token create "Dock 1 agent" --role agent --station "Dock 1"`; `python -m station.agent`
+     with the same options runs it on a PC without Flask)
 
 Nothing is lost between the scanner and the scan log:
 - Each framed scan is appended to the journal (`<spool>/journal.jsonl`, fsynced) BEFORE anything is
@@ -25,7 +26,9 @@ admin's, gets 403), and the station's pages take them like those of a scanner th
 itself — applied by the page open at the station as its signed-in operator, never with more rights.
 The server does not try to open anything for an agent:// scanner.
 
-It imports no Flask and opens no database: only `devices.scanners` and the standard library.
+It imports no Flask and opens no database: only `devices.scanners`, click (its command line) and the
+standard library. `python -m station.agent` takes the same options as `station scanner-agent` and
+runs without Flask or SQLAlchemy (tests/test_agent_standalone.py checks it).
 """
 from __future__ import annotations
 
@@ -34,12 +37,15 @@ import datetime as dt
 import json
 import logging
 import os
+import signal
 import threading
 import urllib.error
 import urllib.request
 import uuid
 from collections import OrderedDict
 from pathlib import Path
+
+import click  # the command line only (Flask's CLI is built on it; it imports no Flask)
 
 log = logging.getLogger(__name__)
 
@@ -274,3 +280,50 @@ def _error_of(exc: urllib.error.HTTPError) -> tuple[str, str]:
     finally:
         exc.close()  # it holds the connection's response
     return error.get("code", "http_error"), error.get("message", exc.reason or "")
+
+
+# --- the command: `station scanner-agent` (station/cli.py adds it) or `python -m station.agent` --------
+
+@click.command("scanner-agent")
+@click.option("--server", required=True, help="The central server's base URL, e.g. http://10.0.0.5:8000.")
+@click.option("--station", required=True, help="This station's name, as in the server's set-up.")
+@click.option("--scanner", "scanners", multiple=True, required=True,
+              help="A scanner URL (repeatable), e.g. 'serial:///dev/ttyACM0?terminator=CR'.")
+@click.option("--spool", required=True, type=click.Path(file_okay=False),
+              help="Folder for the journal of scans not yet sent (keep it on local disk).")
+@click.option("--token-file", type=click.File("r"),
+              help="File holding this station's agent token; else $STATION_AGENT_TOKEN. Make it on the server "
+                   "with `station token create NAME --role agent --station STATION`.")
+def scanner_agent_command(server: str, station: str, scanners: tuple[str, ...], spool: str, token_file) -> None:
+    """Read this PC's scanners and send every scan to the server, buffering on disk while it is away.
+
+    The token must be the agent token of this very station (`station token create NAME --role agent
+    --station STATION` on the server), and the station's scanner must be agent:// in Station set-up;
+    until both hold the server answers 403 and every scan is kept in the spool folder."""
+    token = (token_file.read() if token_file else os.environ.get("STATION_AGENT_TOKEN", "")).strip()
+    if not token:
+        raise click.UsageError("no API token: set STATION_AGENT_TOKEN or give --token-file (make the "
+                               f"station's agent token on the server with `station token create NAME "
+                               f"--role agent --station {station!r}`)")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        agent = Agent(server=server, token=token, station=station, scanner_urls=list(scanners), spool=spool)
+        agent.start()
+    except Exception as exc:  # noqa: BLE001 — a bad scanner URL or spool folder: say so and stop
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"agent for station {station!r}: {len(scanners)} scanner(s) -> {server}; "
+               f"{agent.status()['pending']} scan(s) waiting in {spool}")
+    try:
+        while not done.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        agent.stop()
+        click.echo(f"agent stopped; {agent.status()['pending']} scan(s) kept for the next start")
+
+
+if __name__ == "__main__":  # python -m station.agent: the same command, with no Flask app to build
+    scanner_agent_command.main(prog_name="python -m station.agent")

@@ -7,6 +7,7 @@ from flask import current_app
 from flask.cli import FlaskGroup
 
 from . import create_app, get_db
+from .agent import scanner_agent_command  # also `python -m station.agent`, without Flask
 from .config import ConfigError
 from .models import Role, SequenceReset, TokenRole
 
@@ -437,54 +438,6 @@ def printer_emulator_command(host: str, port: int, spool: str | None, control_po
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port} or {control_port}: {exc.strerror or exc}") \
             from None
-
-
-@click.command("scanner-agent")
-@click.option("--server", required=True, help="The central server's base URL, e.g. http://10.0.0.5:8000.")
-@click.option("--station", required=True, help="This station's name, as in the server's set-up.")
-@click.option("--scanner", "scanners", multiple=True, required=True,
-              help="A scanner URL (repeatable), e.g. 'serial:///dev/ttyACM0?terminator=CR'.")
-@click.option("--spool", required=True, type=click.Path(file_okay=False),
-              help="Folder for the journal of scans not yet sent (keep it on local disk).")
-@click.option("--token-file", type=click.File("r"),
-              help="File holding this station's agent token; else $STATION_AGENT_TOKEN. Make it on the server "
-                   "with `station token create NAME --role agent --station STATION`.")
-def scanner_agent_command(server: str, station: str, scanners: tuple[str, ...], spool: str, token_file) -> None:
-    """Read this PC's scanners and send every scan to the server, buffering on disk while it is away.
-
-    The token must be the agent token of this very station (`station token create NAME --role agent
-    --station STATION` on the server), and the station's scanner must be agent:// in Station set-up;
-    until both hold the server answers 403 and every scan is kept in the spool folder."""
-    import logging
-    import os
-    import signal
-    import threading
-
-    from .agent import Agent
-
-    token = (token_file.read() if token_file else os.environ.get("STATION_AGENT_TOKEN", "")).strip()
-    if not token:
-        raise click.UsageError("no API token: set STATION_AGENT_TOKEN or give --token-file (make the "
-                               f"station's agent token on the server with `station token create NAME "
-                               f"--role agent --station {station!r}`)")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    try:
-        agent = Agent(server=server, token=token, station=station, scanner_urls=list(scanners), spool=spool)
-        agent.start()
-    except Exception as exc:  # noqa: BLE001 — a bad scanner URL or spool folder: say so and stop
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"agent for station {station!r}: {len(scanners)} scanner(s) -> {server}; "
-               f"{agent.status()['pending']} scan(s) waiting in {spool}")
-    try:
-        while not done.wait(1.0):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        agent.stop()
-        click.echo(f"agent stopped; {agent.status()['pending']} scan(s) kept for the next start")
 
 
 @click.group("audit")

@@ -6,7 +6,7 @@ like ``/print-jobs/18446744073709551616`` or a cursor of thirty digits used to a
 out of range is a refusal in words (a 404 "no such print job" for a path, a 400 for a query or form
 value) and never reaches the database.
 
-- ``IdConverter`` replaces Flask's ``int`` converter (station/__init__.py registers it before any
+- ``IdConverter`` replaces Flask's ``int`` converter (station/app.py registers it before any
   route): every ``<int:…>`` rule matches 1 .. MAX_ID only, and a longer number is "no such …".
 - ``parse_id`` reads a query or form value: None when absent, a ``BadNumber`` (an ``Invalid``) in
   words when it is not a whole number in range.
