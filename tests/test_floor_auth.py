@@ -203,9 +203,9 @@ def test_set_pin_command(app, people):
 # --- who may do what -------------------------------------------------------------------------------
 
 ALLOWED = {
-    Role.RECEIVER: {"receiving", "putaway", "lookup"},
+    Role.RECEIVER: {"receiving", "putaway", "lookup", "printing"},
     Role.PICKER: {"putaway", "picking", "lookup"},
-    Role.LINE_OPERATOR: {"line", "lookup"},
+    Role.LINE_OPERATOR: {"line", "lookup", "printing"},  # printing: cancel and reprint any label job
     Role.SUPERVISOR: set(floor.WORKFLOWS) - {"printers", "operators"},  # printer settings, PIN locks: admins only
     Role.ADMIN: set(floor.WORKFLOWS),
 }
