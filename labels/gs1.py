@@ -1,35 +1,46 @@
-"""GS1 element strings for barcodes: which AIs need an FNC1 separator, and the human-readable line."""
+"""GS1 element strings for barcodes: which AIs need an FNC1 separator, and the human-readable line.
+
+AI lengths and check digits come from biip (the GS1 data Station also scans with), not tables of our own.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-# AI prefixes whose element strings have a predefined length (GS1 General Specifications, fig. 7.8.5-2).
-_PREDEFINED_LENGTH_PREFIXES = (
-    "00", "01", "02", "03", "04", "11", "12", "13", "14", "15", "16", "17", "18", "19",
-    "20", "31", "32", "33", "34", "35", "36", "41",
-)
+from biip import ParseError
+from biip.checksums import gs1_standard_check_digit
+from biip.gs1_application_identifiers import GS1ApplicationIdentifier
 
 
 # GS1 AI encodable character set 82 (digits, letters and these symbols).
 CSET82 = frozenset("!\"%&'()*+,-./:;<=>?_" "0123456789" "ABCDEFGHIJKLMNOPQRSTUVWXYZ" "abcdefghijklmnopqrstuvwxyz")
 
 
+def application_identifier(ai: str) -> GS1ApplicationIdentifier:
+    """biip's record of a GS1 application identifier; ValueError for one that GS1 does not define."""
+    try:
+        known = GS1ApplicationIdentifier.extract(ai)
+    except ParseError:
+        known = None
+    if known is None or known.ai != ai:  # extract() matches a prefix: "011" would give AI 01
+        raise ValueError(f"not a GS1 application identifier: {ai!r}")
+    return known
+
+
 def is_fixed_length(ai: str) -> bool:
     """True when the AI's element string has a predefined length (no FNC1 needed after it)."""
-    return ai[:2] in _PREDEFINED_LENGTH_PREFIXES
+    return not application_identifier(ai).separator_required
 
 
 def element_strings(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, bool]]:
     """Each pair as (AI + value, separator needed after it)."""
     out = []
     for i, (ai, value) in enumerate(pairs):
-        if not (ai.isdigit() and 2 <= len(ai) <= 4):
-            raise ValueError(f"not a GS1 application identifier: {ai!r}")
+        fixed = is_fixed_length(ai)  # ValueError for an AI that GS1 does not define
         if not value or not set(value) <= CSET82:
             raise ValueError(f"GS1 value for AI {ai} must use GS1 character set 82: {value!r}")
         last = i == len(pairs) - 1
-        out.append((ai + value, not last and not is_fixed_length(ai)))
+        out.append((ai + value, not last and not fixed))
     return out
 
 
@@ -42,8 +53,7 @@ def check_digit(digits: str) -> str:
     """The GS1 mod-10 check digit for a GTIN, SSCC or GLN body (the digits without their check digit)."""
     if not digits.isdigit():
         raise ValueError(f"GS1 check digits are computed over digits only: {digits!r}")
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
-    return str(-total % 10)
+    return str(gs1_standard_check_digit(digits))
 
 
 def sscc(extension: int, company_prefix: str, serial: int) -> str:

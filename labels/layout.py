@@ -170,7 +170,7 @@ class DataMatrix:
     @cached_property
     def modules(self) -> int:
         """Modules per side of the smallest square symbol that holds the data."""
-        return datamatrix.symbol_size(self.stream).size
+        return datamatrix.symbol_size(self.stream)
 
     @property
     def side(self) -> int:

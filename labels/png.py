@@ -176,7 +176,7 @@ def _draw(img: Image.Image, draw: ImageDraw.ImageDraw, el: Element) -> None:
     elif isinstance(el, QRCode):
         _draw_matrix(draw, el.x, el.y, _qr_matrix(el), el.magnification)
     elif isinstance(el, DataMatrix):
-        _draw_matrix(draw, el.x, el.y, datamatrix.matrix(el.stream), el.module)
+        _draw_matrix(draw, el.x, el.y, datamatrix.matrix(el.data, el.modules), el.module)
     else:
         raise TypeError(f"no preview for {type(el).__name__}")
 

@@ -49,6 +49,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from labels.gs1 import check_digit, sscc  # GS1 check digits (biip's) and SSCCs, as on pallet labels
+
 from . import clock
 from .db import Database
 from .models import (HandlingUnit, Item, Location, LocationKind, Lot, LotStatus, Operator, Order,
@@ -70,12 +72,6 @@ BARCODE_PREFIX = "LOC:"
 # --- GS1 numbers -------------------------------------------------------------------------------
 
 
-def check_digit(body: str) -> str:
-    """The GS1 mod-10 check digit of `body` (weights 3, 1, 3, ... from the right)."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return str((10 - total % 10) % 10)
-
-
 def gtin13(prefix: str, ref: str) -> str:
     body = prefix + ref
     assert len(body) == 12, body
@@ -90,12 +86,6 @@ def gtin14(indicator: int, gtin_13: str) -> str:
 
 def gln(prefix: str, ref: int) -> str:
     body = prefix + f"{ref:05d}"
-    return body + check_digit(body)
-
-
-def sscc(extension: int, prefix: str, serial: int) -> str:
-    body = f"{extension}{prefix}{serial:0{16 - len(prefix)}d}"
-    assert len(body) == 17, body
     return body + check_digit(body)
 
 

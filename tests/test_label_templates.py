@@ -274,9 +274,22 @@ def test_pallet_with_expiry_carries_ai_17_and_sscc_only_pallet_carries_the_sscc_
 def test_datamatrix_zpl_asks_for_the_preview_symbol_size():
     label = TEMPLATES["pallet"](PALLET, "4x6", 203)
     dm = next(el for el in label.elements if isinstance(el, DataMatrix))
-    n = len(datamatrix.matrix(dm.stream))
-    assert dm.modules == n
+    n = dm.modules
+    drawn = zxingcpp.read_barcodes(render_png(label), formats=zxingcpp.BarcodeFormat.DataMatrix)
+    assert [r.extra["Version"] for r in drawn] == [f"{n}x{n}"]  # the decoder's measure of the preview
     assert f"^BXN,{dm.module},200,{n},{n},,_^FD_1".encode() in zpl.render(label)
+
+
+def test_datamatrix_preview_keeps_the_zpl_size_where_zxing_cpp_would_pick_a_smaller_one():
+    # Rows and columns in the ZPL hold the data in ASCII encodation (22x22 here); zint alone packs these
+    # capitals in C40 into 20x20. The preview must show what the printer is told to draw.
+    el = DataMatrix(10, 10, (("01", "09501101530003"), ("10", "PALLETLOTNUMBER")), 4)
+    label = Label.sized("2x1", 203, (el,))
+    assert el.modules == 22 and len(datamatrix.matrix(el.data, el.modules)) == 22
+    drawn = zxingcpp.read_barcodes(render_png(label), text_mode=zxingcpp.TextMode.Plain)
+    assert [(r.symbology_identifier + r.text, r.extra["Version"]) for r in drawn] == [
+        ("]d20109501101530003" "10PALLETLOTNUMBER", "22x22")]
+    assert b"^BXN,4,200,22,22,,_^FD_1010950110153000310PALLETLOTNUMBER^FS" in zpl.render(label)
 
 
 def test_location_and_badge_take_a_stored_barcode_as_is():

@@ -9,7 +9,7 @@ import zxingcpp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from labels import zpl
+from labels import gs1, zpl
 from labels.layout import Box, Code128, DataMatrix, Label, QRCode, Text, TextBlock
 from labels.png import render_png
 from labels.templates import digital_link, lot_label
@@ -149,6 +149,17 @@ def test_gs1_datamatrix_uses_underscore_fnc1_without_fh():
 def test_gs1_values_outside_character_set_82_are_refused():
     with pytest.raises(ValueError, match="set 82"):
         zpl.render(Label.sized("4x6", 203, (Code128(0, 0, (("10", "A^B"),), 80, gs1=True),)))
+
+
+def test_gs1_separators_follow_biips_ai_table():
+    # FNC1 after a variable-length AI unless it is last; 7003 is fixed (N10) yet needs one, as GS1 says.
+    pairs = (("00", "395011010000000019"), ("10", "AB1"), ("3103", "000123"), ("7003", "2701311200"),
+             ("21", "S1"), ("17", "270131"))
+    assert [sep for _, sep in gs1.element_strings(pairs)] == [False, True, False, True, True, False]
+    for ai in ("04", "011", "1"):  # unassigned; "011" is not AI 01 with a 1 in front
+        with pytest.raises(ValueError, match="not a GS1 application identifier"):
+            gs1.element_strings(((ai, "1"),))
+    assert gs1.check_digit("39501101000000001") == "9" and gs1.sscc(3, "9501101", 1) == "395011010000000019"
 
 
 def test_lot_label_zpl_is_a_few_hundred_bytes():
