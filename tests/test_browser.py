@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from browser_support import HANDHELD, TABLET, screenshot
+from browser_support import HANDHELD, TABLET, screenshot, wedge
 from station import clock
 from station.models import LocationKind, Operator, Role
 from station.services import catalog, holds, receiving, stock
@@ -50,12 +50,6 @@ def browser_page(browser_page, live_server, sqlite_app, signed_in_page):
     return browser_page
 
 
-def scan(page, code: str) -> None:
-    """What a keyboard-wedge scanner does: a burst of keystrokes, then Enter."""
-    page.keyboard.type(code)
-    page.keyboard.press("Enter")
-
-
 def scan_input_state(page) -> dict:
     return page.evaluate("""() => {
         const input = document.getElementById("lot");
@@ -71,7 +65,7 @@ def test_scan_swaps_in_the_lot_card_without_reloading_and_readies_the_next_scan(
     expect(page.locator("#lot")).to_be_focused()
     page.evaluate("window.stationMarker = 'same page'")
 
-    scan(page, lots[0])
+    wedge(page, lots[0])
     expect(page.locator("#lot-card .lot__number")).to_have_text(lots[0])
     expect(page.locator("#lot-card .badge")).to_have_text("On hold")
     expect(page.locator("#lot-card")).to_contain_text("Greek yoghurt 500 g")
@@ -81,7 +75,7 @@ def test_scan_swaps_in_the_lot_card_without_reloading_and_readies_the_next_scan(
     assert page.url == f"{live_server.url}/lots/{lots[0]}"
 
     # The next scan replaces the selected text: no clearing by hand.
-    scan(page, lots[1])
+    wedge(page, lots[1])
     expect(page.locator("#lot-card .lot__number")).to_have_text(lots[1])
     assert scan_input_state(page)["value"] == lots[1]
     assert page.evaluate("window.stationMarker") == "same page"
@@ -91,7 +85,7 @@ def test_unknown_lot_shows_the_red_banner(live_server, browser_page, lots):
     page = browser_page
     page.goto(f"{live_server.url}/lots")
     page.evaluate("window.stationMarker = 'same page'")
-    scan(page, "NOPE-42")
+    wedge(page, "NOPE-42")
     banner = page.locator("#lot-result .banner--error")
     expect(banner).to_contain_text("No lot 'NOPE-42' — check the number or scan the label again")
     assert page.evaluate("getComputedStyle(document.querySelector('.banner--error')).backgroundColor") \
@@ -112,7 +106,7 @@ def test_a_scan_after_tapping_the_card_still_lands_in_the_input(live_server, bro
     page.goto(f"{live_server.url}/lots/{lots[0]}")
     page.locator("#lot-card h3").first.click()  # focus leaves the input
     assert not scan_input_state(page)["focused"]
-    scan(page, lots[1])
+    wedge(page, lots[1])
     expect(page.locator("#lot-card .lot__number")).to_have_text(lots[1])
 
 
@@ -120,7 +114,7 @@ def test_lost_connection_says_the_scan_is_kept_instead_of_nothing(live_server, b
     page = browser_page
     page.goto(f"{live_server.url}/lots")
     live_server.stop()
-    scan(page, lots[0])
+    wedge(page, lots[0])
     expect(page.locator("#scan-queue")).to_be_visible()
     expect(page.locator("#scan-queue")).to_contain_text("Offline — 1 scan waiting")
 
@@ -163,10 +157,10 @@ def test_screenshots(live_server, browser, sqlite_app, signed_in_page, lots, siz
         signed_in_page(page, live_server.url, sqlite_app, "picker")
         screenshot(page, f"home-{tag}")
         page.goto(f"{live_server.url}/lots")
-        scan(page, lots[0])
+        wedge(page, lots[0])
         expect(page.locator("#lot-card")).to_be_visible()
         screenshot(page, f"lot-card-{tag}")
-        scan(page, "NOPE-42")
+        wedge(page, "NOPE-42")
         expect(page.locator(".banner--error")).to_be_visible()
         screenshot(page, f"lot-unknown-{tag}")
     finally:

@@ -133,42 +133,62 @@ def test_an_expired_lot_loaded_in_the_session_shows_its_new_status(db, site):
         assert lot.status is LotStatus.EXPIRED
 
 
-def _wait_until_blocked(db, started: threading.Event):
-    """Give the second runner time to reach the lock held by the first (PostgreSQL: until the server
-    says it waits on a lock; SQLite: a moment, it queues on BEGIN IMMEDIATE)."""
-    assert started.wait(60), "the second runner did not start"
+def _wait_until_blocked(db, first_pid: int | None, reached: threading.Event, second: threading.Thread) -> None:
+    """Wait until the second runner is held up by the first one's locks — a condition, however slow the
+    machine: on PostgreSQL until the server says a session of this database waits on a lock held by the
+    first runner's backend (pg_blocking_pids); on SQLite, where a writer queues inside the driver on
+    BEGIN IMMEDIATE and nothing shows it waiting, until the second runner has reached its BEGIN IMMEDIATE.
+    The deadline only stops a hang; it is not what the test waits for."""
+    deadline = time.monotonic() + 120
+    while not reached.wait(0.05):
+        assert second.is_alive(), "the second runner ended before it began its transaction"
+        assert time.monotonic() < deadline, "the second runner never began its transaction"
     if db.is_sqlite:
-        time.sleep(0.3)
         return
-    with db.engine.connect() as conn:
-        for _ in range(1200):  # up to a minute on a loaded machine
-            waiting = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                        "AND wait_event_type = 'Lock'")).scalar()
-            if waiting:
-                return
-            time.sleep(0.05)
-    raise AssertionError("the second runner never waited on the first one's locks")
+    blocked = text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                   "AND wait_event_type = 'Lock' AND :first = ANY(pg_blocking_pids(pid))")
+    # Each look in a transaction of its own: pg_stat_activity is a snapshot taken at a transaction's
+    # first look and kept to its end (a loop in one transaction never sees a runner that came later).
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        while not conn.execute(blocked, {"first": first_pid}).scalar():
+            assert second.is_alive(), "the second runner ended while the first one held its locks"
+            if time.monotonic() > deadline:
+                raise AssertionError("the second runner never waited on the first one's locks")
+            conn.execute(text("SELECT pg_sleep(0.02)"))
 
 
 def test_two_runners_at_once_expire_each_lot_once(db, site):
+    from sqlalchemy import event
+
     results: dict[str, list] = {}
-    started = threading.Event()
+    reached = threading.Event()
     errors: list[BaseException] = []
 
     def second():
         try:
-            started.set()
             with db.write() as s:
                 results["second"] = expire_due(s, on=TODAY)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
+    def on_begin(conn) -> None:  # before the engine's own BEGIN (IMMEDIATE on SQLite): the runner queues next
+        if threading.current_thread() is thread:
+            reached.set()
+
+    thread = threading.Thread(target=second)
     with db.write() as s:
-        results["first"] = expire_due(s, on=TODAY)
-        thread = threading.Thread(target=second)
-        thread.start()
-        _wait_until_blocked(db, started)
-    thread.join(60)
+        writer = s.get_bind()  # the write sessions' engine, whose "begin" listener issues BEGIN IMMEDIATE
+    event.listen(writer, "begin", on_begin, insert=True)
+    try:
+        with db.write() as s:
+            results["first"] = expire_due(s, on=TODAY)
+            first_pid = None if db.is_sqlite else s.execute(text("SELECT pg_backend_pid()")).scalar()
+            thread.start()
+            _wait_until_blocked(db, first_pid, reached, thread)
+            assert "second" not in results, "the second runner got through while the first held its locks"
+    finally:
+        event.remove(writer, "begin", on_begin)
+    thread.join(120)
     assert not errors, errors
     assert not thread.is_alive(), "the second runner never finished"
     assert len(results["first"]) == 2, results

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import HANDHELD, TABLET, screenshot
+from browser_support import HANDHELD, TABLET, screenshot, wedge
 from station.models import LocationKind, Operator, Printer, Role
 from station.services import catalog
 from station.services.pins import hash_pin
@@ -24,12 +24,6 @@ def floor_site(sqlite_app) -> dict:
         catalog.create_location(s, code="DOCK-1", kind=LocationKind.DOCK)
         s.add(Printer(name="dock-zebra", url="sim://dock-zebra"))
     return {}
-
-
-def scan(page, code: str) -> None:
-    """What a keyboard-wedge scanner does: a burst of keystrokes, then Enter."""
-    page.keyboard.type(code)
-    page.keyboard.press("Enter")
 
 
 def tile_titles(page) -> list[str]:
@@ -56,13 +50,13 @@ def test_sign_in_by_badge_scan_see_own_tiles_and_sign_out_by_scanning_again(live
     page.locator(".signin-cta").click()
     page.wait_for_url(f"{live_server.url}/signin")
     page.locator("h1").click()  # the focus anywhere: the scan still lands
-    scan(page, "OPR:OP-1002")
+    wedge(page, "OPR:OP-1002")
     page.wait_for_url(f"{live_server.url}/")
     expect(page.locator(".banner--ok")).to_contain_text("Signed in: Marek Nowak, picker.")
     expect(page.locator("[data-floor-operator]")).to_contain_text("Marek Nowak")
     assert tile_titles(page) == ["Put-away", "Picking", "Lot lookup", "Scan", "Printers"]
 
-    scan(page, "OPR:OP-1002")  # the own badge again
+    wedge(page, "OPR:OP-1002")  # the own badge again
     page.wait_for_url(f"{live_server.url}/signin")
     expect(page.locator(".banner--ok")).to_contain_text("Signed out: Marek Nowak.")
     expect(page.locator("[data-floor-operator]")).to_have_count(0)
@@ -72,7 +66,7 @@ def test_supervisor_signs_in_with_pin_on_the_keypad_and_binds_the_station(live_s
     page = browser_page
     page.goto(f"{live_server.url}/setup")
     page.wait_for_url(f"{live_server.url}/signin?next=/setup")
-    scan(page, "]C0OPR:OP-1005")  # with the scanner's symbology identifier
+    wedge(page, "]C0OPR:OP-1005")  # with the scanner's symbology identifier
     page.wait_for_url(f"{live_server.url}/signin/pin?next=/setup")
     expect(page.locator("h1")).to_have_text("Badge OP-1005: your PIN")  # whose badge it is: never said here
     for key in "1299":
@@ -82,7 +76,7 @@ def test_supervisor_signs_in_with_pin_on_the_keypad_and_binds_the_station(live_s
     assert page.locator("#pin").input_value() == "12"
     for key in "34":
         page.locator(f'.keypad [data-key="{key}"]').click()
-    scan(page, "CMD:CONFIRM")  # the command barcode presses OK
+    wedge(page, "CMD:CONFIRM")  # the command barcode presses OK
     page.wait_for_url(f"{live_server.url}/setup")
     expect(page.locator(".setup__title")).to_have_text("This device is no station yet")
     page.locator(".setup__new").evaluate("d => { d.open = true; }")
@@ -101,7 +95,7 @@ def test_supervisor_signs_in_with_pin_on_the_keypad_and_binds_the_station(live_s
 def test_wrong_pins_lock_in_words(live_server, browser_page, floor_site):
     page = browser_page
     page.goto(f"{live_server.url}/signin")
-    scan(page, "OPR:OP-1005")
+    wedge(page, "OPR:OP-1005")
     page.wait_for_url("**/signin/pin")
     for pin, said in (("1111", "Wrong PIN — 2 tries left."), ("2222", "Wrong PIN — 1 try left."),
                       ("3333", "badge OP-1005 is locked for 1 minute")):
@@ -113,15 +107,15 @@ def test_wrong_pins_lock_in_words(live_server, browser_page, floor_site):
 def test_command_barcodes_press_the_marked_button_or_say_there_is_nothing(live_server, browser_page, floor_site):
     page = browser_page
     page.goto(f"{live_server.url}/signin")
-    scan(page, "OPR:OP-1005")
+    wedge(page, "OPR:OP-1005")
     page.wait_for_url("**/signin/pin")
-    scan(page, "cmd:cancel")  # any case: presses "Not your badge? Cancel"
+    wedge(page, "cmd:cancel")  # any case: presses "Not your badge? Cancel"
     page.wait_for_url(f"{live_server.url}/signin")
     page.goto(f"{live_server.url}/")
-    scan(page, "CMD:UNDO")
+    wedge(page, "CMD:UNDO")
     expect(page.locator("#floor-banner .banner--error")).to_have_text("Nothing to undo on this screen")
     assert page.evaluate("document.body.dataset.scanSound") == "bad"
-    scan(page, "LOT:240611-003")  # not a badge: this screen says so
+    wedge(page, "LOT:240611-003")  # not a badge: this screen says so
     expect(page.locator("#floor-banner .banner--error")).to_contain_text("This screen takes badges only")
 
 
@@ -130,7 +124,7 @@ def test_a_page_can_take_a_command_itself(live_server, browser_page, floor_site)
     page.goto(f"{live_server.url}/")
     page.evaluate("""() => document.body.addEventListener("station:command", e => {
         document.body.dataset.took = e.detail.command; e.preventDefault(); })""")
-    scan(page, "CMD:REPRINT")
+    wedge(page, "CMD:REPRINT")
     page.wait_for_function("() => document.body.dataset.took === 'reprint'")
     expect(page.locator("#floor-banner .banner")).to_have_count(0)
 
@@ -148,7 +142,7 @@ def test_floor_screens_fit_with_big_targets_and_screenshots(live_server, browser
         page.goto(f"{live_server.url}/signin")
         check_layout(page, w, "sign-in")
         screenshot(page, f"floor-signin-{tag}")
-        scan(page, "OPR:OP-1005")
+        wedge(page, "OPR:OP-1005")
         page.wait_for_url("**/signin/pin")
         page.fill("#pin", "0000")
         page.locator(".keypad__key--ok").click()
@@ -167,14 +161,14 @@ def test_floor_screens_fit_with_big_targets_and_screenshots(live_server, browser
         page.wait_for_url(f"{live_server.url}/")
         check_layout(page, w, "home signed in")
         screenshot(page, f"floor-home-supervisor-{tag}")
-        scan(page, "OPR:OP-1002")  # hand over to the picker
+        wedge(page, "OPR:OP-1002")  # hand over to the picker
         page.wait_for_url(f"{live_server.url}/")
         expect(page.locator("[data-floor-operator]")).to_contain_text("Marek Nowak")
         page.goto(f"{live_server.url}/setup")
         expect(page.locator(".banner--error")).to_contain_text("Station set-up is for supervisors")
         check_layout(page, w, "refused")
         screenshot(page, f"floor-refused-{tag}")
-        scan(page, "CMD:CONFIRM")
+        wedge(page, "CMD:CONFIRM")
         expect(page.locator("#floor-banner .banner--error")).to_have_text("Nothing to confirm on this screen")
         screenshot(page, f"floor-nothing-to-confirm-{tag}")
     finally:

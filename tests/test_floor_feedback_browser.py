@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 import factories as f
-from browser_support import HANDHELD, TABLET, screenshot, station_cookie
+from browser_support import HANDHELD, TABLET, screenshot, station_cookie, wedge
 from station import clock
 from station.models import StationDevice
 from station.services import catalog
@@ -23,12 +23,6 @@ except ImportError:  # the `browser` fixture then skips, or fails under CI=true
 
 BOLT_GTIN = f.gtin13("400000000001").zfill(14)
 EXPIRY = (clock.today() + dt.timedelta(days=400)).strftime("%y%m%d")
-
-
-def wedge(page, code: str) -> None:
-    """A keyboard-wedge scanner: keys ~5 ms apart, then Enter."""
-    page.keyboard.type(code, delay=5)
-    page.keyboard.press("Enter")
 
 
 def sounds(page) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from browser_support import HANDHELD, TABLET, screenshot, station_cookie
+from browser_support import HANDHELD, TABLET, screenshot, station_cookie, wedge
 from factories import basic_site, printer, received_lot
 from station import clock
 from station.models import HandlingUnit, Lot, LotLink, PrintJob, ProductionRun, RunStatus, StationDevice
@@ -26,14 +26,6 @@ except ImportError:  # the `browser` fixture then skips, or fails under CI=true
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PALLETS = {"1280": "376130321109103420", "360": "376130321109103437"}
-
-
-def wedge(page, code: str) -> None:
-    """What a keyboard-wedge scanner does: a burst of keystrokes ~5 ms apart, then Enter (once the page
-    has loaded: a tap on these pages posts a form and loads the page again)."""
-    page.wait_for_load_state("load")
-    page.keyboard.type(code, delay=5)
-    page.keyboard.press("Enter")
 
 
 def make_site(db) -> dict:

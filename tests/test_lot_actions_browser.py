@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import HANDHELD, TABLET, screenshot
+from browser_support import HANDHELD, TABLET, screenshot, wedge
 from station import clock
 from station.models import LocationKind, Operator, Role
 from station.services import catalog, receiving
@@ -24,12 +24,6 @@ def lot_site(sqlite_app) -> str:
         item = catalog.create_item(s, sku="YOG-500", name="Greek yoghurt 500 g", unit="cup", shelf_life_days=20)
         dock = catalog.create_location(s, code="DOCK-1", kind=LocationKind.DOCK)
         return receiving.receive(s, item=item, qty=120, location=dock, produced=clock.today()).lot_number
-
-
-def scan(page, code: str) -> None:
-    """What a keyboard-wedge scanner does: a burst of keystrokes, then Enter."""
-    page.keyboard.type(code)
-    page.keyboard.press("Enter")
 
 
 def check_layout(page, width: int, where: str) -> None:
@@ -54,11 +48,11 @@ def test_supervisor_holds_a_lot_with_a_preset_reason_confirmed_by_scan(live_serv
     tag, w, lot = f"{size['width']}x{size['height']}", size["width"], lot_site
     try:
         page.goto(f"{live_server.url}/signin")
-        scan(page, "OPR:OP-1005")
+        wedge(page, "OPR:OP-1005")
         page.wait_for_url("**/signin/pin")
         for key in "1234":
             page.locator(f'.keypad [data-key="{key}"]').click()
-        scan(page, "CMD:CONFIRM")
+        wedge(page, "CMD:CONFIRM")
         page.wait_for_url(f"{live_server.url}/")
 
         page.goto(f"{live_server.url}/lots/{lot}")
@@ -73,7 +67,7 @@ def test_supervisor_holds_a_lot_with_a_preset_reason_confirmed_by_scan(live_serv
         check_layout(page, w, "reason form")
         screenshot(page, f"lot-actions-reason-{tag}")
 
-        scan(page, "CMD:CONFIRM")  # the command barcode confirms; no tap on the screen
+        wedge(page, "CMD:CONFIRM")  # the command barcode confirms; no tap on the screen
         banner = page.locator(".lot-action-banner .banner--ok")
         expect(banner).to_have_text(f"Lot {lot} is on hold — QA check")
         expect(page.locator("#lot-card [data-status]")).to_have_text("On hold")

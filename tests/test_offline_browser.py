@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 import factories as f
-from browser_support import HANDHELD, TABLET, screenshot
+from browser_support import HANDHELD, TABLET, screenshot, wedge
 from station import clock
 from station.models import Lot, Movement, MovementKind, Order, OrderLine, Scan
 from station.services import holds
@@ -40,12 +40,6 @@ def site(sqlite_app) -> dict:
         f.order(s, "SO-1", [("MILK", 10), ("BOLT", 4)])
         lots = {"soon": soon.lot_number, "later": later.lot_number, "bolt": bolt.lot_number}
     return {"db": db, **lots}
-
-
-def wedge(page, code: str) -> None:
-    """A keyboard-wedge scanner: keys ~5 ms apart, then Enter."""
-    page.keyboard.type(code, delay=5)
-    page.keyboard.press("Enter")
 
 
 def kept_scans(page) -> list[dict]:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 import factories as f
-from browser_support import HANDHELD, TABLET, screenshot
+from browser_support import HANDHELD, TABLET, screenshot, wedge
 from station import clock
 from station.models import Movement, MovementKind, Order, OrderLine, OrderStatus
 from station.services import catalog, holds
@@ -41,12 +41,6 @@ def site(sqlite_app) -> dict:
         lots = {k: v.lot_number for k, v in dict(soon=soon, later=later, held=held, expired=expired,
                                                   bolt=bolt, jam=jam).items()}
     return {"db": db, **lots}
-
-
-def wedge(page, code: str) -> None:
-    """A keyboard-wedge scanner: keys ~5 ms apart, then Enter."""
-    page.keyboard.type(code, delay=5)
-    page.keyboard.press("Enter")
 
 
 def new_page(browser, viewport):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from browser_support import HANDHELD, TABLET, screenshot
+from browser_support import HANDHELD, TABLET, screenshot, wedge
 from station.models import Lot, LotStatus, Operator, Role
 from station.services.pins import hash_pin
 
@@ -23,12 +23,6 @@ try:
     from playwright.sync_api import expect
 except ImportError:  # the `browser` fixture then skips, or fails under CI=true
     expect = None
-
-
-def scan(page, code: str) -> None:
-    """What a keyboard-wedge scanner does: a burst of keystrokes, then Enter."""
-    page.keyboard.type(code)
-    page.keyboard.press("Enter")
 
 
 def check_layout(page, width: int, where: str) -> None:
@@ -78,7 +72,7 @@ def test_a_recall_from_a_scanned_lot_to_its_close(live_server, browser, sqlite_a
 
         # The lot label, scanned by the wedge (nothing has the focus): the preview of its recall.
         page.locator("h2#recall-start-h").click()
-        scan(page, site.a)
+        wedge(page, site.a)
         page.wait_for_url(re.compile(r"/recalls/new\?lot="))
         expect(page.locator(".recall-banner .banner__message")).to_have_text(f"A recall of lot {site.a} stops 5 lots")
         expect(page.locator('[data-fact="stopped"]')).to_have_text("5")
@@ -91,13 +85,13 @@ def test_a_recall_from_a_scanned_lot_to_its_close(live_server, browser, sqlite_a
             page.screenshot(path=str(DOCS / "recall.png"))
 
         # CMD:CONFIRM without a reason: refused in words, nothing stopped.
-        scan(page, "CMD:CONFIRM")
+        wedge(page, "CMD:CONFIRM")
         expect(page.locator(".recall-banner .banner--error")).to_contain_text("Write why")
         with sqlite_app.extensions["station.db"].read() as s:
             assert s.scalar(select(Lot.status).where(Lot.lot_number == site.p)) is LotStatus.AVAILABLE
 
         page.locator("#recall-reason").fill("Customer complaint: metal fragment")
-        scan(page, "CMD:CONFIRM")  # the cursor is still in the reason field: the scan is no typing
+        wedge(page, "CMD:CONFIRM")  # the cursor is still in the reason field: the scan is no typing
         page.wait_for_url(re.compile(r"/recalls/R-\d{4}-\d{4}$"))
         number = page.url.rsplit("/", 1)[1]
         expect(page.locator(".recall-banner .banner--ok")).to_contain_text(f"Recall {number} started: 5 lots stopped")
@@ -109,7 +103,7 @@ def test_a_recall_from_a_scanned_lot_to_its_close(live_server, browser, sqlite_a
 
         # Gathering stock: scan the lot's label, type how many, confirm by CMD:CONFIRM.
         page.locator("#recall-h").click()
-        scan(page, site.a)
+        wedge(page, site.a)
         page.wait_for_url(re.compile(r"\?lot="))
         lot_a = page.locator(f'.recall-lot--focus[data-lot="{site.a}"]')
         expect(lot_a.locator('input[name="qty"]')).to_be_focused()
@@ -117,7 +111,7 @@ def test_a_recall_from_a_scanned_lot_to_its_close(live_server, browser, sqlite_a
         lot_a.locator('input[name="note"]').fill("put aside in A-02")
         check_layout(page, w, "retrieving")
         screenshot(page, f"recall-retrieving-{tag}")
-        scan(page, "CMD:CONFIRM")
+        wedge(page, "CMD:CONFIRM")
         expect(page.locator(".recall-banner .banner--ok")).to_have_text(f"Lot {site.a}: 50 more retrieved")
         expect(page.locator(f'.recall-lot[data-lot="{site.a}"] .recall-row__got')).to_contain_text("Retrieved 50 of 62")
 

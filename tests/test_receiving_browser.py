@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from browser_support import HANDHELD, TABLET, screenshot, station_cookie
+from browser_support import HANDHELD, TABLET, screenshot, station_cookie, wedge
 from factories import basic_site, gtin13, printer
 from station import clock
 from station.models import Lot, Movement, PrintJob, StationDevice
@@ -28,12 +28,6 @@ BOLT_GTIN = gtin13("400000000001").zfill(14)
 SSCC = "376130321109103420"
 EXPIRY = (clock.today() + dt.timedelta(days=400)).strftime("%y%m%d")
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-
-
-def wedge(page, code: str) -> None:
-    """What a keyboard-wedge scanner does: a burst of keystrokes ~5 ms apart, then Enter."""
-    page.keyboard.type(code, delay=5)
-    page.keyboard.press("Enter")
 
 
 def make_site(db) -> None:

@@ -10,7 +10,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from browser_support import HANDHELD, TABLET, screenshot
+from browser_support import HANDHELD, TABLET, screenshot, wedge
 from station import clock
 from station.models import LocationKind, Operator, Role, Scan, StationDevice
 from station.scanner_service import ScannerService
@@ -72,12 +72,6 @@ def wait_for_rows(db, n: int, timeout: float = 10.0) -> list:
     return rows
 
 
-def wedge(page, code: str) -> None:
-    """What a keyboard-wedge scanner does: a burst of keystrokes ~5 ms apart, then Enter."""
-    page.keyboard.type(code, delay=5)
-    page.keyboard.press("Enter")
-
-
 def shown_codes(page) -> list[str]:
     """Codes of the results on the page, oldest first (the current one is the newest)."""
     return page.evaluate("""() => Array.from(document.querySelectorAll(
@@ -128,8 +122,7 @@ def test_twenty_scans_at_full_wedge_speed_arrive_whole_once_and_in_order(live_se
     codes = [f"LOC:BIN-{n:04d}" for n in range(20)]
     started = time.perf_counter()
     for code in codes:
-        page.keyboard.type(code)  # as fast as the browser takes keys
-        page.keyboard.press("Enter")
+        wedge(page, code, gap_ms=1)  # a fast scanner's keys, 1 ms apart, sent as fast as the browser takes them
     rate = len(codes) / (time.perf_counter() - started)
     print(f"\n20 scans typed at {rate:.1f} scans/s")
     rows = wait_for_rows(site["db"], 20)
@@ -175,17 +168,14 @@ def test_a_scanner_that_stalls_mid_scan_still_gives_one_whole_scan(live_server, 
     """Keys held up before the burst, a burst that pauses, an Enter that comes late: one scan each."""
     page = browser_page
     open_scan_page(page, live_server)
-    page.keyboard.type("L")
-    time.sleep(0.06)
-    page.keyboard.type("O")
-    time.sleep(0.2)
-    wedge(page, "C:A-01-02")
-    page.keyboard.type("LOC:DO", delay=5)
-    time.sleep(0.6)
-    wedge(page, "CK-1")
-    page.keyboard.type(f"LOT:{site['fine']}", delay=5)
-    time.sleep(0.5)
-    page.keyboard.press("Enter")
+    # Each key stamped with the time it stands for (browser_support.wedge): the stalls are exactly these.
+    t = wedge(page, "L", enter=False)
+    t = wedge(page, "O", enter=False, at=t + 0.06)
+    wedge(page, "C:A-01-02", at=t + 0.2)
+    t = wedge(page, "LOC:DO", enter=False)
+    wedge(page, "CK-1", at=t + 0.6)
+    t = wedge(page, f"LOT:{site['fine']}", enter=False)
+    wedge(page, "", at=t + 0.5)  # the Enter comes late
     rows = wait_for_rows(site["db"], 3)
     assert [raw for raw, _, _ in rows] == ["LOC:A-01-02", "LOC:DOCK-1", f"LOT:{site['fine']}"]
 
@@ -207,13 +197,7 @@ def test_gs_substitute_and_ctrl_bracket_become_gs(live_server, browser_page, sit
     page = browser_page
     open_scan_page(page, live_server)
     wedge(page, "]C1010950110153000310ABC123|17240630")
-    page.keyboard.type("]C10109501101530003", delay=5)
-    page.keyboard.press("1")
-    page.keyboard.press("0")
-    page.keyboard.type("XYZ", delay=5)
-    page.keyboard.press("Control+BracketRight")
-    page.keyboard.type("17240630", delay=5)
-    page.keyboard.press("Enter")
+    wedge(page, "]C1010950110153000310XYZ\x1d17240630")  # GS typed as Ctrl+]
     rows = wait_for_rows(site["db"], 2)
     assert [raw for raw, _, _ in rows] == ["]C1010950110153000310ABC123\x1d17240630",
                                            "]C1010950110153000310XYZ\x1d17240630"]

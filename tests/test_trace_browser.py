@@ -7,17 +7,11 @@ from urllib.parse import quote
 
 import pytest
 
-from browser_support import HANDHELD, TABLET, screenshot
+from browser_support import HANDHELD, TABLET, screenshot, wedge
 from station.models import Operator, Role
 from station.services.pins import hash_pin
 from test_trace import build_genealogy
 from test_trace_page import EVIL_LOT, EVIL_PART, EVIL_SUPPLIER_LOT, hostile_genealogy
-
-
-def scan(page, code: str) -> None:
-    """What a keyboard-wedge scanner does: a burst of keystrokes, then Enter."""
-    page.keyboard.type(code, delay=5)
-    page.keyboard.press("Enter")
 
 
 def sign_in_supervisor(page, base_url: str, app, badge: str = "SUP-77") -> None:
@@ -25,11 +19,11 @@ def sign_in_supervisor(page, base_url: str, app, badge: str = "SUP-77") -> None:
     with app.extensions["station.db"].write() as s:
         s.add(Operator(badge=badge, name="Sam Supervisor", role=Role.SUPERVISOR, pin_hash=hash_pin("2468")))
     page.goto(f"{base_url}/signin")
-    scan(page, f"OPR:{badge}")
+    wedge(page, f"OPR:{badge}")
     page.wait_for_url("**/signin/pin")
     for key in "2468":
         page.locator(f'.keypad [data-key="{key}"]').click()
-    scan(page, "CMD:CONFIRM")
+    wedge(page, "CMD:CONFIRM")
     page.wait_for_url(f"{base_url}/")
 
 
@@ -63,7 +57,7 @@ def test_supervisor_scans_a_lot_and_traces_it_both_ways(live_server, browser, sq
     try:
         sign_in_supervisor(page, live_server.url, sqlite_app)
         page.goto(f"{live_server.url}/trace")
-        scan(page, site.pie_part)
+        wedge(page, site.pie_part)
         page.wait_for_url(f"**/trace/{site.pie_part}?direction=backward")
         rows = page.locator("tr.trace-row")
         assert sorted(rows.evaluate_all("els => els.map(e => e.dataset.lot)")) == sorted(
@@ -95,7 +89,7 @@ def test_supervisor_scans_a_lot_and_traces_it_both_ways(live_server, browser, sq
         page.wait_for_url(f"**/trace/{site.cookie}?direction=forward")
 
         # An unknown scan: a red banner, the page stays.
-        scan(page, "NOPE-404")
+        wedge(page, "NOPE-404")
         banner = page.locator("#scan-current .banner--error")
         banner.wait_for()
         assert "NOPE-404" in banner.inner_text() or "not" in banner.inner_text().lower()
