@@ -53,6 +53,7 @@ from labels.gs1 import check_digit, sscc  # GS1 check digits (biip's) and SSCCs,
 
 from . import clock
 from .db import Database
+from .scanning.codes import LOCATION_PREFIX
 from .models import (HandlingUnit, Item, Location, LocationKind, Lot, LotStatus, Operator, Order,
                      OrderLine, OrderStatus, Printer, RemovalStrategy, Role, SequenceReset,
                      StationDevice, Stock, Supplier, Customer)
@@ -66,7 +67,7 @@ from .services.suggest import suggest
 DAYS = 90
 OWN_PREFIX = "7312345"
 MAX_EXPIRED = 12  # at most this many expired lots are still on the shelves; the rest were destroyed
-BARCODE_PREFIX = "LOC:"
+BARCODE_PREFIX = LOCATION_PREFIX  # labels/codes.py
 
 
 # --- GS1 numbers -------------------------------------------------------------------------------

@@ -152,13 +152,44 @@ def test_every_template_is_registered_and_lot_label_still_imports():
 
 
 def test_station_code_prefixes_match_the_scanning_scheme():
-    from station.scanning import codes
+    from labels import codes
+    from station.scanning import codes as scanning_codes
 
-    assert template_common.LOT_PREFIX == codes.LOT_PREFIX
-    assert template_common.LOCATION_PREFIX == codes.LOCATION_PREFIX
-    assert template_common.OPERATOR_PREFIX == codes.OPERATOR_PREFIX
-    assert template_common.COMMAND_PREFIX == codes.COMMAND_PREFIX
+    # One scheme: station's scanning codes and the templates' names are labels.codes' own objects.
+    for name in ("LOT_PREFIX", "LOCATION_PREFIX", "OPERATOR_PREFIX", "COMMAND_PREFIX", "Command",
+                 "split_station_code", "command_code"):
+        assert getattr(scanning_codes, name) is getattr(codes, name), name
+    for name in ("LOT_PREFIX", "LOCATION_PREFIX", "OPERATOR_PREFIX", "COMMAND_PREFIX"):
+        assert getattr(template_common, name) is getattr(codes, name), name
     assert {c["code"] for c in COMMANDS["commands"]} == {codes.command_code(c) for c in codes.Command}
+
+
+def test_templates_write_no_code_prefix_of_their_own(monkeypatch):
+    """The badge and location templates make their default barcodes with labels.codes: a changed prefix
+    there changes what they print, and no template or station module spells a prefix as a literal."""
+    from labels import codes
+
+    monkeypatch.setattr(codes, "OPERATOR_PREFIX", "XOP:")
+    monkeypatch.setattr(codes, "LOCATION_PREFIX", "XLC:")
+
+    def barcodes(label):
+        return [el.data for el in label.elements if isinstance(el, Code128)]
+
+    assert barcodes(TEMPLATES["badge"]({"badge": "OP-7", "name": "Anna"}, "2x1")) == ["XOP:OP-7"]
+    assert barcodes(TEMPLATES["location"]({"code": "A-01-02"}, "4x2")) == ["XLC:A-01-02"]
+
+    root = Path(__file__).parent.parent
+    sources = [*(root / "labels").rglob("*.py"), *(root / "station").rglob("*.py")]
+    for path in sources:
+        if path == root / "labels" / "codes.py":
+            continue
+        tree = ast.parse(path.read_text(), str(path))
+        docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                      if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)) and n.body
+                      and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                assert node.value not in codes.PREFIXES, (path, node.lineno, node.value)
 
 
 def test_labels_imports_neither_station_nor_devices():

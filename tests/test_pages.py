@@ -118,6 +118,25 @@ def test_lot_lookup_page_has_an_autofocused_scan_input_and_no_inline_script(clie
     assert "Home" in text_of(body)  # the way back
 
 
+def test_every_page_tells_station_js_the_code_scheme_from_labels_codes(client):
+    """station.js matches command barcodes and badges with what <body> says (data-code-*), and that is
+    labels/codes.py's scheme: a prefix or command changed there reaches the browser, nothing to copy."""
+    from labels import codes
+
+    expected = {"code-command-prefix": codes.COMMAND_PREFIX, "code-commands": " ".join(c.value for c in codes.Command),
+                "code-operator-prefix": codes.OPERATOR_PREFIX, "code-aim": codes.AIM_PATTERN}
+    for url in ("/", "/lots", "/scan"):
+        tag = re.search(r"<body\b[^>]*>", client.get(url).text).group(0)
+        found = {name: html.unescape(value) for name, value in re.findall(r'data-(code-[a-z-]+)="([^"]*)"', tag)}
+        assert found == expected, url
+    js = client.get("/static/station.js")
+    script = js.text
+    js.close()
+    for literal in ("CMD:", "OPR:", "CONFIRM|", "]C0"):  # no scheme of its own (comments aside)
+        code_lines = [line for line in script.splitlines() if literal in line and not line.strip().startswith("//")]
+        assert not code_lines, (literal, code_lines)
+
+
 @pytest.mark.parametrize("url", ["/static/station.css", "/static/station.js", "/vendor/htmx.min.js"])
 def test_page_assets_are_served_from_the_app(client, url):
     with client.get(url) as response:  # file responses hold the file open until closed

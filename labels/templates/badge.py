@@ -12,7 +12,8 @@ A badge never carries the PIN: the template reads only the keys above.
 from __future__ import annotations
 
 from labels.layout import Label, Text, TextBlock
-from labels.templates.common import OPERATOR_PREFIX, Sheet, fit, station_code, text
+from labels.codes import badge_code
+from labels.templates.common import Sheet, fit, station_code, text
 
 # Per size, in 203-dpi design units: margin, name height and lines, role and badge-number lines, bar height.
 LAYOUT: dict[str, dict] = {
@@ -28,7 +29,7 @@ def badge_label(data: dict, size: str = "4x2", dpi: int = 203) -> Label:
     badge = station_code(text(data, "badge", required=True, what="an operator badge"), "badge")
     name = text(data, "name", required=True, what="an operator badge")
     role = text(data, "role")
-    barcode = station_code(text(data, "barcode") or OPERATOR_PREFIX + badge, "barcode")
+    barcode = station_code(text(data, "barcode") or badge_code(badge), "barcode")
     s = Sheet(size, dpi)
     cfg = LAYOUT[size]
     m = s.d(cfg["m"])

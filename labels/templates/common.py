@@ -11,14 +11,8 @@ import datetime as dt
 from typing import Any
 
 from labels import gs1
+from labels.codes import COMMAND_PREFIX, LOCATION_PREFIX, LOT_PREFIX, OPERATOR_PREFIX  # noqa: F401 (re-exported)
 from labels.layout import Code128, Element, Label, TextBlock, text_width
-
-# Station's own barcode prefixes (station/scanning/codes.py; labels/ must not import station, so they are
-# repeated here, and tests/test_label_templates.py checks that both agree).
-LOT_PREFIX = "LOT:"
-LOCATION_PREFIX = "LOC:"
-OPERATOR_PREFIX = "OPR:"
-COMMAND_PREFIX = "CMD:"
 
 
 def text(data: dict, key: str, *, required: bool = False, what: str = "label") -> str:

@@ -13,7 +13,8 @@ Rack labels are scanned from a distance, so the barcode takes the widest module 
 from __future__ import annotations
 
 from labels.layout import Label
-from labels.templates.common import LOCATION_PREFIX, Sheet, fit, fit_height, station_code, text
+from labels.codes import location_code
+from labels.templates.common import Sheet, fit, fit_height, station_code, text
 
 # Per size, in 203-dpi design units: margin, largest code height, name line, barcode height share, HRI line.
 LAYOUT: dict[str, dict] = {
@@ -27,7 +28,7 @@ LAYOUT: dict[str, dict] = {
 def location_label(data: dict, size: str = "4x6", dpi: int = 203) -> Label:
     """A location label: the code large, its LOC: barcode large, the name and kind small."""
     code = station_code(text(data, "code", required=True, what="a location label"), "code")
-    barcode = station_code(text(data, "barcode") or LOCATION_PREFIX + code, "barcode")
+    barcode = station_code(text(data, "barcode") or location_code(code), "barcode")
     name = " · ".join(v for v in (text(data, "name"), text(data, "kind").upper()) if v)
     s = Sheet(size, dpi)
     cfg = LAYOUT[size]

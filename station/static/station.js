@@ -700,19 +700,26 @@
   // click on the page's visible [data-command="confirm"] (etc.), else a red banner. OPR:<badge>:
   // POSTed to data-floor-badge-url (own badge signs out, another signs in; the answer redirects).
 
-  var COMMAND = /^(?:\][A-Za-z][0-9A-Za-z])?CMD:(CONFIRM|CANCEL|UNDO|NEXT|REPRINT)\s*$/i;
-  var BADGE = /^(?:\][A-Za-z][0-9A-Za-z])?OPR:\S/i;
+  // The codes come from the server (labels/codes.py, on <body> as data-code-*: the prefixes, the
+  // command names, the AIM identifier pattern); a command or badge in any case, with or without an
+  // AIM prefix such as ]C0. A page without them (not built on base.html) takes none here.
+  function literal(text) { return String(text).replace(/[.*+?^${}()|[\]\\\/]/g, "\\$&"); }
+  var AIM = "(?:" + (data.codeAim || "(?!)") + ")?";
+  var COMMAND = data.codeCommandPrefix && data.codeCommands ?
+    new RegExp("^" + AIM + literal(data.codeCommandPrefix) + "(" +
+               data.codeCommands.split(/\s+/).filter(Boolean).map(literal).join("|") + ")\\s*$", "i") : null;
+  var BADGE = data.codeOperatorPrefix ? new RegExp("^" + AIM + literal(data.codeOperatorPrefix) + "\\S", "i") : null;
   var NOTHING = { confirm: "Nothing to confirm on this screen", cancel: "Nothing to cancel on this screen",
                   undo: "Nothing to undo on this screen", next: "Nothing to go on to on this screen",
                   reprint: "Nothing to print again on this screen" };
 
   function floorTakes(code) {
-    var command = COMMAND.exec(code);
+    var command = COMMAND && COMMAND.exec(code);
     if (command) {
       runCommand(command[1].toLowerCase());
       return true;
     }
-    if (BADGE.test(code) && data.floorBadgeUrl) {
+    if (BADGE && BADGE.test(code) && data.floorBadgeUrl) {
       sendBadge(code);
       return true;
     }

@@ -120,6 +120,7 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import get_db
+from ..scanning.codes import browser_codes
 from ..models import FloorSession, Location, Operator, Printer, Role, StationDevice
 from ..services.actor import Actor
 from ..services import pins
@@ -765,3 +766,4 @@ def init_app(app) -> None:
     app.add_template_global(current_operator)
     app.add_template_global(current_station)
     app.add_template_global(idle_seconds, "floor_idle_seconds")
+    app.add_template_global(browser_codes, "station_codes")  # base.html: <body data-code-*> for station.js

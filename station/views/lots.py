@@ -10,8 +10,6 @@
 """
 from __future__ import annotations
 
-import re
-
 from markupsafe import Markup
 from flask import Blueprint, Response, make_response, render_template, request, url_for
 
@@ -19,6 +17,7 @@ from .. import get_db
 from sqlalchemy import select
 
 from ..models import Item, Location, Lot, LotStatus, Stock
+from ..scanning.codes import command_of
 from ..services import catalog, holds
 from ..services.errors import DomainError, NotFound
 from ..services.labels import label_data, label_format, render_png
@@ -296,15 +295,7 @@ PRESETS = {
     "quarantine": ("Lab test pending", "Suspected contamination", "Temperature alarm", "Supplier notice"),
     "release": ("QA passed", "Checked, all fine", "Supplier cleared", "Complaint resolved"),
 }
-COMMAND_SCAN = re.compile(r"^(?:\][A-Za-z][0-9A-Za-z])?CMD:(CONFIRM|CANCEL|UNDO|NEXT|REPRINT)\s*$", re.I)
 PANEL = "partials/lot_action_panel.html"
-
-
-def command_of(code: str) -> str | None:
-    """"confirm", "cancel", … when `code` is a command barcode (CMD:CONFIRM, with or without an AIM
-    prefix), else None."""
-    match = COMMAND_SCAN.match(code or "")
-    return match.group(1).lower() if match else None
 
 
 def action_reason(preset: str, note: str) -> str:

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 from flask import (Blueprint, flash, get_flashed_messages, make_response, redirect, render_template, request,
                    session, url_for)
 
+from ..scanning.codes import OPERATOR_PREFIX
 from . import floor
 from .common import clean_scan
 
@@ -32,8 +33,8 @@ def badge_from(code: str | None) -> str:
     text = clean_scan(code)
     if len(text) > AIM_PREFIX_LEN and text[0] == "]" and text[1].isalpha():
         text = text[AIM_PREFIX_LEN:]
-    if text[:4].upper() == "OPR:":
-        text = text[4:].strip()
+    if text[:len(OPERATOR_PREFIX)].upper() == OPERATOR_PREFIX:
+        text = text[len(OPERATOR_PREFIX):].strip()
     return text[:40]
 
 
