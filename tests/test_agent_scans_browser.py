@@ -21,7 +21,6 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -36,28 +35,14 @@ from station.models import Movement, Operator, Order, Scan, StationDevice
 from station.schema import upgrade
 from station.services import catalog
 from station.services.pins import hash_pin
+from test_server import free_port, wait_for
+
 
 STATION_EXE = str(Path(sys.executable).with_name("station"))
 STATION = "Dock PC"
 PICKER_BADGE, SUPERVISOR_BADGE, PIN = "OP-2002", "OP-5005", "4711"
 
 
-def _wait_for(predicate, what: str, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.05)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _station_cli(env: dict, *args: str) -> str:
@@ -108,7 +93,7 @@ def site(tmp_path):
     listed = _station_cli(env, "token", "list")
     assert "Dock PC" in listed and "Line PC" in listed and "agent" in listed
 
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path / "server.log"
     log = open(log_path, "w+b")  # noqa: SIM115 - closed below
     server = subprocess.Popen([STATION_EXE, "run", "--port", str(port), "--threads", "4", "--no-print-worker",
@@ -125,7 +110,7 @@ def site(tmp_path):
             return False
 
     try:
-        _wait_for(up, "station run to answer", timeout=60)
+        wait_for(up, timeout=60, what="station run to answer")
         yield {"db": db, "base": base, "tokens": tokens, "milk": milk, "bolt": bolt, "log": log_path}
     finally:
         if server.poll() is None:
@@ -197,13 +182,13 @@ def test_only_the_stations_agent_token_drives_the_pickers_page_and_only_as_the_p
     status, answer = _post_scan(base, tokens["agent"], f"LOT:{site['milk']}", "agent-dock-pc-00001")
     assert status == 201, answer
     expect(page.locator("#scan-current .banner--ok")).to_contain_text(site["milk"])
-    _wait_for(lambda: _picks(db), "the milk pick")
+    wait_for(lambda: _picks(db), timeout=20, what="the milk pick")
     assert _picks(db) == [("MILK", 2, picker_id, None)]  # the bolt line is still open
     assert _order_status(db) != "shipped"
 
     status, answer = _post_scan(base, tokens["agent"], f"LOT:{site['bolt']}", "agent-dock-pc-00002")
     assert status == 201, answer
-    _wait_for(lambda: len(_picks(db)) == 2, "the bolt pick")
+    wait_for(lambda: len(_picks(db)) == 2, timeout=20, what="the bolt pick")
     assert _picks(db) == [("MILK", 2, picker_id, None), ("BOLT", 3, picker_id, None)]
     expect(page.locator("button.pick-ship__button")).to_be_enabled()
 
@@ -215,7 +200,7 @@ def test_only_the_stations_agent_token_drives_the_pickers_page_and_only_as_the_p
     # ... the agent's presses the page's own Ship button, which ships as the picker.
     status, answer = _post_scan(base, tokens["agent"], "CMD:CONFIRM", "agent-dock-pc-00003")
     assert status == 201, answer
-    _wait_for(lambda: _order_status(db) == "shipped", "the order shipped")
+    wait_for(lambda: _order_status(db) == "shipped", timeout=20, what="the order shipped")
     expect(page.get_by_text("Order SO-7 shipped to Corner Shop").first).to_be_visible()
     with db.read() as s:
         shipped_by = set(s.execute(select(Movement.operator_id, Movement.token_id)

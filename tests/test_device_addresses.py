@@ -19,7 +19,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -31,6 +30,7 @@ from station.models import Printer, PrintJob, PrintJobStatus, Scan, ScannerReadi
 from station.print_worker import PrintWorker
 from station.scanner_service import ScannerService
 from station.services import printing
+from test_server import wait_for as wait_until
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 STATION = Path(sys.executable).parent / "station"
@@ -38,15 +38,6 @@ PRECIOUS = b"the server's own file\n"
 BANNER = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3 internal-build-7f3a\r\n"
 FORM = {"dpi": "203", "label_size": "4x6", "active": "1"}
 
-
-def wait_until(check, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 class Listener:

@@ -6,7 +6,6 @@ and on with the job in its buffer loses it: the job goes back to the queue and p
 lost a second time, it fails in words. Printers that cannot report stay at 'sent' ("sent to the spooler")."""
 from __future__ import annotations
 
-import time
 
 import pytest
 from sqlalchemy import select, update
@@ -19,6 +18,7 @@ from station.services import printing
 from station.services.errors import Conflict
 
 from test_printing import jobs, make_site
+from test_server import wait_for as wait_until
 
 QUEUED, SENT, PRINTED, FAILED = (PrintJobStatus.QUEUED, PrintJobStatus.SENT, PrintJobStatus.PRINTED,
                                  PrintJobStatus.FAILED)
@@ -35,15 +35,6 @@ def worker(db, **options) -> PrintWorker:
                "confirm_every": 0.05, "networks": "127.0.0.1/32", **options}
     return PrintWorker(db, **options)
 
-
-def wait_until(check, timeout: float = 15.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def tcp_site(db, emulator) -> str:

@@ -17,7 +17,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import pytest
 
 from station.models import Role
 from station.services.tokens import create_token
+from test_server import wait_for
 
 STATION = str(Path(sys.executable).with_name("station"))
 IDLE, SLOW = 150, 20
@@ -36,15 +36,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
-
-def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def get(port: int, path: str = "/", timeout: float = 30) -> int:
