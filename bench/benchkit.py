@@ -59,6 +59,25 @@ def station_env(url: str, instance: str | Path) -> dict:
     return {**os.environ, "STATION_DATABASE_URL": url, "STATION_INSTANCE": str(instance)}
 
 
+# The signed station cookie, as set-up writes it (the instance's key signs it; the module moved in issue 14).
+_COOKIE_SNIPPET = """
+import sys
+from station.app import create_app
+try:
+    from station.auth import station_cookie_value
+except ImportError:
+    from station.views.floor import station_cookie_value
+with create_app().test_request_context():
+    sys.stdout.write(station_cookie_value(sys.argv[1]))
+"""
+
+
+def station_cookie(env: dict, station: str) -> str:
+    """The value of the "station" cookie that binds a browser to `station` on the instance of `env`."""
+    return subprocess.run([sys.executable, "-c", _COOKIE_SNIPPET, station], env=env, check=True,
+                          capture_output=True, text=True).stdout
+
+
 def create_token(env: dict, name: str, role: str) -> str:
     return subprocess.run([STATION, "token", "create", name, "--role", role], env=env, check=True,
                           capture_output=True, text=True).stdout.strip()

@@ -42,7 +42,7 @@ from sqlalchemy import func, select  # noqa: E402
 
 from station.db import Database  # noqa: E402
 from station.models import LocationKind, Printer, PrintJob, PrintJobStatus  # noqa: E402
-from station.print_worker import PrintWorker  # noqa: E402
+from station.processes.print_worker import PrintWorker  # noqa: E402
 from station.schema import upgrade  # noqa: E402
 from station.services import catalog, printing, receiving  # noqa: E402
 from pgkit import throwaway_database  # noqa: E402

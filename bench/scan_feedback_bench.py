@@ -161,7 +161,7 @@ def main(argv=None) -> int:
                          ("move", "Dock tablet", "/move"), ("pick", "Handheld 1", f"/pick/{codes['order']}"),
                          ("line", "Line 1 PC", "/line"), ("lots", "Dock tablet", "/lots")]
                 for name, station, path in pages:
-                    context.add_cookies([{"name": "station", "value": f'"{station}"', "url": base}])
+                    context.add_cookies([{"name": "station", "value": kit.station_cookie(env, station), "url": base}])
                     times = measure(page, base + path, scans_for(name, codes, args.scans), args.pause_ms)
                     results.append((name, station, times))
                 browser.close()

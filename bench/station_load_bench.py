@@ -128,7 +128,7 @@ def _add_stations(con, count: int, mark: str) -> None:
     con.execute(f"DELETE FROM stations WHERE name LIKE {mark}", (f"{STATIONS_PREFIX}%",))
     for i in range(count):
         con.execute(f"INSERT INTO stations (name) VALUES ({mark})", (f"{STATIONS_PREFIX} {i + 1:02d}",))
-    # The scan page needs a signed-in operator (views/floor.py require_signed_in): the tablets' picker.
+    # The scan page needs a signed-in operator (station/auth/ require_signed_in): the tablets' picker.
     con.execute(f"INSERT INTO operators (badge, name, role, active, pin_failures) "
                 f"SELECT {mark}, 'Load picker', 'picker', {mark}, 0 "
                 f"WHERE NOT EXISTS (SELECT 1 FROM operators WHERE badge = {mark})", (LOAD_BADGE, True, LOAD_BADGE))

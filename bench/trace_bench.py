@@ -49,7 +49,8 @@ from station.schema import upgrade  # noqa: E402
 from station.services import catalog  # noqa: E402
 from station.services.trace import trace  # noqa: E402
 from station import clock  # noqa: E402
-from station.views.trace_export import to_csv, to_pdf  # noqa: E402
+from station.views.trace_csv import to_csv  # noqa: E402
+from station.views.trace_pdf import to_pdf  # noqa: E402
 from station.views.trace_graph import picture  # noqa: E402
 
 TARGET_MS = 200.0

@@ -81,6 +81,22 @@ def command_of(code: str | None) -> str | None:
     return match.group(1).lower() if match else None
 
 
+_AIM_AT_START = re.compile(AIM_PATTERN)
+
+
+def without_aim(code: str) -> str:
+    """`code` without a leading AIM symbology identifier (]C0, ]d2, ]Q3 …) a scanner may put before it."""
+    match = _AIM_AT_START.match(code)
+    return code[match.end():] if match else code
+
+
+def handled_by_the_page(code: str) -> bool:
+    """A command or an operator badge: the page acts on it (presses its button, signs in), wherever the
+    scan came from — the workflow a scan is applied to never sees one."""
+    parsed = split_station_code(without_aim(code).strip())
+    return parsed is not None and parsed[0] in (COMMAND_PREFIX, OPERATOR_PREFIX)
+
+
 def browser_codes() -> dict[str, str]:
     """What station.js needs to tell commands and badges from other scans, as <body> data attributes
     (data-code-command-prefix, data-code-commands, data-code-operator-prefix, data-code-aim)."""

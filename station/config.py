@@ -7,6 +7,7 @@ import secrets
 import stat
 from pathlib import Path
 
+from . import webhook_policy
 from .netpolicy import parse_networks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,6 +175,46 @@ def sscc_settings() -> tuple[str, int]:
     return prefix, int(extension)
 
 
+def count_approval_threshold() -> int:
+    """STATION_COUNT_APPROVAL_THRESHOLD (default 10): a stock count waits for a supervisor's approval when
+    any one of its lines differs from the books by MORE than this many units, found or missing (a line
+    of 40 on the books counted 29 or 51, with 10); every smaller difference is booked at once. 0: every
+    difference waits. A whole number, 0 to 100,000,000."""
+    value = os.environ.get("STATION_COUNT_APPROVAL_THRESHOLD", "10").strip() or "10"
+    if not (value.isascii() and value.isdigit() and int(value) <= 100_000_000):
+        raise ConfigError(f"STATION_COUNT_APPROVAL_THRESHOLD must be a whole number of units (0 or more), "
+                          f"not {value!r}.")
+    return int(value)
+
+
+# Webhook delivery (station/processes/webhook_worker.py): the setting, its default, and its bounds.
+WEBHOOK_DELIVERY = {
+    # The whole request (connect, send, answer) must end within this many seconds, or it is a failure.
+    "WEBHOOK_TIMEOUT_SECONDS": ("STATION_WEBHOOK_TIMEOUT_SECONDS", 10.0, 0.1, 300.0),
+    # Retries wait a random time up to base * 2^(attempts-1), capped (exponential backoff, full jitter).
+    "WEBHOOK_RETRY_BASE_SECONDS": ("STATION_WEBHOOK_RETRY_BASE_SECONDS", 10.0, 0.01, 86400.0),
+    "WEBHOOK_RETRY_MAX_SECONDS": ("STATION_WEBHOOK_RETRY_MAX_SECONDS", 3600.0, 0.01, 7 * 86400.0),
+    # A delivery still failing this many hours after it was made is given up (dead; "deliver again").
+    "WEBHOOK_GIVE_UP_HOURS": ("STATION_WEBHOOK_GIVE_UP_HOURS", 72.0, 0.001, 24 * 365.0),
+}
+
+
+def webhook_delivery_settings() -> dict:
+    """The WEBHOOK_DELIVERY settings from the environment; ConfigError names a bad one."""
+    values = {}
+    for key, (name, default, low, high) in WEBHOOK_DELIVERY.items():
+        text = os.environ.get(name, "").strip()
+        try:
+            value = float(text) if text else default
+        except ValueError:
+            value = float("nan")
+        if not low <= value <= high:  # also refuses nan and inf
+            raise ConfigError(f"{name} must be a number of {'hours' if 'HOURS' in name else 'seconds'} "
+                              f"from {low:g} to {high:g}, not {text!r}.")
+        values[key] = value
+    return values
+
+
 def settings(instance_path: str) -> dict:
     """Every setting the app reads, with its default."""
     env = os.environ.get
@@ -197,7 +238,7 @@ def settings(instance_path: str) -> dict:
         # SSCCs (pallet labels): extension digit + company prefix + serial + check digit.
         "GS1_COMPANY_PREFIX": company_prefix,
         "SSCC_EXTENSION": sscc_extension,
-        # The floor (views/floor.py): signed-in operators are signed out after this many idle minutes;
+        # The floor (station/auth/): signed-in operators are signed out after this many idle minutes;
         # these roles sign in with badge and PIN; this many wrong PINs lock a badge for this long.
         "FLOOR_IDLE_MINUTES": float(env("STATION_FLOOR_IDLE_MINUTES", "30")),
         "FLOOR_PIN_ROLES": tuple(env("STATION_FLOOR_PIN_ROLES", "supervisor,admin").replace(",", " ").split()),
@@ -214,6 +255,12 @@ def settings(instance_path: str) -> dict:
         "TRUSTED_ORIGINS": tuple(env("STATION_TRUSTED_ORIGINS", "").replace(",", " ").split()),
         # Printers and scanners on the network must be inside these networks (CIDRs; empty: anywhere).
         "DEVICE_NETWORKS": parse_networks(env("STATION_DEVICE_NETWORKS", "")),
+        # Webhook receivers on a private network must be inside these (CIDRs; empty: public addresses only).
+        "WEBHOOK_NETWORKS": webhook_policy.parse_networks(env("STATION_WEBHOOK_NETWORKS", "")),
+        # Webhook timeout, retry backoff and give-up window (WEBHOOK_DELIVERY above).
+        **webhook_delivery_settings(),
         # Picking: the picker scans the location before the lot (off: the lot scan alone confirms).
         "PICK_SCAN_LOCATION": env("STATION_PICK_SCAN_LOCATION", "0").strip().lower() in ("1", "true", "yes", "on"),
+        # Stock counts: a difference of more than this many units on a line waits for a supervisor.
+        "COUNT_APPROVAL_THRESHOLD": count_approval_threshold(),
     }

@@ -10,11 +10,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from .rawsql import RawReader
-from .services import chain
+from .services import chain, events
 
 # Every new row of the append-only tables (ledger, lot events, recall events, scan log) is hash-chained
 # in the transaction that writes it, whichever session writes it (services/chain.py).
 chain.install()
+# Events for the ERP are numbered in commit order as each transaction commits (services/events.py).
+events.install()
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 

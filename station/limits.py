@@ -4,8 +4,10 @@
   job 18446744073709551616 …" — never a database error.
 - A request body above MAX_CONTENT_LENGTH (``STATION_MAX_BODY_BYTES``, default 1 MB) is refused with
   413 before it is read: JSON for the API, the floor's red banner for htmx / station.js, a page
-  otherwise. A route that needs more (a file import) raises ``request.max_content_length`` for itself;
-  waitress refuses a body above the largest of them before buffering it (station/server.py).
+  otherwise. A route that needs more (a file import) is marked ``@large_body``: it takes up to
+  MAX_UPLOAD_BYTES. Waitress refuses a body above the largest limit before buffering it
+  (station/server.py); every other route's limit is checked against the declared Content-Length before
+  anything else runs — before the sign-in or token check, so an oversized body is 413 whoever sends it.
 """
 from __future__ import annotations
 
@@ -55,7 +57,7 @@ def _is_api() -> bool:
 
 def _refusal(status: int, code: str, title: str, message: str, detail: str | None) -> Response:
     from .api.core import error_response
-    from .views.floor import banner_response, is_htmx, wants_json
+    from .auth import banner_response, is_htmx, wants_json
 
     if _is_api():
         return error_response(status, code, message + (f" {detail}" if detail else ""))
@@ -66,7 +68,27 @@ def _refusal(status: int, code: str, title: str, message: str, detail: str | Non
     return make_response(render_template_string(_PAGE, title=title, message=message, detail=detail), status)
 
 
+def large_body(view):
+    """Mark a view that takes a body up to the app's MAX_UPLOAD_BYTES (put it right under the route)."""
+    view.station_large_body = True
+    return view
+
+
+def _check_body_size() -> None:
+    """The route's body limit, from the declared Content-Length, before any other check."""
+    from flask import current_app
+
+    view = current_app.view_functions.get(request.endpoint)
+    if getattr(view, "station_large_body", False):
+        request.max_content_length = current_app.config.get("MAX_UPLOAD_BYTES") or current_app.config[
+            "MAX_CONTENT_LENGTH"]
+    limit = request.max_content_length
+    if limit and request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge()
+
+
 def init_app(app: Flask) -> None:
+    app.before_request_funcs.setdefault(None, []).insert(0, _check_body_size)
     # Before any route is added: rules compile their converters when they are registered.
     app.url_rule_class = IdRule
     app.url_map.converters["int"] = IdConverter

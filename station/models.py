@@ -70,6 +70,7 @@ class LocationKind(str, enum.Enum):
     STORAGE = "storage"
     LINE = "line"
     SHIPPING = "shipping"
+    QUARANTINE = "quarantine"  # returned or retrieved goods wait here; nothing is picked from it
 
 
 class LotStatus(str, enum.Enum):
@@ -90,6 +91,9 @@ class MovementKind(str, enum.Enum):
     PRODUCE = "produce"
     SHIP = "ship"
     UNPICK = "unpick"  # a pick taken back (undo): staging -> where it was picked from, for the same line
+    OPENING = "opening"  # stock on the shelves when the site went live (bulk import): outside -> location
+    COUNT = "count"  # a stock count's difference: found (outside -> location) or missing (location -> outside)
+    RETURN = "return"  # goods back from a customer (a return, or retrieved in a recall): outside -> quarantine
 
 
 class OrderStatus(str, enum.Enum):
@@ -118,6 +122,21 @@ class TokenRole(str, enum.Enum):
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
     AGENT = "agent"
+
+
+class ExpectedStatus(str, enum.Enum):
+    OPEN = "open"  # goods still to come
+    RECEIVED = "received"  # every line received in full (or more)
+    CLOSED = "closed"  # closed short by a supervisor, with a reason
+    CANCELLED = "cancelled"
+
+
+class CountStatus(str, enum.Enum):
+    OPEN = "open"  # the counter is scanning the location
+    PENDING = "pending"  # finished; a difference above the threshold waits for a supervisor
+    BOOKED = "booked"  # differences booked in the ledger (none, small ones, or approved)
+    REJECTED = "rejected"  # a supervisor refused the differences: nothing booked; count again
+    CANCELLED = "cancelled"
 
 
 class SequenceReset(str, enum.Enum):
@@ -179,12 +198,15 @@ class Item(Base):
     # Picking policy: a lot younger than the FIFO/FEFO suggestion is refused outright instead of
     # needing an override reason.
     refuse_younger_lots: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # The usual supplier: receiving books it when neither the label (AI 412) nor an expected receipt names one.
+    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     gtins: Mapped[list[ItemGtin]] = relationship(
         back_populates="item", order_by="ItemGtin.gtin", cascade="all, delete-orphan"
     )
     lot_scheme: Mapped[LotScheme | None] = relationship()
+    supplier: Mapped[Supplier | None] = relationship()
 
     __table_args__ = (
         CheckConstraint("shelf_life_days IS NULL OR shelf_life_days >= 0", name="shelf_life"),
@@ -215,6 +237,13 @@ class Customer(Base):
     code: Mapped[str] = mapped_column(String(20), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     gln: Mapped[str | None] = mapped_column(String(13), unique=True)
+    # Days of shelf life a lot must still have on the day it ships to this customer (None: any).
+    min_shelf_life_days: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+
+    __table_args__ = (
+        CheckConstraint("min_shelf_life_days IS NULL OR min_shelf_life_days >= 0", name="min_shelf_life"),
+    )
 
 
 class Location(Base):
@@ -265,6 +294,7 @@ class Lot(Base):
         Index("ix_lots_item_id", "item_id"),
         Index("ix_lots_supplier_lot", "supplier_id", "supplier_lot"),
         Index("ix_lots_expiry", "expiry"),
+        Index("ix_lots_status", "status", "id"),  # GET /lots?status=hold
     )
 
 
@@ -399,11 +429,87 @@ class Order(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     status: Mapped[OrderStatus] = mapped_column(_enum(OrderStatus, "order_status"), default=OrderStatus.OPEN)
     due_on: Mapped[dt.date | None] = mapped_column(Date)
+    # 1 is picked first, 9 last; /pick lists by priority, then due date.
+    priority: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"))  # entered by an integration
     shipped_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    cancel_reason: Mapped[str | None] = mapped_column(String(200))
 
     customer: Mapped[Customer] = relationship()
     lines: Mapped[list[OrderLine]] = relationship(back_populates="order", order_by="OrderLine.line_no")
+
+    __table_args__ = (
+        CheckConstraint("priority BETWEEN 1 AND 9", name="priority_range"),
+        Index("ix_orders_status", "status", "priority", "due_on", "id"),
+    )
+
+
+# --- expected receipts (purchase orders, advance shipping notices) ---------------------------
+
+
+class ExpectedReceipt(Base):
+    """What a supplier is going to deliver: the dock receives against it and is told what differs."""
+
+    __tablename__ = "expected_receipts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id"))
+    reference: Mapped[str] = mapped_column(String(40))  # the PO or ASN number
+    expected_on: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[ExpectedStatus] = mapped_column(_enum(ExpectedStatus, "expected_status"),
+                                                   default=ExpectedStatus.OPEN)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    close_reason: Mapped[str | None] = mapped_column(String(200))
+
+    supplier: Mapped[Supplier] = relationship()
+    lines: Mapped[list[ExpectedReceiptLine]] = relationship(
+        back_populates="expected", order_by="ExpectedReceiptLine.line_no")
+
+    __table_args__ = (
+        UniqueConstraint("supplier_id", "reference"),
+        Index("ix_expected_receipts_status", "status", "expected_on"),
+    )
+
+
+class ExpectedReceiptLine(Base):
+    __tablename__ = "expected_receipt_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    expected_receipt_id: Mapped[int] = mapped_column(ForeignKey("expected_receipts.id"))
+    line_no: Mapped[int] = mapped_column(Integer)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    qty: Mapped[int] = mapped_column(Integer)
+    received_qty: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # kept with each receipt
+    supplier_lot: Mapped[str | None] = mapped_column(String(40))
+
+    expected: Mapped[ExpectedReceipt] = relationship(back_populates="lines")
+    item: Mapped[Item] = relationship()
+    pallets: Mapped[list[ExpectedPallet]] = relationship(back_populates="line", order_by="ExpectedPallet.sscc")
+
+    __table_args__ = (
+        UniqueConstraint("expected_receipt_id", "line_no"),
+        CheckConstraint("qty > 0", name="qty_positive"),
+        CheckConstraint("received_qty >= 0", name="received_not_negative"),
+    )
+
+
+class ExpectedPallet(Base):
+    """An SSCC the supplier announced (ASN): scanning it at the dock finds its expected receipt line."""
+
+    __tablename__ = "expected_pallets"
+    sscc: Mapped[str] = mapped_column(String(18), primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("expected_receipt_lines.id"), index=True)
+    qty: Mapped[int | None] = mapped_column(Integer)
+    received_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    line: Mapped[ExpectedReceiptLine] = relationship(back_populates="pallets")
+
+    __table_args__ = (CheckConstraint("qty IS NULL OR qty > 0", name="qty_positive"),)
 
 
 class OrderLine(Base):
@@ -425,6 +531,54 @@ class OrderLine(Base):
         UniqueConstraint("order_id", "line_no"),
         CheckConstraint("qty > 0", name="qty_positive"),
         CheckConstraint("picked_qty >= 0", name="picked_not_negative"),
+    )
+
+
+# --- stock counts ---------------------------------------------------------------------------
+
+
+class Count(Base):
+    """A count of one location: every lot (or pallet) found there with its quantity, then the differences
+    booked as `count` movements — at once, or after a supervisor's approval above the threshold."""
+
+    __tablename__ = "counts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    status: Mapped[CountStatus] = mapped_column(_enum(CountStatus, "count_status"), default=CountStatus.OPEN)
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
+    counted_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))  # approved or rejected
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_note: Mapped[str | None] = mapped_column(String(200))
+
+    location: Mapped[Location] = relationship()
+    lines: Mapped[list[CountLine]] = relationship(back_populates="count", order_by="CountLine.id",
+                                                  cascade="all, delete-orphan")
+
+    __table_args__ = (Index("ix_counts_status", "status", "id"), Index("ix_counts_location_id", "location_id", "id"))
+
+
+class CountLine(Base):
+    """A lot (or pallet) at the counted location: what the books said and what was found."""
+
+    __tablename__ = "count_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    count_id: Mapped[int] = mapped_column(ForeignKey("counts.id"), index=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"))
+    handling_unit_id: Mapped[int | None] = mapped_column(ForeignKey("handling_units.id"))
+    expected_qty: Mapped[int] = mapped_column(Integer)  # on the books when the count started
+    counted_qty: Mapped[int | None] = mapped_column(Integer)  # None: not counted yet
+    reason: Mapped[str | None] = mapped_column(String(200))  # why it differs (the counter's words)
+
+    count: Mapped[Count] = relationship(back_populates="lines")
+    lot: Mapped[Lot] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("expected_qty >= 0", name="expected_not_negative"),
+        CheckConstraint("counted_qty IS NULL OR counted_qty >= 0", name="counted_not_negative"),
     )
 
 
@@ -504,7 +658,7 @@ class Operator(Base):
     role: Mapped[Role] = mapped_column(_enum(Role, "operator_role"))
     pin_hash: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Wrong PINs (views/floor.py take_guess): counted here so every app process sees the same count.
+    # Wrong PINs (station/auth/ take_guess): counted here so every app process sees the same count.
     pin_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     pin_failed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     pin_locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
@@ -588,6 +742,7 @@ class PrintJob(Base):
         CheckConstraint("copies > 0", name="copies_positive"),
         Index("ix_print_jobs_status", "status", "id"),
         Index("ix_print_jobs_printer", "printer_id", "id"),
+        Index("ix_print_jobs_lot", "lot_id", "id"),  # GET /print-jobs?lot=
         UniqueConstraint("request_id"),
     )
 
@@ -787,11 +942,135 @@ class Scan(Base):
 
 
 class ScanApplication(Base):
-    """A device scan (serial, simulated, the scanner agent) applied by the station's open page, once:
-    the scan log stays append-only, and this row's primary key decides which request applied it."""
+    """A scan applied to a workflow step, once (station/workflows/intake.py): the step's answer, kept so a
+    retry or the page of a station whose own scanner read it gets the same answer. The scan log stays
+    append-only; this row's primary key decides which request applied the scan."""
 
     __tablename__ = "scan_applications"
     scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"), primary_key=True)
-    client_id: Mapped[str] = mapped_column(String(64), unique=True)  # logged:<scan id>
+    client_id: Mapped[str | None] = mapped_column(String(64), unique=True)  # logged:<scan id> (before 0012)
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))  # signed in at that page
     applied_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    workflow: Mapped[str | None] = mapped_column(String(20))  # the workflow step that took the scan
+    answer: Mapped[dict | None] = mapped_column(JSON)  # what it answered (workflows.Answer.to_dict())
+
+
+class WorkflowState(Base):
+    """What a worker is in the middle of in one workflow (the move being made, the receipt being filled,
+    the pick list's current line): JSON owned by that workflow's module in station/workflows/. Held by a
+    station ("station:<id>") — so the station's own scanner, its pages and the API share it — or, on a
+    browser bound to no station, by its floor session ("session:<id>")."""
+
+    __tablename__ = "workflow_states"
+    holder: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workflow: Mapped[str] = mapped_column(String(20), primary_key=True)
+    state: Mapped[dict] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StationWorkflow(Base):
+    """The workflow open at a station (the page last opened or scanned on there, or the API's choice):
+    a scan of the station's own scanner is applied to it on the server. Signed-in pages record their
+    floor session and operator: the scan acts as that operator while the session lives."""
+
+    __tablename__ = "station_workflows"
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), primary_key=True)
+    workflow: Mapped[str] = mapped_column(String(20))
+    floor_session_id: Mapped[int | None] = mapped_column(ForeignKey("floor_sessions.id"))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# --- events out to the ERP (issue 16) ----------------------------------------------------------
+
+
+class Event(Base):
+    """One thing that happened, for the ERP: written in the transaction of the change it describes (an
+    outbox). `position` is the feed's order: given at commit under the `event_heads` row lock
+    (services/events.py), so positions follow commit order with no gaps — a reader that follows them
+    misses nothing and sees nothing twice."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, unique=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)  # the id receivers see (Station-Event-Id)
+    type: Mapped[str] = mapped_column(String(40))
+    schema: Mapped[int] = mapped_column(Integer, default=1)
+    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"))
+    # What deliveries keep in order ("lot:<number>", "order:<number>", ...): a receiver gets one key's
+    # events in position order; different keys may pass each other while one is being retried.
+    key: Mapped[str] = mapped_column(String(100))
+    body: Mapped[dict] = mapped_column(JSON)
+
+    __table_args__ = (
+        Index("ix_events_type_position", "type", "position"),
+    )
+
+
+class EventHead(Base):
+    """The last position given to an event. Locked (PostgreSQL: FOR UPDATE) from the moment a
+    transaction numbers its events until it commits, so positions are handed out in commit order."""
+
+    __tablename__ = "event_heads"
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    last_position: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class WebhookSubscription(Base):
+    """Where events are POSTed (an ERP's endpoint): which types, signed with `secret`."""
+
+    __tablename__ = "webhook_subscriptions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    url: Mapped[str] = mapped_column(String(500))
+    types: Mapped[list] = mapped_column(JSON, default=list)  # event types; empty = every type
+    secret: Mapped[str] = mapped_column(String(200))  # HMAC-SHA256 key of the signature
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The feed position up to which this subscription's deliveries are made (services/webhooks.py).
+    fanned_position: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"))
+    last_delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DeliveryStatus(str, enum.Enum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"  # gave up after the retry window; "deliver again" makes it pending
+
+
+class WebhookDelivery(Base):
+    """One event to one subscription: tried until a 2xx, with backoff, for up to three days. A worker
+    claims it (claimed_by/claimed_until) for one attempt; a claim that runs out (a killed worker) is
+    taken again, so nothing is lost and no two workers send it at once."""
+
+    __tablename__ = "webhook_deliveries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("webhook_subscriptions.id"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    position: Mapped[int] = mapped_column(BigInteger)  # the event's, for ordering per key
+    key: Mapped[str] = mapped_column(String(100))  # the event's
+    status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus, "delivery_status"),
+                                                   default=DeliveryStatus.PENDING)
+    replay: Mapped[bool] = mapped_column(Boolean, default=False)  # made by a replay or "deliver again"
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_status: Mapped[int | None] = mapped_column(Integer)  # the receiver's HTTP status
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_at"),
+        Index("ix_webhook_deliveries_key", "subscription_id", "key", "position"),
+        Index("ix_webhook_deliveries_event", "event_id"),
+    )

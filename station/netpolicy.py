@@ -47,8 +47,8 @@ LOCAL_RANGES: dict[str, tuple[Network, ...]] = {
 }
 
 
-def parse_networks(value: str | Iterable[str] | None) -> tuple[Network, ...]:
-    """'10.20.0.0/16, 192.168.5.0/24' -> networks; ValueError naming a bad entry in words."""
+def parse_networks(value: str | Iterable[str] | None, setting: str = ENV) -> tuple[Network, ...]:
+    """'10.20.0.0/16, 192.168.5.0/24' -> networks; ValueError naming `setting` and a bad entry in words."""
     if value is None:
         return ()
     items = value.replace(",", " ").split() if isinstance(value, str) else [str(v) for v in value]
@@ -57,7 +57,7 @@ def parse_networks(value: str | Iterable[str] | None) -> tuple[Network, ...]:
         try:
             networks.append(ipaddress.ip_network(item.strip(), strict=False))
         except ValueError:
-            raise ValueError(f"{ENV}: {item!r} is not a network; write networks as CIDRs separated by "
+            raise ValueError(f"{setting}: {item!r} is not a network; write networks as CIDRs separated by "
                              f"commas, e.g. 10.20.0.0/16,192.168.5.0/24") from None
     return tuple(networks)
 

@@ -1,4 +1,8 @@
-"""Cross-process wake-ups on PostgreSQL: LISTEN/NOTIFY for the print outbox.
+"""Waking the print workers when a job is committed: in this process at once, in others by LISTEN/NOTIFY.
+
+`print_jobs_committed(session)` is what the print services call when a transaction makes a job sendable
+(queued, or queued again). At commit it sets the events this process's workers `subscribe`d (one per
+thread), and on PostgreSQL it notifies the workers of other processes too. A rollback wakes nobody.
 
 A job committed by one process (a page, the API) wakes the print worker of another process at once
 instead of at its next poll. `announce(session)` runs pg_notify inside the enqueueing transaction, so
@@ -12,13 +16,50 @@ from __future__ import annotations
 import logging
 import threading
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
 PRINT_JOBS = "station_print_jobs"  # the channel of the print outbox
+
+_wake_lock = threading.Lock()
+_wake_events: set[threading.Event] = set()
+
+
+def subscribe(wake: threading.Event) -> None:
+    """Have `wake` set whenever a print job is committed by this process (PrintWorker does this)."""
+    with _wake_lock:
+        _wake_events.add(wake)
+
+
+def unsubscribe(wake: threading.Event) -> None:
+    with _wake_lock:
+        _wake_events.discard(wake)
+
+
+def wake_print_workers(*_: object) -> None:
+    """Tell this process's print workers that there is a job to look at (they also poll)."""
+    with _wake_lock:
+        events = list(_wake_events)
+    for wake in events:
+        wake.set()
+
+
+def print_jobs_committed(session: Session) -> None:
+    """Wake the print workers when this transaction commits (see the module docstring); once per
+    transaction however many jobs it queues."""
+    if session.info.get("station.print_wake"):
+        return
+    session.info["station.print_wake"] = True
+
+    def fire(s: Session) -> None:
+        s.info.pop("station.print_wake", None)
+        wake_print_workers()
+
+    event.listen(session, "after_commit", fire, once=True)
+    announce(session)  # PostgreSQL: the workers of other processes too, at commit
 
 
 def is_postgresql(url: str) -> bool:

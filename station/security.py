@@ -134,7 +134,7 @@ def _is_page_write() -> bool:
 
 
 def _refusal():
-    from .views.floor import banner_response, is_htmx
+    from .auth import banner_response, is_htmx
 
     if is_htmx():
         return banner_response("error", REFUSED, 403, REFUSED_DETAIL)
@@ -142,7 +142,7 @@ def _refusal():
 
 
 def _signed_in() -> bool:
-    from .views.floor import SESSION_KEY
+    from .auth import SESSION_KEY
 
     return bool(session.get(SESSION_KEY))
 

@@ -1,7 +1,7 @@
 """Flask's signed-cookie sessions, opened only when a request carries a session cookie.
 
 The cookie holds no identity of its own worth stealing for long: the floor session in it is a random
-secret whose SHA-256 names a floor_sessions row (views/floor.py), which ends on the server.
+secret whose SHA-256 names a floor_sessions row (station/auth/), which ends on the server.
 
 Secure flag (STATION_COOKIE_SECURE, config "COOKIE_SECURE"): "auto" (the default) marks the session
 and station cookies Secure when the request came over HTTPS — behind a reverse proxy that ends TLS

@@ -107,7 +107,7 @@ def screenshot(page, name: str) -> Path:
 def station_cookie(app, name: str) -> str:
     """The station cookie's value for station `name`, as set-up writes it: signed with the app's key
     (an unsigned name is ignored by the server). For context.add_cookies."""
-    from station.views.floor import station_cookie_value
+    from station.auth import station_cookie_value
 
     with app.test_request_context():
         return station_cookie_value(name)

@@ -2,6 +2,13 @@
 
 PostgreSQL tests skip when no server answers, except under CI=true, where they fail:
 CI always has the server, so an unreachable one is a broken run, not a reason to skip.
+
+What a page test starts from (tests/test_floor_actions.py shows them together):
+    site      the standard small site (factories.small_site), extended per file: `def site(site): ...`
+    floor     the test client as an operator at a station: sign_in, bind, scan, print_label (actions.py)
+    database  the app's own Database; `db` is another connection to the same database, for tests
+              without an app
+    live_site the small site in `sqlite_app`, for browser tests against `live_server`
 """
 from __future__ import annotations
 
@@ -147,34 +154,48 @@ def browser_page(browser):
     assert not errors, errors
 
 
-# --- the floor: signed-in operators and bound stations (station/views/floor.py) ------------------
+# --- the site and the floor: shared by the test files (tests/factories.py, tests/actions.py) ---------
 
-def _floor_operator(app, role, badge=None, name=None):
-    from station.models import Operator, Role
-    from station.views.floor import FloorOperator
 
-    role = Role(role)
-    badge = badge or f"T-{role.value}-{uuid.uuid4().hex[:6]}"
-    with app.extensions["station.db"].write() as s:
-        op = Operator(badge=badge, name=name or f"Test {role.value.replace('_', ' ')}", role=role)
-        s.add(op)
-        s.flush()
-        return FloorOperator(op.id, op.badge, op.name, role)
+@pytest.fixture
+def database(app):
+    """The app's own Database (what its pages and API read and write)."""
+    return app.extensions["station.db"]
+
+
+@pytest.fixture
+def site(db):
+    """The standard small site on the parametrised database (factories.small_site: items, supplier,
+    customer, locations), as a factories.Site: `site.db`, `site["name"]`. A test file needing more
+    extends it with a fixture of the same name, `def site(site): site.lot(...); return site`."""
+    from factories import small_site
+
+    return small_site(db)
+
+
+@pytest.fixture
+def live_site(sqlite_app):
+    """The standard small site in `sqlite_app`'s database, for browser tests (extend it like `site`)."""
+    from factories import small_site
+
+    return small_site(sqlite_app.extensions["station.db"])
+
+
+@pytest.fixture
+def floor(client):
+    """The test client as an operator at a station (actions.Floor): floor.sign_in(role),
+    floor.bind(station), floor.scan(code, url=...), floor.print_label(lot, ...)."""
+    from actions import Floor
+
+    return Floor(client)
 
 
 @pytest.fixture
 def signed_in():
     """signed_in(client, role, badge=None, name=None) -> FloorOperator: an active operator of that role
     (a Role or its value, e.g. "picker"; no PIN) is created in the client's database and the test client
-    is signed in as them, as if their badge had been scanned."""
-    from station.views.floor import SESSION_KEY, start_session
-
-    def sign_in(client, role, badge=None, name=None):
-        op = _floor_operator(client.application, role, badge, name)
-        secret = start_session(client.application.extensions["station.db"], op.id)  # a floor_sessions row
-        with client.session_transaction() as session:
-            session[SESSION_KEY] = {"s": secret}
-        return op
+    is signed in as them, as if their badge had been scanned (actions.sign_in)."""
+    from actions import sign_in
 
     return sign_in
 
@@ -182,34 +203,21 @@ def signed_in():
 @pytest.fixture
 def bound_station():
     """bound_station(client, name="Test station", location_id=None, printer_id=None) -> station id:
-    the test client's device is bound to that station (created when missing), as /setup does."""
-    from sqlalchemy import select
+    the test client's device is bound to that station (created when missing), as /setup does
+    (actions.bind_station)."""
+    from actions import bind_station
 
-    from station.models import StationDevice
-    from station.views.floor import STATION_COOKIE, station_cookie_value
-
-    def bind(client, name="Test station", location_id=None, printer_id=None):
-        with client.application.extensions["station.db"].write() as s:
-            row = s.scalar(select(StationDevice).where(StationDevice.name == name))
-            if row is None:
-                row = StationDevice(name=name, location_id=location_id, printer_id=printer_id)
-                s.add(row)
-                s.flush()
-            station_id = row.id
-        with client.application.test_request_context():  # signed with the app's key, as set-up does
-            client.set_cookie(STATION_COOKIE, station_cookie_value(name))
-        return station_id
-
-    return bind
+    return bind_station
 
 
 @pytest.fixture
 def signed_in_page():
     """signed_in_page(page, base_url, app, role, badge=None, name=None) -> FloorOperator: for browser
     tests, creates the operator (no PIN) and signs the Playwright page in through the sign-in page."""
+    from actions import new_operator
 
     def sign_in(page, base_url, app, role, badge=None, name=None):
-        op = _floor_operator(app, role, badge, name)
+        op = new_operator(app, role, badge, name)
         page.goto(f"{base_url}/signin")
         page.fill("#badge", op.badge)
         page.click("form.signin__form button[type=submit]")

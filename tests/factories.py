@@ -26,7 +26,9 @@ def basic_site(db) -> None:
                             removal_strategy=RemovalStrategy.FEFO, shelf_life_days=30)
         catalog.create_item(s, sku="CAKE", name="Cake", removal_strategy=RemovalStrategy.FEFO,
                             shelf_life_days=10)
-        catalog.create_supplier(s, code="ACME", name="Acme Foods", gln="4000000000013")
+        acme = catalog.create_supplier(s, code="ACME", name="Acme Foods", gln="4000000000013")
+        for item in s.scalars(select(catalog.Item)):
+            item.supplier_id = acme.id  # receiving needs a supplier: the usual one when nothing else says
         catalog.create_customer(s, code="SHOP", name="Corner Shop")
         for code, kind in [("DOCK", LocationKind.DOCK), ("A-01", LocationKind.STORAGE),
                            ("A-02", LocationKind.STORAGE), ("LINE-1", LocationKind.LINE),
@@ -106,3 +108,95 @@ def printer(session, name: str = "zebra", label_size: str = "4x6", dpi: int = 20
     session.add(device)
     session.flush()
     return device
+
+
+# --- a site a test refers to by name ----------------------------------------------------------------
+
+
+class Site(dict):
+    """The test site: `site.db` and the facts a test names, `site["milk"]` (a lot number), `site["dock"]`
+    (an id). `site["db"]` is the database too, so a test reads it like any other fact.
+
+    Built by small_site(); a test file that needs more extends the `site` fixture with the adders, each
+    of which writes at once and records what it made under the name given:
+
+        @pytest.fixture
+        def site(site):
+            site.lot("milk", "MILK", 50, location="A-01")
+            site.move("milk", 20, "A-01", "LINE-1")
+            site.lot("held", "MILK", 8, location="DOCK", hold="Cold chain alarm")
+            return site
+    """
+
+    def __init__(self, db, **facts) -> None:
+        super().__init__(db=db, **facts)
+        self.db = db
+
+    def __getattr__(self, name: str):
+        # A site stands in for its database where a test passes it as one (intake.take(site, ...)).
+        if name == "db":
+            raise AttributeError(name)
+        return getattr(self.db, name)
+
+    def read(self):
+        return self.db.read()
+
+    def write(self):
+        return self.db.write()
+
+    def lot(self, name: str, sku: str, qty: int, *, hold: str | None = None, on: dt.date | None = None,
+            **received) -> str:
+        """Receive a lot (received_lot's keywords; `on` defaults to the real today, by which the app
+        judges expiry); `hold` puts it on hold with that reason. Returns and records its number."""
+        from station import clock
+        from station.services import holds
+
+        with self.db.write() as s:
+            lot = received_lot(s, sku, qty, on=on or clock.today(), **received)
+            if hold:
+                holds.hold(s, lot, hold)
+            self[name] = lot.lot_number
+        return self[name]
+
+    def move(self, name: str, qty: int, source: str, dest: str) -> None:
+        """Move `qty` of the lot called `name` from one location code to another."""
+        from station.services import stock
+
+        with self.db.write() as s:
+            stock.move(s, catalog.lot_by_number(s, self[name]), qty, catalog.location_by_code(s, source),
+                       catalog.location_by_code(s, dest))
+
+    def printer(self, name: str, **options) -> int:
+        """A printer (printer()'s keywords; a sim:// printer unless `url` says); records its id."""
+        with self.db.write() as s:
+            self[name] = printer(s, name, **options).id
+        return self[name]
+
+    def station(self, name: str, *, location: str | None = None, printer: str | None = None,
+                scanner_url: str | None = None) -> int:
+        """A station standing at location `location` (a code) printing on printer `printer` (a name);
+        records its id."""
+        from station.models import Printer, StationDevice
+
+        with self.db.write() as s:
+            row = StationDevice(
+                name=name, scanner_url=scanner_url,
+                location_id=catalog.location_by_code(s, location).id if location else None,
+                printer_id=s.scalar(select(Printer.id).where(Printer.name == printer)) if printer else None)
+            s.add(row)
+            s.flush()
+            self[name] = row.id
+        return self[name]
+
+    def order(self, number: str, lines: list[tuple[str, int]]) -> int:
+        """A customer order of (sku, qty) lines; records its id under its number."""
+        with self.db.write() as s:
+            self[number] = order(s, number, lines).id
+        return self[number]
+
+
+def small_site(db) -> Site:
+    """The standard small site: basic_site's items, supplier, customer and locations; no lots, stations
+    or printers until a test adds them (a test of "the first lot" or "no printer yet" starts from this)."""
+    basic_site(db)
+    return Site(db)

@@ -18,7 +18,8 @@ from station.models import ApiToken, LotStatus, Role
 from station.services import catalog
 from station.services.tokens import create_token
 
-from factories import basic_site, gtin13
+from actions import Api
+from factories import gtin13
 
 BOLT_GTIN = gtin13("400000000001")
 SSCC = "376130321109103420"
@@ -29,20 +30,11 @@ def days(n: int) -> str:
     return (TODAY + dt.timedelta(days=n)).isoformat()
 
 
-class ApiActions:
-    """Requests with a bearer token, and checks of the error shape."""
-
-    def __init__(self, client, token: str) -> None:
-        self.client, self.token = client, token
+class ApiActions(Api):
+    """actions.Api, and a receipt in one call."""
 
     def _headers(self) -> dict:
-        return {"Authorization": f"Bearer {self.token}"}
-
-    def get(self, path: str, **kw):
-        return self.client.get("/api/v1" + path, headers=self._headers(), **kw)
-
-    def post(self, path: str, json=None, **kw):
-        return self.client.post("/api/v1" + path, json=json, headers=self._headers(), **kw)
+        return self.headers
 
     def receive(self, **body) -> dict:
         body.setdefault("sku", "BOLT")
@@ -65,11 +57,6 @@ def assert_error(response, status: int, code: str, *words: str) -> dict:
 
 
 @pytest.fixture
-def database(app):
-    return app.extensions["station.db"]
-
-
-@pytest.fixture
 def token(database) -> str:
     with database.write() as session:
         return create_token(session, "test", Role.SUPERVISOR)
@@ -78,12 +65,6 @@ def token(database) -> str:
 @pytest.fixture
 def api(client, token) -> ApiActions:
     return ApiActions(client, token)
-
-
-@pytest.fixture
-def site(database):
-    basic_site(database)
-    return database
 
 
 @contextmanager
@@ -199,7 +180,7 @@ def test_receive_by_gtin_onto_the_first_dock(api, site):
 def test_receive_by_sku_at_a_location_takes_expiry_from_shelf_life(api, site):
     lot = api.receive(sku="MILK", qty=12, location="A-01")
     assert (lot["item"]["sku"], lot["expiry"], lot["supplier"], lot["produced"]) == (
-        "MILK", days(30), None, None)
+        "MILK", days(30), "ACME", None)  # no supplier given: the item's usual one (factories.basic_site)
     assert lot["stock"] == [{"location": "A-01", "qty": 12, "sscc": None}]
 
 

@@ -3,8 +3,6 @@ SQLite and PostgreSQL; where history shows who did it and no operator did, it sa
 the lot card (page and API), the audit trail (ledger, events, CSV), the trace, a recall's events."""
 from __future__ import annotations
 
-import html
-import re
 
 import pytest
 from sqlalchemy import select
@@ -16,23 +14,17 @@ from station.models import (ApiToken, LotEvent, Movement, MovementKind, PrintJob
 from station.services import catalog, holds
 from station.services.actor import Actor
 from station.services.tokens import create_token
+import actions
+from actions import text_of
 
 WHO = "API: erp-sync"
 
 
-def text_of(body: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
-
-
-class Api:
-    def __init__(self, client, secret: str) -> None:
-        self.client, self.headers = client, {"Authorization": f"Bearer {secret}"}
-
-    def get(self, path: str):
-        return self.client.get("/api/v1" + path, headers=self.headers)
+class Api(actions.Api):
+    """actions.Api whose POST must succeed: it answers the JSON."""
 
     def post(self, path: str, body: dict | None = None):
-        answer = self.client.post("/api/v1" + path, json=body if body is not None else {}, headers=self.headers)
+        answer = super().post(path, body)
         assert answer.status_code < 300, (path, answer.get_json())
         return answer.get_json()
 

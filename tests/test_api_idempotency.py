@@ -10,6 +10,7 @@ import time
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
+from actions import Api
 from factories import basic_site, order, received_lot
 from station import clock, create_app
 from station.models import ApiRequest, Lot, Movement, MovementKind, ProductionRun, Role
@@ -21,14 +22,6 @@ SSCC = "376130321109103420"
 def count(db, model, *where) -> int:
     with db.read() as s:
         return s.scalar(select(func.count()).select_from(model).where(*where))
-
-
-class Api:
-    def __init__(self, client, secret: str) -> None:
-        self.client, self.headers = client, {"Authorization": f"Bearer {secret}"}
-
-    def post(self, path: str, body: dict):
-        return self.client.post("/api/v1" + path, json=body, headers=self.headers)
 
 
 @pytest.fixture

@@ -45,7 +45,7 @@ def lots(sqlite_app) -> list[str]:
 
 @pytest.fixture
 def browser_page(browser_page, live_server, sqlite_app, signed_in_page):
-    """A tablet tab signed in as a picker: every page needs a signed-in operator (views/floor.py)."""
+    """A tablet tab signed in as a picker: every page needs a signed-in operator (station/auth/)."""
     signed_in_page(browser_page, live_server.url, sqlite_app, "picker")
     return browser_page
 

@@ -19,7 +19,7 @@ from station.models import (Customer, HandlingUnit, Item, ItemGtin, Location, Lo
                             Supplier)
 from station.services.errors import Conflict
 
-SUMMARY = re.compile(r"^demo site: 20 items, 5 suppliers, 4 customers, 31 locations, \d+ lots "
+SUMMARY = re.compile(r"^demo site: 20 items, 5 suppliers, 4 customers, 32 locations, \d+ lots "
                      r"\(\d+ on hold, \d+ in quarantine, \d+ expired\), 8 open orders, \d+ shipped, "
                      r"6 operators$")
 

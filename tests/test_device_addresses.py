@@ -27,8 +27,8 @@ from sqlalchemy import select, update
 from factories import printer
 from station import netpolicy
 from station.models import Printer, PrintJob, PrintJobStatus, Scan, ScannerReading, StationDevice
-from station.print_worker import PrintWorker
-from station.scanner_service import ScannerService
+from station.processes.print_worker import PrintWorker
+from station.processes.scanner_service import ScannerService
 from station.services import printing
 from test_server import wait_for as wait_until
 

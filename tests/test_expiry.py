@@ -9,9 +9,9 @@ import time
 import pytest
 from sqlalchemy import select, text
 
-from factories import TODAY, basic_site, received_lot
+from factories import TODAY, basic_site, received_lot, small_site
 from station import clock
-from station.expiry_job import ExpiryJob, next_run, run_once
+from station.processes.expiry_job import ExpiryJob, next_run, run_once
 from station.models import LotEvent, LotStatus, Role
 from station.services import catalog, expiry, holds, stock
 from station.services.expiry import expire_due
@@ -28,11 +28,10 @@ def _lot(s, sku, qty, expiry_on, location="A-01", received=RECEIVED):
 
 
 @pytest.fixture
-def site(db):
-    """Lots around TODAY: two past their date, one expiring today, one held past its date, one
-    consumed past its date, one recalled past its date, one without an expiry date."""
-    basic_site(db)
-    with db.write() as s:
+def site(site):
+    """The small site with lots around TODAY: two past their date, one expiring today, one held past its
+    date, one consumed past its date, one recalled past its date, one without an expiry date."""
+    with site.write() as s:
         lots = {
             "past1": _lot(s, "MILK", 10, TODAY - D(days=1)),
             "past9": _lot(s, "CAKE", 4, TODAY - D(days=9), location="A-02"),
@@ -46,7 +45,8 @@ def site(db):
         empty = catalog.lot_by_number(s, lots["empty"])
         stock.adjust(s, empty, catalog.location_by_code(s, "A-01"), -2, "scrapped")
         s.execute(text("UPDATE lots SET status = 'recalled' WHERE lot_number = :n"), {"n": lots["recalled"]})
-    return lots
+    site.update(lots)
+    return site
 
 
 def _status(db, number):
@@ -107,7 +107,7 @@ def test_a_backlog_is_expired_in_batches_of_a_bounded_size(db, site, monkeypatch
 
 
 def test_the_job_works_through_a_backlog_batch_by_batch(db, site, monkeypatch):
-    import station.expiry_job as job
+    import station.processes.expiry_job as job
 
     monkeypatch.setattr(job, "BATCH", 1)
     monkeypatch.setattr(clock, "today", lambda: TODAY)
@@ -201,9 +201,10 @@ def test_two_runners_at_once_expire_each_lot_once(db, site):
 
 @pytest.fixture
 def board_site(db):
-    """In-stock lots at known distances from TODAY (MILK in ea, CAKE in kg)."""
-    basic_site(db)
-    with db.write() as s:
+    """The small site with in-stock lots at known distances from TODAY (MILK in ea, CAKE in kg); not
+    `site` (this module's `site` holds other lots)."""
+    site = small_site(db)
+    with site.write() as s:
         catalog.item_by_sku(s, "CAKE").unit = "kg"
         lots = {
             "exp3": _lot(s, "MILK", 10, TODAY - D(days=3)),  # expired bucket
@@ -219,7 +220,8 @@ def board_site(db):
         # Part of the d6 lot stands at the dock: its stock by location lists both places.
         stock.move(s, catalog.lot_by_number(s, lots["d6"]), 1, catalog.location_by_code(s, "A-02"),
                    catalog.location_by_code(s, "DOCK"))
-    return lots
+    site.update(lots)
+    return site
 
 
 def test_dashboard_lists_and_counts_are_exact(db, board_site):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -21,9 +20,7 @@ from urllib.request import Request, urlopen
 import pytest
 from sqlalchemy import func, select
 
-from conftest import _empty_postgres
-from factories import assert_books_balance, basic_site, order
-from station.db import Database
+from factories import assert_books_balance
 from station.models import Lot, Movement, MovementKind, OrderLine, Role
 from station.services.tokens import create_token
 from test_server import STATION, free_port, wait_for
@@ -34,23 +31,13 @@ LINES = 400
 GONE = (URLError, OSError, http.client.HTTPException, ValueError)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def site(request, tmp_path):
-    if request.param == "sqlite":
-        path = tmp_path / "station.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        url = f"sqlite:///{path}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    db = Database(url)
-    if request.param == "postgresql":
-        _empty_postgres(db)
-    basic_site(db)
-    with db.write() as s:
-        order(s, "SO-KILL", [("BOLT", 1)] * LINES)
+@pytest.fixture
+def site(db_url, site):
+    """(database URL, Database, admin token): the small site with one order of LINES lines, on each backend."""
+    site.order("SO-KILL", [("BOLT", 1)] * LINES)
+    with site.write() as s:
         token = create_token(s, "fault test", Role.ADMIN)
-    yield url, db, token
-    db.dispose()
+    return db_url, site.db, token
 
 
 def _start(url: str, port: int, tmp_path) -> subprocess.Popen:

@@ -24,7 +24,7 @@ from station import create_app
 from station.db import Database
 from station.models import Lot, Operator, Role
 from station.services.tokens import create_token
-from station.views.floor import SESSION_KEY, start_session
+from station.auth import SESSION_KEY, start_session
 from test_server import STATION, free_port, wait_for
 
 

@@ -5,28 +5,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from factories import assert_books_balance, basic_site, printer, received_lot
-from station import clock
+from actions import Api
+from factories import assert_books_balance
 from station.models import (HandlingUnit, Lot, LotLink, Movement, MovementKind, PrintJob,
                             ProductionRun, ProductionRunComponent, Role, RunStatus, Stock)
 from station.services import catalog, holds
 from station.services.tokens import create_token
 
 SSCC = "376130321109103420"
-
-
-class Api:
-    def __init__(self, client, token: str) -> None:
-        self.client, self.headers = client, {"Authorization": f"Bearer {token}"}
-
-    def get(self, path: str):
-        return self.client.get("/api/v1" + path, headers=self.headers)
-
-    def post(self, path: str, json=None):
-        return self.client.post("/api/v1" + path, json=json if json is not None else {}, headers=self.headers)
-
-    def delete(self, path: str):
-        return self.client.delete("/api/v1" + path, headers=self.headers)
 
 
 def refused(response, status: int, code: str, *words: str) -> dict:
@@ -39,11 +25,6 @@ def refused(response, status: int, code: str, *words: str) -> dict:
 
 
 @pytest.fixture
-def database(app):
-    return app.extensions["station.db"]
-
-
-@pytest.fixture
 def api(client, database) -> Api:
     with database.write() as s:
         token = create_token(s, "floor", Role.SUPERVISOR)
@@ -51,20 +32,15 @@ def api(client, database) -> Api:
 
 
 @pytest.fixture
-def site(database) -> dict:
-    """basic_site, plus: a BOLT pallet at DOCK, MILK at A-01 and A-02, and a held MILK lot at LINE-1."""
-    basic_site(database)
-    today = clock.today()
-    with database.write() as s:
-        pallet = received_lot(s, "BOLT", 120, location="DOCK", sscc=SSCC, on=today)
-        milk = received_lot(s, "MILK", 50, location="A-01", on=today)
-        received_lot(s, "MILK", 30, location="A-02", on=today)  # another lot
-        from station.services.stock import move
-        move(s, milk, 20, catalog.location_by_code(s, "A-01"), catalog.location_by_code(s, "LINE-1"))
-        held = received_lot(s, "MILK", 10, location="LINE-1", on=today)
-        holds.hold(s, held, "Cold chain alarm")
-        printer(s, "line-zebra")
-        return {"pallet": pallet.lot_number, "milk": milk.lot_number, "held": held.lot_number}
+def site(site):
+    """The small site, plus: a BOLT pallet at DOCK, MILK at A-01 and A-02, and a held MILK lot at LINE-1."""
+    site.lot("pallet", "BOLT", 120, location="DOCK", sscc=SSCC)
+    site.lot("milk", "MILK", 50, location="A-01")
+    site.lot("other milk", "MILK", 30, location="A-02")
+    site.move("milk", 20, "A-01", "LINE-1")
+    site.lot("held", "MILK", 10, location="LINE-1", hold="Cold chain alarm")
+    site.printer("line-zebra")
+    return site
 
 
 def snapshot(database) -> tuple:

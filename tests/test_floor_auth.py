@@ -13,13 +13,10 @@ from sqlalchemy import select, update
 
 from station.models import FloorSession, Operator, Printer, Role, StationDevice
 from station.services.pins import hash_pin
-from station.views import floor
+from station import auth as floor
+from actions import text_of
 
 HX = {"HX-Request": "true"}
-
-
-def text_of(body: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
 
 
 @pytest.fixture
@@ -141,16 +138,108 @@ def test_a_supervisor_scanned_on_a_page_goes_to_the_pin_step(client, people):
     assert r.headers["HX-Redirect"] == "/signin/pin?next=/_test/setup"
 
 
-def test_a_supervisor_without_a_pin_is_told_how_to_get_one(client, people):
+def _pin_of(app, op_id: int) -> str | None:
+    with app.extensions["station.db"].read() as s:
+        return s.get(Operator, op_id).pin_hash
+
+
+def test_a_supervisor_without_a_pin_chooses_one_at_first_sign_in(app, client, people):
+    client.post("/signin", data={"badge": "B-NOPIN", "next": "/setup"})
+    page = client.get("/signin/pin?next=/setup")
+    assert "Badge B-NOPIN: choose your PIN" in text_of(page.text) and 'name="pin_again"' in page.text
+    r = client.post("/signin/pin", data={"pin": "4711", "pin_again": "4711", "next": "/setup"})
+    assert r.status_code == 303 and r.headers["Location"] == "/setup"
+    assert signed_in_as(client) == people["B-NOPIN"]
+    assert floor.check_pin(_pin_of(app, people["B-NOPIN"]), "4711")
+    # From now on it is the PIN she signs in with; nobody chooses it again.
+    other = app.test_client()
+    other.post("/signin", data={"badge": "B-NOPIN"})
+    page = other.get("/signin/pin")
+    assert "Badge B-NOPIN: your PIN" in text_of(page.text) and "pin_again" not in page.text
+    r = other.post("/signin/pin", data={"pin": "1234", "pin_again": "1234"})
+    assert r.status_code == 401 and "Wrong PIN" in text_of(r.text)
+    assert floor.check_pin(_pin_of(app, people["B-NOPIN"]), "4711")
+    assert other.post("/signin/pin", data={"pin": "4711"}).status_code == 303
+
+
+@pytest.mark.parametrize("pin, again, words", [
+    ("4711", "4712", "The two PINs differ — type the same PIN twice. 2 tries left."),
+    ("12", "12", "A PIN is 4 to 12 digits, nothing else. 2 tries left."),
+    ("47a1", "47a1", "A PIN is 4 to 12 digits"),
+    ("", "", "Choose a PIN of 4 to 12 digits. 2 tries left."),
+])
+def test_a_first_pin_mistyped_is_refused_and_stores_nothing(app, client, people, pin, again, words):
     client.post("/signin", data={"badge": "B-NOPIN"})
-    r = client.post("/signin/pin", data={"pin": "0000"})
-    assert r.status_code == 401
-    assert "Nina Nopin has no PIN yet" in text_of(r.text) and "station operator set-pin B-NOPIN" in r.text
+    r = client.post("/signin/pin", data={"pin": pin, "pin_again": again})
+    assert r.status_code == 401 and words in text_of(r.text)
+    assert _pin_of(app, people["B-NOPIN"]) is None and signed_in_as(client) is None
+    assert "choose your PIN" in text_of(r.text)
+
+
+def test_choosing_a_first_pin_is_throttled_like_a_pin(app, client, people, monkeypatch):
+    now = [1_000_000.0]
+    monkeypatch.setattr(floor.sessions, "now_seconds", lambda: now[0])
+    client.post("/signin", data={"badge": "B-NOPIN"})
+    for _ in range(2):
+        client.post("/signin/pin", data={"pin": "1111", "pin_again": "2222"})
+    r = client.post("/signin/pin", data={"pin": "1111", "pin_again": "2222"})
+    assert r.status_code == 429 and "Badge B-NOPIN is locked for 1 minute" in text_of(r.text)
+    r = client.post("/signin/pin", data={"pin": "4711", "pin_again": "4711"})  # even a good pair waits
+    assert r.status_code == 429 and "Too many wrong PINs for badge B-NOPIN — wait 1 minute" in text_of(r.text)
+    assert _pin_of(app, people["B-NOPIN"]) is None and signed_in_as(client) is None
+    now[0] += 61
+    client.post("/signin", data={"badge": "B-NOPIN"})
+    assert client.post("/signin/pin", data={"pin": "4711", "pin_again": "4711"}).status_code == 303
+    with app.extensions["station.db"].read() as s:
+        assert s.get(Operator, people["B-NOPIN"]).pin_failures == 0  # the right one starts the count over
+
+
+def test_a_pin_set_meanwhile_is_not_overwritten(app, client, people):
+    client.post("/signin", data={"badge": "B-NOPIN"})
+    assert "choose your PIN" in text_of(client.get("/signin/pin").text)
+    with app.extensions["station.db"].write() as s:  # an admin sets it from a shell meanwhile
+        s.get(Operator, people["B-NOPIN"]).pin_hash = hash_pin("9999")
+    r = client.post("/signin/pin", data={"pin": "4711", "pin_again": "4711"})
+    assert r.status_code == 401 and signed_in_as(client) is None
+    assert floor.check_pin(_pin_of(app, people["B-NOPIN"]), "9999")
+    # And at the last instant too: the one UPDATE only sets a PIN where there is none.
+    from station.services.operators import set_first_pin
+    with app.extensions["station.db"].write() as s:
+        assert set_first_pin(s, people["B-NOPIN"], "4711") is False
+        assert set_first_pin(s, people["B-GONE"], "4711") is False  # disabled: no PIN chosen either
+    assert floor.check_pin(_pin_of(app, people["B-NOPIN"]), "9999") and _pin_of(app, people["B-GONE"]) is None
+
+
+def test_a_badge_nobody_has_is_never_offered_a_first_pin(client, people):
+    client.post("/signin", data={"badge": "B-NOBODY"})
+    page = client.get("/signin/pin")
+    assert "Badge B-NOBODY: your PIN" in text_of(page.text) and "pin_again" not in page.text
+    r = client.post("/signin/pin", data={"pin": "4711", "pin_again": "4711"})
+    assert r.status_code == 401 and signed_in_as(client) is None
+
+
+def test_a_disabled_operator_cannot_sign_in_nor_stay_signed_in(app, client, people):
+    from station.services import operators
+
+    client.post("/signin", data={"badge": "B-PICK"})
+    assert signed_in_as(client) == people["B-PICK"]
+    other = app.test_client()
+    other.post("/signin", data={"badge": "B-NOPIN"})  # waiting at the PIN step when disabled
+    with app.extensions["station.db"].write() as s:
+        operators.disable(s, s.get(Operator, people["B-PICK"]))
+        operators.disable(s, s.get(Operator, people["B-NOPIN"]))
+    assert signed_in_as(client) is None  # the session ended with the disabling, not at its next use
+    r = client.post("/signin", data={"badge": "B-PICK"})
+    assert r.status_code == 403 and "Pete Picker's badge is no longer active" in text_of(r.text)
+    r = client.post("/floor/badge", data={"code": "OPR:B-PICK"}, headers=HX)
+    assert r.status_code == 403 and signed_in_as(client) is None
+    r = other.post("/signin/pin", data={"pin": "4711", "pin_again": "4711"})
+    assert r.status_code == 401 and signed_in_as(other) is None and _pin_of(app, people["B-NOPIN"]) is None
 
 
 def test_wrong_pins_lock_the_badge_for_a_while(client, people, monkeypatch):
     now = [1_000_000.0]
-    monkeypatch.setattr(floor, "_now", lambda: now[0])
+    monkeypatch.setattr(floor.sessions, "now_seconds", lambda: now[0])
     client.post("/signin", data={"badge": "B-SUP"})
     r = client.post("/signin/pin", data={"pin": "1111"})
     assert r.status_code == 401 and "Wrong PIN — 2 tries left." in text_of(r.text)
@@ -203,10 +292,11 @@ def test_set_pin_command(app, people):
 # --- who may do what -------------------------------------------------------------------------------
 
 ALLOWED = {
-    Role.RECEIVER: {"receiving", "putaway", "lookup", "printing"},
-    Role.PICKER: {"putaway", "picking", "lookup"},
-    Role.LINE_OPERATOR: {"line", "lookup", "printing"},  # printing: cancel and reprint any label job
-    Role.SUPERVISOR: set(floor.WORKFLOWS) - {"printers", "operators"},  # printer settings, PIN locks: admins only
+    Role.RECEIVER: {"receiving", "putaway", "lookup", "printing", "count", "returns"},
+    Role.PICKER: {"putaway", "picking", "lookup", "count"},
+    Role.LINE_OPERATOR: {"line", "lookup", "printing", "count"},  # printing: cancel and reprint any label job
+    # printer settings, people, bulk imports and webhook subscriptions: admins only
+    Role.SUPERVISOR: set(floor.WORKFLOWS) - {"printers", "operators", "imports", "webhooks"},
     Role.ADMIN: set(floor.WORKFLOWS),
 }
 
@@ -379,7 +469,7 @@ def test_only_supervisors_and_admins_set_up_stations(client, signed_in):
 
 
 def test_the_actor_is_nobody_nowhere_when_signed_out(app, client):
-    # Signed out, no page answers (views/floor.py require_signed_in), so ask floor.actor() directly.
+    # Signed out, no page answers (station/auth/ require_signed_in), so ask floor.actor() directly.
     assert client.get("/_test/actor").status_code == 302
     with app.test_request_context("/"):
         a = floor.actor("OPR:X")

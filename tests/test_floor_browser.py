@@ -54,7 +54,7 @@ def test_sign_in_by_badge_scan_see_own_tiles_and_sign_out_by_scanning_again(live
     page.wait_for_url(f"{live_server.url}/")
     expect(page.locator(".banner--ok")).to_contain_text("Signed in: Marek Nowak, picker.")
     expect(page.locator("[data-floor-operator]")).to_contain_text("Marek Nowak")
-    assert tile_titles(page) == ["Put-away", "Picking", "Lot lookup", "Scan", "Printers"]
+    assert tile_titles(page) == ["Put-away", "Picking", "Lot lookup", "Scan", "Printers", "Count"]
 
     wedge(page, "OPR:OP-1002")  # the own badge again
     page.wait_for_url(f"{live_server.url}/signin")

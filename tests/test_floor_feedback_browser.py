@@ -36,17 +36,13 @@ def wait_sounds(page, n: int) -> list[str]:
 
 
 @pytest.fixture
-def site(sqlite_app) -> dict:
-    db = sqlite_app.extensions["station.db"]
+def site(sqlite_app, live_site):
     sqlite_app.config["FLOOR_PIN_ROLES"] = ()  # supervisors sign in by badge alone here
-    f.basic_site(db)
-    with db.write() as s:
-        zebra = f.printer(s, "dock-zebra", url=f"sim://fb-{uuid.uuid4().hex[:8]}")
-        dock = catalog.location_by_code(s, "DOCK")
-        s.add(StationDevice(name="Dock 1", location_id=dock.id, printer_id=zebra.id))
-        bolt = f.received_lot(s, "BOLT", 40, location="A-01", on=clock.today())
-        f.order(s, "SO-7", [("BOLT", 4)])
-    return {"db": db, "bolt": bolt.lot_number}
+    live_site.printer("dock-zebra", url=f"sim://fb-{uuid.uuid4().hex[:8]}")
+    live_site.station("Dock 1", location="DOCK", printer="dock-zebra")
+    live_site.lot("bolt", "BOLT", 40, location="A-01")
+    live_site.order("SO-7", [("BOLT", 4)])
+    return live_site
 
 
 def open_page(browser, live_server, sqlite_app, signed_in_page, role, path, viewport=TABLET):

@@ -9,14 +9,12 @@ import json
 import threading
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from conftest import _empty_postgres
 from factories import TODAY, basic_site, received_lot
-from station import clock
+from station import clock, schema
 from station.config import ROOT
 from station.db import Database
 from station.models import ChainHead, LotEvent, Movement, Recall, RecallEvent, Scan
@@ -143,17 +141,12 @@ def test_the_migration_chains_existing_rows_exactly_as_the_application_does(db):
     _write_everything(db)
     with db.read() as s:
         before = {name: s.execute(select(m.id, m.chain_hash).order_by(m.id)).all() for name, m in MODELS.items()}
-    cfg = Config(str(ROOT / "alembic.ini"))
-    with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0010")
+    schema.migrate(db, "0010", down=True)
     with db.read() as s:
         assert all(s.scalar(select(func.count()).select_from(m).where(m.chain_hash.is_not(None))) == 0
                    for m in MODELS.values())
         assert s.scalar(select(func.count()).select_from(ChainHead)) == 0
-    with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    schema.migrate(db, "head")
     with db.read() as s:
         after = {name: s.execute(select(m.id, m.chain_hash).order_by(m.id)).all() for name, m in MODELS.items()}
     assert after == before

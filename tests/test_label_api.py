@@ -19,7 +19,7 @@ from station.services import catalog, numbering
 from station.services.tokens import create_token
 from station.models import Role
 
-from factories import basic_site, gtin13, operator, printer, received_lot
+from factories import TODAY, gtin13, operator, printer, received_lot
 
 BOLT_GTIN14 = "0" + gtin13("400000000001")
 PALLET = "376130321109103420"
@@ -27,19 +27,13 @@ EXPIRY = dt.date(2027, 1, 31)
 
 
 @pytest.fixture
-def database(app):
-    return app.extensions["station.db"]
-
-
-@pytest.fixture
-def site(database):
-    basic_site(database)
-    with database.write() as s:
-        bolt = received_lot(s, "BOLT", 40, supplier="ACME", supplier_lot="ACME-77", expiry=EXPIRY)
-        pallet = received_lot(s, "BOLT", 12, supplier="ACME", supplier_lot="ACME-88", sscc=PALLET)
+def site(site):
+    site.lot("bolt", "BOLT", 40, supplier="ACME", supplier_lot="ACME-77", expiry=EXPIRY, on=TODAY)
+    site.lot("pallet", "BOLT", 12, supplier="ACME", supplier_lot="ACME-88", sscc=PALLET, on=TODAY)
+    with site.write() as s:
         operator(s)
-        token = create_token(s, "labels", Role.SUPERVISOR)
-        return {"bolt": bolt.lot_number, "pallet": pallet.lot_number, "token": token}
+        site["token"] = create_token(s, "labels", Role.SUPERVISOR)
+    return site
 
 
 @pytest.fixture

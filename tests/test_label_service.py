@@ -18,26 +18,23 @@ from station.scanning.codes import Command, split_station_code
 from station.services import catalog, labels, numbering
 from station.services.errors import Conflict, DomainError, NotFound
 
-from factories import TODAY, basic_site, gtin13, operator, printer, received_lot
+from factories import TODAY, gtin13, operator, printer, received_lot
 
 BOLT_GTIN14 = "0" + gtin13("400000000001")
 PALLET = "376130321109103420"  # a supplier's SSCC (check digit valid)
 
 
 @pytest.fixture
-def site(db):
-    basic_site(db)
-    with db.write() as s:
-        bolt = received_lot(s, "BOLT", 40, supplier="ACME", supplier_lot="ACME-77",
-                            expiry=dt.date(2027, 1, 31), produced=dt.date(2026, 6, 1))
-        cake = received_lot(s, "CAKE", 5)
-        milk = received_lot(s, "MILK", 6)
-        pallet = received_lot(s, "BOLT", 12, supplier="ACME", supplier_lot="ACME-88", sscc=PALLET)
+def site(site):
+    site.lot("bolt", "BOLT", 40, supplier="ACME", supplier_lot="ACME-77", expiry=dt.date(2027, 1, 31),
+             produced=dt.date(2026, 6, 1), on=TODAY)
+    site.lot("cake", "CAKE", 5, on=TODAY)
+    site.lot("milk", "MILK", 6, on=TODAY)
+    site.lot("pallet", "BOLT", 12, supplier="ACME", supplier_lot="ACME-88", sscc=PALLET, on=TODAY)
+    with site.write() as s:
         operator(s)
         operator(s, badge="OP-8", name="Retired Person", active=False)
-        numbers = {"bolt": bolt.lot_number, "cake": cake.lot_number, "pallet": pallet.lot_number,
-                   "milk": milk.lot_number}
-    return numbers
+    return site
 
 
 def counter(db) -> int:

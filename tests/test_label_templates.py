@@ -77,8 +77,12 @@ def commands_for(size: str, dpi: int) -> dict:
     return {**COMMANDS, "commands": COMMANDS["commands"][: capacity(size, dpi, titled=True)]}
 
 
+TEST_PRINT = {"printer": "zebra", "at": "2026-12-07 08:10 UTC"}
+
+
 def data_for(name: str, size: str, dpi: int) -> dict:
-    return {"lot": LOT, "pallet": PALLET, "location": LOCATION, "badge": BADGE}.get(name) or commands_for(size, dpi)
+    return ({"lot": LOT, "pallet": PALLET, "location": LOCATION, "badge": BADGE, "test": TEST_PRINT}.get(name)
+            or commands_for(size, dpi))
 
 
 def expected_codes(name: str, size: str, dpi: int) -> list[str]:
@@ -99,6 +103,8 @@ def expected_codes(name: str, size: str, dpi: int) -> list[str]:
         return ["]C0LOC:A-01-02"]
     if name == "badge":
         return ["]C0OPR:0042"]
+    if name == "test":
+        return ["]C0TEST:zebra"]
     return ["]C0" + c["code"] for c in commands_for(size, dpi)["commands"]]
 
 
@@ -147,7 +153,7 @@ def assert_inside_and_apart(label: Label) -> None:
 
 
 def test_every_template_is_registered_and_lot_label_still_imports():
-    assert set(TEMPLATES) == {"lot", "pallet", "location", "badge", "commands"}
+    assert set(TEMPLATES) == {"lot", "pallet", "location", "badge", "commands", "test"}
     assert TEMPLATES["lot"] is lot_label
 
 

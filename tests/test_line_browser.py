@@ -15,7 +15,7 @@ from browser_support import HANDHELD, TABLET, screenshot, station_cookie, wedge
 from factories import basic_site, printer, received_lot
 from station import clock
 from station.models import HandlingUnit, Lot, LotLink, PrintJob, ProductionRun, RunStatus, StationDevice
-from station.print_worker import PrintWorker
+from station.processes.print_worker import PrintWorker
 from station.services import catalog
 from station.services.stock import move
 
@@ -173,3 +173,54 @@ def test_move_a_pallet_then_make_a_lot_on_the_line_and_print_its_labels(
         assert {r.status for r in s.scalars(select(ProductionRun))} == {RunStatus.FINISHED}
     if os.environ.get("STATION_UPDATE_DOCS"):  # the README's screenshot, refreshed on request only
         shutil.copyfile(shots["line-1280"], DOCS / "line.png")
+
+
+def test_the_line_stations_own_scanner_drives_the_line_page_each_scan_applied_once(
+        sqlite_app, live_server, browser, signed_in_page, live_site, monkeypatch):
+    """A line station with a sim:// scanner: with the line page open, the scanner's lot is applied to the
+    line's step on the server (resolved once, no re-POST), the page fetches and shows the answer with the
+    keypad; CMD:CONFIRM from the scanner presses the page's OK, and the component joins the run once."""
+    from devices.scanners import sim
+    from station.models import ProductionRunComponent, Scan, ScanApplication
+    from station.processes.scanner_service import ScannerService
+    from station.services import scans
+
+    resolved: list = []
+    real = scans.resolve
+    monkeypatch.setattr(scans, "resolve", lambda s, raw, context=None: resolved.append(raw) or real(s, raw, context))
+    name = f"line-{uuid.uuid4().hex[:8]}"
+    site = live_site
+    site.lot("milk", "MILK", 60, location="A-01")
+    site.move("milk", 30, "A-01", "LINE-1")
+    site.printer("line-zebra", url=f"sim://zebra-{uuid.uuid4().hex[:8]}")
+    site.station("Line 1 PC", location="LINE-1", printer="line-zebra", scanner_url=f"sim://{name}")
+    context = browser.new_context(viewport=TABLET)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    signed_in_page(page, live_server.url, sqlite_app, "line_operator", name="Lee Line")
+    page.context.add_cookies([{"name": "station", "value": station_cookie(sqlite_app, "Line 1 PC"),
+                               "url": live_server.url}])
+    page.goto(f"{live_server.url}/line")
+    page.locator(".line-item").filter(has_text="CAKE").click()
+    expect(page.locator("#scan-current .banner--ok")).to_contain_text("started: CAKE Cake on LINE-1.")
+    page.wait_for_function("() => !!document.body.dataset.stationFeed")
+    with ScannerService(site.db, refresh_s=0):
+        sim.inject(name, f"LOT:{site['milk']}")
+        expect(page.locator("#scan-current .banner--ok")).to_contain_text(
+            f"Lot {site['milk']}: MILK Milk 1 L, 30 ea at LINE-1.")
+        assert page.evaluate("document.body.dataset.scanSound") == "ok"
+        keypad(page, ".line-pending", "12")
+        sim.inject(name, "CMD:CONFIRM")
+        expect(page.locator("#scan-current .banner--ok")).to_contain_text(f"Added: 12 ea of lot {site['milk']}")
+        expect(page.locator(".line-part")).to_have_count(1)
+    with site.read() as s:
+        logged = s.execute(select(Scan.raw, Scan.source, ScanApplication.workflow)
+                           .outerjoin(ScanApplication, ScanApplication.scan_id == Scan.id).order_by(Scan.id)).all()
+        assert [(raw.decode(), workflow) for raw, _, workflow in logged] == [
+            (f"LOT:{site['milk']}", "line"), ("CMD:CONFIRM", None)]  # the command: pressed by the page
+        assert {source for _, source, _ in logged} == {f"sim://{name}"}
+        assert [c.qty for c in s.scalars(select(ProductionRunComponent))] == [12]
+    assert len(resolved) == 2  # each scan resolved once, by the intake
+    context.close()
+    assert not errors, errors

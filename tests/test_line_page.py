@@ -4,37 +4,29 @@ printer, the run's page (reprint, print more), and who may use it."""
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
 from sqlalchemy import select
 
-from factories import assert_books_balance, basic_site, printer, received_lot
-from station import clock
+from actions import banner, scanner
+from factories import assert_books_balance
 from station.models import Item, Lot, LotLink, PrintJob, ProductionRun, RunStatus, Stock
 from station.services import catalog, holds
 from station.services.stock import move
 
 
 @pytest.fixture
-def database(app):
-    return app.extensions["station.db"]
-
-
-@pytest.fixture
-def site(database) -> dict:
-    basic_site(database)
-    today = clock.today()
-    with database.write() as s:
-        milk = received_lot(s, "MILK", 50, location="A-01", on=today)
-        move(s, milk, 20, catalog.location_by_code(s, "A-01"), catalog.location_by_code(s, "LINE-1"))
-        bolts = received_lot(s, "BOLT", 100, location="A-02", on=today)
-        held = received_lot(s, "MILK", 10, location="LINE-1", on=today)
-        holds.hold(s, held, "Cold chain alarm")
-        zebra = printer(s, "line-zebra")
-        other = printer(s, "office")
-        return {"milk": milk.lot_number, "bolts": bolts.lot_number, "held": held.lot_number,
-                "line": catalog.location_by_code(s, "LINE-1").id, "printer": zebra.id, "other": other.id}
+def site(site):
+    """MILK 20 at LINE-1 and 30 at A-01, BOLT 100 at A-02, a held MILK lot at LINE-1; the printers
+    "line-zebra" and "office"; `line` is LINE-1's id."""
+    site.lot("milk", "MILK", 50, location="A-01")
+    site.move("milk", 20, "A-01", "LINE-1")
+    site.lot("bolts", "BOLT", 100, location="A-02")
+    site.lot("held", "MILK", 10, location="LINE-1", hold="Cold chain alarm")
+    site["printer"], site["other"] = site.printer("line-zebra"), site.printer("office")
+    with site.read() as s:
+        site["line"] = catalog.location_by_code(s, "LINE-1").id
+    return site
 
 
 @pytest.fixture
@@ -44,17 +36,7 @@ def operator(client, site, signed_in, bound_station):
     return client
 
 
-def scan(client, code: str):
-    response = client.post("/line/scan", data={"code": code, "client_id": uuid.uuid4().hex, "source": "wedge"},
-                           headers={"HX-Request": "true"})
-    assert response.status_code == 200, response.text
-    return response.text
-
-
-def banner(html: str) -> tuple[str, str]:
-    kind = re.search(r'class="banner banner--(\w+)', html).group(1)
-    message = re.search(r'<p class="banner__message">(.*?)</p>', html, re.S).group(1)
-    return kind, " ".join(message.split())
+scan = scanner("/line/scan", text=True)
 
 
 def page_banner(client, path: str = "/line") -> tuple[str, str]:
@@ -250,3 +232,30 @@ def test_an_item_scanned_at_a_station_that_is_no_line_is_refused_in_words(client
     kind, message = banner(scan(client, "4000000000020"))
     assert kind == "error" and "not a production line" in message
     assert open_runs(database) == []
+
+
+# --- the station's own scanner ----------------------------------------------------------------------
+
+
+def test_a_scan_of_the_stations_own_scanner_is_drawn_like_a_wedge_scans_answer(operator, database, site):
+    """The line page open at a station takes its scanner's scans on the server; station.js fetches the
+    answer from /floor/answer/<scan id>: the same .scan-result as the page's own scan POST, with the run;
+    the keypad's OK then adds the lot the scanner read."""
+    from station.models import StationDevice
+    from station.workflows import intake
+
+    run_id = start(operator)
+    assert operator.get("/line").status_code == 200  # the line page is now open at Line 1 PC
+    with database.read() as s:
+        station = s.scalar(select(StationDevice.id).where(StationDevice.name == "Line 1 PC"))
+    taken = intake.take(database, intake.ScanIn(code=f"LOT:{site['milk']}", source="sim://line-1",
+                                                station_id=station))
+    assert taken.workflow == "line" and taken.answer.ok
+    response = operator.get(f"/floor/answer/{taken.scan_id}", headers={"HX-Request": "true"})
+    html = response.text
+    assert response.status_code == 200 and response.headers["X-Scan-Id"] == str(taken.scan_id)
+    assert f'data-scan-id="{taken.scan_id}"' in html and 'data-ok="1"' in html
+    assert banner(html) == ("ok", f"Lot {site['milk']}: MILK Milk 1 L, 20 ea at LINE-1.")
+    assert "data-keypad-input" in html and 'data-command="confirm"' in html
+    operator.post("/line/component", data={"run": run_id, "qty": "7"})
+    assert page_banner(operator) == ("ok", f"Added: 7 ea of lot {site['milk']} from LINE-1.")

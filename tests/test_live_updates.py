@@ -17,11 +17,11 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-import factories as f
 from station import clock
 from station.models import Lot, Order, OrderStatus, PrintJob, PrintJobStatus, Stock
 from station.services import holds, stock
 
+from actions import scanner
 from test_print_worker import start_worker_process, stop_process, wait_until
 from test_printing import make_site
 
@@ -30,24 +30,21 @@ from test_printing import make_site
 
 
 @pytest.fixture
-def site(app):
-    db = app.extensions["station.db"]
-    return {"db": db, **_site(db)}
+def site(site):
+    return _site(site)
 
 
-def _site(db) -> dict:
+def _site(site):
     """MILK (FEFO): `soon` (6 at A-01) is suggested first, then `later` (50 at A-02); order SO-1 for 10
-    MILK and 4 BOLT."""
+    MILK and 4 BOLT (added to the small site; the browser test adds them to `live_site`)."""
     import datetime as dt
 
-    f.basic_site(db)
     today, days = clock.today(), dt.timedelta
-    with db.write() as s:
-        soon = f.received_lot(s, "MILK", 6, location="A-01", expiry=today + days(5), on=today)
-        later = f.received_lot(s, "MILK", 50, location="A-02", expiry=today + days(20), on=today)
-        f.received_lot(s, "BOLT", 10, location="A-01", on=today)
-        f.order(s, "SO-1", [("MILK", 10), ("BOLT", 4)])
-        return {"soon": soon.lot_number, "later": later.lot_number}
+    site.lot("soon", "MILK", 6, location="A-01", expiry=today + days(5))
+    site.lot("later", "MILK", 50, location="A-02", expiry=today + days(20))
+    site.lot("bolt", "BOLT", 10, location="A-01")
+    site.order("SO-1", [("MILK", 10), ("BOLT", 4)])
+    return site
 
 
 def picker_client(app, signed_in, badge: str):
@@ -67,9 +64,7 @@ def version(page_html: str) -> str:
     return re.search(r'data-version="([0-9a-f]+)"', page_html).group(1)
 
 
-def scan(client, code: str):
-    return client.post("/pick/SO-1/scan", headers={"HX-Request": "true"},
-                       data={"code": code, "client_id": uuid.uuid4().hex, "station": "", "source": "wedge"})
+scan = scanner("/pick/SO-1/scan")  # scan(client, code) -> the response
 
 
 def line_qty(page_html: str, no: int) -> str:
@@ -233,7 +228,7 @@ def test_a_job_queued_by_another_process_wakes_the_worker_through_notify(db, db_
     import subprocess
     import sys
 
-    from station.print_worker import PrintWorker
+    from station.processes.print_worker import PrintWorker
 
     lot = make_site(db)
     # A worker that would otherwise look for jobs only every two minutes.
@@ -257,12 +252,12 @@ def test_a_job_queued_by_another_process_wakes_the_worker_through_notify(db, db_
 
 
 def test_the_pick_page_in_a_browser_follows_another_picker_without_a_reload(live_server, browser, sqlite_app,
-                                                                             signed_in, signed_in_page):
+                                                                             live_site, signed_in, signed_in_page):
     from browser_support import HANDHELD, screenshot
     from playwright.sync_api import expect
 
     sqlite_app.config["PICK_LIVE_SECONDS"] = 1
-    lots = _site(sqlite_app.extensions["station.db"])
+    lots = _site(live_site)
     context = browser.new_context(viewport=HANDHELD)
     page = context.new_page()
     errors: list[str] = []

@@ -2,7 +2,6 @@
 test client on both backends: only supervisors and admins, always with a reason, recorded with who."""
 from __future__ import annotations
 
-import html
 import re
 
 import pytest
@@ -11,12 +10,9 @@ from sqlalchemy import func, select
 from station import clock
 from station.models import LocationKind, LotEvent, LotStatus
 from station.services import catalog, holds, receiving
+from actions import text_of
 
 HX = {"HX-Request": "true"}
-
-
-def text_of(body: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
 
 
 @pytest.fixture

@@ -2,37 +2,27 @@
 scan, refusals in words (with nothing moved), CMD:CANCEL's button, and who may use it."""
 from __future__ import annotations
 
-import re
 import uuid
 
 import pytest
 from sqlalchemy import func, select
 
-from factories import assert_books_balance, basic_site, received_lot
-from station import clock
+from actions import banner, scanner
+from factories import assert_books_balance
 from station.models import HandlingUnit, Movement, MovementKind, Stock
-from station.services import catalog, holds
-from station.services.stock import move
+from station.services import catalog
 
 SSCC = "376130321109103420"
 
 
 @pytest.fixture
-def database(app):
-    return app.extensions["station.db"]
-
-
-@pytest.fixture
-def site(database) -> dict:
-    basic_site(database)
-    today = clock.today()
-    with database.write() as s:
-        pallet = received_lot(s, "BOLT", 120, location="DOCK", sscc=SSCC, on=today)
-        milk = received_lot(s, "MILK", 50, location="A-01", on=today)
-        move(s, milk, 20, catalog.location_by_code(s, "A-01"), catalog.location_by_code(s, "LINE-1"))
-        held = received_lot(s, "MILK", 8, location="DOCK", on=today)
-        holds.hold(s, held, "Cold chain alarm")
-    return {"pallet": pallet.lot_number, "milk": milk.lot_number, "held": held.lot_number}
+def site(site):
+    """A pallet of 120 BOLT at DOCK (SSCC); MILK 30 at A-01 and 20 at LINE-1; a held MILK lot at DOCK."""
+    site.lot("pallet", "BOLT", 120, location="DOCK", sscc=SSCC)
+    site.lot("milk", "MILK", 50, location="A-01")
+    site.move("milk", 20, "A-01", "LINE-1")
+    site.lot("held", "MILK", 8, location="DOCK", hold="Cold chain alarm")
+    return site
 
 
 @pytest.fixture
@@ -42,18 +32,7 @@ def mover(client, site, signed_in, bound_station):
     return client
 
 
-def scan(client, code: str, status: int = 200):
-    response = client.post("/move/scan", data={"code": code, "client_id": uuid.uuid4().hex, "source": "wedge"},
-                           headers={"HX-Request": "true"})
-    assert response.status_code == status, response.text
-    return response.text
-
-
-def banner(html: str) -> tuple[str, str]:
-    """(kind, message) of the answer's banner."""
-    kind = re.search(r'class="banner banner--(\w+)', html).group(1)
-    message = re.search(r'<p class="banner__message">(.*?)</p>', html, re.S).group(1)
-    return kind, " ".join(message.split())
+scan = scanner("/move/scan", text=True)
 
 
 def moves(database) -> list[tuple]:
@@ -165,3 +144,39 @@ def test_signed_out_goes_to_sign_in_and_a_line_operator_is_refused(client, site,
     signed_in(client, "line_operator")
     response = client.get("/move")
     assert response.status_code == 403 and "Put-away is for" in response.text
+
+
+# --- the station's own scanner and the move the station holds --------------------------------------
+
+
+def test_a_scan_of_the_stations_own_scanner_is_drawn_like_a_wedge_scans_answer(mover, database, site):
+    """The put-away page open at a station takes its scanner's scans on the server (station/workflows/
+    intake.py); station.js fetches the answer from /floor/answer/<scan id>: the same .scan-result as the
+    page's own scan POST, with the move's next step; the page's taps then go on with that move."""
+    from station.models import StationDevice
+    from station.workflows import intake
+
+    assert mover.get("/move").status_code == 200  # the put-away page is now open at Dock tablet
+    with database.read() as s:
+        station = s.scalar(select(StationDevice.id).where(StationDevice.name == "Dock tablet"))
+    taken = intake.take(database, intake.ScanIn(code=site["milk"], source="sim://dock-1", station_id=station))
+    assert taken.workflow == "putaway" and taken.answer.ok
+    response = mover.get(f"/floor/answer/{taken.scan_id}", headers={"HX-Request": "true"})
+    html = response.text
+    assert response.status_code == 200 and response.headers["X-Scan-Id"] == str(taken.scan_id)
+    assert f'data-scan-id="{taken.scan_id}"' in html and 'data-ok="1"' in html
+    assert banner(html) == ("ok", f"Lot {site['milk']} of MILK is in 2 places.")
+    assert 'action="/move/source"' in html
+    mover.post("/move/source", data={"from": "A-01"})
+    mover.post("/move/qty", data={"qty": "5"})
+    assert banner(scan(mover, "A-02")) == ("ok", f"Moved: 5 ea of MILK, lot {site['milk']}, A-01 → A-02.")
+    assert [qty for qty, *_ in moves(database)] == [5]
+
+
+def test_a_device_bound_to_no_station_keeps_its_move_in_its_own_floor_session(client, site, signed_in):
+    signed_in(client, "picker")
+    other = client.application.test_client()
+    signed_in(other, "picker")
+    scan(client, SSCC)
+    assert "Scan the destination location" in client.get("/move").text
+    assert "Scan a pallet or a lot" in other.get("/move").text  # another browser: its own move

@@ -13,8 +13,8 @@ from factories import printer
 from station import netpolicy
 from station.config import settings
 from station.models import Printer, PrintJob, PrintJobStatus, StationDevice
-from station.print_worker import PrintWorker
-from station.scanner_service import ScannerService
+from station.processes.print_worker import PrintWorker
+from station.processes.scanner_service import ScannerService
 from station.services import printing
 
 SITE = netpolicy.parse_networks("10.20.0.0/16, 192.168.5.0/24")

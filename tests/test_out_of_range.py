@@ -8,38 +8,32 @@ admin, the API with an admin token), every cursor / after= / before= parameter l
 form ids: each answers 4xx with a sentence, and nothing in the database changes."""
 from __future__ import annotations
 
-import html
 import json
 import re
 
 import pytest
 from sqlalchemy import func, select
 
-from factories import basic_site, printer, received_lot
+from factories import TODAY
 from station.ids import MAX_ID, IdConverter
 from station.models import Base, Role, StationDevice
 from station.services.tokens import create_token
+from actions import text_of as words
 
 BIG = (2**31, 2**63, 2**64, 10**30, int("9" * 60))  # ids are INTEGER: 32 bits on PostgreSQL
 HX = {"HX-Request": "true"}
 
 
-def words(body: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
-
-
 @pytest.fixture
-def site(app):
-    """A site with a lot, a printer and a station; a 500 shows as a 500 (not as a raised exception)."""
+def site(app, site):
+    """The small site with a lot, a printer and a station; a 500 shows as a 500 (not as a raised exception)."""
     app.config["PROPAGATE_EXCEPTIONS"] = False
-    db = app.extensions["station.db"]
-    basic_site(db)
-    with db.write() as s:
-        lot = received_lot(s, "BOLT", 5).lot_number
-        printer(s)
-        s.add(StationDevice(name="Dock 1"))
-        token = create_token(s, "range admin", Role.ADMIN)
-    return {"api": {"Authorization": f"Bearer {token}"}, "lot": lot}
+    site.lot("lot", "BOLT", 5, on=TODAY)
+    site.printer("zebra")
+    site.station("Dock 1")
+    with site.write() as s:
+        site["api"] = {"Authorization": f"Bearer {create_token(s, 'range admin', Role.ADMIN)}"}
+    return site
 
 
 def _counts(app) -> dict[str, int]:

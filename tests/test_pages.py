@@ -11,6 +11,7 @@ from station import clock
 from station.models import LocationKind, Operator, Order, OrderLine, Role
 from station.services import catalog, holds, picking, production, receiving, stock
 from station.services.actor import Actor
+from actions import text_of
 
 HX = {"HX-Request": "true"}
 SSCC = "376123450000000016"
@@ -18,15 +19,10 @@ SSCC = "376123450000000016"
 
 @pytest.fixture
 def client(client, signed_in):
-    """Every page needs a signed-in operator (views/floor.py require_signed_in): a picker's client,
+    """Every page needs a signed-in operator (station/auth/ require_signed_in): a picker's client,
     whose role may use the lookup and the scan page."""
     signed_in(client, "picker")
     return client
-
-
-def text_of(body: str) -> str:
-    """The page's visible text, tags dropped and entities decoded, whitespace collapsed."""
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
 
 
 @pytest.fixture
@@ -289,28 +285,24 @@ def test_lot_made_on_the_line_says_so_instead_of_showing_an_empty_supplier(clien
 
 
 @pytest.fixture
-def lookup_site(db) -> dict:
-    from factories import basic_site, received_lot
+def lookup_site(site):
+    from factories import TODAY
 
-    basic_site(db)
-    with db.write() as s:
-        pallet = received_lot(s, "MILK", 24, location="A-01", supplier="ACME", supplier_lot="ACM-77",
-                              expiry=clock.today() + dt.timedelta(days=20), sscc=SSCC)
-        loose = received_lot(s, "BOLT", 300, location="A-01")
-        held = received_lot(s, "BOLT", 5, location="A-02")
-        holds.hold(s, held, "Thread damage")
-        return {"pallet": pallet.lot_number, "loose": loose.lot_number, "held": held.lot_number}
+    site.lot("pallet", "MILK", 24, location="A-01", supplier="ACME", supplier_lot="ACM-77",
+             expiry=clock.today() + dt.timedelta(days=20), sscc=SSCC, on=TODAY)
+    site.lot("loose", "BOLT", 300, location="A-01", on=TODAY)
+    site.lot("held", "BOLT", 5, location="A-02", hold="Thread damage", on=TODAY)
+    return site
 
 
 def lookup_scan(client, code: str):
-    import uuid
+    """A wedge scan on the lookup page: (banner kind, banner message, the answer's HTML)."""
+    from actions import scan
 
-    response = client.post("/lots/scan", data={"code": code, "client_id": uuid.uuid4().hex, "source": "wedge"},
-                           headers=HX)
-    assert response.status_code == 200, response.text
-    kind = re.search(r'class="banner banner--(\w+)', response.text).group(1)
-    message = text_of(re.search(r'<p class="banner__message">(.*?)</p>', response.text, re.S).group(1))
-    return kind, message, response.text
+    answer = scan(client, code, "/lots/scan", text=True)
+    kind = re.search(r'class="banner banner--(\w+)', answer).group(1)
+    message = text_of(re.search(r'<p class="banner__message">(.*?)</p>', answer, re.S).group(1))
+    return kind, message, answer
 
 
 def test_the_lookup_page_captures_wedge_scans(client):

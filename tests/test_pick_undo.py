@@ -21,15 +21,16 @@ DAYS = dt.timedelta
 
 
 @pytest.fixture
-def site(db):
-    """MILK (FEFO): `soon` 6 at A-01, `later` 50 at A-02; BOLT 10 at A-01. SO-1: 10 MILK, 4 BOLT."""
-    f.basic_site(db)
-    with db.write() as s:
+def site(site):
+    """The small site with MILK (FEFO): `soon` 6 at A-01, `later` 50 at A-02; BOLT 10 at A-01. SO-1: 10
+    MILK, 4 BOLT."""
+    with site.write() as s:
         soon = f.received_lot(s, "MILK", 6, location="A-01", expiry=TODAY + DAYS(5), on=TODAY)
         later = f.received_lot(s, "MILK", 50, location="A-02", expiry=TODAY + DAYS(20), on=TODAY)
         bolt = f.received_lot(s, "BOLT", 10, location="A-01", on=TODAY)
         f.order(s, "SO-1", [("MILK", 10), ("BOLT", 4)])
-        return {k: v.lot_number for k, v in dict(soon=soon, later=later, bolt=bolt).items()}
+        site.update({k: v.lot_number for k, v in dict(soon=soon, later=later, bolt=bolt).items()})
+    return site
 
 
 def line(s, no: int) -> OrderLine:
@@ -168,7 +169,8 @@ def test_undo_then_ship_ships_picks_minus_the_picks_taken_back(db, site):
         assert status(s) is OrderStatus.PICKING
         assert at(s, site["soon"], "SHIP") == 6 and at(s, site["later"], "SHIP") == 3
     with db.write() as s:
-        shipped = picking.ship(s, s.scalar(select(Order).where(Order.number == "SO-1")), on=TODAY)
+        shipped = picking.ship(s, s.scalar(select(Order).where(Order.number == "SO-1")), on=TODAY,
+                               short_reason="Truck leaves now")  # stock is left for both lines: a reason
         assert sorted((m.lot.lot_number, m.qty, m.order_line_id) for m in shipped) == sorted(
             [(site["soon"], 6, line(s, 1).id), (site["later"], 3, line(s, 1).id)])
     with db.read() as s:

@@ -11,7 +11,6 @@ import factories as f
 from station import clock
 from station.api import openapi, picking_views  # noqa: F401 - fill the route registry
 from station.models import LotStatus, Movement, MovementKind, Order, OrderStatus, Role, Stock
-from station.services import holds
 from station.services.tokens import create_token
 
 
@@ -32,22 +31,18 @@ def api(client, db):
 
 
 @pytest.fixture
-def site(db):
+def site(site):
     """MILK (FEFO): `soon` (6 at A-01) is suggested before `later` (50 at A-02); `held` and `expired`
     must not leave; BOLT 10 at A-01. Order SO-7: 10 MILK, 4 BOLT."""
-    f.basic_site(db)
     today, days = clock.today(), dt.timedelta
-    with db.write() as s:
-        soon = f.received_lot(s, "MILK", 6, location="A-01", expiry=today + days(5), on=today)
-        later = f.received_lot(s, "MILK", 50, location="A-02", expiry=today + days(20), on=today)
-        held = f.received_lot(s, "MILK", 10, location="A-01", expiry=today + days(3), on=today)
-        holds.hold(s, held, "Seal check")
-        expired = f.received_lot(s, "MILK", 10, location="A-02", expiry=today - days(1),
-                                 produced=today - days(20), on=today - days(20))
-        bolt = f.received_lot(s, "BOLT", 10, location="A-01", on=today)
-        f.order(s, "SO-7", [("MILK", 10), ("BOLT", 4)])
-        return {k: v.lot_number for k, v in dict(soon=soon, later=later, held=held, expired=expired,
-                                                  bolt=bolt).items()}
+    site.lot("soon", "MILK", 6, location="A-01", expiry=today + days(5))
+    site.lot("later", "MILK", 50, location="A-02", expiry=today + days(20))
+    site.lot("held", "MILK", 10, location="A-01", expiry=today + days(3), hold="Seal check")
+    site.lot("expired", "MILK", 10, location="A-02", expiry=today - days(1), produced=today - days(20),
+             on=today - days(20))
+    site.lot("bolt", "BOLT", 10, location="A-01")
+    site.order("SO-7", [("MILK", 10), ("BOLT", 4)])
+    return site
 
 
 def state(db) -> tuple:
@@ -256,9 +251,18 @@ def test_undo_then_ship_and_no_undo_after_shipping(api, db, site):
     bolt = api("/picks", {"order": "SO-7", "line": 2, "lot": site["bolt"], "qty": 4}).get_json()
     assert bolt["order_status"] == "picked"
     assert api(f"/picks/{bolt['id']}/undo", {}).get_json()["order_status"] == "picking"
-    shipped = api("/shipments", {"order": "SO-7"}).get_json()
+    # BOLT is still there to pick: the API ships it short only with a reason, as the page does
+    before = state(db)
+    refused = error(api("/shipments", {"order": "SO-7"}), 409, "short_reason_required")
+    assert refused["message"] == (f"Not everything is picked: line 2 (BOLT) still needs 4 ea and lot {site['bolt']} "
+                                  f"is at A-01. Pick it, report it short, or give the reason it ships short.")
+    assert refused["lines"] == [2]
+    assert state(db) == before
+    error(api("/shipments", {"order": "SO-7", "short_reason": "   "}), 409, "short_reason_required")  # blank: none
+    assert state(db) == before
+    shipped = api("/shipments", {"order": "SO-7", "short_reason": "Customer takes BOLT next week"}).get_json()
     assert [(l["line"], l["ordered"], l["shipped"], l["short_qty"], l["short_reason"]) for l in shipped["lines"]] == [
-        (1, 10, 10, 0, None), (2, 4, 0, 4, "Shipped short")]
+        (1, 10, 10, 0, None), (2, 4, 0, 4, "Customer takes BOLT next week")]
     assert sorted(s["lot_number"] for s in shipped["shipped"]) == sorted([site["soon"], site["later"]])
     before = state(db)
     late = error(api(f"/picks/{first['id']}/undo", {}), 409, "order_closed")
@@ -292,4 +296,6 @@ def test_the_undo_and_the_item_change_are_in_the_openapi_document(client):
     assert "refuse_younger_lots" in next(v for k, v in schemas.items() if k.startswith("ItemIn"))["properties"]
     line = next(v for k, v in schemas.items() if k.startswith("ShipmentLineOut"))
     assert {"short_qty", "short_reason"} <= set(line["properties"])
+    shipment = next(v for k, v in schemas.items() if k.startswith("ShipmentIn"))
+    assert "short_reason_required" in shipment["properties"]["short_reason"]["description"]
     assert next(v for k, v in schemas.items() if k.startswith("PickUndoOut"))["properties"]["kind"]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
 
 import pytest
 from sqlalchemy import select
 
 import factories as f
+from actions import scanner
 from station import clock
 from station.models import (Lot, LotStatus, Movement, MovementKind, Order, OrderLine, OrderStatus, Scan,
                             Stock)
@@ -17,15 +17,13 @@ from station.services import catalog, holds
 
 
 @pytest.fixture
-def site(app):
-    """MILK (FEFO): the suggested lot `soon` (6 at A-01), a younger `later` (50 at A-02), and lots
-    that must not be picked (held, quarantined, recalled, expired); BOLT (10 at A-01); order SO-1 for
-    10 MILK and 4 BOLT."""
-    db = app.extensions["station.db"]
-    f.basic_site(db)
+def site(site):
+    """The small site with MILK (FEFO): the suggested lot `soon` (6 at A-01), a younger `later` (50 at
+    A-02), and lots that must not be picked (held, quarantined, recalled, expired); BOLT (10 at A-01);
+    order SO-1 for 10 MILK and 4 BOLT."""
     today = clock.today()
     days = dt.timedelta
-    with db.write() as s:
+    with site.write() as s:
         soon = f.received_lot(s, "MILK", 6, location="A-01", expiry=today + days(5), on=today)
         later = f.received_lot(s, "MILK", 50, location="A-02", expiry=today + days(20), on=today)
         held = f.received_lot(s, "MILK", 10, location="A-01", expiry=today + days(3), on=today)
@@ -41,7 +39,8 @@ def site(app):
         lots = {name: lot.lot_number for name, lot in dict(
             soon=soon, later=later, held=held, quarantined=quarantined, recalled=recalled,
             expired=expired, bolt=bolt).items()}
-    return {"db": db, **lots}
+    site.update(lots)
+    return site
 
 
 @pytest.fixture
@@ -49,14 +48,7 @@ def picker(client, signed_in):
     return signed_in(client, "picker", badge="OP-PICK", name="Pia Picker")
 
 
-_ids = iter(range(10**6))
-
-
-def scan(client, code: str, client_id: str | None = None):
-    """A wedge scan as station.js sends it."""
-    data = {"code": code, "client_id": client_id or f"test-{next(_ids):08d}-{time.monotonic_ns()}"[:64],
-            "station": "", "source": "wedge"}
-    return client.post("/pick/SO-1/scan", data=data, headers={"HX-Request": "true"})
+scan = scanner("/pick/SO-1/scan")  # scan(client, code, client_id=None) -> the response
 
 
 def message(response) -> str:
@@ -242,6 +234,26 @@ def test_partial_pick_with_a_set_quantity_then_short_pick_with_a_reason(client, 
     assert picked(db, 1) == 10
 
 
+def test_a_short_tap_on_a_list_drawn_before_the_suggestion_changed_writes_off_nothing(client, site, picker):
+    db = site["db"]
+    page = client.get("/pick/SO-1").get_data(as_text=True)
+    soon = site["soon"]
+    assert f'name="lot" value="{soon}"' in page  # the reasons carry the lot they were shown with
+    # the worker's list still showed the later lot (say, before another picker's pick): refused in words
+    stale = client.post("/pick/SO-1/short", headers={"HX-Request": "true"},
+                        data={"reason": "Not at the location", "lot": site["later"], "location": "A-02"})
+    html = stale.get_data(as_text=True)
+    assert (f"The list changed: lot {site['soon']} at A-01 is suggested now. Nothing was written off"
+            in html)
+    with db.read() as s:
+        assert s.scalar(select(Movement).where(Movement.kind == MovementKind.ADJUST)) is None
+        f.assert_books_balance(s)
+    # the list as drawn now: written off
+    fresh = client.post("/pick/SO-1/short", headers={"HX-Request": "true"},
+                        data={"reason": "Not at the location", "lot": site["soon"], "location": "A-01"})
+    assert f"Short recorded: 6 ea of lot {soon} at A-01" in fresh.get_data(as_text=True)
+
+
 def test_a_line_without_enough_stock_ships_short(client, site, picker):
     db = site["db"]
     with db.write() as s:
@@ -261,7 +273,8 @@ def test_ship_is_refused_until_every_line_is_picked_then_ships_for_the_forward_t
     db = site["db"]
     scan(client, f"LOT:{site['soon']}")
     early = client.post("/pick/SO-1/ship", headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert "Not everything is picked: line 1 (MILK) still needs 4 and there is stock for it." in early
+    assert (f"Not everything is picked: line 1 (MILK) still needs 4 ea and lot {site['later']} is at A-02 (and 1 "
+            f"more line). Pick it, report it short, or give the reason it ships short.") in early
     with db.read() as s:
         assert s.scalar(select(Order.status).where(Order.number == "SO-1")) is OrderStatus.PICKING
 
@@ -337,6 +350,51 @@ def test_a_pallet_sscc_picks_its_lot_from_where_the_pallet_stands(client, site, 
     answer = scan(client, "376130321109103420")
     assert message(answer) == f"Picked 4 ea of lot {pallet} from A-02. Line 2 done."
     assert picks(db) == [(pallet, "A-02", 4, True, None)]
+
+
+# --- the station's own scanner and the state the station holds -----------------------------------
+
+
+def test_a_scan_of_the_stations_own_scanner_is_drawn_like_a_wedge_scans_answer(client, site, picker,
+                                                                                bound_station):
+    """The pick page open at a station takes its scanner's scans on the server (station/workflows/
+    intake.py, for the order the page shows); station.js fetches the answer from /floor/answer/<scan
+    id>: the same banner as the page's own scan POST, and the pick list shows the pick."""
+    from station.workflows import intake
+
+    station = bound_station(client, "Pick 1")
+    assert client.get("/pick/SO-1").status_code == 200  # the pick page is now open at Pick 1, on SO-1
+    taken = intake.take(site["db"], intake.ScanIn(code=f"LOT:{site['soon']}", source="sim://pick-1",
+                                                  station_id=station))
+    assert taken.workflow == "picking" and taken.answer.ok
+    response = client.get(f"/floor/answer/{taken.scan_id}", headers={"HX-Request": "true"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and response.headers["X-Scan-Id"] == str(taken.scan_id)
+    assert f'data-scan-id="{taken.scan_id}"' in html and 'data-ok="1"' in html and kind(response) == "ok"
+    assert message(response) == f"Picked 6 ea of lot {site['soon']} from A-01. 4 ea more: lot {site['later']} at A-02."
+    assert picks(site["db"]) == [(site["soon"], "A-01", 6, True, None)]
+    # the pick is the station's: the page's Undo takes it back
+    work = client.get("/pick/SO-1/work", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert undo_button(work) == "Undo last pick"
+    undone = client.post("/pick/SO-1/undo", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert f"Pick taken back: 6 ea of lot {site['soon']}" in undone
+
+
+def test_a_page_of_another_order_starts_afresh_and_its_scans_pick_on_it(client, site, picker):
+    db = site["db"]
+    with db.write() as s:
+        f.order(s, "SO-2", [("BOLT", 2)])
+    client.post("/pick/SO-1/qty", data={"qty": "4"}, headers={"HX-Request": "true"})
+    assert "The next scan picks" in client.get("/pick/SO-1/work").get_data(as_text=True)
+    other = client.get("/pick/SO-2").get_data(as_text=True)
+    assert "The next scan picks" not in other and f"Line 1: scan lot {site['bolt']} at A-01." in other
+    answer = client.post("/pick/SO-2/scan", data={"code": f"LOT:{site['bolt']}", "client_id": "other-order-1"},
+                         headers={"HX-Request": "true"})
+    assert message(answer) == f"Picked 2 ea of lot {site['bolt']} from A-01. Line 1 done — every line is picked."
+    # back on SO-1 the quantity typed there is gone (the state is one order's at a time), and a scan picks on SO-1
+    assert "The next scan picks" not in client.get("/pick/SO-1").get_data(as_text=True)
+    assert message(scan(client, f"LOT:{site['soon']}")).startswith(f"Picked 6 ea of lot {site['soon']}")
+    assert picked(db, 1) == 6
 
 
 # --- the item's policy: a younger lot refused outright --------------------------------------------
@@ -462,18 +520,19 @@ def test_short_lines_show_qty_and_reason_on_the_ship_screen_and_after_shipping(c
 
     shipped = client.post("/pick/SO-1/ship", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "Order SO-1 shipped to Corner Shop: 16 units (19 short) from 2 lots." in shipped
-    assert ("Line 1 MILK short 4 ea: Damaged — cannot be sent; Line 2 BOLT short 15 ea: Shipped short"
+    # BOLT had no stock left for its 15: the line ships short saying so (the ship screen's own words)
+    assert ("Line 1 MILK short 4 ea: Damaged — cannot be sent; Line 2 BOLT short 15 ea: No pickable stock left"
             in shipped)
     done = shipped.split('class="card pick-done', 1)[1].split("</section>", 1)[0]
     assert "Shipped short" in done
     shorts = re.findall(r'<li class="pick-short__line" data-line="(\d)">(.*?)</li>', done, re.S)
     assert [(no, " ".join(re.sub(r"<[^>]+>", "", text).split())) for no, text in shorts] == [
         ("1", "Line 1 · MILK Milk 1 L 4 ea short Damaged — cannot be sent"),
-        ("2", "Line 2 · BOLT Bolt M8 15 ea short Shipped short")]
+        ("2", "Line 2 · BOLT Bolt M8 15 ea short No pickable stock left")]
     with db.read() as s:
         lines = s.execute(select(OrderLine.line_no, OrderLine.short_qty, OrderLine.short_reason)
                           .order_by(OrderLine.line_no)).all()
-        assert lines == [(1, 4, "Damaged — cannot be sent"), (2, 15, "Shipped short")]
+        assert lines == [(1, 4, "Damaged — cannot be sent"), (2, 15, "No pickable stock left")]
     # the shipped order's page says the same
     page = client.get("/pick/SO-1").get_data(as_text=True)
     assert "Damaged — cannot be sent" in page and "15</b> ea short" in page

@@ -18,17 +18,17 @@ DAYS = dt.timedelta
 
 
 @pytest.fixture
-def site(db):
-    """BOLT (FIFO): `old` (produced 30 days ago, 5 at A-01) before `new` (today, 40 at A-02).
-    MILK (FEFO): `soon` (6 at A-01) before `later` (50 at A-02). Order SO-1: 10 BOLT, 10 MILK."""
-    f.basic_site(db)
-    with db.write() as s:
+def site(site):
+    """The small site with BOLT (FIFO): `old` (produced 30 days ago, 5 at A-01) before `new` (today, 40
+    at A-02). MILK (FEFO): `soon` (6 at A-01) before `later` (50 at A-02). Order SO-1: 10 BOLT, 10 MILK."""
+    with site.write() as s:
         old = f.received_lot(s, "BOLT", 5, location="A-01", produced=TODAY - DAYS(30), on=TODAY)
         new = f.received_lot(s, "BOLT", 40, location="A-02", on=TODAY)
         soon = f.received_lot(s, "MILK", 6, location="A-01", expiry=TODAY + DAYS(5), on=TODAY)
         later = f.received_lot(s, "MILK", 50, location="A-02", expiry=TODAY + DAYS(20), on=TODAY)
         f.order(s, "SO-1", [("BOLT", 10), ("MILK", 10)])
-        return {k: v.lot_number for k, v in dict(old=old, new=new, soon=soon, later=later).items()}
+        site.update({k: v.lot_number for k, v in dict(old=old, new=new, soon=soon, later=later).items()})
+    return site
 
 
 def refuse_younger(db, sku: str) -> None:
@@ -132,14 +132,25 @@ def test_shipping_with_open_quantity_sets_short_qty_and_reason_in_the_same_trans
         # BOLT: all 5 of `old` picked; the 40 of `new` are not where the books say
         picking.pick_line(s, line=line(s, 1), lot=catalog.lot_by_number(s, site["old"]), on=TODAY)
         picking.short_pick(s, line=line(s, 1), reason="Less there than the system says", on=TODAY)
-        # MILK: 6 picked, 4 open and no reason given
+        # MILK: 6 picked, 4 open, `later` still there to pick, and no reason given
         picking.pick_line(s, line=line(s, 2), lot=catalog.lot_by_number(s, site["soon"]), on=TODAY)
+    with db.write() as s:  # the one rule for page and API: open quantity that could be picked needs a reason
+        before = snapshot(s)
+        with pytest.raises(Conflict) as refused:
+            picking.ship(s, s.scalar(select(Order).where(Order.number == "SO-1")), on=TODAY)
+        assert refused.value.code == "short_reason_required"
+        assert refused.value.message == (
+            f"Not everything is picked: line 2 (MILK) still needs 4 ea and lot {site['later']} is at A-02. "
+            f"Pick it, report it short, or give the reason it ships short.")
+        assert snapshot(s) == before
+    with db.write() as s:
         order = s.scalar(select(Order).where(Order.number == "SO-1"))
-        shipped = picking.ship(s, order, on=TODAY)
+        shipped = picking.ship(s, order, on=TODAY, short_reason="  Customer   takes the rest next week ")
         assert sorted((m.lot.lot_number, m.qty) for m in shipped) == sorted([(site["old"], 5), (site["soon"], 6)])
     with db.read() as s:
+        # the picker's own reason stays with its line; the shipment's reason goes to the line without one
         assert (line(s, 1).short_qty, line(s, 1).short_reason) == (5, "Less there than the system says")
-        assert (line(s, 2).short_qty, line(s, 2).short_reason) == (4, picking.SHIPPED_SHORT)
+        assert (line(s, 2).short_qty, line(s, 2).short_reason) == (4, "Customer takes the rest next week")
         assert s.scalar(select(Order.status).where(Order.number == "SO-1")) is OrderStatus.SHIPPED
         f.assert_books_balance(s)
 
@@ -201,7 +212,8 @@ def test_a_pick_waiting_while_the_order_ships_is_refused_once_it_has_shipped(db,
             outcome["refused"] = exc.code
 
     with db.write() as s:
-        picking.ship(s, s.scalar(select(Order).where(Order.number == "SO-1")), on=TODAY)
+        picking.ship(s, s.scalar(select(Order).where(Order.number == "SO-1")), on=TODAY,
+                     short_reason="Customer takes the rest next week")
         s.flush()
         racer = threading.Thread(target=late_pick)
         racer.start()

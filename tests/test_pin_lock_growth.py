@@ -4,7 +4,6 @@ Operators page, `station operator unlock BADGE`) starts over; a badge nobody has
 step — same page, same words, same counting and locks, one slow hash check per guess like a real one."""
 from __future__ import annotations
 
-import html
 import re
 
 import pytest
@@ -13,17 +12,14 @@ from sqlalchemy import select
 from station.models import Operator, Role
 from station.services import pins
 from station.services.pins import hash_pin
-from station.views import floor
-
-
-def text_of(body: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+from station import auth as floor
+from actions import text_of
 
 
 @pytest.fixture
 def clock(monkeypatch):
     now = [2_000_000_000.0]
-    monkeypatch.setattr(floor, "_now", lambda: now[0])
+    monkeypatch.setattr(floor.sessions, "now_seconds", lambda: now[0])
     return now
 
 
@@ -152,13 +148,13 @@ def test_a_badge_nobody_has_is_answered_like_a_supervisors_at_the_pin_step(app, 
 
 def test_the_same_slow_hash_check_for_a_badge_nobody_has(app, people, clock, monkeypatch):
     checks = []
-    real_check = floor.check_pin
+    real_check = floor.pin_guard.check_pin
 
     def counting(pin_hash, pin):
         checks.append(pin_hash)
         return real_check(pin_hash, pin)
 
-    monkeypatch.setattr(floor, "check_pin", counting)
+    monkeypatch.setattr(floor.pin_guard, "check_pin", counting)
     for badge in ("B-SUP", "B-NOPE"):
         client = app.test_client()
         client.post("/signin", data={"badge": badge})

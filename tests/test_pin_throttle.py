@@ -4,8 +4,6 @@ and the lock; guesses taken at the same moment from many threads are granted exa
 FLOOR_PIN_ATTEMPTS times; the right PIN starts the count over; an old wrong PIN is forgotten."""
 from __future__ import annotations
 
-import html
-import re
 import threading
 
 import pytest
@@ -13,11 +11,8 @@ import pytest
 from station import create_app
 from station.models import Operator, Role
 from station.services.pins import hash_pin
-from station.views import floor
-
-
-def text_of(body: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+from station import auth as floor
+from actions import text_of
 
 
 @pytest.fixture
@@ -85,7 +80,7 @@ def test_the_right_pin_starts_the_count_over(app, second_app, sam):
 
 def test_the_lock_ends_and_old_wrong_pins_are_forgotten(app, sam, monkeypatch):
     now = [2_000_000.0]
-    monkeypatch.setattr(floor, "_now", lambda: now[0])
+    monkeypatch.setattr(floor.sessions, "now_seconds", lambda: now[0])
     client = app.test_client()
     for pin in ("1111", "2222", "3333"):
         _pin(client, pin)
@@ -108,7 +103,7 @@ def test_simultaneous_guesses_are_granted_exactly_the_allowed_number(app, second
         try:
             with application.app_context():
                 barrier.wait()
-                result = floor.take_guess(sam, floor._now(), 3, 60)
+                result = floor.take_guess(sam, floor.sessions.now_seconds(), 3, 60)
             granted.append(result.granted)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
@@ -124,7 +119,10 @@ def test_simultaneous_guesses_are_granted_exactly_the_allowed_number(app, second
     assert row.pin_failures == 3 and row.pin_locked_until is not None
 
 
-def test_an_operator_without_a_pin_is_told_and_nothing_is_counted(app):
+def test_an_operator_without_a_pin_chooses_one_and_each_mistyped_pair_is_a_try(app):
+    """A supervisor with no PIN yet chooses it at first sign-in, typed twice (station/auth/pin_guard.py
+    set_first_pin); a pair that differs sets nothing and counts like a wrong PIN, so nobody can try
+    without end on a badge they picked up."""
     with app.extensions["station.db"].write() as s:
         op = Operator(badge="B-NOPIN", name="Nina Nopin", role=Role.SUPERVISOR)
         s.add(op)
@@ -132,6 +130,11 @@ def test_an_operator_without_a_pin_is_told_and_nothing_is_counted(app):
         op_id = op.id
     client = app.test_client()
     client.post("/signin", data={"badge": "B-NOPIN"})
-    answer = client.post("/signin/pin", data={"pin": "0000"})
-    assert answer.status_code == 401 and "Nina Nopin has no PIN yet" in text_of(answer.text)
-    assert _row(app, op_id).pin_failures == 0
+    answer = client.post("/signin/pin", data={"pin": "2468", "pin_again": "2486"})
+    assert answer.status_code == 401 and "The two PINs differ" in text_of(answer.text)
+    row = _row(app, op_id)
+    assert (row.pin_hash, row.pin_failures) == (None, 1)
+    signed = client.post("/signin/pin", data={"pin": "2468", "pin_again": "2468"})
+    assert signed.status_code == 303
+    row = _row(app, op_id)
+    assert row.pin_hash is not None and row.pin_failures == 0

@@ -13,8 +13,8 @@ from sqlalchemy import select, update
 from devices.printers.emulator import PrinterEmulator, remote_set_mode
 from station import clock
 from station.models import Printer, PrintJob, PrintJobStatus
-from station.print_worker import PrintWorker
-from station.services import printing
+from station.processes.print_worker import PrintWorker
+from station.services import print_queue, printing
 from station.services.errors import Conflict
 
 from test_printing import jobs, make_site
@@ -121,7 +121,7 @@ def test_a_job_lost_twice_fails_in_words(db, emulator):
         emulator.set_mode("paper_out")   # back from the restart, still out of paper, its buffer empty
         wait_until(lambda: job(db, job_id).lost_count == 1, what="lost once")
         # Sent again into the printer (out of paper: the worker trusts a 'ready' read a moment before).
-        wait_until(lambda: w._remember(printer_id(db), _ready(emulator)) or (
+        wait_until(lambda: w.remember(printer_id(db), _ready(emulator)) or (
             (j := job(db, job_id)).status is SENT and emulator.held == 1 and j), what="sent again")
         emulator.set_mode("power_cycle", boot=30)
         wait_until(lambda: printer_state(db) == "offline", what="the worker to see it unreachable again")
@@ -204,7 +204,7 @@ def test_pages_say_sent_to_the_spooler_and_stop_following_a_job_that_cannot_be_c
     line = client.get(f"/printers/jobs/{waiting}/status").get_data(as_text=True)
     assert "waiting in the printer (head open)" in line and "hx-trigger" in line   # it may still print
     with db.write() as s:
-        printing.mark_unconfirmed(s, [waiting], "the printer restarted while printing")
+        print_queue.mark_unconfirmed(s, [waiting], "the printer restarted while printing")
     line = client.get(f"/printers/jobs/{waiting}/status").get_data(as_text=True)
     assert "Sent — not confirmed" in line and "Not confirmed: the printer restarted" in line
     assert "hx-trigger" not in line
@@ -230,13 +230,13 @@ def test_a_lost_job_goes_back_to_the_queue_once_then_fails(db):
     (job_id,) = queue(db, lot)
     with db.write() as s:
         s.execute(update(PrintJob).values(status=SENT, sent_at=clock.now()))
-        assert printing.mark_lost(s, job_id, "zebra").status is QUEUED
-        assert printing.mark_lost(s, job_id, "zebra") is None     # only a sent job can be lost
+        assert print_queue.mark_lost(s, job_id, "zebra").status is QUEUED
+        assert print_queue.mark_lost(s, job_id, "zebra") is None     # only a sent job can be lost
     done = job(db, job_id)
     assert (done.lost_count, done.sent_at, done.claimed_by) == (1, None, None) and "sent again" in done.last_error
     with db.write() as s:
         s.execute(update(PrintJob).values(status=SENT))
-        assert printing.mark_lost(s, job_id, "zebra").status is FAILED
+        assert print_queue.mark_lost(s, job_id, "zebra").status is FAILED
     assert job(db, job_id).lost_count == 2 and job(db, job_id).last_error.startswith("Lost twice: printer zebra")
 
 
@@ -257,7 +257,7 @@ def trusting_worker(db, emulator, **options) -> PrintWorker:
     """A worker that read 'ready' from the printer a moment before its roll ran out (and trusts it for a
     minute): the next job goes out without asking again, into a printer that is out of paper."""
     w = worker(db, status_fresh=60, **options)
-    w._remember(printer_id(db), _ready(emulator))
+    w.remember(printer_id(db), _ready(emulator))
     return w
 
 

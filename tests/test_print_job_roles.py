@@ -12,7 +12,7 @@ from station.api.print_views import PRINTING
 from station.models import PrintJob, PrintJobStatus, Role
 from station.services import printing
 from station.services.tokens import create_token
-from station.views.floor import WORKFLOWS
+from station.auth import WORKFLOWS
 
 PRINTERS = [Role.RECEIVER, Role.LINE_OPERATOR, Role.SUPERVISOR, Role.ADMIN]
 

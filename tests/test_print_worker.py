@@ -15,12 +15,12 @@ import pytest
 from PIL import Image
 from sqlalchemy import select, update
 
-from devices.printers import PrinterState, sim
+from devices.printers import PrinterState, SendOutcome, sim
 from devices.printers.emulator import PrinterEmulator
 from station import clock
 from station.models import Printer, PrintJob, PrintJobStatus
-from station.print_worker import PrintWorker
-from station.services import printing
+from station.processes.print_worker import PrintWorker
+from station.services import print_queue, printing
 
 from test_printing import jobs, make_site
 
@@ -185,10 +185,11 @@ def test_a_fault_reported_when_the_job_is_confirmed_holds_the_rest(db, emulator)
     from devices.printers.tcp import TcpPrinter
 
     class FaultsAfterFirst(TcpPrinter):
-        def send(self, data: bytes) -> None:
+        def send(self, data: bytes, *, preview=None) -> SendOutcome:
             super().send(data)
             emulator.set_mode("paper_out")
-            super().send(b"")  # read the status again, now faulted (an empty job: ~HS only)
+            faulted = super().send(b"")  # read the status again, now faulted (an empty job: ~HS only)
+            return SendOutcome(len(data), faulted.status)
 
     worker = fast_worker(db, batch=10, open_printer=lambda url: FaultsAfterFirst(url))
     with worker:
@@ -269,13 +270,13 @@ def test_jobs_queued_before_a_worker_process_starts_print_once_and_sigterm_stops
     ids = queue(db, lot, 5)
     # One more was being sent by a worker that died (its claim is an hour old): sent again, once.
     with db.write() as s:
-        (dead,) = printing.claim_next(s, "died-mid-job", now=clock.now() - dt.timedelta(hours=1), batch=1)
+        (dead,) = print_queue.claim_next(s, "died-mid-job", now=clock.now() - dt.timedelta(hours=1), batch=1)
     assert dead.id == ids[0]
     time.sleep(0.3)
     assert emulator.jobs == []  # nothing printed while no worker runs
     process = start_worker_process(db_url, tmp_path)
     try:
-        wait_until(lambda: all_in(db, PRINTED), timeout=30, what="the worker process to print all")
+        wait_until(lambda: all_in(db, PRINTED), timeout=120, what="the worker process to print all")
     finally:
         out = stop_process(process)
     assert process.returncode == 0, out
@@ -291,7 +292,7 @@ def test_a_worker_process_stopped_while_the_printer_is_out_of_paper_leaves_the_j
     ids = queue(db, lot, 3)
     process = start_worker_process(db_url, tmp_path)
     try:
-        wait_until(lambda: jobs(db)[0].attempts >= 1, timeout=30, what="a try")
+        wait_until(lambda: jobs(db)[0].attempts >= 1, timeout=120, what="a try")
     finally:
         out = stop_process(process)
     assert process.returncode == 0, out

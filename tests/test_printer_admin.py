@@ -4,8 +4,6 @@ being opened; bad input is refused in words and changes nothing; other roles see
 403 if they post. Then the page in real Chromium at 360 px and 1280 px (screenshots in test-artifacts/)."""
 from __future__ import annotations
 
-import html
-import re
 import socket
 
 import pytest
@@ -14,6 +12,7 @@ from sqlalchemy import select
 from factories import printer
 from station.models import Printer, Role
 from station.netpolicy import parse_networks
+from actions import text_of
 
 try:
     from playwright.sync_api import expect
@@ -21,10 +20,6 @@ except ImportError:  # the `browser` fixture then skips, or fails under CI=true
     expect = None
 
 FORM = {"url": "sim://new-zebra", "dpi": "300", "label_size": "4x6", "active": "1"}
-
-
-def text_of(body: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
 
 
 def _row(app, name: str) -> Printer | None:

@@ -52,8 +52,9 @@ def test_ready_printer_reports_ready_and_stores_the_exact_bytes(emulator):
     printer = tcp(emulator)
     status = printer.status()
     assert (status.state, status.known, status.can_print) == (PrinterState.READY, True, True)
-    printer.send(LABEL)
-    assert printer.last_status is not None and printer.last_status.can_print
+    outcome = printer.send(LABEL)
+    assert outcome.bytes_sent == len(LABEL)
+    assert outcome.status is not None and outcome.status.can_print
     jobs = emulator.wait_for_jobs(1)
     assert [emulator.job_data(job) for job in jobs] == [LABEL]
     assert (jobs[0].copies, jobs[0].size) == (1, len(LABEL))
@@ -135,8 +136,8 @@ def test_a_fault_is_reported_and_a_job_sent_anyway_is_held_until_it_clears(emula
     assert status.state == FAULTS[mode] and status.known and not status.can_print
     # A job that arrives anyway (sent before the worker saw the fault) is in the printer: send() succeeds,
     # says what the printer reported, and must not be sent again.
-    printer.send(label("held"))
-    assert printer.last_status is not None and printer.last_status.state == FAULTS[mode]
+    outcome = printer.send(label("held"))
+    assert outcome.status is not None and outcome.status.state == FAULTS[mode]
     assert "1 format in buffer" in printer.status().detail
     time.sleep(0.2)
     assert emulator.jobs == [] and emulator.held == 1
@@ -356,14 +357,12 @@ def test_serial_printer_over_a_pty_prints_and_reads_status(emulator):
     device = emulator.open_pty()
     with open_printer(f"serial://{device}?baudrate=115200&timeout=2") as printer:
         assert printer.status().state == PrinterState.READY
-        printer.send(LABEL)
-        assert printer.last_status.state == PrinterState.READY
+        assert printer.send(LABEL).status.state == PrinterState.READY
         emulator.wait_for_jobs(1)
         assert emulator.printed() == [LABEL]
         emulator.set_mode("head_open")
         assert printer.status().state == PrinterState.HEAD_OPEN
-        printer.send(label("held"))
-        assert printer.last_status.state == PrinterState.HEAD_OPEN
+        assert printer.send(label("held")).status.state == PrinterState.HEAD_OPEN
         assert emulator.held == 1
         emulator.set_mode("ready")
         emulator.wait_for_jobs(2)
@@ -425,3 +424,45 @@ def test_emulator_pty_is_a_real_terminal(emulator):
         assert os.isatty(fd)
     finally:
         os.close(fd)
+
+
+def test_a_sim_printer_reports_its_spool_and_the_preview_it_wrote(tmp_path):
+    printer = open_printer("sim://outcome", spool_root=tmp_path)
+    outcome = printer.send(LABEL, preview=lambda: b"\x89PNG not really")
+    assert (outcome.bytes_sent, outcome.printed, outcome.status.state) == (len(LABEL), True, PrinterState.READY)
+    assert outcome.preview_path.read_bytes() == b"\x89PNG not really"
+    assert outcome.preview_path.with_suffix(".zpl").read_bytes() == LABEL
+    assert printer.send(LABEL).preview_path is None    # no preview asked for: none written
+
+
+def test_a_preview_that_cannot_be_drawn_never_fails_the_job(tmp_path):
+    def broken() -> bytes:
+        raise ValueError("no layout")
+
+    outcome = open_printer("sim://outcome", spool_root=tmp_path).send(LABEL, preview=broken)
+    assert outcome.printed and outcome.preview_path is None
+    assert [p.read_bytes() for p in (tmp_path / "outcome").glob("*.zpl")] == [LABEL]
+    assert not list((tmp_path / "outcome").glob("*.png"))
+
+
+def test_a_printer_that_cannot_answer_reports_only_the_bytes_it_took(emulator):
+    outcome = open_printer(f"tcp://127.0.0.1:{emulator.port}?confirm=0").send(LABEL)
+    assert (outcome.bytes_sent, outcome.status, outcome.printed, outcome.preview_path) == (len(LABEL), None, False, None)
+
+
+def test_printers_and_label_layouts_load_nothing_of_the_station_app():
+    """devices/ and labels/ sit below station/: every printer backend and every label layout (the test
+    print's included) imports in a fresh interpreter without station, Flask or SQLAlchemy."""
+    import subprocess
+    import sys
+
+    code = ("import sys, importlib\n"
+            "from devices.printers import BACKENDS\n"
+            "for target, _ in BACKENDS.values():\n"
+            "    importlib.import_module(target.split(':')[0])\n"
+            "import labels.templates, labels.zpl, labels.png\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'station', 'flask', 'sqlalchemy'}))\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -155,8 +155,8 @@ def _read_hs(sock: socket.socket) -> bytes:
 def test_a_format_held_while_paper_out_prints_when_the_paper_is_back_and_hs_counts_it_down(emulator):
     printer = open_printer(f"tcp://127.0.0.1:{emulator.port}?timeout=2")
     emulator.set_mode("paper_out")
-    printer.send(b"^XA^FDa^FS^PQ3^XZ")
-    assert (printer.last_status.formats_in_buffer, printer.last_status.labels_remaining) == (1, 3)
+    status = printer.send(b"^XA^FDa^FS^PQ3^XZ").status
+    assert (status.formats_in_buffer, status.labels_remaining) == (1, 3)
     emulator.set_mode("ready")
     emulator.wait_for_jobs(1)
     done = printer.status()

@@ -3,7 +3,6 @@ lot card's print buttons; and in Chromium, with a running print worker, at table
 from __future__ import annotations
 
 import datetime as dt
-import html
 import io
 import re
 
@@ -14,16 +13,13 @@ from sqlalchemy import select, update
 from devices.printers import PrinterState, sim
 from station import clock
 from station.models import Printer, PrintJob, PrintJobStatus, StationDevice
-from station.print_worker import PrintWorker
-from station.services import printing
+from station.processes.print_worker import PrintWorker
+from station.services import print_queue, printing
 
 from test_printing import jobs, make_site
+from actions import text_of
 
 HX = {"HX-Request": "true"}
-
-
-def text_of(body: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
 
 
 def set_state(db, name: str, state: str, checked: dt.datetime | None = None) -> None:
@@ -120,7 +116,7 @@ def test_the_board_answers_204_until_something_on_it_changes(client, db, lot):
     assert changed.status_code == 200 and f'data-job="{job.id}"' in changed.text
     version = re.search(r'data-version="(\w+)"', changed.text).group(1)
     with db.write() as s:
-        printing.claim_next(s, "w")
+        print_queue.claim_next(s, "w")
     sending = client.get(f"/printers/board?v={version}", headers=HX)
     assert sending.status_code == 200 and 'data-status="sending"' in sending.text
 
@@ -129,8 +125,8 @@ def test_a_waiting_job_shows_its_tries_and_reason_and_can_be_cancelled(client, d
     with db.write() as s:
         job = printing.request_labels(s, lot, printer="dock-zebra", copies=3)
     with db.write() as s:
-        printing.claim_next(s, "w")
-        printing.retry_later(s, job.id, "w", "Printer is out of labels — load a roll", delay=dt.timedelta(seconds=20))
+        print_queue.claim_next(s, "w")
+        print_queue.retry_later(s, job.id, "w", "Printer is out of labels — load a roll", delay=dt.timedelta(seconds=20))
     row = re.search(rf'<li class="job[^"]*" id="job-{job.id}".*?</li>', client.get("/printers").text, re.S).group(0)
     words = text_of(row)
     assert f"Lot label {lot}" in words and "3 copies" in words and "1 try" in words
@@ -187,7 +183,7 @@ def test_the_lot_card_prints_on_the_stations_printer(client, db, lot):
         s.add(StationDevice(name="Line 1 PC", printer_id=line.id))
     card_html = client.get(f"/lots/{lot}").text
     assert f'hx-get="/printers/lot-form?lot={lot}"' in card_html
-    from station.views.floor import station_cookie_value
+    from station.auth import station_cookie_value
 
     with client.application.test_request_context():  # the station cookie as set-up signs it
         client.set_cookie("station", station_cookie_value("Line 1 PC"))

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import func, select, update
 
 from devices.printers import Printer as Device
-from devices.printers import PrinterStatus
+from devices.printers import PrinterStatus, SendOutcome
 from station import clock
 from station.db import Database
 from station.models import LocationKind, Printer, PrintJob, PrintJobStatus, StationDevice
-from station.print_worker import PrintWorker
-from station.services import catalog, printing, receiving
+from station.processes.print_worker import PrintWorker
+from station.services import catalog, print_queue, printing, receiving
 from station.services.errors import Conflict, NotFound
 
 from factories import gtin13
@@ -227,18 +227,18 @@ def test_claims_take_each_printers_oldest_job_and_one_printer_per_worker_at_a_ti
         a = [printing.request_labels(s, lot, printer="p1").id for _ in range(3)]
         b = printing.request_labels(s, lot, printer="p2").id
     with db.write() as s:
-        first = printing.claim_next(s, "w1")
+        first = print_queue.claim_next(s, "w1")
     with db.write() as s:
-        second = printing.claim_next(s, "w2", batch=10)
+        second = print_queue.claim_next(s, "w2", batch=10)
     with db.write() as s:
-        third = printing.claim_next(s, "w3", batch=10)
+        third = print_queue.claim_next(s, "w3", batch=10)
     assert [j.id for j in first] == [a[0]]
     assert [j.id for j in second] == [b]      # p1's queue is busy with w1
     assert third == []
     with db.write() as s:
-        assert printing.mark_sent(s, a[0], "w1")
+        assert print_queue.mark_sent(s, a[0], "w1")
     with db.write() as s:
-        batch = printing.claim_next(s, "w3", batch=10)
+        batch = print_queue.claim_next(s, "w3", batch=10)
     assert [j.id for j in batch] == a[1:] and {j.claimed_by for j in batch} == {"w3"}
     assert all(j.status is SENDING for j in batch)
 
@@ -248,15 +248,15 @@ def test_a_printer_in_backoff_holds_its_whole_queue_in_order(db):
     with db.write() as s:
         ids = [printing.request_labels(s, lot).id for _ in range(3)]
     with db.write() as s:
-        printing.claim_next(s, "w1", batch=3)
+        print_queue.claim_next(s, "w1", batch=3)
     with db.write() as s:
-        printing.retry_later(s, ids[0], "w1", "Printer is out of labels — load a roll",
+        print_queue.retry_later(s, ids[0], "w1", "Printer is out of labels — load a roll",
                              delay=dt.timedelta(seconds=30))
-        assert printing.release(s, ids[1:], "w1") == 2
+        assert print_queue.release(s, ids[1:], "w1") == 2
     with db.write() as s:
-        assert printing.claim_next(s, "w2", batch=3) == []  # ids[1] must not overtake ids[0]
+        assert print_queue.claim_next(s, "w2", batch=3) == []  # ids[1] must not overtake ids[0]
         later = clock.now() + dt.timedelta(seconds=31)
-        claimed = printing.claim_next(s, "w2", batch=3, now=later)
+        claimed = print_queue.claim_next(s, "w2", batch=3, now=later)
     assert [j.id for j in claimed] == ids
     head = claimed[0]
     assert head.attempts == 1 and head.last_error == "Printer is out of labels — load a roll"
@@ -267,16 +267,16 @@ def test_a_claim_whose_worker_died_goes_back_to_the_queue_after_the_lease(db, lo
         job_id = printing.request_labels(s, lot).id
     t0 = clock.now()
     with db.write() as s:
-        assert [j.id for j in printing.claim_next(s, "dead", now=t0)] == [job_id]
+        assert [j.id for j in print_queue.claim_next(s, "dead", now=t0)] == [job_id]
     with db.write() as s:
-        assert printing.claim_next(s, "w2", now=t0 + printing.LEASE - dt.timedelta(seconds=1)) == []
+        assert print_queue.claim_next(s, "w2", now=t0 + print_queue.LEASE - dt.timedelta(seconds=1)) == []
     with db.write() as s:
-        taken = printing.claim_next(s, "w2", now=t0 + printing.LEASE + dt.timedelta(seconds=1))
+        taken = print_queue.claim_next(s, "w2", now=t0 + print_queue.LEASE + dt.timedelta(seconds=1))
     assert [j.id for j in taken] == [job_id] and taken[0].claimed_by == "w2"
     assert "may print twice" in taken[0].last_error
     with db.write() as s:
-        assert not printing.mark_sent(s, job_id, "dead")   # its claim is gone: it records nothing
-        assert printing.mark_sent(s, job_id, "w2")
+        assert not print_queue.mark_sent(s, job_id, "dead")   # its claim is gone: it records nothing
+        assert print_queue.mark_sent(s, job_id, "w2")
     (job,) = jobs(db)
     assert job.status is SENT and job.claimed_by == "w2"
 
@@ -286,13 +286,13 @@ def test_renewing_a_lease_keeps_a_slow_workers_jobs(db, lot):
         job_id = printing.request_labels(s, lot).id
     t0 = clock.now()
     with db.write() as s:
-        printing.claim_next(s, "slow", now=t0)
+        print_queue.claim_next(s, "slow", now=t0)
     with db.write() as s:
-        assert printing.renew(s, "slow", now=t0 + printing.LEASE) == 1
+        assert print_queue.renew(s, "slow", now=t0 + print_queue.LEASE) == 1
     with db.write() as s:
-        assert printing.claim_next(s, "w2", now=t0 + printing.LEASE + dt.timedelta(seconds=5)) == []
+        assert print_queue.claim_next(s, "w2", now=t0 + print_queue.LEASE + dt.timedelta(seconds=5)) == []
     with db.write() as s:
-        assert printing.mark_sent(s, job_id, "slow")
+        assert print_queue.mark_sent(s, job_id, "slow")
 
 
 def test_jobs_of_an_inactive_printer_wait(db, lot):
@@ -300,7 +300,7 @@ def test_jobs_of_an_inactive_printer_wait(db, lot):
         printing.request_labels(s, lot)
         s.execute(update(Printer).values(active=False))
     with db.write() as s:
-        assert printing.claim_next(s, "w1") == []
+        assert print_queue.claim_next(s, "w1") == []
     assert jobs(db)[0].status is QUEUED
 
 
@@ -316,10 +316,11 @@ class RecordingPrinter(Device):
     def status(self) -> PrinterStatus:
         return PrinterStatus(self.url)
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes, *, preview=None) -> SendOutcome:
         time.sleep(0.0005)
         with self.lock:
             self.log.append((self.name, data))
+        return SendOutcome(len(data))
 
 
 def test_two_workers_send_each_of_200_jobs_exactly_once_in_each_printers_order(db_url):

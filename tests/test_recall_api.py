@@ -8,13 +8,9 @@ from sqlalchemy import select
 from station.models import Recall, RecallEvent, Role
 from station.services.tokens import create_token
 
-from test_floor_api import Api, refused
+from actions import Api
+from test_floor_api import refused
 from test_recalls import build_site, snapshot, statuses
-
-
-@pytest.fixture
-def database(app):
-    return app.extensions["station.db"]
 
 
 @pytest.fixture
@@ -49,8 +45,14 @@ def test_start_read_follow_up_and_close(api, database):
     assert api.get("/recalls?status=closed").get_json() == {"recalls": []}
     assert api.get(f"/recalls/{number}").get_json() == body
 
-    got = api.post(f"/recalls/{number}/retrieved", {"lot": site.p, "qty": 5, "note": "gathered at LINE-1"})
+    got = api.post(f"/recalls/{number}/retrieved", {"lot": site.p, "qty": 5, "customer": "SHOP", "note": "van"})
     assert got.status_code == 200 and got.get_json()["progress"]["retrieved"] == 5
+    back = next(lot for lot in got.get_json()["lots"] if lot["lot_number"] == site.p)
+    assert {"location": "Q-DOCK", "qty": 5} in back["stock_now"]  # booked into the quarantine place
+    refused(api.post(f"/recalls/{number}/retrieved", {"lot": site.p, "qty": 1}), 422, "choose_source",
+            "LINE-1 (3), SHIP (2)")
+    refused(api.post(f"/recalls/{number}/retrieved", {"lot": site.p, "qty": 1, "location": "LINE-1",
+                                                      "customer": "SHOP"}), 422, "invalid", "not both")
     refused(api.post(f"/recalls/{number}/retrieved", {"lot": site.p, "qty": 7}), 409, "over_retrieved", "at most 11")
     told = api.post(f"/recalls/{number}/notified", {"customer": "SHOP", "note": "e-mail to QA"})
     shop = next(c for c in told.get_json()["customers"] if c["code"] == "SHOP")

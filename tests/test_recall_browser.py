@@ -112,7 +112,9 @@ def test_a_recall_from_a_scanned_lot_to_its_close(live_server, browser, sqlite_a
         check_layout(page, w, "retrieving")
         screenshot(page, f"recall-retrieving-{tag}")
         wedge(page, "CMD:CONFIRM")
-        expect(page.locator(".recall-banner .banner--ok")).to_have_text(f"Lot {site.a}: 50 more retrieved")
+        expect(page.locator(".recall-banner .banner--ok .banner__message")).to_have_text(
+            f"Lot {site.a}: 50 more retrieved")
+        expect(page.locator(".recall-banner .banner--ok")).to_contain_text("Booked into the quarantine place.")
         expect(page.locator(f'.recall-lot[data-lot="{site.a}"] .recall-row__got')).to_contain_text("Retrieved 50 of 62")
 
         shop = page.locator('.recall-customer[data-customer="SHOP"]')

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from station.models import Recall, RecallEvent
 
@@ -193,3 +193,78 @@ def test_a_lot_scanned_on_the_recall_page_opens_its_form(client, signed_in):
     assert other.status_code == 422 and f"Lot {site.b} is not part of recall {number}." in other.get_data(as_text=True)
     plain = client.get(f"/recalls/{number}").get_data(as_text=True)
     assert 'data-command="confirm"' not in plain  # nothing for CMD:CONFIRM to press until a lot is chosen
+
+
+def test_a_scan_on_an_unknown_recalls_page_is_refused_and_changes_nothing(client, signed_in, bound_station):
+    from station.models import Scan, StationWorkflow, WorkflowState
+
+    site = _start(client, signed_in)
+    bound_station(client, "Office")
+
+    def rows():
+        with _db(client).read() as s:
+            return [s.scalar(select(func.count()).select_from(m)) for m in (Scan, StationWorkflow, WorkflowState)]
+
+    before = rows()
+    answer = client.post("/recalls/R-1999-0001/scan", data={"code": site.p, "source": "wedge"},
+                         headers={"HX-Request": "true"})
+    assert answer.status_code == 404 and "There is no recall R-1999-0001." in answer.get_data(as_text=True)
+    assert rows() == before
+
+
+def test_a_scan_of_the_stations_own_scanner_is_answered_like_a_wedge_scan(client, signed_in, bound_station):
+    """A recall page open at a station: a sim:// scan there is applied on the server to the recall the
+    page shows, and /floor/answer/<scan id> answers as the page's scan POST does."""
+    from station.workflows.intake import ScanIn, take
+
+    site = _start(client, signed_in)
+    station_id = bound_station(client, "Office")
+    number = client.post("/recalls", data={"lot": site.a, "reason": "Complaint"}).headers["Location"].rsplit("/", 1)[1]
+    assert client.get(f"/recalls/{number}").status_code == 200
+    hx = {"HX-Request": "true"}
+    for code, status in ((site.q, 200), (site.b, 422)):
+        taken = take(_db(client), ScanIn(code=code, source="sim://office-scanner", station_id=station_id))
+        assert taken.workflow == "recall"
+        device = client.get(f"/floor/answer/{taken.scan_id}", headers=hx)
+        wedge = client.post(f"/recalls/{number}/scan", data={"code": code, "source": "wedge"}, headers=hx)
+        assert device.status_code == wedge.status_code == status
+        assert device.headers.get("HX-Redirect") == wedge.headers.get("HX-Redirect")
+        assert device.get_data(as_text=True) == wedge.get_data(as_text=True)
+    assert device.headers.get("HX-Redirect") is None
+    assert client.get("/recalls").status_code == 200  # the list: a lot scanned there opens its preview
+    taken = take(_db(client), ScanIn(code=site.p, source="sim://office-scanner", station_id=station_id))
+    assert client.get(f"/floor/answer/{taken.scan_id}", headers=hx).headers["HX-Redirect"] == f"/recalls/new?lot={site.p}"
+
+
+def test_retrieving_on_the_page_chooses_where_from_and_books_into_quarantine(client, signed_in):
+    from station.models import Lot, Movement, MovementKind
+    from factories import assert_books_balance
+
+    site = _start(client, signed_in)
+    number = client.post("/recalls", data={"lot": site.a, "reason": "Complaint"}).headers["Location"].rsplit("/", 1)[1]
+    base = f"/recalls/{number}"
+    html = client.get(base).get_data(as_text=True)
+    assert '<option value="site:A-01">On site: A-01 (52 ea)</option>' in html
+    assert '<option value="customer:BIG">Customer: Big Co (10 ea)</option>' in html
+    with _db(client).read() as s:
+        before = snapshot(s)
+    for data, status, words in [({"from": "customer:OTHER"}, 422, "Other Ltd received nothing of lot"),
+                                ({"from": "truck:7"}, 422, "Choose where the goods come from"),
+                                ({"from": "site:A-01", "qty": "53"}, 409, "Only 52")]:
+        page = client.post(f"{base}/retrieved", data={"lot": site.a, "qty": "3", **data})
+        assert page.status_code == status, data
+        assert words in page.get_data(as_text=True) and "Nothing was changed." in page.get_data(as_text=True)
+    with _db(client).read() as s:
+        assert snapshot(s) == before
+    assert client.post(f"{base}/retrieved", data={"lot": site.a, "qty": "4", "from": "customer:BIG"}).status_code == 303
+    assert client.post(f"{base}/retrieved", data={"lot": site.a, "qty": "6", "from": "site:A-01"}).status_code == 303
+    html = client.get(base).get_data(as_text=True)
+    assert f"Lot {site.a}: 6 more retrieved" in html and 'data-retrieved="10"' in html
+    assert "<strong class=\"mono\">Q-DOCK</strong> 10" in html
+    with _db(client).read() as s:
+        lot_id = s.scalar(select(Lot.id).where(Lot.lot_number == site.a))
+        kinds = s.execute(select(Movement.kind, Movement.qty).where(Movement.lot_id == lot_id,
+                                                                   Movement.reference == f"recall {number}")
+                          .order_by(Movement.id)).all()
+        assert [tuple(k) for k in kinds] == [(MovementKind.RETURN, 4), (MovementKind.MOVE, 6)]
+        assert_books_balance(s)

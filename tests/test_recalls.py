@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from station.models import (HandlingUnit, LinkKind, Lot, LotEvent, LotLink, LotStatus, Movement, Order,
+from station.models import (HandlingUnit, LinkKind, LocationKind, Lot, LotEvent, LotLink, LotStatus, Movement,
+                            MovementKind, Order,
                             OrderLine, Recall, RecallCustomer, RecallEvent, RecallLot, Stock)
 from station.services import catalog, holds, picking, production, recalls
 from station.services.actor import Actor
@@ -57,6 +58,7 @@ def build_site(db) -> Site:
     with db.write() as s:
         catalog.create_customer(s, code="BIG", name="Big Co")
         catalog.create_customer(s, code="OTHER", name="Other Ltd")
+        catalog.create_location(s, code="Q-DOCK", kind=LocationKind.QUARANTINE)  # where retrieved goods go
         boss = operator(s, badge="SUP-1", name="Sam Supervisor", role="supervisor")
         line = catalog.location_by_code(s, "LINE-1")
         a = received_lot(s, "BOLT", 100, supplier="ACME", supplier_lot="S-77")
@@ -279,8 +281,9 @@ def test_progress_retrieved_notified_and_close(db):
         number = recalls.open_recall(s, reason="Complaint", lot=site.a, by=by).number
     with db.write() as s:
         recall = recalls.recall_by_number(s, number)
-        recalls.record_retrieved(s, recall, site.a, 50, by=by, note="put aside in A-02")
-        recalls.record_retrieved(s, recall, site.a, 12, by=by)  # 52 on site + 10 shipped = 62 at most
+        recalls.record_retrieved(s, recall, site.a, 50, by=by, note="put aside")  # from A-01, its one place
+        recalls.record_retrieved(s, recall, site.a, 2, by=by, location="A-01")
+        recalls.record_retrieved(s, recall, site.a, 10, by=by, customer="BIG")  # 52 on site + 10 shipped = 62
     with pytest.raises(Conflict) as caught:
         with db.write() as s:
             recalls.record_retrieved(s, recalls.recall_by_number(s, number), site.a, 1, by=by)
@@ -320,9 +323,10 @@ def test_progress_retrieved_notified_and_close(db):
         assert report.status == "closed" and report.closed_by == "Sam Supervisor"
         assert report.retrieved == 62 and report.notified == 1
         assert [(e.action, e.qty) for e in report.events] == [
-            ("open", None), ("retrieve", 50), ("retrieve", 12), ("notify", None), ("close", None)]
-        assert report.events[1].note == "put aside in A-02" and report.events[3].customer == "Corner Shop"
-        assert "1 customer(s) not notified" in report.events[4].note
+            ("open", None), ("retrieve", 50), ("retrieve", 2), ("retrieve", 10), ("notify", None), ("close", None)]
+        assert report.events[1].note == "A-01 → Q-DOCK — put aside" and report.events[3].customer == "Big Co"
+        assert report.events[4].customer == "Corner Shop"
+        assert "1 customer(s) not notified" in report.events[5].note
         assert statuses(s)[site.a] == "recalled"  # closing releases nothing
     with pytest.raises(Conflict) as caught:
         with db.write() as s:
@@ -413,3 +417,69 @@ def test_a_used_up_lot_stays_stopped_when_stock_is_booked_back_into_it(db):
         assert lot.status is LotStatus.RECALLED and lot.on_hand == 3
         with pytest.raises(LotNotPickable):
             stock.ensure_pickable(lot)
+
+
+def test_retrieving_moves_the_goods_into_the_quarantine_place_with_ledger_rows(db):
+    """On site: a MOVE to the quarantine place; from a customer: a RETURN from them. Both name the recall,
+    the recall's count goes up by the same, the books balance, and trace forward shows the return."""
+    from station.services import trace
+
+    site = build_site(db)
+    with db.write() as s:
+        number = recalls.open_recall(s, reason="Complaint", lot=site.a).number
+    with db.write() as s:
+        lot = catalog.lot_by_number(s, site.a)
+        assert [(x.value, x.qty) for x in recalls.retrieval_sources(s, lot)] == [("site:A-01", 52),
+                                                                                 ("customer:BIG", 10)]
+        recall = recalls.recall_by_number(s, number, lock=True)
+        recalls.record_retrieved(s, recall, site.a, 30, location="A-01")
+        recalls.record_retrieved(s, recall, site.a, 4, customer="BIG", note="collected by van")
+    with db.read() as s:
+        lot = catalog.lot_by_number(s, site.a)
+        rows = s.execute(select(Movement.kind, Movement.qty, Movement.reference, Movement.customer_id.is_not(None))
+                         .where(Movement.lot_id == lot.id, Movement.kind.in_([MovementKind.MOVE, MovementKind.RETURN]))
+                         .order_by(Movement.id)).all()
+        assert [tuple(r) for r in rows] == [(MovementKind.MOVE, 30, f"recall {number}", False),
+                                            (MovementKind.RETURN, 4, f"recall {number}", True)]
+        assert lot.status is LotStatus.RECALLED and lot.on_hand == 56
+        report = recalls.recall_report(s, recalls.recall_by_number(s, number))
+        source = next(x for x in report.lots if x.lot_number == site.a)
+        assert source.retrieved_qty == 34
+        assert [(p.location, p.qty) for p in source.stock_now] == [("A-01", 22), ("Q-DOCK", 34)]
+        forward = trace.trace(s, lot, "forward")
+        assert ("return", "BIG", 4, f"recall {number}") in [(x.kind, x.customer_code, x.qty, x.order_number)
+                                                            for x in forward.shipments]
+        assert_books_balance(s)
+
+
+def test_a_retrieval_that_cannot_be_booked_changes_nothing(db):
+    site = build_site(db)
+    with db.write() as s:
+        number = recalls.open_recall(s, reason="Complaint", lot=site.a).number
+        lot = catalog.lot_by_number(s, site.a)
+        stock_move = catalog.location_by_code
+        from station.services import stock
+        stock.move(s, lot, 2, stock_move(s, "A-01"), stock_move(s, "A-02"))
+    cases = [({}, "choose_source", "Say where the goods of lot .* come from: A-01 \\(50\\), A-02 \\(2\\), Big Co \\(10\\)"),
+             ({"customer": "OTHER"}, "customer_not_shipped", "Other Ltd received nothing of lot"),
+             ({"customer": "NOPE"}, "unknown_customer", "no customer"),
+             ({"location": "A-02", "qty": 3}, "insufficient_stock", "Only 2"),
+             ({"customer": "BIG", "qty": 11}, "over_returned", "at most 10"),
+             ({"location": "NOWHERE"}, "unknown_location", "no location")]
+    with db.read() as s:
+        before = (snapshot(s), recall_rows(s), s.scalar(select(RecallLot.retrieved_qty).where(RecallLot.lot_id == lot.id)))
+    for where, code, words in cases:
+        qty = where.pop("qty", 1)
+        with pytest.raises(DomainError, match=words) as caught:
+            with db.write() as s:
+                recalls.record_retrieved(s, recalls.recall_by_number(s, number, lock=True), site.a, qty, **where)
+        assert caught.value.code == code
+    with db.write() as s:  # no quarantine place: said in words
+        s.execute(update(catalog.Location).where(catalog.Location.code == "Q-DOCK")
+                  .values(kind=LocationKind.STORAGE))
+        with pytest.raises(DomainError, match="no quarantine place"):
+            recalls.record_retrieved(s, recalls.recall_by_number(s, number, lock=True), site.a, 1, location="A-01")
+        s.rollback()
+    with db.read() as s:
+        assert (snapshot(s), recall_rows(s),
+                s.scalar(select(RecallLot.retrieved_qty).where(RecallLot.lot_id == lot.id))) == before

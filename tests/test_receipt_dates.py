@@ -7,17 +7,17 @@ runs, agent scans), a scanned GS1 label and the receiving page (its date picker 
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
 import uuid
 
 import pytest
 from sqlalchemy import func, select
 
-from factories import basic_site, gtin13
+from actions import text_of as words
+from factories import gtin13
 from station import clock
 from station.agent import AGENT_SCANNER_URL
-from station.models import Lot, Movement, Role, Scan, StationDevice, TokenRole
+from station.models import Lot, Movement, Role, Scan, TokenRole
 from station.services import catalog, dates, receiving
 from station.services.errors import Invalid
 from station.services.tokens import create_token
@@ -28,17 +28,12 @@ FAR = dates.expiry_window(TODAY)[1]
 HX = {"HX-Request": "true"}
 
 
-def words(body: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
-
-
 @pytest.fixture
-def site(app):
-    db = app.extensions["station.db"]
-    basic_site(db)
-    with db.write() as s:
-        s.add(StationDevice(name="Agent PC", scanner_url=AGENT_SCANNER_URL))
-        s.flush()
+def site(app, site):
+    """The small site, an agent:// station, a receiver's token (site["post"] posts with it) and the
+    station's agent token."""
+    site.station("Agent PC", scanner_url=AGENT_SCANNER_URL)
+    with site.write() as s:
         receiver = create_token(s, "erp", Role.RECEIVER)
         agent = create_token(s, "agent", TokenRole.AGENT, station="Agent PC")
     client = app.test_client()
@@ -46,7 +41,8 @@ def site(app):
     def post(path, body, token=receiver):
         return client.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
 
-    return {"db": db, "post": post, "agent": agent, "client": client}
+    site.update(post=post, agent=agent, client=client)
+    return site
 
 
 def _booked(db) -> tuple[int, int, int]:

@@ -13,10 +13,11 @@ from pathlib import Path
 from sqlalchemy import select
 
 from browser_support import HANDHELD, TABLET, screenshot, station_cookie, wedge
+from test_expected_receipts import usual_supplier
 from factories import basic_site, gtin13, printer
 from station import clock
 from station.models import Lot, Movement, PrintJob, StationDevice
-from station.print_worker import PrintWorker
+from station.processes.print_worker import PrintWorker
 from station.services import catalog
 
 try:
@@ -37,6 +38,7 @@ def make_site(db) -> None:
         dock = catalog.location_by_code(s, "DOCK")
         s.add(StationDevice(name="Dock 1", location_id=dock.id, printer_id=zebra.id))
         catalog.item_by_sku(s, "BOLT").labels_per_receipt = 2
+        usual_supplier(s)
 
 
 def open_receiving(page, live_server, sqlite_app, signed_in_page, role="receiver"):
@@ -118,8 +120,8 @@ def test_receive_a_gs1_pallet_by_scans_and_keypad_and_see_its_label_job(
 
     with db.read() as s:
         lots = s.scalars(select(Lot)).all()
-        # Without the supplier on the label (412) a second pallet is a lot of its own.
-        assert [(lot.on_hand, lot.supplier_lot) for lot in lots] == [(40, "S-77"), (40, "S-77")]
+        # No supplier on the label (412): BOLT's usual supplier; the same supplier lot and expiry is one lot.
+        assert [(lot.on_hand, lot.supplier_lot, lot.supplier.code) for lot in lots] == [(80, "S-77", "ACME")]
         assert len(s.scalars(select(Movement)).all()) == 2
         assert [(j.copies, j.status.value) for j in s.scalars(select(PrintJob))] == [(2, "printed"), (2, "printed")]
     if os.environ.get("STATION_UPDATE_DOCS"):  # the README's screenshot, refreshed on request only
@@ -145,3 +147,61 @@ def test_receive_by_hand_without_a_label_at_handheld_size(sqlite_app, live_serve
         lot = s.scalars(select(Lot)).one()
         assert (lot.item.sku, lot.on_hand) == ("MILK", 12)
     context.close()
+
+
+def test_receive_against_an_expected_delivery_and_expired_goods_on_a_device_without_a_station(
+        sqlite_app, live_server, browser, signed_in_page):
+    from station.services import expected
+
+    db = sqlite_app.extensions["station.db"]
+    make_site(db)
+    pallets = {"1280": "376130321109103451", "360": "376130321109103468"}
+    with db.write() as s:
+        printer(s, "office-laser")
+        catalog.item_by_sku(s, "MILK").supplier_id = None  # goods of no known supplier: the receiver picks
+        for size, sscc in pallets.items():
+            expected.enter_expected_receipt(s, supplier_code="ACME", reference=f"PO-{size}",
+                                            lines=[expected.ExpectedLineIn(qty=40, sku="BOLT", ssccs=(sscc,))])
+    for size, viewport in (("1280", TABLET), ("360", HANDHELD)):
+        context = browser.new_context(viewport=viewport)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        signed_in_page(page, live_server.url, sqlite_app, "receiver")  # no station cookie: no station
+        page.goto(f"{live_server.url}/receive")
+        expect(page.locator(".receive-bar")).to_contain_text("labels on the printer chosen below")
+        page.locator(".receive-bar").click()
+        wedge(page, f"]C100{pallets[size]}")  # the SSCC alone: the ASN says the rest
+        expect(page.locator("#scan-current .banner--ok")).to_contain_text(f"Expected: PO-{size} from Acme Foods")
+        expect(page.locator("#receive-qty")).to_have_value("40")
+        expect(page.locator(".receive-facts")).to_contain_text("Acme Foods (as expected)")
+        page.select_option("#receive-printer", "office-laser")
+        no_horizontal_scroll(page)
+        assert small_targets(page) == []
+        screenshot(page, f"receiving-expected-{size}")
+        wedge(page, "CMD:CONFIRM")
+        done = page.locator(".receive-done")
+        expect(done).to_contain_text(f"Against PO-{size} from Acme Foods — everything expected is in.")
+        expect(done.locator(".jobstatus")).to_contain_text("office-laser")
+
+        # By hand, goods of no known supplier and past their expiry: the supplier picked, into quarantine.
+        page.locator("#receive-q").fill("milk")
+        page.locator(".receive-items__item").filter(has_text="MILK").click()
+        expect(page.locator("#receive-supplier")).to_be_visible()
+        page.select_option("#receive-supplier", "ACME")
+        for key in ("5",):
+            page.locator(f'.receive-keypad [data-key="{key}"]').click()
+        page.fill("#receive-expiry", "2020-01-01")
+        page.locator(".receive-confirm").click()
+        alarm = page.locator("#scan-current .banner--error")
+        expect(alarm).to_contain_text("Expired on 2020-01-01")
+        expect(page.locator(".receive-done .banner--error").first).to_contain_text("is in quarantine")
+        if size == "1280":  # Acme still owes PO-360, which is all BOLT: MILK is not expected from them
+            expect(page.locator(".receive-done")).to_contain_text("Not expected from Acme Foods: MILK Milk 1 L.")
+        no_horizontal_scroll(page)
+        screenshot(page, f"receiving-quarantine-{size}")
+        context.close()
+        assert not errors, errors
+    with db.read() as s:
+        milk = [lot for lot in s.scalars(select(Lot)) if lot.item.sku == "MILK"]
+        assert [(lot.status.value, lot.on_hand, lot.supplier.code) for lot in milk] == [("quarantine", 5, "ACME")] * 2

@@ -3,7 +3,6 @@ receipt, confirming books lot + stock + ledger row + label job, refusals change 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import pytest
 from sqlalchemy import func, select
@@ -12,9 +11,10 @@ from station import clock
 from station.models import HandlingUnit, Item, Lot, Movement, Operator, PrintJob, Role, Scan, StationDevice, Stock
 from station.services import catalog, receiving
 from station.services.actor import Actor
-from station.views import floor
 
-from factories import assert_books_balance, basic_site, gtin13, printer
+import actions
+from test_expected_receipts import no_usual_supplier, usual_supplier
+from factories import assert_books_balance, gtin13
 
 BOLT_GTIN = gtin13("400000000001")
 SSCC = "376130321109103420"
@@ -36,39 +36,27 @@ def pallet_label(sscc: str = SSCC, gtin: str = BOLT_GTIN, count: int | None = 40
 
 
 @pytest.fixture
-def site(app):
-    """basic_site plus a dock station with its printer, and people."""
-    db = app.extensions["station.db"]
-    basic_site(db)
-    with db.write() as s:
-        zebra = printer(s, "dock-zebra")
-        dock = catalog.location_by_code(s, "DOCK")
-        s.add(StationDevice(name="Dock 1", location_id=dock.id, printer_id=zebra.id))
+def site(site):
+    """The small site plus a dock station with its printer, and people."""
+    site.printer("dock-zebra")
+    site.station("Dock 1", location="DOCK", printer="dock-zebra")
+    with site.write() as s:
         s.add_all([Operator(badge="OP-MK", name="Maria Keller", role=Role.SUPERVISOR),
                    Operator(badge="OP-RR", name="Rita Receiver", role=Role.RECEIVER)])
         catalog.item_by_sku(s, "BOLT").labels_per_receipt = 2
-    return db
+        usual_supplier(s)
+    return site
 
 
 def sign_in(client, role: str = "receiver", station: str | None = "Dock 1") -> int:
     """Sign the client in as an operator with `role` (made here) at `station`; the operator's id."""
-    db = client.application.extensions["station.db"]
-    with db.write() as s:
-        person = Operator(badge=f"B-{uuid.uuid4().hex[:8]}", name=f"Test {role}", role=Role(role))
-        s.add(person)
-        s.flush()
-        op_id = person.id
-    with client.session_transaction() as session:
-        session[floor.SESSION_KEY] = {"s": floor.start_session(db, op_id)}
+    op = actions.sign_in(client, role)
     if station:
-        with client.application.test_request_context():  # signed, as set-up does
-            client.set_cookie(floor.STATION_COOKIE, floor.station_cookie_value(station))
-    return op_id
+        actions.bind_station(client, station)
+    return op.id
 
 
-def scan(client, code: str, source: str = "wedge"):
-    return client.post("/receive/scan", data={"code": code, "client_id": uuid.uuid4().hex, "source": source,
-                                              "station": "Dock 1"}, headers=HX)
+scan = actions.scanner("/receive/scan", station="Dock 1")  # scan(client, code, source="wedge") -> the response
 
 
 def token_of(html: str) -> str:
@@ -110,6 +98,15 @@ def test_a_scanned_pallet_label_fills_the_receipt(client, site, code):
     with site.read() as s:
         logged = s.scalars(select(Scan)).one()
         assert logged.source == "wedge"
+
+
+def test_a_device_bound_to_no_station_keeps_its_receipt_in_its_floor_session(client, app, site):
+    sign_in(client, station=None)
+    assert "filled from the label" in scan(client, pallet_label()).get_data(as_text=True)
+    assert 'value="S-77"' in client.get("/receive").get_data(as_text=True)
+    other = app.test_client()  # another operator's browser, also bound to no station: a receipt of its own
+    sign_in(other, station=None)
+    assert 'value="S-77"' not in other.get("/receive").get_data(as_text=True)
 
 
 def test_the_two_barcodes_of_a_pallet_label_fill_one_receipt_in_either_order(client, site):
@@ -178,6 +175,29 @@ def test_a_further_pallet_of_the_same_supplier_lot_joins_its_lot(client, site):
         assert f"Received — lot {lot.lot_number}" in html
 
 
+def test_a_scan_of_the_stations_own_scanner_is_drawn_like_a_wedge_scans_answer(client, site):
+    """The page open at Dock 1 takes its scanner's scans on the server (station/workflows/intake.py);
+    station.js fetches the answer from /floor/answer/<scan id>: the same banner and receipt."""
+    from station.workflows import intake
+
+    sign_in(client)
+    assert client.get("/receive").status_code == 200  # the receiving page is now open at Dock 1
+    with site.read() as s:
+        dock1 = s.scalar(select(StationDevice.id).where(StationDevice.name == "Dock 1"))
+    taken = intake.take(site, intake.ScanIn(code=pallet_label().encode(), source="sim://dock-1", station_id=dock1))
+    assert taken.workflow == "receiving" and taken.answer.ok
+    response = client.get(f"/floor/answer/{taken.scan_id}", headers=HX)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and response.headers["X-Scan-Id"] == str(taken.scan_id)
+    assert f'data-scan-id="{taken.scan_id}"' in html and 'data-ok="1"' in html and "banner--ok" in html
+    assert "40 ea × BOLT Bolt M8, lot S-77 — filled from the label." in html
+    for shown in (SSCC, 'value="40"', 'value="S-77"', 'id="receive-work"', 'data-command="confirm"'):
+        assert shown in html, shown
+    # The receipt is the station's: the page (and a Confirm) goes on with what its scanner filled.
+    assert confirm(client, qty="40").status_code == 200
+    assert counts(site)[:2] == (1, 1)
+
+
 # --- refusals --------------------------------------------------------------------------------------
 
 
@@ -227,7 +247,7 @@ def test_a_supervisor_adds_the_unknown_item_and_the_receipt_goes_on(client, site
     text = added.get_data(as_text=True)
     assert added.status_code == 200 and "Item OAT-1 Oat milk 1 L added with GTIN" in text
     assert 'value="S-77"' in text and 'value="40"' in text  # what the label said is still there
-    assert confirm(client, qty="40").status_code == 200
+    assert confirm(client, qty="40", supplier="ACME").status_code == 200  # a new item has no usual supplier
     with site.read() as s:
         lot = s.scalars(select(Lot)).one()
         assert (lot.item.sku, lot.item.unit, lot.supplier_lot, [g.gtin for g in lot.item.gtins]) == (
@@ -238,6 +258,7 @@ def test_a_supervisor_adds_the_unknown_item_and_the_receipt_goes_on(client, site
 
 
 def test_a_receipt_without_any_label_by_hand(client, site):
+    no_usual_supplier(site, "MILK")
     sign_in(client)
     found = client.get("/receive/items?q=milk", headers=HX).get_data(as_text=True)
     assert "MILK" in found and "BOLT" not in found and "hx-post=\"/receive/item\"" in found
@@ -246,7 +267,12 @@ def test_a_receipt_without_any_label_by_hand(client, site):
     assert "Milk 1 L" in chosen and 'value="12"' in chosen
     expiry = (clock.today() + dt.timedelta(days=20)).isoformat()
     assert client.post("/receive/draft", data={"qty": "12", "expiry": expiry, "supplier_lot": "M-5"}).status_code == 204
-    response = confirm(client, qty="12", expiry=expiry, supplier_lot="M-5")
+    # MILK has no usual supplier and the receipt no label: the receiver picks the supplier.
+    assert 'name="supplier"' in chosen and '<option value="ACME">Acme Foods</option>' in chosen
+    refused = confirm(client, qty="12", expiry=expiry, supplier_lot="M-5")
+    assert refused.status_code == 422 and "Still needed: the supplier" in refused.get_data(as_text=True)
+    assert counts(site)[0] == 0
+    response = confirm(client, qty="12", expiry=expiry, supplier_lot="M-5", supplier="ACME")
     assert response.status_code == 200, response.get_data(as_text=True)
     with site.read() as s:
         lot = s.scalars(select(Lot)).one()
@@ -261,7 +287,7 @@ def test_a_receipt_without_any_label_by_hand(client, site):
     ({"qty": "0"}, 422, "must be more than 0"),
     ({"qty": ""}, 422, "Still needed: the quantity"),
     ({"qty": "5", "expiry": "31.12.2027"}, 422, "is not a date"),
-    ({"qty": "5", "expiry": "2020-01-01"}, 422, "has passed"),
+    ({"qty": "5", "supplier": "NOBODY"}, 422, "There is no supplier &#39;NOBODY&#39;"),
     ({"qty": "5", "supplier_lot": "X" * 41}, 422, "at most 40 characters"),
 ])
 def test_bad_input_is_refused_in_words_and_changes_nothing(client, site, form, status, words):
@@ -292,3 +318,53 @@ def test_the_page_is_for_receivers_and_supervisors(client, site):
     sign_in(client, "receiver")
     page = client.get("/receive")
     assert page.status_code == 200 and "Scan the pallet label" in page.get_data(as_text=True)
+
+
+# --- against expected receipts; goods out of date; a device bound to no station ----------------------------
+
+
+def test_an_expected_pallet_is_shown_and_booked_against_its_delivery(client, site):
+    from station.services import expected
+
+    with site.write() as s:
+        expected.enter_expected_receipt(s, supplier_code="ACME", reference="ASN-5", lines=[
+            expected.ExpectedLineIn(qty=40, sku="BOLT", ssccs=(SSCC,)), expected.ExpectedLineIn(qty=12, sku="MILK")])
+    sign_in(client)
+    html = scan(client, f"]C100{SSCC}").get_data(as_text=True)  # the SSCC alone: the ASN says the rest
+    assert "Expected: ASN-5 from Acme Foods" in html and 'value="40"' in html and "(as expected)" in html
+    done = confirm(client, qty="40").get_data(as_text=True)
+    assert "Against <strong>ASN-5 from Acme Foods</strong>" in done
+    assert "Still missing from Acme Foods (ASN-5): 12 ea MILK." in done
+    over = scan(client, pallet_label(sscc=SSCC2, gtin=gtin13("400000000002"), count=20)).get_data(as_text=True)
+    assert "8 more than expected (12 still to come on ASN-5 from Acme Foods)." in over and "banner--error" in over
+
+
+def test_goods_past_their_expiry_go_into_quarantine_with_red_words(client, site):
+    sign_in(client)
+    client.post("/receive/item", data={"sku": "BOLT"}, headers=HX)
+    response = confirm(client, qty="5", expiry="2020-01-01")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "banner--error" in html
+    assert "Expired on 2020-01-01" in html and "is in quarantine" in html
+    with site.read() as s:
+        assert s.scalars(select(Lot)).one().status.value == "quarantine"
+
+
+def test_a_device_bound_to_no_station_offers_the_printers(client, site):
+    site.printer("office-laser")
+    sign_in(client, station=None)
+    client.post("/receive/item", data={"sku": "BOLT"}, headers=HX)
+    page = client.get("/receive").get_data(as_text=True)
+    assert "labels on the printer chosen below" in page
+    assert '<option value="dock-zebra">dock-zebra</option>' in page and "— choose a printer —" in page
+    before = counts(site)
+    bad = confirm(client, qty="5", printer="nope")
+    assert bad.status_code == 422 and "There is no printer &#39;nope&#39; in use" in bad.get_data(as_text=True)
+    assert counts(site) == before
+    assert confirm(client, qty="5", printer="office-laser").status_code == 200
+    with site.read() as s:
+        assert s.scalars(select(PrintJob)).one().printer_id == site["office-laser"]
+    # The next receipt keeps the printer chosen.
+    assert '<option value="office-laser" selected>' in client.get("/receive").get_data(as_text=True)
+    client.post("/receive/item", data={"sku": "MILK"}, headers=HX)
+    assert confirm(client, qty="3", printer="office-laser").status_code == 200

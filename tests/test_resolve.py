@@ -19,7 +19,7 @@ from station.scanning.resolution import ACTIONS
 from station.services import catalog, numbering, receiving
 from station.services.actor import Actor
 
-from factories import basic_site, gtin13
+from factories import gtin13
 
 GS = "\x1d"
 BOLT13 = gtin13("400000000001")          # 4000000000013, EAN-13 of item BOLT (basic_site)
@@ -37,13 +37,12 @@ SUPPLIER_LOT = "ACM-4711"
 
 
 @pytest.fixture
-def site(db) -> dict:
-    """basic_site plus items for every GTIN form, a pallet, supplier lots, operators, labels.
+def site(site):
+    """The small site plus items for every GTIN form, a pallet, supplier lots, operators, labels.
 
-    Returns the facts the scan table refers to as {name}: lot numbers the services chose, etc.
+    Its facts are what the scan table refers to as {name}: lot numbers the services chose, etc.
     """
-    basic_site(db)
-    with db.write() as s:
+    with site.write() as s:
         bolt = catalog.item_by_sku(s, "BOLT")
         milk = catalog.item_by_sku(s, "MILK")
         catalog.create_item(s, sku="BOLT-BOX", name="Bolt M8, box of 100", gtins=[BOX14])
@@ -72,10 +71,11 @@ def site(db) -> dict:
                                    supplier_lot="DUP-1", expiry=dt.date(2027, 1, 31))
         cake_lot = receiving.receive(s, item=catalog.item_by_sku(s, "CAKE"), qty=5, location=dock)
         nut_lot = receiving.receive(s, item=nuts, qty=500, location=dock)
-        return {"bolt_lot": bolt_lot.lot_number, "milk_a": milk_a.lot_number,
-                "milk_b": milk_b.lot_number, "cake_lot": cake_lot.lot_number,
-                "nut_lot": nut_lot.lot_number, "bolt13": BOLT13, "bolt14": BOLT14, "box14": BOX14,
-                "sscc": SSCC, "new_sscc": NEW_SSCC, "nord_gln": NORD_GLN}
+        site.update({"bolt_lot": bolt_lot.lot_number, "milk_a": milk_a.lot_number,
+                     "milk_b": milk_b.lot_number, "cake_lot": cake_lot.lot_number,
+                     "nut_lot": nut_lot.lot_number, "bolt13": BOLT13, "bolt14": BOLT14, "box14": BOX14,
+                     "sscc": SSCC, "new_sscc": NEW_SSCC, "nord_gln": NORD_GLN})
+    return site
 
 
 ANY = object()

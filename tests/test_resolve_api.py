@@ -7,26 +7,15 @@ import pytest
 from station.models import Role
 from station.services.tokens import create_token
 
-from factories import basic_site, gtin13
+from factories import gtin13
 
 BOLT14 = "0" + gtin13("400000000001")
-
-
-@pytest.fixture
-def database(app):
-    return app.extensions["station.db"]
 
 
 @pytest.fixture
 def headers(database) -> dict:
     with database.write() as session:
         return {"Authorization": f"Bearer {create_token(session, 'scanner', Role.PICKER)}"}
-
-
-@pytest.fixture
-def site(database):
-    basic_site(database)
-    return database
 
 
 def post(client, headers, body, **kw):

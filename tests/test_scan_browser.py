@@ -13,7 +13,7 @@ from sqlalchemy import select
 from browser_support import HANDHELD, TABLET, screenshot, wedge
 from station import clock
 from station.models import LocationKind, Operator, Role, Scan, StationDevice
-from station.scanner_service import ScannerService
+from station.processes.scanner_service import ScannerService
 from station.services import catalog, holds, receiving
 from station.services.actor import Actor
 
@@ -52,7 +52,7 @@ def site(sqlite_app) -> dict:
 
 @pytest.fixture
 def browser_page(browser_page, live_server, sqlite_app, signed_in_page):
-    """A tablet tab signed in as a picker: every page needs a signed-in operator (views/floor.py)."""
+    """A tablet tab signed in as a picker: every page needs a signed-in operator (station/auth/)."""
     signed_in_page(browser_page, live_server.url, sqlite_app, "picker")
     return browser_page
 
@@ -178,6 +178,23 @@ def test_a_scanner_that_stalls_mid_scan_still_gives_one_whole_scan(live_server, 
     wedge(page, "", at=t + 0.5)  # the Enter comes late
     rows = wait_for_rows(site["db"], 3)
     assert [raw for raw, _, _ in rows] == ["LOC:A-01-02", "LOC:DOCK-1", f"LOT:{site['fine']}"]
+
+
+def test_keys_that_reach_the_page_late_but_stamped_as_one_burst_make_one_scan(live_server, browser_page, site):
+    """A starved machine passes a scan's last keys on more than endGapMs late; their stamps say they
+    came on time, and with nothing focused there is no field to give the first keys back to."""
+    page = browser_page
+    open_scan_page(page, live_server)
+    page.evaluate("""() => window.addEventListener('keydown', () => { window.__lastKeyAt = performance.now(); },
+                                                   true)""")
+    t = wedge(page, "]C1010950110153000310XYZ\x1d1724", enter=False)
+    # The sender is held up, not the scanner: the page has seen no key for longer than its end gap (1 s)
+    # by its own clock when the rest arrives, stamped 5 ms after the first part.
+    page.wait_for_function("() => performance.now() - window.__lastKeyAt > 1200")
+    wedge(page, "0630", at=t + 0.005)
+    wedge(page, "LOC:DOCK-1")
+    assert [raw for raw, _, _ in wait_for_rows(site["db"], 2)] == [
+        "]C1010950110153000310XYZ\x1d17240630", "LOC:DOCK-1"]
 
 
 def test_a_scan_right_after_a_person_typed_in_the_field_leaves_their_text_alone(

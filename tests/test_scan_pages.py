@@ -7,14 +7,14 @@ import pytest
 from sqlalchemy import func, select
 
 from station.models import Scan, StationDevice
-from station.views import floor
+from station import auth as floor
 
 HX = {"HX-Request": "true"}
 
 
 @pytest.fixture
 def client(client, signed_in):
-    """Every page needs a signed-in operator (views/floor.py require_signed_in): a picker's client,
+    """Every page needs a signed-in operator (station/auth/ require_signed_in): a picker's client,
     whose role may use the lookup and the scan page."""
     signed_in(client, "picker")
     return client
@@ -203,3 +203,27 @@ def test_a_held_lot_found_by_a_scan_shows_an_amber_banner_not_a_green_one(client
     assert 'data-blocked="hold"' in answers[0] and "banner--warn" in answers[0]
     assert "banner--ok" not in answers[0].split("scan-result__meta")[0]
     assert "data-blocked" not in answers[1] and "banner--ok" in answers[1]
+
+
+def test_a_scan_of_the_stations_own_scanner_on_the_lookup_page_is_answered_like_a_wedge_scan(
+        client, db, stations, bound_station):
+    """The lookup page open at a station: a sim:// scan there is looked up on the server, and
+    /floor/answer/<scan id> draws it as the page's scan POST draws a wedge scan (banner and card)."""
+    from factories import TODAY, basic_site
+    from station.services import catalog, receiving
+    from station.workflows.intake import ScanIn, take
+
+    basic_site(db)
+    with db.write() as s:
+        number = receiving.receive(s, item=catalog.item_by_sku(s, "BOLT"), qty=5,
+                                   location=catalog.location_by_code(s, "DOCK"), on=TODAY).lot_number
+    bound_station(client, "Dock tablet")
+    assert client.get("/lots").status_code == 200
+    for code in (f"LOT:{number}", "NOPE-NOPE-42"):
+        taken = take(db, ScanIn(code=code, source="sim://dock-scanner", station_id=stations["Dock tablet"]))
+        assert taken.workflow == "lookup"
+        device = client.get(f"/floor/answer/{taken.scan_id}", headers=HX)
+        wedge = client.post("/lots/scan", data={"code": code, "source": "wedge"}, headers=HX)
+        assert device.status_code == wedge.status_code == 200
+        assert device.text.replace(f'data-scan-id="{taken.scan_id}"', "") == \
+            wedge.text.replace(f'data-scan-id="{wedge.headers.get("X-Scan-Id") or ids_in(wedge.text)[0]}"', "")

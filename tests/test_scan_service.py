@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from station.models import Scan, StationDevice
-from station.scanner_service import ScannerService, start_for
+from station.processes.scanner_service import ScannerService, start_for
 
 from devices.scanners import sim
 
@@ -19,7 +19,7 @@ HX = {"HX-Request": "true"}
 
 @pytest.fixture
 def client(client, signed_in):
-    """The scan feed and the scan log need a signed-in operator (views/floor.py require_signed_in);
+    """The scan feed and the scan log need a signed-in operator (station/auth/ require_signed_in);
     the scan log is a supervisor's diagnostics page."""
     signed_in(client, "supervisor")
     return client

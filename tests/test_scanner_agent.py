@@ -223,7 +223,6 @@ def test_api_logs_a_scan_and_answers_a_resend_with_the_first_answer(api, app):
 
 @pytest.mark.parametrize("body, field", [
     ({"station": STATION, "client_id": "x", "code": "LOT:1"}, "client_id"),
-    ({"station": STATION, "client_id": "logged:1", "code": "LOT:1"}, "client_id"),
     ({"station": STATION, "client_id": "agent-0003"}, None),
     ({"station": STATION, "client_id": "agent-0004", "code": "LOT:1", "raw_base64": "TE9UOjE="}, None),
     ({"station": STATION, "client_id": "agent-0005", "raw_base64": "not base64!"}, "raw_base64"),

@@ -14,15 +14,9 @@ from station.services.actor import Actor
 from station.services.errors import (Conflict, InsufficientStock, Invalid, LotNotPickable,
                                      NotFound)
 
-from factories import TODAY, assert_books_balance, basic_site, gtin13, order
+from factories import TODAY, assert_books_balance, gtin13, order
 
 SSCC = "376130321109103420"
-
-
-@pytest.fixture
-def site(db):
-    basic_site(db)
-    return db
 
 
 def receive(db, sku="BOLT", qty=100, location="DOCK", **kw):

@@ -20,7 +20,7 @@ from sqlalchemy import event, select, update
 from station.models import FloorSession, Operator, Role
 from station.rawsql import RawReader
 from station.services.pins import hash_pin
-from station.views import floor
+from station import auth as floor
 from test_server import STATION, free_port, wait_for
 
 
@@ -107,7 +107,7 @@ def test_an_old_style_session_cookie_is_not_a_session(app, people):
 
 def test_a_copied_cookie_stops_working_after_the_idle_timeout(app, people, monkeypatch):
     now = [1_900_000_000.0]
-    monkeypatch.setattr(floor, "_now", lambda: now[0])
+    monkeypatch.setattr(floor.sessions, "now_seconds", lambda: now[0])
     app.config["FLOOR_IDLE_MINUTES"] = 10
     first = sign_in(app, "B-PICK")
     stolen = copy_of(app, first)
@@ -193,7 +193,7 @@ def test_a_hand_over_ends_the_session_before(app, people):
 
 def test_one_indexed_select_per_request_and_a_write_at_most_every_refresh(app, people, monkeypatch):
     now = [1_900_000_000.0]
-    monkeypatch.setattr(floor, "_now", lambda: now[0])
+    monkeypatch.setattr(floor.sessions, "now_seconds", lambda: now[0])
     client = sign_in(app, "B-PICK")
     statements: list[str] = []
     real_execute = RawReader.execute

@@ -11,10 +11,7 @@ from sqlalchemy import select
 
 from station.models import LocationKind, Printer, StationDevice
 from station.services import catalog
-
-
-def text_of(body: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+from actions import text_of
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Every page needs a signed-in operator (views/floor.py require_signed_in), on SQLite and PostgreSQL.
+"""Every page needs a signed-in operator (station/auth/ require_signed_in), on SQLite and PostgreSQL.
 
 Every GET and POST rule of the app outside floor.OPEN_ENDPOINTS / OPEN_BLUEPRINTS is asked by a
 signed-out browser three ways — a full page (the sign-in page, with ?next= for a GET), htmx /
@@ -15,9 +15,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import func, select, update
 
-from factories import basic_site, received_lot
+from factories import TODAY
 from station.models import Base, FloorSession, Scan
-from station.views import floor
+from station import auth as floor
 
 HX = {"HX-Request": "true"}
 JSON = {"Accept": "application/json"}
@@ -25,13 +25,10 @@ METHODS = ("GET", "POST")
 
 
 @pytest.fixture
-def site(app) -> dict:
-    """A site with a real lot, so the lot pages asked for exist (and would answer if let through)."""
-    db = app.extensions["station.db"]
-    basic_site(db)
-    with db.write() as s:
-        lot = received_lot(s, "BOLT", 5).lot_number
-    return {"lot": lot}
+def site(site):
+    """The small site with a real lot, so the lot pages asked for exist (and would answer if let through)."""
+    site.lot("lot", "BOLT", 5, on=TODAY)
+    return site
 
 
 def _fill(rule: str, lot: str) -> str:

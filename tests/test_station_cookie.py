@@ -17,7 +17,7 @@ from station import create_app
 from station.config import ConfigError
 from station.models import Operator, Role, StationDevice
 from station.services import scans
-from station.views import floor
+from station import auth as floor
 
 
 @pytest.fixture

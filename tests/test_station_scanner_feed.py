@@ -1,57 +1,63 @@
-"""A station's own scanner (serial, simulated) drives the workflow page open at that station.
+"""A station's own scanner (serial, simulated, the agent) drives the workflow page open at that station.
 
-The scanner service logs its scans (services.scans.ingest, source = the scanner URL). The page polls
-GET /scan/station-feed for them and sends each to its own scan URL with the client id
-"logged:<scan id>"; the page's handler applies the logged scan once and logs nothing new: the row is
-claimed, so a retry, a second tab or a racing process gets the first answer (retried). Through the
-test client on SQLite and PostgreSQL; the browser end to end is in test_station_scanner_feed_browser
-below (a sim:// scanner driving the receiving and picking pages)."""
+The scanner service (or POST /api/v1/scans for an agent) takes each scan through the one intake
+(station/workflows/intake.py): logged, resolved once and applied to the workflow open at the station, as
+the operator signed in on that page, in one transaction. The page polls GET /scan/station-feed and, for
+each applied scan, fetches its answer from /floor/answer/<scan id>: nothing is posted or resolved again.
+Commands and badges are left to the page. Through the test client on SQLite and PostgreSQL; the browser
+end to end is below (a sim:// scanner driving the receiving and picking pages in Chromium)."""
 from __future__ import annotations
 
-import html
-import re
 import threading
 import uuid
 
 import pytest
 from sqlalchemy import func, select
 
-from factories import basic_site, received_lot
+from factories import TODAY, basic_site, received_lot
 from station.models import Movement, Scan, ScanApplication, StationDevice
 from station.services import catalog, scans
+from station.workflows import intake
 
 HX = {"HX-Request": "true"}
 SIM = "sim://dock-feed-test"
 
 
 @pytest.fixture
-def database(app):
-    return app.extensions["station.db"]
-
-
-@pytest.fixture
-def site(database) -> dict:
-    basic_site(database)
-    with database.write() as s:
-        lot = received_lot(s, "BOLT", 40, location="A-01")
-        dock = catalog.location_by_code(s, "DOCK")
-        station = StationDevice(name="Dock tablet", location_id=dock.id, scanner_url=SIM)
-        other = StationDevice(name="Line 1 PC")
-        s.add_all([station, other])
-        s.flush()
-        return {"lot": lot.lot_number, "station": station.id, "other": other.id}
+def site(site):
+    """The small site, a BOLT lot at A-01, the dock station with its sim:// scanner and another station."""
+    site.lot("lot", "BOLT", 40, location="A-01", on=TODAY)
+    site["station"] = site.station("Dock tablet", location="DOCK", scanner_url=SIM)
+    site["other"] = site.station("Line 1 PC")
+    return site
 
 
 @pytest.fixture
 def mover(client, site, signed_in, bound_station):
+    """A receiver's tablet bound to the station, with the put-away page open (its GET opens the workflow)."""
     signed_in(client, "receiver")
     bound_station(client, "Dock tablet")
+    assert client.get("/move").status_code == 200
     return client
 
 
-def from_scanner(database, site, code: str, station: str = "station") -> int:
+@pytest.fixture
+def resolves(monkeypatch) -> list:
+    """Every resolution of a scan (services.scans is the only caller of scanning.resolve)."""
+    calls = []
+    real = scans.resolve
+
+    def counting(session, raw, context=None):
+        calls.append(raw)
+        return real(session, raw, context)
+
+    monkeypatch.setattr(scans, "resolve", counting)
+    return calls
+
+
+def from_scanner(database, site, code: str, station: str = "station", **scan) -> intake.Taken:
     """What the scanner service does with a scan of the station's scanner."""
-    return scans.ingest(database, code, source=SIM, station_id=site[station]).scan_id
+    return intake.take(database, intake.ScanIn(code, source=SIM, station_id=site[station], **scan))
 
 
 def scan_rows(database) -> int:
@@ -59,29 +65,32 @@ def scan_rows(database) -> int:
         return s.scalar(select(func.count()).select_from(Scan))
 
 
+def moves(database) -> list[int]:
+    with database.read() as s:
+        return [qty for (qty,) in s.execute(select(Movement.qty).where(Movement.kind == "move"))]
+
+
 def feed(client, after: int = 0):
     return client.get("/scan/station-feed", query_string={"station": "Dock tablet", "after": after})
 
 
-def apply(client, scan_id: int, code: str, path: str = "/move/scan"):
-    return client.post(path, data={"code": code, "client_id": scans.logged_client_id(scan_id), "source": "wedge"},
-                       headers=HX)
-
-
-def test_the_feed_lists_the_scanners_new_scans_only(mover, database, site):
+def test_the_feed_lists_applied_scans_and_leaves_commands_and_badges_to_the_page(mover, database, site):
     assert feed(mover).status_code == 204
     mover.post("/move/scan", data={"code": "LOC:A-02", "client_id": uuid.uuid4().hex}, headers=HX)  # a wedge scan
-    first = from_scanner(database, site, f"LOT:{site['lot']}")
+    first = from_scanner(database, site, f"LOT:{site['lot']}").scan_id
     from_scanner(database, site, f"LOT:{site['lot']}")  # the trigger bounced: logged, ignored
     from_scanner(database, site, "LOC:A-02", station="other")  # another station's scanner
-    second = from_scanner(database, site, "]C1\x1d0104000000000011")
+    command = from_scanner(database, site, "]C0CMD:CANCEL").scan_id
+    badge = from_scanner(database, site, "OPR:OP-9999").scan_id
     answer = feed(mover).get_json()
-    assert answer["scans"] == [{"id": first, "code": f"LOT:{site['lot']}"},
-                               {"id": second, "code": "]C1\x1d0104000000000011"}]
-    assert answer["last"] == second
-    assert feed(mover, after=first).get_json()["scans"] == [{"id": second, "code": "]C1\x1d0104000000000011"}]
-    assert feed(mover, after=second).status_code == 204
+    assert answer["applied"] == [{"id": first, "workflow": "putaway", "answer_url": f"/floor/answer/{first}"}]
+    assert answer["scans"] == [{"id": command, "code": "]C0CMD:CANCEL"}, {"id": badge, "code": "OPR:OP-9999"}]
+    assert answer["last"] == badge
+    assert feed(mover, after=first).get_json()["applied"] == []
+    assert feed(mover, after=badge).status_code == 204
     assert feed(mover).headers["Cache-Control"] == "no-store"
+    with database.read() as s:  # neither the command nor the badge reached the workflow
+        assert s.get(ScanApplication, command) is None and s.get(ScanApplication, badge) is None
 
 
 def test_the_feed_refuses_a_bad_cursor_or_station_in_words(client, site):
@@ -92,7 +101,7 @@ def test_the_feed_refuses_a_bad_cursor_or_station_in_words(client, site):
 
 
 def test_a_workflow_page_of_a_station_with_a_scanner_polls_its_feed(mover, database, site):
-    before = from_scanner(database, site, "LOC:A-02")
+    before = from_scanner(database, site, "LOC:A-02").scan_id
     page = mover.get("/move").text
     assert 'data-station-feed="/scan/station-feed?station=Dock+tablet"' in page
     assert f'data-station-feed-after="{before}"' in page  # only scans made from now on
@@ -101,63 +110,77 @@ def test_a_workflow_page_of_a_station_with_a_scanner_polls_its_feed(mover, datab
     assert "data-station-feed" not in mover.get("/move").text  # a keyboard scanner: nothing to poll
 
 
-def test_a_scanner_scan_sent_by_the_page_acts_once_and_is_logged_once(mover, database, site):
-    scan_id = from_scanner(database, site, f"LOT:{site['lot']}")
+def test_a_scanner_scan_is_applied_once_on_the_server_and_resolved_once(mover, database, site, resolves):
+    taken = from_scanner(database, site, f"LOT:{site['lot']}")
+    assert taken.workflow == "putaway" and taken.answer is not None
     rows = scan_rows(database)
-    first = apply(mover, scan_id, f"LOT:{site['lot']}")
-    assert first.status_code == 200 and f"Lot {site['lot']}: 40 ea of BOLT at A-01." in first.text
-    assert f'data-scan-id="{scan_id}"' in first.text
+    [applied] = feed(mover).get_json()["applied"]
+    shown = mover.get(applied["answer_url"], headers=HX)
+    assert shown.status_code == 200 and f"Lot {site['lot']}: 40 ea of BOLT at A-01." in shown.text
+    assert f'data-scan-id="{taken.scan_id}"' in shown.text
+    assert mover.get(applied["answer_url"], headers=HX).text == shown.text  # shown again: done nothing again
+    assert len(resolves) == 1  # the scanner's scan was resolved once, and the page resolved nothing
     assert scan_rows(database) == rows  # nothing new in the log
     with database.read() as s:
-        row, applied = s.get(Scan, scan_id), s.get(ScanApplication, scan_id)
-        assert applied.client_id == f"logged:{scan_id}" and applied.operator_id is not None and row.source == SIM
-    assert feed(mover).status_code == 200 and feed(mover).get_json()["scans"] == []  # applied: not offered again
+        application = s.get(ScanApplication, taken.scan_id)
+        assert application.workflow == "putaway" and application.operator_id is not None
 
     mover.post("/move/qty", data={"qty": "5"})
     dest = from_scanner(database, site, "LOC:A-02")
-    assert "Moved: 5 ea of BOLT" in apply(mover, dest, "LOC:A-02").text
-    again = apply(mover, dest, "LOC:A-02")  # the answer was lost and the page sends it again
-    assert again.status_code == 200 and "Moved" not in again.text
-    with database.read() as s:
-        assert s.scalar(select(func.count()).select_from(Movement).where(Movement.kind == "move")) == 1
-    assert scan_rows(database) == rows + 1
+    assert "Moved: 5 ea of BOLT" in mover.get(f"/floor/answer/{dest.scan_id}", headers=HX).text
+    assert moves(database) == [5] and len(resolves) == 2
+    # The scanner service's call failed after the commit and is made again with the same client id:
+    again = from_scanner(database, site, "LOC:A-02", client_id=f"retry-{dest.scan_id:08d}")
+    retried = from_scanner(database, site, "LOC:A-02", client_id=f"retry-{dest.scan_id:08d}")
+    assert retried.outcome.retried and retried.answer == again.answer and moves(database) == [5]
 
 
-def test_only_this_stations_scanner_scans_can_be_sent_this_way(mover, database, site):
+def test_answers_are_only_for_the_station_that_scanned(mover, database, site):
     elsewhere = from_scanner(database, site, f"LOT:{site['lot']}", station="other")
-    response = apply(mover, elsewhere, f"LOT:{site['lot']}")
-    assert response.status_code == 400 and "not made at this station's scanner" in html.unescape(response.text)
-    wedge = mover.post("/move/scan", data={"code": "LOC:A-02", "client_id": uuid.uuid4().hex}, headers=HX)
-    wedge_id = int(re.search(r'data-scan-id="(\d+)"', wedge.text).group(1))
-    response = apply(mover, wedge_id, "LOC:A-02")
-    assert response.status_code == 400 and "own scanner" in html.unescape(response.text)
-    response = apply(mover, 999999, "LOC:A-02")
-    assert response.status_code == 400 and "scan it again" in response.text
+    assert mover.get(f"/floor/answer/{elsewhere.scan_id}", headers=HX).status_code == 404
+    assert mover.get("/floor/answer/999999", headers=HX).status_code == 404
+    not_applied = from_scanner(database, site, "OPR:OP-9999")  # a badge: left to the page
+    assert mover.get(f"/floor/answer/{not_applied.scan_id}", headers=HX).status_code == 404
+
+
+def test_leaving_the_workflow_page_stops_applying_its_scanners_scans(mover, database, site, signed_in):
+    assert mover.get("/").status_code == 200  # home: a page that takes no workflow scans
+    taken = from_scanner(database, site, f"LOT:{site['lot']}")
+    assert taken.workflow is None and taken.answer is None
+    assert feed(mover).get_json()["scans"] == [{"id": taken.scan_id, "code": f"LOT:{site['lot']}"}]
+    assert mover.get("/move").status_code == 200  # back on the page: applied again
+    assert from_scanner(database, site, "LOC:A-02").workflow == "putaway"
+
+
+def test_a_signed_out_operators_page_applies_nothing(mover, database, site):
+    mover.post("/signout")
+    taken = from_scanner(database, site, f"LOT:{site['lot']}")
+    assert taken.workflow is None and taken.answer is None
     with database.read() as s:
-        assert s.get(ScanApplication, elsewhere) is None  # nothing claimed
+        assert s.get(ScanApplication, taken.scan_id) is None
 
 
-def test_racing_claims_of_one_scanner_scan_act_once(database, site):
-    scan_id = from_scanner(database, site, f"LOT:{site['lot']}")
+def test_racing_resends_of_one_agent_scan_apply_it_once(mover, database, site):
     outcomes, errors = [], []
     start = threading.Barrier(4)
 
-    def claim():
+    def send():
         try:
             start.wait()
-            outcomes.append(scans.ingest(database, f"LOT:{site['lot']}", source="wedge", station_id=site["station"],
-                                         client_id=scans.logged_client_id(scan_id)))
+            outcomes.append(from_scanner(database, site, f"LOT:{site['lot']}", client_id="agent-race-0001"))
         except Exception as exc:  # noqa: BLE001 — reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=claim) for _ in range(4)]
+    threads = [threading.Thread(target=send) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert not errors, errors
-    assert sorted(o.retried for o in outcomes) == [False, True, True, True]
-    assert {o.scan_id for o in outcomes} == {scan_id}
+    assert sorted(o.outcome.retried for o in outcomes) == [False, True, True, True]
+    assert len({o.scan_id for o in outcomes}) == 1 and all(o.answer == outcomes[0].answer for o in outcomes)
+    with database.read() as s:
+        assert s.scalar(select(func.count()).select_from(ScanApplication)) == 1
     assert scan_rows(database) == 1
 
 
@@ -194,7 +217,7 @@ def sim_site(sqlite_app) -> dict:
 
 def _signed(app, name: str) -> str:
     """The station cookie's value as set-up writes it: the name signed with the app's key."""
-    from station.views.floor import station_cookie_value
+    from station.auth import station_cookie_value
 
     with app.test_request_context():
         return station_cookie_value(name)
@@ -208,19 +231,20 @@ def _open(page, live_server, sqlite_app, signed_in_page, role, path):
 
 
 def _logged(db) -> list[tuple[str, str, str | None]]:
+    """(code, source, the workflow it was applied to) for each logged scan."""
     with db.read() as s:
-        return [(raw.decode(), source, client_id) for raw, source, client_id in
-                s.execute(select(Scan.raw, Scan.source, ScanApplication.client_id)
+        return [(raw.decode(), source, workflow) for raw, source, workflow in
+                s.execute(select(Scan.raw, Scan.source, ScanApplication.workflow)
                           .outerjoin(ScanApplication, ScanApplication.scan_id == Scan.id).order_by(Scan.id))]
 
 
 def test_a_pallet_scanned_on_the_stations_sim_scanner_fills_the_receiving_page(
-        sqlite_app, live_server, browser, signed_in_page, sim_site):
+        sqlite_app, live_server, browser, signed_in_page, sim_site, resolves):
     from playwright.sync_api import expect
 
     from browser_support import screenshot
     from devices.scanners import sim
-    from station.scanner_service import ScannerService
+    from station.processes.scanner_service import ScannerService
 
     context, page, errors = _browser_page(browser)
     _open(page, live_server, sqlite_app, signed_in_page, "receiver", "/receive")
@@ -238,7 +262,8 @@ def test_a_pallet_scanned_on_the_stations_sim_scanner_fills_the_receiving_page(
     rows = _logged(sim_site["db"])
     sim_url = f"sim://{sim_site['sim']}"
     assert [(raw, source) for raw, source, _ in rows] == [(label, sim_url), ("CMD:CONFIRM", sim_url)]
-    assert rows[0][2] and rows[0][2].startswith("logged:")  # applied by the page, logged once
+    assert [workflow for _, _, workflow in rows] == ["receiving", None]  # applied on the server; the command
+    assert len(resolves) == 2  # by the page: each scan resolved once, by the intake, and never again
     with sim_site["db"].read() as s:
         assert s.scalar(select(func.count()).select_from(Movement).where(Movement.kind == "receive")) == 2
     context.close()
@@ -251,7 +276,7 @@ def test_a_lot_scanned_on_the_stations_sim_scanner_is_picked_on_the_pick_page(
 
     from browser_support import HANDHELD, screenshot
     from devices.scanners import sim
-    from station.scanner_service import ScannerService
+    from station.processes.scanner_service import ScannerService
 
     context, page, errors = _browser_page(browser, HANDHELD)
     _open(page, live_server, sqlite_app, signed_in_page, "picker", "/pick/SO-9")
@@ -281,7 +306,7 @@ def test_a_badge_scanned_on_the_stations_scanner_signs_in_from_the_sign_in_page(
 
     from devices.scanners import sim
     from factories import operator as make_operator
-    from station.scanner_service import ScannerService
+    from station.processes.scanner_service import ScannerService
 
     with sim_site["db"].write() as s:
         make_operator(s, badge="OP-77", name="Rita Receiver", role="receiver")
@@ -301,30 +326,30 @@ def test_a_badge_scanned_on_the_stations_scanner_signs_in_from_the_sign_in_page(
     assert not errors, errors
 
 
-def test_a_scanner_scan_applied_on_the_pick_page_picks_once_inside_its_transaction(mover, database, site,
-                                                                                   signed_in):
-    """The pick page ingests inside its own write transaction (a Session): the claim joins it."""
+def test_a_scanner_scan_on_the_pick_page_picks_once_with_its_log_row(mover, database, site, signed_in):
+    """The pick is made in the transaction that logs the scan: one scan, one pick, one log row."""
     from factories import order
 
     with database.write() as s:
         order(s, "SO-5", [("BOLT", 3)])
     signed_in(mover, "picker")
-    scan_id = from_scanner(database, site, f"LOT:{site['lot']}")
-    first = apply(mover, scan_id, f"LOT:{site['lot']}", path="/pick/SO-5/scan")
-    again = apply(mover, scan_id, f"LOT:{site['lot']}", path="/pick/SO-5/scan")
+    assert mover.get("/pick/SO-5").status_code == 200
+    taken = from_scanner(database, site, f"LOT:{site['lot']}")
+    assert taken.workflow == "picking" and taken.answer.kind == "ok", taken.answer
+    first = mover.get(f"/floor/answer/{taken.scan_id}", headers=HX)
+    again = mover.get(f"/floor/answer/{taken.scan_id}", headers=HX)
     assert first.status_code == again.status_code == 200
-    assert "already handled" in html.unescape(again.text) and "already handled" not in html.unescape(first.text)
     with database.read() as s:
         assert [qty for (qty,) in s.execute(select(Movement.qty).where(Movement.kind == "pick"))] == [3]
-        assert s.get(ScanApplication, scan_id).client_id == f"logged:{scan_id}"
+        assert s.get(ScanApplication, taken.scan_id).workflow == "picking"
     assert scan_rows(database) == 1
 
 
 def test_a_scan_from_the_stations_scanner_agent_drives_its_page_once(client, database, signed_in,
-                                                                   bound_station):
+                                                                   bound_station, resolves):
     """A station whose scanners an agent reads (scanner agent:// on the server): the agent's scan,
-    logged through POST /api/v1/scans with the station's agent token and the agent's own client id, is
-    in the station's feed and is applied by the page once."""
+    posted to POST /api/v1/scans with the station's agent token and the agent's own client id, is
+    applied on the server to the page open at the station, once; the page shows the answer."""
     from station.agent import AGENT_SCANNER_URL
     from station.models import TokenRole
     from station.services.tokens import create_token
@@ -336,27 +361,29 @@ def test_a_scan_from_the_stations_scanner_agent_drives_its_page_once(client, dat
                             scanner_url=AGENT_SCANNER_URL))
         s.flush()
         token = create_token(s, "line agent", TokenRole.AGENT, station="Line PC")
-    sent = client.post("/api/v1/scans", json={"station": "Line PC", "client_id": "agent-" + "1" * 32,
-                                              "code": f"LOT:{lot}", "source": "serial:///dev/ttyACM0"},
-                       headers={"Authorization": f"Bearer {token}"})
-    assert sent.status_code == 201, sent.json
-    scan_id = sent.json["scan_id"]
     signed_in(client, "receiver")
     bound_station(client, "Line PC")
+    assert client.get("/move").status_code == 200
+
+    def post():
+        return client.post("/api/v1/scans", json={"station": "Line PC", "client_id": "agent-" + "1" * 32,
+                                                  "code": f"LOT:{lot}", "source": "serial:///dev/ttyACM0"},
+                           headers={"Authorization": f"Bearer {token}"})
+
+    sent = post()
+    assert sent.status_code == 201, sent.json
+    scan_id = sent.json["scan_id"]
+    assert post().json["retried"] is True  # the agent resent it: answered, not applied again
     listed = client.get("/scan/station-feed", query_string={"station": "Line PC", "after": 0})
-    assert [s["id"] for s in listed.json["scans"]] == [scan_id]
-    rows = scan_rows(database)
-    first = apply(client, scan_id, f"LOT:{lot}")
-    assert first.status_code == 200 and f"Lot {lot}: 10 ea of BOLT at A-01." in first.text
-    assert apply(client, scan_id, f"LOT:{lot}").status_code == 200  # a retry: answered, not applied again
-    assert scan_rows(database) == rows  # nothing new in the log
+    assert [s["id"] for s in listed.json["applied"]] == [scan_id]
+    shown = client.get(listed.json["applied"][0]["answer_url"], headers=HX)
+    assert shown.status_code == 200 and f"Lot {lot}: 10 ea of BOLT at A-01." in shown.text
+    assert len(resolves) == 1 and scan_rows(database) == 1
     with database.read() as s:
-        row = s.get(Scan, scan_id)
-        assert row.client_id == "agent-" + "1" * 32
-        assert s.get(ScanApplication, scan_id).client_id == f"logged:{scan_id}"
-    assert client.get("/scan/station-feed", query_string={"station": "Line PC", "after": 0}).json["scans"] == []
+        assert s.get(Scan, scan_id).client_id == "agent-" + "1" * 32
+        assert s.get(ScanApplication, scan_id).workflow == "putaway"
     # The server's scanner service leaves an agent:// station alone.
-    from station.scanner_service import ScannerService
+    from station.processes.scanner_service import ScannerService
     service = ScannerService(database, refresh_s=0)
     service.refresh()
     assert service.status() == []
@@ -366,8 +393,8 @@ def test_signed_out_the_feed_gives_badge_scans_only(client, database, site, boun
     """The sign-in page of a station with a scanner reads the badge scanned on it from the feed; the
     rest of what was scanned there is not for someone who is not signed in."""
     bound_station(client, "Dock tablet")  # the device set up as that station (a signed cookie)
-    lot_scan = from_scanner(database, site, f"LOT:{site['lot']}")
-    badge_scan = from_scanner(database, site, "OPR:OP-9999")
+    lot_scan = from_scanner(database, site, f"LOT:{site['lot']}").scan_id
+    badge_scan = from_scanner(database, site, "OPR:OP-9999").scan_id
     listed = feed(client)
     assert listed.status_code == 200
     assert [s["id"] for s in listed.get_json()["scans"]] == [badge_scan]

@@ -10,15 +10,9 @@ from station.services import catalog, holds, receiving, stock
 from station.services.errors import Invalid, NotFound
 from station.services.suggest import suggest
 
-from factories import TODAY, basic_site
+from factories import TODAY
 
 DAY = dt.timedelta(days=1)
-
-
-@pytest.fixture
-def site(db):
-    basic_site(db)
-    return db
 
 
 def receive(db, sku, qty, *, received=TODAY, produced=None, expiry=None, location="A-01"):
@@ -114,3 +108,26 @@ def test_bad_requests(site):
 def test_fefo_pages_keep_expiry_order_across_many_lots(site):
     numbers = [receive(site, "MILK", 1, expiry=TODAY + n * DAY) for n in range(40, 0, -1)]
     assert [a[0] for a in plan(site, "MILK", 40)[0]] == numbers[::-1]
+
+
+def test_lots_expiring_before_a_day_are_left_out_undated_ones_kept(site):
+    """expiring_from: an order's due date or its customer's shelf life (services.shelf_life) — on every
+    page of the walk, FEFO and FIFO alike; a day before today changes nothing."""
+    dated = [receive(site, "MILK", 1, expiry=TODAY + n * DAY) for n in range(1, 21)]
+    with site.write() as s:  # a MILK lot without an expiry
+        catalog.item_by_sku(s, "MILK").shelf_life_days = None
+    undated = receive(site, "MILK", 1)
+    with site.read() as s:
+        milk = catalog.item_by_sku(s, "MILK")
+        lots = [a.lot_number for a in suggest(s, milk, 30, on=TODAY, expiring_from=TODAY + 12 * DAY).allocations]
+        assert lots == dated[11:] + [undated]
+        assert [a.lot_number for a in suggest(s, milk, 30, on=TODAY, expiring_from=TODAY - 5 * DAY).allocations] \
+            == dated + [undated]
+    bolt_soon = receive(site, "BOLT", 1, received=TODAY - 3 * DAY, expiry=TODAY + 2 * DAY)
+    bolt_never = receive(site, "BOLT", 1, received=TODAY - 2 * DAY)
+    bolt_late = receive(site, "BOLT", 1, received=TODAY - 1 * DAY, expiry=TODAY + 9 * DAY)
+    with site.read() as s:
+        bolt = catalog.item_by_sku(s, "BOLT")
+        assert [a.lot_number for a in suggest(s, bolt, 3, on=TODAY).allocations] == [bolt_soon, bolt_never, bolt_late]
+        assert [a.lot_number for a in suggest(s, bolt, 3, on=TODAY, expiring_from=TODAY + 5 * DAY).allocations] == [
+            bolt_never, bolt_late]

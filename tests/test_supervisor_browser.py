@@ -10,7 +10,7 @@ import datetime as dt
 import pytest
 
 from browser_support import HANDHELD, TABLET, screenshot
-from factories import basic_site, order, received_lot
+from factories import order, received_lot
 from station import clock
 from station.services import catalog, holds, picking, stock
 from station.services.actor import Actor
@@ -24,12 +24,10 @@ except ImportError:  # the `browser` fixture then skips, or fails under CI=true
 
 
 @pytest.fixture
-def site(sqlite_app) -> dict:
+def site(sqlite_app, live_site):
     sqlite_app.config["FLOOR_PIN_ROLES"] = ()  # sign in by badge alone, as signed_in_page does
-    db = sqlite_app.extensions["station.db"]
-    basic_site(db)
     today = clock.today()
-    with db.write() as s:
+    with live_site.write() as s:
         def lot(sku, qty, days, where="A-01"):
             return received_lot(s, sku, qty, location=where, expiry=today + D(days=days), on=today - D(days=60))
 
@@ -43,7 +41,8 @@ def site(sqlite_app) -> dict:
         o = order(s, "SO-1042", [("MILK", 5)])
         picking.pick_line(s, line=o.lines[0], lot=lots[6], qty=2, override_reason="Suggested lot damaged",
                           by=Actor())
-    return {"busy": busy.lot_number}
+        live_site["busy"] = busy.lot_number
+    return live_site
 
 
 def check_layout(page, width: int, where: str) -> None:

@@ -226,3 +226,21 @@ def test_hostile_text_is_text_in_page_svg_csv_and_pdf(client, signed_in):
     text = "".join("".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(answer.data)).pages)
     for raw in (EVIL_SUPPLIER_LOT, EVIL_LOT, EVIL_PART, '=HYPERLINK("http://x")'):
         assert "".join(raw.split()) in text, raw
+
+
+def test_a_scan_of_the_stations_own_scanner_opens_its_trace_like_a_wedge_scan(client, signed_in, bound_station,
+                                                                            site):
+    """The trace page open at a station, showing forward: a sim:// scan there is applied on the server,
+    and /floor/answer/<scan id> answers as the page's scan POST does (HX-Redirect, the same way round)."""
+    from station.workflows.intake import ScanIn, take
+
+    signed_in(client, "supervisor")
+    station_id = bound_station(client, "QA desk")
+    assert client.get(f"/trace/{site.flour}?direction=forward").status_code == 200
+    taken = take(client.application.extensions["station.db"],
+                 ScanIn(code=site.cookie, source="sim://qa-scanner", station_id=station_id))
+    assert taken.workflow == "trace"
+    device = client.get(f"/floor/answer/{taken.scan_id}", headers={"HX-Request": "true"})
+    wedge = client.post("/trace/scan?direction=forward", data={"code": site.cookie, "source": "wedge"})
+    assert device.status_code == wedge.status_code == 200
+    assert device.headers["HX-Redirect"] == wedge.headers["HX-Redirect"] == f"/trace/{site.cookie}?direction=forward"

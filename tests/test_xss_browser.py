@@ -28,10 +28,10 @@ from browser_support import TABLET, screenshot
 from factories import gtin13
 from station import clock
 from station.models import LocationKind, Order, OrderLine, Printer, Role, StationDevice
-from station.services import catalog, holds, picking, production_runs, printing, recalls, receiving
+from station.services import catalog, holds, picking, production_runs, printing, recalls, receiving, webhooks
 from station.services.actor import Actor
 from station.services.tokens import create_token
-from station.views.floor import STATION_COOKIE, station_cookie_value
+from station.auth import STATION_COOKIE, station_cookie_value
 
 try:
     from playwright.sync_api import expect
@@ -75,6 +75,8 @@ class Site:
     job_id: int
     run_id: int
     station: str
+    applied_scan: int  # a scan applied to the station's put-away workflow (its answer names the hostile item)
+    sub_id: int  # a webhook subscription with a hostile name, whose receiver answered with a hostile error
 
 
 def seed_site(app, operator_id: int, text: Callable[[str, int], str] = hostile) -> Site:
@@ -115,13 +117,18 @@ def seed_site(app, operator_id: int, text: Callable[[str, int], str] = hostile) 
 
     expiry = today + dt.timedelta(days=10)  # on the expiry board
     gs1 = f"]C101{GTIN}17{expiry:%y%m%d}10{text('supplier_lot_gs1', 20)}"
-    lot_gs1 = api("receipts", {"code": gs1, "qty": 30, "station": ids["station"], "labels": {}})["lot_number"]
+    lot_gs1 = api("receipts", {"code": gs1, "qty": 30, "supplier": "ACME", "station": ids["station"],
+                               "labels": {}})["lot_number"]
     received = api("receipts", {"sku": "JAM-1", "qty": 40, "supplier": "ACME",
                                 "supplier_lot": text("supplier_lot_api", 40), "station": ids["station"],
                                 "labels": {"printer": text("printer", 60), "copies": 2}})
     lot_api, job_id = received["lot_number"], received["print_jobs"][0]["id"]
     api("scans", {"station": ids["station"], "client_id": "xss-scan-0001", "code": text("scan", 200)},
         token=agent_secret)
+    from station.workflows import intake
+
+    applied = intake.take(db, intake.ScanIn(f"LOT:{lot_old}", station_id=station.id, operator_id=operator_id),
+                          "putaway").scan_id
 
     with db.write() as s:
         by = Actor(operator_id=operator_id, station_id=None)
@@ -147,9 +154,13 @@ def seed_site(app, operator_id: int, text: Callable[[str, int], str] = hostile) 
         printing.request_labels(s, made.lot_number, printer=text("printer", 60), copies=1, request_id="xss-run")
         recall = recalls.open_recall(s, reason=text("recall reason", 200), lot=lot, by=by)
         recalls.mark_notified(s, recall, customer, by=by, note=text("notified note", 200))
+        sub = webhooks.create(s, name=text("webhook name", 80), url="https://93.184.216.34/in?x=<b>").subscription
+        sub.last_error, sub.last_error_at = text("receiver error", 500), clock.now()
+        s.flush()
         site = Site(text=text, lot_old=lot_old, lot_gs1=lot_gs1, lot_api=lot_api, lot_made=made.lot_number,
                     order_shipped="SO-1", order_open="SO-2", recall=recall.number, printer_id=ids["printer"],
-                    job_id=job_id, run_id=run.id, station=ids["station"])
+                    job_id=job_id, run_id=run.id, station=ids["station"], applied_scan=applied,
+                    sub_id=sub.id)
     return site
 
 
@@ -170,13 +181,14 @@ DOWNLOADS = (".csv", ".pdf")    # a browser saves these instead of showing them
 
 def page_urls(app, site) -> dict[str, str]:
     """Every GET page route of the app with its path parameters filled from the seeded site."""
-    values = {"lot_number": site.lot_api, "run_id": str(site.run_id), "job_id": str(site.job_id), "action": "hold"}
+    values = {"lot_number": site.lot_api, "run_id": str(site.run_id), "sub_id": str(site.sub_id), "job_id": str(site.job_id), "action": "hold",
+              "scan_id": str(site.applied_scan), "change": "split"}
     by_endpoint = {"recalls.show": {"number": site.recall}, "recalls.export": {"number": site.recall}}
     query = {
         "lots.card": f"?lot={site.lot_api}", "lots.action_panel": f"?lot={site.lot_api}",
         "recalls.preview": f"?lot={site.lot_old}", "printers.lot_form": f"?lot={site.lot_api}",
         "scan.feed": "?after=0", "scan.station_feed": "?after=0", "receiving.items": "?q=JAM",
-        "trace.show": "?direction=forward",
+        "trace.show": "?direction=forward", "lots.change_panel": f"?lot={site.lot_api}",
     }
     urls = {}
     for rule in app.url_map.iter_rules():
@@ -286,6 +298,7 @@ def test_payloads_in_every_field_show_as_text_on_every_page(xss_page, live_serve
         "line run": (f"/line/runs/{site.run_id}", [t("item", 200)]),
         "set-up": ("/setup", [t("station", 60)]),
         "scan page": ("/scan", [t("station", 60)]),
+        "webhooks": ("/webhooks", [t("webhook name", 80), t("receiver error", 500)]),
     }
     for where, (path, texts) in pages.items():
         response = page.goto(base + path)
@@ -330,7 +343,7 @@ def test_payloads_in_every_field_show_as_text_on_every_page(xss_page, live_serve
     page.click("form.signin__form button[type=submit]")
     page.wait_for_url("**/signin/pin**")
     assert_clean(page, "PIN step")
-    visible(page, f"Badge {op.badge}: your PIN", "PIN step")
+    visible(page, f"Badge {op.badge}: choose your PIN", "PIN step")  # no PIN yet: chosen now
     screenshot(page, "xss-pin-step-1280")
 
     # The checks can fail: with the CSP bypassed, a payload that does get into the markup runs.

@@ -12,7 +12,7 @@ checked by devices.addresses; which network hosts are allowed is the application
 
     with open_printer("tcp://10.0.0.5:9100") as printer:
         if printer.status().can_print:
-            printer.send(zpl_bytes)
+            outcome = printer.send(zpl_bytes)    # SendOutcome: bytes sent, the status after it...
 """
 from __future__ import annotations
 
@@ -28,11 +28,14 @@ from devices.printers.base import (
     PrinterStatus,
     PrinterUnconfirmed,
     PrinterURLError,
+    Preview,
+    SendOutcome,
+    state_text,
 )
 
 __all__ = [
     "BACKENDS", "STATE_TEXT", "Printer", "PrinterError", "PrinterState", "PrinterStatus", "PrinterUnconfirmed",
-    "PrinterURLError", "open_printer",
+    "PrinterURLError", "Preview", "SendOutcome", "open_printer", "state_text",
 ]
 
 # Scheme -> (module:class, example URL). Imported on first use, so a missing optional package only

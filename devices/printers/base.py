@@ -5,6 +5,8 @@ import enum
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Callable
 
 from devices.errors import DeviceError, DeviceURLError
 
@@ -61,6 +63,14 @@ STATE_TEXT: dict[PrinterState, str] = {
 }
 
 
+def state_text(state: str) -> str:
+    """The words for a stored state value; the value itself when it is no state we know."""
+    try:
+        return STATE_TEXT[PrinterState(state)]
+    except ValueError:
+        return state
+
+
 @dataclass(frozen=True)
 class PrinterStatus:
     """A snapshot of a printer's state: every problem seen, and the one that matters most as `state`."""
@@ -103,6 +113,26 @@ class PrinterStatus:
         return STATE_TEXT[self.state]
 
 
+@dataclass(frozen=True)
+class SendOutcome:
+    """What send() did with a job the printer took (a job it did not take raises PrinterError instead).
+
+    The print worker records it, so what a backend learned while sending (the printer's answer, a spool
+    file, a preview) reaches the job and the printer's row without the worker knowing the backend.
+    """
+
+    bytes_sent: int                       # all of the job: send() never returns on a part of it
+    # The printer's answer right after the job (tcp:// and serial:// ask ~HS on the same line), None when the
+    # transport cannot ask. A fault here means the job waits in the printer's buffer and prints when it clears.
+    status: PrinterStatus | None = None
+    printed: bool = False                 # delivery is printing: sim:// wrote the job where people look
+    preview_path: Path | None = None      # a PNG of the job the backend wrote beside it (sim://), else None
+
+
+# A job's preview as PNG bytes, drawn only by a backend that shows what it printed (sim://).
+Preview = Callable[[], bytes]
+
+
 class Printer(ABC):
     """One printer. send() delivers a whole job or raises PrinterError; status() never raises.
 
@@ -115,8 +145,10 @@ class Printer(ABC):
     confirms: bool = False
 
     @abstractmethod
-    def send(self, data: bytes) -> None:
-        """Deliver data (one or more ZPL formats) to the printer; raise PrinterError when it was not delivered."""
+    def send(self, data: bytes, *, preview: Preview | None = None) -> SendOutcome:
+        """Deliver data (one or more ZPL formats) to the printer and say what happened; raise PrinterError
+        when it was not delivered. preview draws the job as a PNG, for a printer that keeps one (sim://);
+        the others never call it, so a real printer's job costs no rendering."""
 
     @abstractmethod
     def status(self) -> PrinterStatus:

@@ -25,7 +25,15 @@ from urllib.parse import unquote, urlsplit
 
 from zebra import Zebra
 
-from devices.printers.base import Printer, PrinterError, PrinterState, PrinterStatus, PrinterURLError
+from devices.printers.base import (
+    Printer,
+    PrinterError,
+    PrinterState,
+    PrinterStatus,
+    PrinterURLError,
+    Preview,
+    SendOutcome,
+)
 from devices.printers.options import parse_options, seconds
 
 EXAMPLE = "cups://QUEUE or cups://QUEUE?server=HOST:631"
@@ -102,14 +110,16 @@ class CupsPrinter(Printer):
             env["CUPS_SERVER"] = self.server
         return env
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes, *, preview: Preview | None = None) -> SendOutcome:
         """Hand the job to CUPS as raw bytes; PrinterError when CUPS does not take it."""
+        data = bytes(data)
         try:
-            _Lpr(self.queue, self._env(), self.timeout).output(bytes(data))
+            _Lpr(self.queue, self._env(), self.timeout).output(data)
         except PrinterError:
             raise
         except Exception as exc:  # the Windows spooler's errors (pywintypes.error) and the like
             raise PrinterError(f"the print spooler refused the job for {self.queue!r}: {exc}") from exc
+        return SendOutcome(len(data))   # CUPS has it; it cannot tell Station whether it printed
 
     def status(self) -> PrinterStatus:
         """The queue's state from lpstat: missing, disabled or rejecting is OFFLINE; else UNKNOWN."""

@@ -23,7 +23,15 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from devices.addresses import character_device_problem, printer_device_path
 
 from devices.printers import status as hs
-from devices.printers.base import Printer, PrinterError, PrinterState, PrinterStatus, PrinterURLError
+from devices.printers.base import (
+    Printer,
+    PrinterError,
+    PrinterState,
+    PrinterStatus,
+    PrinterURLError,
+    Preview,
+    SendOutcome,
+)
 from devices.printers.options import flag, parse_options, seconds
 
 EXAMPLE = "file:///dev/usb/lp0"
@@ -79,8 +87,9 @@ class FilePrinter(Printer):
             raise PrinterError(f"not sent — {problem}", retryable=False)
         return fd
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes, *, preview: Preview | None = None) -> SendOutcome:
         """Write the whole job, waiting at most `timeout` seconds for the printer to take it."""
+        size = len(data)
         data = memoryview(bytes(data))
         fd = self._open(os.O_WRONLY | os.O_APPEND)
         try:
@@ -99,6 +108,7 @@ class FilePrinter(Printer):
                                        "printer unplugged?", retryable=exc.errno in _GONE) from exc
         finally:
             os.close(fd)
+        return SendOutcome(size)   # a device file gives no answer after a job: the status is asked apart
 
     def status(self) -> PrinterStatus:
         """A missing device is OFFLINE; a device that answers ~HS is read; anything else is unknown."""

@@ -23,6 +23,8 @@ from devices.printers.base import (
     PrinterStatus,
     PrinterUnconfirmed,
     PrinterURLError,
+    Preview,
+    SendOutcome,
 )
 from devices.printers.options import describe, flag, parse_options, seconds
 from devices.serialsettings import SERIAL_OPTIONS, pyserial_settings
@@ -80,7 +82,6 @@ class SerialPrinter(Printer):
             self.settings.setdefault("exclusive", True)
         self.timeout = seconds(url, options, "timeout", 5.0, EXAMPLE)
         self.confirm = flag(url, options, "confirm", True, EXAMPLE)
-        self.last_status: PrinterStatus | None = None
         self._port: serial.SerialBase | None = None
         self._lock = threading.Lock()
 
@@ -132,18 +133,19 @@ class SerialPrinter(Printer):
             self._drop_port()
             raise PrinterError(f"serial port {self.port_name} failed: {exc} — was the cable unplugged?") from exc
 
-    def send(self, data: bytes) -> None:
-        """Write the job; with confirm, wait for the ~HS answer that proves the printer read it all."""
+    def send(self, data: bytes, *, preview: Preview | None = None) -> SendOutcome:
+        """Write the job; with confirm, wait for the ~HS answer that proves the printer read it all (the
+        outcome's status)."""
+        data = bytes(data)
         with self._lock:
-            self.last_status = None
-            reply, problem = self._exchange(bytes(data))
+            reply, problem = self._exchange(data)
         if not self.confirm:
-            return
+            return SendOutcome(len(data))
         if hs.STX not in reply:
             raise PrinterUnconfirmed(f"printer on {self.port_name} did not confirm the job within "
                                      f"{self.timeout:g} s (switched off?); it may or may not print — check "
                                      "before reprinting")
-        self.last_status = hs.printer_status(self.url, reply)
+        return SendOutcome(len(data), hs.printer_status(self.url, reply))
 
     def status(self) -> PrinterStatus:
         """~HS over the port; no answer is OFFLINE (unknown or faulted); with confirm=0, unknown."""

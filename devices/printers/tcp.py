@@ -22,6 +22,8 @@ from devices.printers.base import (
     PrinterStatus,
     PrinterUnconfirmed,
     PrinterURLError,
+    Preview,
+    SendOutcome,
 )
 from devices.printers.options import flag, parse_options, seconds
 
@@ -53,7 +55,6 @@ class TcpPrinter(Printer):
         self.timeout = seconds(url, options, "timeout", 5.0, EXAMPLE)
         self.confirm = flag(url, options, "confirm", True, EXAMPLE)
         self.confirms = self.confirm   # ~HS counters after each job: the worker can see it printed
-        self.last_status: PrinterStatus | None = None  # what the printer said when it confirmed the last job
 
     @property
     def where(self) -> str:
@@ -80,16 +81,15 @@ class TcpPrinter(Printer):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes, *, preview: Preview | None = None) -> SendOutcome:
         """Deliver data and (unless confirm=0) wait for the printer's ~HS answer after it.
 
-        Returns once the printer has read the whole job; a fault it reports then (paper out...) is in
-        last_status: the job sits in the printer's buffer and prints when the fault clears, so it must not
-        be sent again. Raises a retryable PrinterError when the job did not get through, and
-        PrinterUnconfirmed when it got through but the printer never answered.
+        Returns once the printer has read the whole job, with that answer as the outcome's status: a fault
+        it reports then (paper out...) means the job sits in the printer's buffer and prints when the fault
+        clears, so it must not be sent again. Raises a retryable PrinterError when the job did not get
+        through, and PrinterUnconfirmed when it got through but the printer never answered.
         """
         data = bytes(data)
-        self.last_status = None
         with self._connect() as sock:
             try:
                 sock.sendall(data + hs.QUERY if self.confirm else data)
@@ -100,12 +100,11 @@ class TcpPrinter(Printer):
                 raise PrinterError(f"the connection to printer at {self.where} was cut while sending "
                                    f"({exc.strerror or exc}); the job did not get through") from exc
             if not self.confirm:
-                return
+                return SendOutcome(len(data))
             reply, problem = _read_reply(sock, self.timeout)
         if not problem or hs.STX in reply:
             # Any part of an answer proves the printer read the whole job before it.
-            self.last_status = hs.printer_status(self.url, reply)
-            return
+            return SendOutcome(len(data), hs.printer_status(self.url, reply))
         if problem == "timeout":
             raise PrinterUnconfirmed(f"printer at {self.where} took the job but did not confirm it within "
                                      f"{self.timeout:g} s; it may or may not print — check before reprinting")

@@ -10,6 +10,7 @@ barcodes) and add it to TEMPLATES.
     location  location_label  labels.templates.location
     badge     badge_label     labels.templates.badge
     commands  commands_label  labels.templates.commands
+    test      printer_check_label  labels.templates.printer_check  (the printers page's test print)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from labels.templates.commands import commands_label
 from labels.templates.location import location_label
 from labels.templates.lot import digital_link, lot_label
 from labels.templates.pallet import pallet_label
+from labels.templates.printer_check import printer_check_label
 
 # Template name -> function(data, size, dpi) -> Label.
 TEMPLATES: dict[str, Callable[..., Label]] = {
@@ -30,8 +32,10 @@ TEMPLATES: dict[str, Callable[..., Label]] = {
     "location": location_label,
     "badge": badge_label,
     "commands": commands_label,
+    "test": printer_check_label,
 }
 
 __all__ = [
     "TEMPLATES", "badge_label", "commands_label", "digital_link", "location_label", "lot_label", "pallet_label",
+    "printer_check_label",
 ]

@@ -3,11 +3,15 @@
 Data keys:
     sscc         required: 18 digits, GS1 check digit last (AI 00)
     gtin         content GTIN-8/12/13/14 (AI 02, printed as 14 digits); required with any of the below
-    count        number of trade items on the pallet, 1-99999999 (AI 37); required with gtin
+    count        how much is on the pallet in `unit`, 1-99999999; required with gtin. In a count unit
+                 (ea, case, sack, box...) it is the number of trade items, AI 37; in a unit of measure
+                 (kg, g, l, ml, m...) it is no count: no AI 37 is printed, but the net weight, volume or
+                 length AI (310n, 315n, 311n...) when it fits, and the caption says what it is
     lot_number   batch/lot, at most 20 characters of GS1 character set 82 (AI 10)
     best_before  date or ISO string (AI 15)
     expiry       date or ISO string (AI 17)
-    unit, item_name, sku, ship_from   human-readable only (unit follows the count)
+    unit, item_name, sku, ship_from   human-readable only (unit follows the quantity; it also decides
+                 whether the quantity is a count, above)
 
 Barcodes, bottom up as GS1 logistics labels have them: the SSCC alone in its own GS1-128 at the bottom,
 the content (02)(37) and the dates and lot (15)(17)(10) in GS1-128s above it, and the whole message in a
@@ -16,6 +20,8 @@ barcode, the lines and the DataMatrix (which still carries the content); 2x1 car
 """
 
 from __future__ import annotations
+
+from fractions import Fraction
 
 from labels import gs1
 from labels.layout import Box, DataMatrix, Label, Text, TextBlock, text_width
@@ -31,6 +37,37 @@ LAYOUT: dict[str, dict] = {
     "4x2": dict(m=20, hri=22, sscc_h=110, content_h=None, row=24, pitch=30, title=0, dm=(5, 4, 3)),
     "2x1": dict(m=12, hri=20, sscc_h="fill", content_h=None, row=None, pitch=None, title=0, dm=()),
 }
+
+
+# Units of measure: (GS1 AI prefix of the net measure in its base unit, how many base units one is, caption).
+# AI 37 counts trade items: 40 kg of flour in 25 kg sacks is not "COUNT 40". Any other unit is a count unit.
+MEASURES: dict[str, tuple[str | None, Fraction, str]] = {
+    "kg": ("310", Fraction(1), "NET WEIGHT"), "g": ("310", Fraction(1, 1000), "NET WEIGHT"),
+    "t": ("310", Fraction(1000), "NET WEIGHT"), "mg": (None, Fraction(1), "NET WEIGHT"),
+    "lb": ("320", Fraction(1), "NET WEIGHT"), "oz": (None, Fraction(1), "NET WEIGHT"),
+    "l": ("315", Fraction(1), "NET VOLUME"), "ml": ("315", Fraction(1, 1000), "NET VOLUME"),
+    "cl": ("315", Fraction(1, 100), "NET VOLUME"), "m3": ("316", Fraction(1), "NET VOLUME"),
+    "m": ("311", Fraction(1), "LENGTH"), "cm": ("311", Fraction(1, 100), "LENGTH"),
+    "mm": ("311", Fraction(1, 1000), "LENGTH"), "m2": ("314", Fraction(1), "AREA"),
+}
+
+
+def measure_of(unit: str | None) -> tuple[str | None, Fraction, str] | None:
+    """The unit's measure (see MEASURES), or None for a count unit (ea, case, sack, cup, box...)."""
+    key = (unit or "").strip().lower().replace("²", "2").replace("³", "3").rstrip(".")
+    return MEASURES.get(key)
+
+
+def _net_measure(prefix: str | None, factor: Fraction, quantity: str) -> tuple[str, str] | None:
+    """The net measure AI (prefix + decimals) and its 6 digits for `quantity` units; None if it cannot be."""
+    if prefix is None:
+        return None
+    value = int(quantity) * factor
+    for decimals in range(6):
+        scaled = value * 10 ** decimals
+        if scaled.denominator == 1:
+            return (f"{prefix}{decimals}", f"{int(scaled):06d}") if scaled <= 999_999 else None
+    return None
 
 
 def _count(data: dict) -> str | None:
@@ -57,7 +94,14 @@ def gs1_content(data: dict) -> dict[str, Pairs]:
                 raise ValueError(f"{key!r} (AI {ai}) on a pallet label needs the content 'gtin' (AI 02)")
     elif count is None:
         raise ValueError("'count' (AI 37) is required with the content 'gtin' (AI 02)")
-    content: Pairs = (("02", gtin), ("37", count)) if gtin else ()
+    measure = measure_of(text(data, "unit"))
+    if not gtin:
+        content: Pairs = ()
+    elif measure is None:
+        content = (("02", gtin), ("37", count))
+    else:
+        net = _net_measure(measure[0], measure[1], count)
+        content = (("02", gtin),) + ((net,) if net else ())
     batch: list[tuple[str, str]] = []
     if best_before:
         batch.append(("15", yymmdd(best_before, "best_before")))
@@ -66,8 +110,8 @@ def gs1_content(data: dict) -> dict[str, Pairs]:
     if lot:
         batch.append(("10", gs1_lot(lot)))
     # Fixed-length AIs first and the variable-length ones (37, 10) last keeps FNC1 separators to one.
-    fixed = content[:1] + tuple(p for p in batch if p[0] != "10")
-    variable = content[1:] + tuple(p for p in batch if p[0] == "10")
+    fixed = tuple(p for p in content + tuple(batch) if p[0] != "37" and p[0] != "10")
+    variable = tuple(p for p in content + tuple(batch) if p[0] in ("37", "10"))
     everything = (("00", sscc), *fixed, *variable)
     return {"sscc": (("00", sscc),), "content": content, "batch": tuple(batch), "all": everything}
 
@@ -89,6 +133,9 @@ def _lines(data: dict, gs: dict[str, Pairs]) -> list[tuple[int, str]]:
             if ai == "37" and text(data, "unit"):
                 value = f"{value} {text(data, 'unit')}"
             lines.append((priority, f"{caption}  {value}"))
+    measure = measure_of(text(data, "unit"))
+    if measure is not None and "02" in values:  # a weight, volume or length: said as such, never a COUNT
+        lines.append((2, f"{measure[2]}  {_count(data)} {text(data, 'unit')}"))
     return lines
 
 

@@ -5,9 +5,14 @@ from werkzeug.exceptions import HTTPException
 
 
 def init_app(app) -> None:
-    # Importing the modules registers their routes.
-    from . import (floor_views, labels, openapi, picking_views, print_views, recall_views,  # noqa: F401
-                   report_views, scan_views, trace_views, views)
+    # Importing the modules registers their routes: views, labels, and every *_views module.
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        if module.name in ("views", "labels") or module.name.endswith("_views"):
+            importlib.import_module(f"{__name__}.{module.name}")
+    from . import openapi  # noqa: F401 - the document lists the routes registered above
     from .core import bp, routing_error
 
     app.register_blueprint(bp)

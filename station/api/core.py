@@ -1,30 +1,29 @@
-"""The API's plumbing: the blueprint, a registry of routes with their pydantic models, bearer
-tokens, and one JSON error shape for every refusal: ``{"error": {"code", "message", ...}}``."""
+"""The API's plumbing: the blueprint, a registry of routes with their pydantic models, request ids,
+bearer tokens; and, from api/errors.py, one JSON error shape for every refusal:
+``{"error": {"code", "message", ...}}``."""
 from __future__ import annotations
 
 import functools
 import json
-import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Callable, Iterator
 
 from flask import Blueprint, Response, current_app, g, request
-from pydantic import BaseModel, Field, ValidationError, create_model
+from pydantic import BaseModel, Field, create_model
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.exceptions import HTTPException
 
 from .. import get_db
+from ..auth import ROLE_NAMES, WORKFLOWS
 from ..models import ApiRequest, Role, StationDevice, TokenRole
 from ..services.actor import Actor
 from ..services.errors import DomainError
 from ..services.tokens import find_token
-from ..views.floor import ROLE_NAMES, WORKFLOWS
-from ..unavailable import RETRY_AFTER_S
-from ..unavailable import describe as describe_unavailable
+from .errors import HANDLERS, ApiError, error_response, http_error, parse_body, parse_query  # noqa: F401
 from .schemas import PATTERN_WORDS
 
 PREFIX = "/api/v1"
@@ -50,11 +49,12 @@ class Route:
     public: bool
     media: str | None = None  # a view that answers a Response of this type instead of JSON
     query_status: int = 422  # the status of a query string that does not fit `query`
-    # a key of floor.WORKFLOWS (or a tuple of keys: any of their roles): the token roles that may call it
+    # a key of auth.WORKFLOWS (or a tuple of keys: any of their roles): the token roles that may call it
     workflow: str | tuple[str, ...] = "lookup"
     action: str | None = None  # what it does, for the refusal: "Releasing a hold"
     idempotent: bool = False  # takes a request_id: a retry gets the first answer (see _once)
     location: Callable[[dict], str] | None = None  # a replayed answer's Location header, from its body
+    also: tuple[int, ...] = ()  # other success statuses with the same body (200: the same entry again)
 
     @property
     def roles(self) -> frozenset[Role]:
@@ -77,14 +77,15 @@ def route(method: str, rule: str, *, response: type[BaseModel] | None, status: i
           body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
           errors: tuple[int, ...] = (), public: bool = False, media: str | None = None,
           query_status: int = 422, workflow: str | tuple[str, ...] | None = None, action: str | None = None,
-          idempotent: bool = False, location: Callable[[dict], str] | None = None) -> Callable:
+          idempotent: bool = False, location: Callable[[dict], str] | None = None,
+          also: tuple[int, ...] = ()) -> Callable:
     """Register a view: its JSON body and query arrive parsed as `body` and `query`, and the
     model it returns is sent with `status`. `errors` lists the statuses it can refuse with
     besides 400/401/422, which the route's shape already implies. A view that answers another
     media type (a label image, say) names it as `media` and returns a Flask Response.
     `query_status` is the status of a query that does not fit `query` (422, or 400).
 
-    `workflow` (a key of floor.WORKFLOWS) names the token roles that may call it; a token of
+    `workflow` (a key of auth.WORKFLOWS) names the token roles that may call it; a token of
     another role gets 403 before its body is read. GET routes default to "lookup" (every role);
     every other method must name one, so a new write route cannot forget. `action` says what
     the route does in the refusal ("Releasing a hold needs a supervisor or an admin token").
@@ -94,7 +95,8 @@ def route(method: str, rule: str, *, response: type[BaseModel] | None, status: i
     writes and the answer, stored in api_requests under (token, request_id), commit in one
     transaction, and a retry with the same id gets that first answer again instead of doing it twice
     (see _once). The view must then open its write session with `write()` from this module.
-    `location` rebuilds the Location header of a replayed answer from its body."""
+    `location` rebuilds the Location header of a replayed answer from its body. `also` lists other
+    success statuses the view answers with the same model (200 when an entry sent again already exists)."""
     if workflow is None:
         if method != "GET" and not public:
             raise TypeError(f"API route {method} {rule} must name the workflow whose roles may call "
@@ -111,7 +113,7 @@ def route(method: str, rule: str, *, response: type[BaseModel] | None, status: i
     def decorator(view: Callable) -> Callable:
         summary = (view.__doc__ or view.__name__).strip().splitlines()[0]
         entry = Route(method, rule, view.__name__, summary, status, response, body, query, tuple(errors),
-                      public, media, query_status, workflow, action, idempotent, location)
+                      public, media, query_status, workflow, action, idempotent, location, tuple(also))
         ROUTES.append(entry)
 
         @functools.wraps(view)
@@ -119,9 +121,9 @@ def route(method: str, rule: str, *, response: type[BaseModel] | None, status: i
             if not public:
                 _authorize(entry)  # before the body is read: a refused caller learns nothing from it
             if body is not None:
-                path["body"] = _parse_body(body)
+                path["body"] = parse_body(body)
             if query is not None:
-                path["query"] = _parse_query(query, query_status)
+                path["query"] = parse_query(query, query_status)
             if idempotent and path["body"].request_id is not None:
                 return _once(entry, path["body"].request_id, lambda: view(**path))
             return _answer(view(**path), status)
@@ -236,139 +238,19 @@ def _replay(entry: Route, first: _Stored, where: str, request_id: str) -> Respon
                     mimetype="application/json", headers=headers)
 
 
-# --- errors ----------------------------------------------------------------------------------
+# --- errors (the handlers and their JSON shape: api/errors.py) ------------------------------------
 
 
-class ApiError(Exception):
-    """A refusal by the HTTP layer itself: no token, a body that is not JSON, a bad field."""
-
-    def __init__(self, status: int, code: str, message: str, *, headers: dict | None = None,
-                 **details) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-        self.headers, self.details = headers or {}, details
-
-
-def error_response(status: int, code: str, message: str, headers=None, **details) -> Response:
-    error = {"code": code, "message": message}
-    error.update((k, v) for k, v in details.items() if k not in error)
-    return Response(json.dumps({"error": error}, default=str), status=status,
-                    mimetype="application/json", headers=headers)
-
-
-@bp.errorhandler(ApiError)
-def _api_error(exc: ApiError):
-    return error_response(exc.status, exc.code, exc.message, exc.headers, **exc.details)
-
-
-@bp.errorhandler(DomainError)
-def _domain_error(exc: DomainError):
-    return error_response(exc.status, exc.code, exc.message, **exc.details)
-
-
-@bp.errorhandler(IntegrityError)
-def _integrity_error(exc: IntegrityError):
-    # The services check for duplicates first; this is the loser of a race between two requests.
-    current_app.logger.warning("API %s %s: %s", request.method, request.path, exc.orig)
-    return error_response(409, "conflict", "The change collides with one saved at the same moment "
-                                           "(for example the same code created twice); nothing was "
-                                           "saved. Check and try again.")
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException):
-    if exc.code is None or exc.code < 400:
-        return exc
-    if isinstance(exc, NotFound):
-        return error_response(404, "not_found", f"There is no API route {request.path}.")
-    if isinstance(exc, MethodNotAllowed):
-        methods = sorted(exc.valid_methods or ())
-        allowed = ", ".join(m for m in methods if m not in ("HEAD", "OPTIONS"))
-        return error_response(405, "method_not_allowed",
-                              f"{request.method} is not allowed on {request.path}; use {allowed}.",
-                              headers={"Allow": ", ".join(methods)})
-    code = re.sub(r"\W+", "_", (exc.name or "error").lower()).strip("_")
-    return error_response(exc.code, code, exc.description or exc.name)
-
-
-@bp.errorhandler(Exception)
-def _unexpected(exc: Exception):
-    if isinstance(exc, HTTPException):  # the blueprint's Exception handler outranks the app's
-        return _http_error(exc)
-    unavailable = describe_unavailable(exc)
-    if unavailable is not None:  # the database could not serve: nothing was saved, try again
-        current_app.logger.warning("API %s %s: %s", request.method, request.path, unavailable.code)
-        return error_response(503, unavailable.code, unavailable.message,
-                              headers={"Retry-After": str(RETRY_AFTER_S)})
-    current_app.logger.exception("API %s %s failed", request.method, request.path)
-    return error_response(500, "internal_error",
-                          "The server failed to handle this request; the error has been logged.")
+for _kind, _handler in HANDLERS:
+    bp.register_error_handler(_kind, _handler)
 
 
 def routing_error(exc: HTTPException):
     """App-wide handler: routing errors (unknown URL, wrong method) under /api/v1 answer JSON;
     everywhere else Flask's own response is kept."""
     if request.path == PREFIX or request.path.startswith(PREFIX + "/"):
-        return _http_error(exc)
+        return http_error(exc)
     return exc
-
-
-# --- requests --------------------------------------------------------------------------------
-
-
-def _parse_body(model: type[BaseModel]) -> BaseModel:
-    data = request.get_data(cache=True)
-    if not data.strip():
-        raise ApiError(400, "malformed_json", "The request body is empty; send a JSON object.")
-    try:
-        return model.model_validate_json(data)
-    except ValidationError as exc:
-        for err in exc.errors(include_url=False):
-            if err["type"] == "json_invalid":
-                reason = (err.get("ctx") or {}).get("error", err["msg"])
-                raise ApiError(400, "malformed_json",
-                               f"The request body is not valid JSON: {reason}.") from None
-        raise _invalid(exc) from None
-
-
-def _parse_query(model: type[BaseModel], status: int = 422) -> BaseModel:
-    try:
-        return model.model_validate({key: request.args.get(key) for key in request.args})
-    except ValidationError as exc:
-        raise _invalid(exc, status) from None
-
-
-def _invalid(exc: ValidationError, status: int = 422) -> ApiError:
-    """422 (or `status`) naming each bad field in plain words: "qty: must be greater than 0"."""
-    errors = exc.errors(include_url=False)
-    if errors[0]["type"] == "model_type" and not errors[0]["loc"]:
-        return ApiError(status, "invalid", "The request body must be a JSON object.")
-    fields = []
-    for err in errors:
-        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
-        fields.append({"field": field or None, "message": _words(err)})
-    message = "; ".join(f"{f['field']}: {f['message']}" if f["field"] else f["message"] for f in fields)
-    return ApiError(status, "invalid", message, fields=fields)
-
-
-_PHRASES = (("Input should be", "must be"), ("String should", "must"), ("List should", "must"),
-            ("Value error, ", ""))
-
-
-def _words(err: dict) -> str:
-    kind = err["type"]
-    if kind == "missing":
-        return "is required"
-    if kind == "extra_forbidden":
-        return "is not a field of this request"
-    if kind == "string_pattern_mismatch":
-        return PATTERN_WORDS.get(err["ctx"]["pattern"], "has the wrong format")
-    text = err["msg"]
-    for phrase, plain in _PHRASES:
-        if text.startswith(phrase):
-            text = plain + text[len(phrase):]
-            break
-    return text
 
 
 # --- authentication --------------------------------------------------------------------------
@@ -389,7 +271,7 @@ class ApiCaller:
 
     @property
     def operator_role(self) -> Role | None:
-        """The floor Role whose workflows the token may use (floor.WORKFLOWS); None for an agent."""
+        """The floor Role whose workflows the token may use (auth.WORKFLOWS); None for an agent."""
         return None if self.role is TokenRole.AGENT else Role(self.role.value)
 
     @property

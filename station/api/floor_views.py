@@ -26,8 +26,8 @@ from ..services.errors import Invalid
 from ..services.lots import stock_lines
 from ..services.printing import _utc
 from .core import api_actor, route, write
-from .schemas import (ItemRef, LotOut, MoveIn, MoveOut, RunComponentIn, RunComponentOut, RunFinishIn, RunIn,
-                      RunOut)
+from .floor_schemas import MoveIn, MoveOut, RunComponentIn, RunComponentOut, RunFinishIn, RunIn, RunOut
+from .lot_schemas import ItemRef, LotOut
 from .views import _referenced
 
 

@@ -76,7 +76,9 @@ def _operation(r: Route, refs: dict) -> dict:
         answer["content"] = {"application/json": {"schema": refs[(r.response, "serialization")]}}
     else:
         answer["content"] = {"application/json": {"schema": {"type": "object"}}}
-    op["responses"] = {str(r.status): answer} | {
+    again = {str(status): {**answer, "description": "OK: it exists already, entered with the same body"}
+             for status in r.also}
+    op["responses"] = {str(r.status): answer} | again | {
         str(status): {"description": _error_words(r, status), "content": {
             "application/json": {"schema": refs[(ErrorOut, "serialization")]}}}
         for status in _statuses(r)}
@@ -101,7 +103,9 @@ def document() -> dict:
         "openapi": "3.1.0",
         "info": {"title": "Station API", "version": "1.0.0",
                  "description": "Lot tracking: receiving, lots, holds, catalogue and FIFO/FEFO "
-                                "pick suggestions. Errors answer {\"error\": {\"code\", \"message\"}}."},
+                                "pick suggestions, orders, counts, returns; every change out to the ERP "
+                                "as events (the feed GET /events, and webhooks signed with HMAC-SHA256 — "
+                                "see /webhooks). Errors answer {\"error\": {\"code\", \"message\"}}."},
         "paths": paths,
         "components": {
             "schemas": defs.get("$defs", {}),

@@ -2,10 +2,13 @@
 
     POST /picks                   {order, line, lot, location?, qty, override_reason?} -> 201 the pick
     POST /picks/<id>/undo         {reason?}  -> 201 the pick taken back (an unpick ledger row)
-    POST /shipments               {order}    -> 201 the shipment, with the lines shipped short and why
+    POST /shipments               {order, short_reason?} -> 201 the shipment, with the lines shipped
+                                  short and why (a line that could still be picked needs a reason:
+                                  the pick page's rule, services.picking.short_reasons)
 
 The same service as the pick page (services.picking), so the same rules and the same words: a
-held, quarantined, recalled or expired lot, a lot of another item, a younger lot than the FIFO/FEFO
+held, quarantined, recalled or expired lot, a lot expiring before the order's due date or inside
+the customer's minimum shelf life, a lot of another item, a younger lot than the FIFO/FEFO
 suggestion without an override reason (or at all, when the item's policy refuses younger lots),
 too much for the line or the place, a pick that cannot be taken back (not a pick, already taken
 back, its order shipped, its goods gone from the shipping lane) are 409s whose message is what the
@@ -22,8 +25,9 @@ from ..services import catalog, picking
 from ..services.errors import Invalid, NotFound
 from ..services.printing import _utc
 from .core import api_actor, route, write
-from .schemas import (ItemRef, PickIn, PickOut, PickUndoIn, PickUndoOut, ShipmentIn, ShipmentLineOut,
-                      ShipmentOut, ShippedOut)
+from .floor_schemas import (PickIn, PickOut, PickUndoIn, PickUndoOut, ShipmentIn, ShipmentLineOut, ShipmentOut,
+                            ShippedOut)
+from .lot_schemas import ItemRef
 from .views import _referenced
 
 
@@ -89,7 +93,7 @@ def create_shipment(body: ShipmentIn) -> ShipmentOut:
     """Ship an order: everything picked for it leaves the site for its customer (the forward trace)."""
     with write() as session:
         order = _order(session, body.order)
-        movements = picking.ship(session, order, by=api_actor())
+        movements = picking.ship(session, order, by=api_actor(), short_reason=body.short_reason)
         session.flush()
         lines = {line.id: line for line in order.lines}
         lots = dict(session.execute(select(Lot.id, Lot.lot_number).where(

@@ -20,17 +20,17 @@ from __future__ import annotations
 from flask import Response, url_for
 from sqlalchemy import select
 
-from devices.printers import STATE_TEXT, PrinterState
+from devices.printers import state_text
 
 from .. import get_db
 from ..models import Lot, Printer, PrintJob
 from ..services import printing
 from .core import api_actor, route
-from .schemas import PrinterList, PrinterOut, PrintJobOut, PrintRequestIn
+from .print_schemas import PrinterList, PrinterOut, PrintJobOut, PrintRequestIn
 
 
-# The workflows whose roles print labels (floor.WORKFLOWS): they may cancel and reprint any job by id.
-PRINTING = "printing"  # views.floor.WORKFLOWS: receivers, line operators, supervisors, admins
+# The workflows whose roles print labels (auth.WORKFLOWS): they may cancel and reprint any job by id.
+PRINTING = "printing"  # views.auth.WORKFLOWS: receivers, line operators, supervisors, admins
 
 
 def _job_out(session, job: PrintJob) -> PrintJobOut:
@@ -42,13 +42,6 @@ def _job_out(session, job: PrintJob) -> PrintJobOut:
 def _accepted(out: PrintJobOut) -> Response:
     return Response(out.model_dump_json(), status=202, mimetype="application/json",
                     headers={"Location": url_for("api.get_print_job", job_id=out.id)})
-
-
-def state_text(state: str) -> str:
-    try:
-        return STATE_TEXT[PrinterState(state)]
-    except ValueError:
-        return state
 
 
 @route("POST", "/lots/<path:lot_number>/labels", body=PrintRequestIn, response=PrintJobOut, status=202,

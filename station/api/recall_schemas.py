@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from ..services import recalls
-from .schemas import LotNumber, Qty, Reason, Request, SupplierCode, SupplierLot, _text
+from .schemas import LocationCode, LotNumber, Qty, Reason, Request, SupplierCode, SupplierLot, _text
 
 Note = _text(200, min_length=0)
 
@@ -33,9 +33,19 @@ class RecallIn(Request):
 
 class RetrievedIn(Request):
     lot: LotNumber = Field(description="An affected lot of the recall.")
-    qty: Qty = Field(description="How much more came back (put aside on site or returned). In all at most "
-                                 "what was on site when the recall began plus what had been shipped of it.")
+    qty: Qty = Field(description="How much more came back into the quarantine place. In all at most what was "
+                                 "on site when the recall began plus what had been shipped of it.")
+    location: LocationCode | None = Field(None, description="Taken from this place on site (a move into the "
+                                                            "quarantine place). Default: the lot's only place.")
+    customer: SupplierCode | None = Field(None, description="Sent back by this customer, who received the lot (a "
+                                                            "return into the quarantine place).")
     note: Note | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RetrievedIn:
+        if self.location is not None and self.customer is not None:
+            raise PydanticCustomError("retrieval_source", "Give location or customer, not both.")
+        return self
 
 
 class NotifiedIn(Request):

@@ -3,7 +3,7 @@
     POST /recalls                       {lot | supplier + supplier_lot, reason}   -> 201 the report
     GET  /recalls[?status=open|closed]  every recall with its progress
     GET  /recalls/<number>              the report: lots, stock now, customers, shipments, events
-    POST /recalls/<number>/retrieved    {lot, qty, note?}                          -> the report
+    POST /recalls/<number>/retrieved    {lot, qty, location? | customer?, note?}   -> the report
     POST /recalls/<number>/notified     {customer, note?}                          -> the report
     POST /recalls/<number>/close        {reason, accept_unnotified?}              -> the report
 
@@ -66,10 +66,11 @@ def get_recall(number: str) -> RecallOut:
 @route("POST", "/recalls/<number>/retrieved", body=RetrievedIn, response=RecallOut, errors=(404, 409),
        workflow="supervisor", action="Recording stock gathered back in a recall")
 def recall_retrieved(number: str, body: RetrievedIn) -> RecallOut:
-    """Record stock of an affected lot gathered back (put aside, or returned by a customer)."""
+    """Retrieve stock of an affected lot into the quarantine place: from a place on site, or from a customer."""
     with get_db().write() as session:
         recall = recalls.recall_by_number(session, number, lock=True)
-        recalls.record_retrieved(session, recall, body.lot, body.qty, note=_by_token(body.note), by=api_actor())
+        recalls.record_retrieved(session, recall, body.lot, body.qty, note=_by_token(body.note), by=api_actor(),
+                                 location=body.location, customer=body.customer)
         return _report(session, recall)
 
 

@@ -23,17 +23,17 @@ import binascii
 import datetime as dt
 from typing import Annotated
 
-from flask import g
+from flask import current_app, g
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
 from .. import clock, get_db
 from ..agent import AGENT_SCANNER_URL
 from ..models import Scan, StationDevice
-from ..scanning import ScanContext
 from ..services import dates
 from ..services.errors import Invalid
-from ..services.scans import CLIENT_ID, LOGGED_ID, RAW_LIMIT, ingest
+from ..services.scans import CLIENT_ID, RAW_LIMIT
+from ..workflows import intake
 from .core import AGENT_WORKFLOW, ApiCaller, ApiError, api_actor, route
 from .schemas import Request, ResolutionOut
 
@@ -81,16 +81,19 @@ def create_scan(body: ScanIn) -> ScanOut:
     """Log a scan made at a station (the scanner agent's way in); a resend is answered once."""
     caller = g.api_token  # an agent token (route workflow): bound to one station
     station = _agents_station(caller, body.station)
-    if LOGGED_ID.match(body.client_id):
-        raise Invalid("client_id 'logged:…' is how a station's page applies a scan; an agent's own ids "
-                      "must not start with 'logged:'.", code="invalid", field="client_id")
     raw = body.code if body.code is not None else _decode(body.raw_base64)
     now = clock.now()
     at = body.scanned_at or now
     dates.check_scanned_at(at, now)  # CLOCK_SKEW ahead at most, a year back at most
-    outcome = ingest(get_db(), raw, source=f"agent:{body.source}", station_id=station.id,
-                     client_id=body.client_id, context=ScanContext(workflow="lookup"), now=at,
-                     token_id=api_actor().token_id)
+    # Applied to the workflow open at the station, as its page's operator (station/workflows/intake.py).
+    scan = intake.ScanIn(raw, source=f"agent:{body.source}", station_id=station.id, client_id=body.client_id,
+                         now=at, token_id=api_actor().token_id)
+    try:
+        taken = intake.take(get_db(), scan, bounce_ms=current_app.config["SCAN_BOUNCE_MS"],
+                            idle_seconds=float(current_app.config.get("FLOOR_IDLE_MINUTES", 30)) * 60)
+    except intake.Refused as exc:
+        raise Invalid(exc.message, code=exc.code, field="code") from None
+    outcome = taken.outcome
     if outcome.retried:
         _same_station(outcome.scan_id, station)
     data = outcome.to_dict()

@@ -8,7 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ..services.trace import Trace
-from .schemas import ItemRef, _utc
+from .lot_schemas import ItemRef
+from .schemas import _utc
 
 
 class TraceQuery(BaseModel):
@@ -65,6 +66,9 @@ class TraceShipmentOut(BaseModel):
     order_number: str | None
     ts: dt.datetime
     qty: int
+    kind: Literal["ship", "return"] = Field("ship", description="ship: goods that left to the customer; return: "
+                                                               "goods that came back from them (order_number: "
+                                                               "the return's reference).")
 
 
 class TraceOut(BaseModel):
@@ -94,4 +98,4 @@ class TraceOut(BaseModel):
                       for r in t.receipts],
             shipments=[TraceShipmentOut(lot_number=s.lot_number, customer=s.customer_code,
                                         customer_name=s.customer_name, order_number=s.order_number,
-                                        ts=_utc(s.ts), qty=s.qty) for s in t.shipments])
+                                        ts=_utc(s.ts), qty=s.qty, kind=s.kind) for s in t.shipments])

@@ -16,10 +16,10 @@ from ..services.errors import Invalid, NotFound
 from ..services.lots import lot_details, stock_lines
 from ..services.suggest import suggest
 from .core import ApiError, api_actor, route, write
-from .schemas import (HoldIn, ItemChangeIn, ItemIn, ItemOut, ItemPage, LocationIn, LocationOut,
-                      LocationPage, LotDetailOut, LotOut, PageQuery, PrintJobOut, ReceiptIn, ReceiptOut,
-                      ReleaseIn, ResolutionOut, ResolveIn, SuggestionOut, SuggestQuery, SupplierIn,
-                      SupplierOut, SupplierPage)
+from .lot_schemas import HoldIn, LotDetailOut, LotOut, ReceiptIn, ReceiptOut, ReleaseIn, SuggestionOut, SuggestQuery
+from .print_schemas import PrintJobOut
+from .schemas import (ItemChangeIn, ItemIn, ItemOut, ItemPage, LocationIn, LocationOut, LocationPage, PageQuery,
+                      ResolutionOut, ResolveIn, SupplierIn, SupplierOut, SupplierPage)
 
 T = TypeVar("T")
 

@@ -15,13 +15,15 @@ from labels.codes import (
     browser_codes,
     command_code,
     command_of,
+    handled_by_the_page,
     location_code,
     lot_code,
     split_station_code,
+    without_aim,
 )
 
 __all__ = [
     "AIM_PATTERN", "COMMAND_PREFIX", "COMMANDS", "LOCATION_PREFIX", "LOT_PREFIX", "OPERATOR_PREFIX", "PREFIXES",
     "Command", "badge_code", "browser_codes", "command_code", "command_of", "location_code", "lot_code",
-    "split_station_code",
+    "handled_by_the_page", "split_station_code", "without_aim",
 ]

@@ -44,175 +44,43 @@ What it cannot do
 """
 from __future__ import annotations
 
-import datetime as dt
-import enum
-import hashlib
-import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Mapping
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    Date,
-    DateTime,
-    Integer,
-    LargeBinary,
-    Table,
-    Text,
-    cast,
-    event,
-    func,
-    select,
-    type_coerce,
-)
+from sqlalchemy import event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, object_session
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ClauseElement
-from sqlalchemy.types import NullType
 
-from ..models import ChainHead, LotEvent, Movement, RecallEvent, Scan
+# What is hashed (chain_encoding) and the walk that checks it (chain_verify) are importable from here,
+# where the CLI, the tests, the benchmark and migration 0011 have always found them.
+from . import bulk
+from .chain_encoding import (  # noqa: F401
+    CHAINS,
+    GENESIS,
+    HEADS,
+    KINDS,
+    MODELS,
+    RANK,
+    SKIPPED,
+    VERSION,
+    canonical,
+    column_kinds,
+    content_digest,
+    link_digest,
+    make_hash,
+)
+from .chain_encoding import naive_wall as _naive_wall
+from .chain_verify import WHAT, Break, Report, raw_select, rows_in_order, verify, verify_chain  # noqa: F401
 
-GENESIS = "0" * 64  # the "previous hash" of a chain's first row
-VERSION = "station-chain/1"
-# The order heads are locked in when one flush writes several chains (the scan log comes first).
-CHAINS = ("scans", "movements", "lot_events", "recall_events")
-RANK = {name: i for i, name in enumerate(CHAINS)}
-MODELS = {"scans": Scan, "movements": Movement, "lot_events": LotEvent, "recall_events": RecallEvent}
 _CHAINED_CLASSES = frozenset(MODELS.values())
-HEADS: Table = ChainHead.__table__
-SKIPPED = ("id", "chain_hash")
 _STATE = "station.chain"
 
 
 class ChainError(RuntimeError):
     """A write to a chained table that the chain cannot cover (it would leave an unchained row)."""
-
-
-# --- the canonical encoding ------------------------------------------------------------------------
-
-
-def column_kinds(table: Table) -> tuple[tuple[str, str], ...]:
-    """(column name, kind) for every hashed column of `table`; kind picks the encoding."""
-    kinds = []
-    for column in table.columns:
-        if column.name in SKIPPED:
-            continue
-        t = column.type
-        if isinstance(t, JSON):
-            kind = "json"
-        elif isinstance(t, LargeBinary):
-            kind = "bytes"
-        elif isinstance(t, DateTime):
-            kind = "datetime"
-        elif isinstance(t, Date):
-            kind = "date"
-        elif isinstance(t, Boolean):
-            kind = "bool"
-        elif isinstance(t, Integer):
-            kind = "int"
-        else:
-            kind = "str"  # String, Text, Enum (by value)
-        kinds.append((column.name, kind))
-    return tuple(kinds)
-
-
-KINDS = {name: column_kinds(model.__table__) for name, model in MODELS.items()}
-
-
-def _odd(value: Any) -> dict:
-    """A value of the wrong type for its column (only a hand-edited row has one): never equal to a
-    normal encoding, so such a row fails its content check instead of crashing the walk."""
-    return {"?": type(value).__name__, "r": repr(value)}
-
-
-def _datetime(value: dt.datetime, naive_wall: bool) -> str:
-    if value.tzinfo is not None:
-        # SQLite keeps the wall time it is given (SQLAlchemy drops the offset); PostgreSQL the instant.
-        value = value.replace(tzinfo=None) if naive_wall else value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return value.isoformat(timespec="microseconds")
-
-
-def _encode(kind: str, value: Any, naive_wall: bool, stored: bool) -> Any:
-    """One column's canonical value. `stored`: `value` is as read from the database with no type
-    processing (SQLite: text for datetimes, 0/1 for booleans; JSON columns as their text)."""
-    if kind == "str":
-        if isinstance(value, enum.Enum):
-            value = value.value
-        return value if isinstance(value, str) else _odd(value)
-    if kind == "int":
-        return value if isinstance(value, int) and not isinstance(value, bool) else _odd(value)
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, int) and value in (0, 1):
-            return bool(value)
-        return _odd(value)
-    if kind == "datetime":
-        if isinstance(value, str):
-            try:
-                value = dt.datetime.fromisoformat(value)
-            except ValueError:
-                return _odd(value)
-        return _datetime(value, naive_wall) if isinstance(value, dt.datetime) else _odd(value)
-    if kind == "date":
-        if isinstance(value, str):
-            try:
-                value = dt.date.fromisoformat(value)
-            except ValueError:
-                return _odd(value)
-        if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
-            return _odd(value)
-        return value.isoformat()
-    if kind == "bytes":
-        return bytes(value).hex() if isinstance(value, (bytes, bytearray, memoryview)) else _odd(value)
-    if kind == "json":
-        try:
-            # Before the INSERT: the value goes through json.dumps (SQLAlchemy's serializer) and is
-            # read back through json.loads; stored: the column's text.
-            text = value if stored else json.dumps(value)
-            return ["j", json.loads(text)] if isinstance(text, str) else ["?", repr(text)]
-        except (TypeError, ValueError):
-            return ["?", repr(value)]
-    return _odd(value)
-
-
-def canonical(table: str, values: Mapping[str, Any], naive_wall: bool, stored: bool = False,
-              kinds: Iterable[tuple[str, str]] | None = None) -> bytes:
-    """The canonical document of a row's content (NULLs left out). `kinds`: the hashed columns (default:
-    the model's; a migration passes the columns of its own revision)."""
-    doc = {}
-    for name, kind in (KINDS[table] if kinds is None else kinds):
-        value = values.get(name)
-        if value is None:
-            continue
-        encoded = _encode(kind, value, naive_wall, stored)
-        if encoded == ["j", None]:  # a JSON null (SQLAlchemy stores None as 'null'): like a NULL
-            continue
-        doc[name] = encoded
-    text = json.dumps({"v": VERSION, "t": table, "c": doc}, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=True, allow_nan=True)
-    return text.encode("ascii")
-
-
-def content_digest(table: str, values: Mapping[str, Any], naive_wall: bool, stored: bool = False,
-                   kinds: Iterable[tuple[str, str]] | None = None) -> str:
-    return hashlib.sha256(canonical(table, values, naive_wall, stored, kinds)).hexdigest()
-
-
-def link_digest(previous: str, content: str) -> str:
-    return hashlib.sha256((previous + content).encode("ascii")).hexdigest()[:32]
-
-
-def make_hash(previous: str, content: str) -> str:
-    """A row's chain_hash from the previous row's and the row's content digest."""
-    return link_digest(previous, content) + content[:32]
-
-
-def _is_hash(value: Any) -> bool:
-    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
 # --- writing: heads, locks, and the session events --------------------------------------------------
@@ -292,10 +160,6 @@ def _seed(connection: Connection, chain: str) -> None:
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     connection.execute(dialect.insert(HEADS).values(chain=chain, last_id=last_id, last_hash=last_hash)
                        .on_conflict_do_nothing(index_elements=["chain"]))
-
-
-def _naive_wall(connection: Connection) -> bool:
-    return connection.dialect.name == "sqlite"
 
 
 def _flush_heads(session: Session) -> _Heads:
@@ -423,6 +287,29 @@ def _on_execute(execute_state) -> Any:
     return result
 
 
+def copy_into(connection: Connection, chain: str, rows: list[dict[str, Any]]) -> list[int]:
+    """PostgreSQL's bulk path (the opening-stock import): append `rows` (column name -> value, the same
+    keys in each) to `chain` by COPY (services/bulk.py), which no session event sees: so the head is
+    locked here first, the ids drawn after it (id order is chain order), each row hashed in order as
+    _on_execute would, and the head moved on once. Returns the ids, in row order."""
+    table = MODELS[chain].__table__
+    heads = _Heads()
+    head = heads.get(connection, chain)
+    naive_wall = _naive_wall(connection)
+    hashed = [column for column in table.columns if column.name not in SKIPPED]
+    for row in rows:
+        for column in hashed:
+            if column.name not in row and column.default is not None:
+                row[column.name] = _default(column)
+        values = {column.name: row.get(column.name) for column in hashed}
+        head.last_hash = row["chain_hash"] = make_hash(head.last_hash, content_digest(chain, values, naive_wall))
+    ids = bulk.copy_rows(connection, table, rows)
+    if ids:
+        head.last_id, head.dirty = ids[-1], True
+        heads.write(connection)
+    return ids
+
+
 _HANDLERS = (
     (Session, "before_flush", _before_flush),
     (Session, "after_flush", _after_flush),
@@ -444,161 +331,3 @@ def uninstall() -> None:
     for target, name, fn in _HANDLERS:
         if event.contains(target, name, fn):
             event.remove(target, name, fn)
-
-
-# --- verifying -------------------------------------------------------------------------------------
-
-
-@dataclass
-class Break:
-    row_id: int | None
-    what: str  # "content", "unchained", "link", "inserted", "order", "head"
-    detail: str
-
-
-@dataclass
-class Report:
-    chain: str
-    count: int = 0
-    last_id: int = 0
-    head_hash: str = GENESIS
-    recorded: tuple[int, str] | None = None  # chain_heads' (last_id, last_hash), None: no head row
-    first: Break | None = None
-    breaks: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.first is None
-
-
-WHAT = {
-    "content": "content changed",
-    "unchained": "row not chained",
-    "link": "row missing or inserted",
-    "inserted": "row inserted",
-    "order": "rows reordered",
-    "head": "head mismatch",
-    "anchor": "recorded head not matched",
-}
-
-
-def raw_select(table: Table, dialect_name: str):
-    """Every column as stored, with no type processing (so a hand-edited value cannot crash the walk);
-    JSON columns as their text."""
-    columns = []
-    for column in table.columns:
-        if isinstance(column.type, JSON):
-            expr = cast(column, Text) if dialect_name == "postgresql" else type_coerce(column, NullType())
-        else:
-            expr = type_coerce(column, NullType())
-        columns.append(expr.label(column.name))
-    return select(*columns)
-
-
-def rows_in_order(connection: Connection, table: Table, page: int = 2000) -> Iterator[Mapping[str, Any]]:
-    """The table's rows in id order, a page at a time (keyset), as mappings of raw values."""
-    base = raw_select(table, connection.dialect.name)
-    after = None
-    while True:
-        query = base.order_by(table.c.id).limit(page)
-        if after is not None:
-            query = query.where(table.c.id > after)
-        batch = connection.execute(query).mappings().all()
-        yield from batch
-        if len(batch) < page:
-            return
-        after = batch[-1]["id"]
-
-
-def verify_chain(connection: Connection, chain: str, page: int = 2000,
-                 anchors: Mapping[int, str] | None = None) -> Report:
-    """Walk one chain in id order; the report names the first row that does not match. `anchors`: heads
-    recorded earlier ({row id: its chain_hash then}), each of which the row must still carry — what a
-    rewrite of that row and every row after it, and of the head, cannot hide."""
-    anchors = dict(anchors or {})
-    table = MODELS[chain].__table__
-    naive_wall = _naive_wall(connection)
-    report = Report(chain)
-    head_row = connection.execute(select(HEADS.c.last_id, HEADS.c.last_hash).where(HEADS.c.chain == chain)).first()
-    report.recorded = (head_row.last_id, head_row.last_hash) if head_row is not None else None
-
-    def note(row_id, what, detail):
-        report.breaks += 1
-        if report.first is None:
-            report.first = Break(row_id, what, detail)
-
-    previous, before_previous = GENESIS, None  # hashes of the last two rows walked
-    previous_id, before_previous_id = None, None
-    rows = rows_in_order(connection, table, page)
-    pending: list[Mapping[str, Any]] = []
-
-    def next_row():
-        if pending:
-            return pending.pop()
-        return next(rows, None)
-
-    while True:
-        row = next_row()
-        if row is None:
-            break
-        report.count += 1
-        report.last_id = row["id"]
-        stored = row["chain_hash"]
-        digest = content_digest(chain, row, naive_wall, stored=True)
-        if not _is_hash(stored):
-            note(row["id"], "unchained", "it has no chain hash (written around Station, e.g. by raw SQL)"
-                 if stored is None else f"its chain hash {stored!r} is not a SHA-256 hex digest")
-            stored = make_hash(previous, digest)  # walk on from it as if it had been chained here
-        elif stored[32:] != digest[:32]:
-            note(row["id"], "content", "its content no longer matches the hash written with it")
-        elif stored[:32] != link_digest(previous, digest):
-            if before_previous is not None and stored[:32] == link_digest(before_previous, digest):
-                before = f"row {before_previous_id}" if before_previous_id is not None else "the start of the chain"
-                note(previous_id, "inserted", f"row {row['id']} was chained directly after {before}: "
-                     f"row {previous_id} was put in between")
-            else:
-                following = next_row()
-                if following is not None:
-                    pending.append(following)
-                if following is not None and _is_hash(following["chain_hash"]) and \
-                        stored[:32] == link_digest(following["chain_hash"], digest):
-                    note(row["id"], "order", f"it was chained after row {following['id']}, which now "
-                         "comes after it")
-                else:
-                    after = f"row {previous_id}" if previous_id is not None else "the start of the chain"
-                    note(row["id"], "link", f"it was not chained to {after}: a row before it was deleted, "
-                         "or it was inserted or moved")
-        expected = anchors.pop(row["id"], None)
-        if expected is not None and expected != stored:
-            note(row["id"], "anchor", f"its chain hash is {stored}, not the {expected} recorded for it: the "
-                 "chain was rewritten from this row or before it")
-        before_previous, before_previous_id = previous, previous_id
-        previous, previous_id = stored, row["id"]
-    report.head_hash = previous
-    for row_id in sorted(anchors):
-        note(row_id, "anchor", f"a head was recorded at row {row_id}, which is no longer there")
-    recorded = report.recorded
-    if recorded is None:
-        if report.count:
-            note(None, "head", "chain_heads has no row for this chain")
-    elif recorded != (report.last_id, previous):
-        where = f"row {report.last_id} with hash {previous}" if report.count else "no rows at all"
-        note(recorded[0] or None, "head", f"chain_heads says the chain ends at row {recorded[0]} with hash "
-             f"{recorded[1]}, but it ends at {where}: rows at the end were deleted or added, or the "
-             "head was rewritten")
-    return report
-
-
-def verify(db, chains: Iterable[str] | None = None,
-           anchors: Mapping[str, Mapping[int, str]] | None = None) -> list[Report]:
-    """Walk every chain (or those named) in one consistent snapshot of the database. `anchors`: heads
-    recorded earlier, {chain: {row id: chain_hash}}."""
-    chains = list(chains or CHAINS)
-    unknown = [c for c in chains if c not in MODELS]
-    if unknown:
-        raise ValueError(f"no chain named {', '.join(unknown)} (chains: {', '.join(CHAINS)})")
-    engine = db.engine
-    options = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
-    with engine.connect().execution_options(**options) as connection:
-        with connection.begin():
-            return [verify_chain(connection, chain, anchors=(anchors or {}).get(chain)) for chain in chains]

@@ -10,6 +10,9 @@ recall) — overwriting that with "expired" would lose the reason and make a lat
 recall's close-out refer to a status the lot no longer has. Releasing such a lot makes it
 available again, and the next run of expire_due turns it into EXPIRED (ensure_pickable refuses
 it in between). Consumed lots (no stock) have nothing left to expire.
+
+Each lot marked also tells the ERP: a ``lot.expired`` event (services/events.py) in the same
+transaction, written for a whole batch at once like its lot events.
 """
 from __future__ import annotations
 
@@ -17,11 +20,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, func, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from .. import clock
 from ..models import Item, Location, Lot, LotEvent, LotStatus, Stock
+from . import events
 from .actor import NOBODY, Actor
+from .event_bodies import lot_facts, lot_key
 
 WEEKS = 12  # the chart: stock by expiry week for this many weeks, plus "expired"
 LIST_LIMIT = 500  # rows shown in a dashboard table; the totals count them all
@@ -70,7 +75,24 @@ def expire_due(session: Session, on: dt.date | None = None, by: Actor = NOBODY,
     for obj in list(session.identity_map.values()):  # loaded lots must not keep showing "available"
         if isinstance(obj, Lot) and obj.id in ids:
             session.expire(obj, ["status"])
+    _tell_expired(session, sorted(ids), now, by)
     return sorted((Expired(r.id, r.lot_number, r.expiry) for r in changed), key=lambda e: e.lot_number)
+
+
+TELL_CHUNK = 500  # lots loaded per query for their events (bound parameters per IN list stay few)
+
+
+def _tell_expired(session: Session, ids: list[int], now: dt.datetime, by: Actor) -> None:
+    """A ``lot.expired`` event per lot: the lots, items, GTINs and suppliers in four queries per chunk,
+    the events in one INSERT per chunk, like the lot events above."""
+    for start in range(0, len(ids), TELL_CHUNK):
+        lots = session.scalars(select(Lot).where(Lot.id.in_(ids[start:start + TELL_CHUNK])).order_by(Lot.id)
+                               .options(selectinload(Lot.item).selectinload(Item.gtins),
+                                        selectinload(Lot.supplier))).all()
+        events.record_many(session, "lot.expired", [
+            (lot_key(lot), {"lot": lot_facts(lot), "from_status": LotStatus.AVAILABLE.value,
+                            "reason": f"Expired on {lot.expiry.isoformat()}"})
+            for lot in lots], by=by, at=now)
 
 
 # --- the dashboard -------------------------------------------------------------------------------

@@ -1,10 +1,16 @@
-"""Holds, quarantine and release: status changes recorded with who, when and why."""
+"""Holds, quarantine and release: status changes recorded with who, when and why.
+
+Each change also tells the ERP, in the same transaction: ``lot.held`` (hold or quarantine) and
+``lot.released`` (services/events.py), with the lot's facts, the status before and after and the reason.
+"""
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from ..models import Lot, LotEvent, LotStatus
+from . import events
 from .actor import NOBODY, Actor
+from .event_bodies import lot_facts, lot_key
 from .errors import Conflict, Invalid
 from .stock import require_reason
 
@@ -22,7 +28,10 @@ def _event(session: Session, lot: Lot, action: str, to: LotStatus, reason: str, 
     event = LotEvent(lot_id=lot.id, action=action, from_status=lot.status, to_status=to, reason=reason,
                      operator_id=by.operator_id, station_id=by.station_id, token_id=by.token_id)
     session.add(event)
-    lot.status = to
+    before, lot.status = lot.status, to
+    events.record(session, "lot.held" if to in HOLDS else "lot.released",
+                  {"lot": lot_facts(lot), "status": to.value, "from_status": before.value, "reason": reason},
+                  key=lot_key(lot), by=by)
     return event
 
 

@@ -1,5 +1,15 @@
 """Picking to an order's staging location, taking a pick back, and shipping what was picked to the
-customer (with the lines it ships short, and why)."""
+customer (with the lines it ships short, and why).
+
+Events (services/events.py), each in its change's transaction:
+    pick.confirmed        order, line, customer (code, name, gln; null without an order line), lot
+                          (event_bodies.lot_facts), qty, from, to, followed_suggestion, override_reason, pick_id
+    pick.undone           the same for the pick taken back (pick_id is that pick's), reason
+    order.shipped         order (number, due_on), customer, lines: line, item, ordered, shipped, short_qty 0,
+                          lots (lot, qty, from: the staging place)
+    order.short_shipped   the same when a line ships short: its short_qty and short_reason
+Pick events are keyed by the lot (deliveries keep one lot's events in order), shipments by the order.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,10 +19,14 @@ from sqlalchemy.orm import Session
 
 from ..models import (Location, LocationKind, Lot, Movement, MovementKind, Order, OrderLine,
                       OrderStatus, RemovalStrategy, Stock, utcnow)
+from . import events
 from .actor import NOBODY, Actor
 from .catalog import first_location
 from .errors import Conflict
+from . import event_bodies
+from .event_bodies import lot_key, order_key
 from .stock import ensure_pickable, record, remove_stock, add_stock, require_positive
+from .shelf_life import earliest_expiry, ensure_fits_order
 from .suggest import suggest
 
 
@@ -20,7 +34,10 @@ def pick(session: Session, *, lot: Lot, location: Location, qty: int,
          dest: Location | None = None, line: OrderLine | None = None, by: Actor = NOBODY,
          on: dt.date | None = None, followed_suggestion: bool | None = None,
          override_reason: str | None = None) -> Movement:
-    """Pick `qty` of `lot` from `location` to the staging location, for an order line if given."""
+    """Pick `qty` of `lot` from `location` to the staging location, for an order line if given.
+
+    The ledger's pick as it is: which lot fits the order (FIFO/FEFO, its due date, the customer's
+    shelf life) is pick_line's judgement, the way the page and the API pick."""
     require_positive(qty)
     ensure_pickable(lot, on)
     dest = dest or first_location(session, LocationKind.SHIPPING, "to pick to")
@@ -34,6 +51,9 @@ def pick(session: Session, *, lot: Lot, location: Location, qty: int,
                       reason=(override_reason or "").strip() or None)
     if line is not None:
         _count_pick(session, line, qty)
+    session.flush()  # the pick's id names it in the event (and in a pick.undone later)
+    events.record(session, "pick.confirmed", event_bodies.pick_body(session, movement, lot, line, location, dest),
+                  key=lot_key(lot), by=by)
     return movement
 
 
@@ -101,15 +121,47 @@ def picked_rows(session: Session, order: Order):
     return [row for row in rows if row.qty > 0]
 
 
-SHIPPED_SHORT = "Shipped short"
+NO_STOCK_LEFT = "No pickable stock left"
 
 
-def ship(session: Session, order: Order, *, by: Actor = NOBODY, on: dt.date | None = None) -> list[Movement]:
+def short_reasons(session: Session, order: Order, short_reason: str | None = None, *,
+                  on: dt.date | None = None) -> dict[int, str]:
+    """Why each line with quantity still open ships short (line id -> reason): the reason the picker
+    gave with a short pick, else `short_reason` (one for the order), else "No pickable stock left"
+    when no lot that fits the order is left to pick — a fact, not an excuse.
+
+    The one rule for shipping short, for the pick page and the API alike: a line that could still
+    be picked and has no reason refuses the shipment (Conflict ``short_reason_required``, in words)."""
+    given = " ".join((short_reason or "").split())[:200] or None
+    reasons, missing = {}, []
+    for line in order.lines:
+        if not open_qty(line):
+            continue
+        suggestion = line_suggestion(session, line, on=on)
+        reason = line.short_reason or given or (None if suggestion.allocations else NO_STOCK_LEFT)
+        if reason is None:
+            missing.append((line, suggestion.allocations[0]))
+        else:
+            reasons[line.id] = reason
+    if missing:
+        line, a = missing[0]
+        more = f" (and {len(missing) - 1} more {'line' if len(missing) == 2 else 'lines'})" if len(missing) > 1 else ""
+        raise Conflict(
+            f"Not everything is picked: line {line.line_no} ({line.item.sku}) still needs {open_qty(line)} "
+            f"{line.item.unit} and lot {a.lot_number} is at {a.location_code}{more}. Pick it, report it "
+            f"short, or give the reason it ships short.", code="short_reason_required",
+            lines=[line.line_no for line, _ in missing])
+    return reasons
+
+
+def ship(session: Session, order: Order, *, by: Actor = NOBODY, on: dt.date | None = None,
+         short_reason: str | None = None) -> list[Movement]:
     """Ship everything picked for `order` to its customer; the order is then shipped.
 
-    Each line with quantity still open gets it as `short_qty`, with the reason the picker gave
-    (`short_reason`, recorded by short_pick) or "Shipped short"; a line shipped in full keeps no
-    short reason. All in the same transaction as the ship movements."""
+    Each line with quantity still open gets it as `short_qty`, with its reason (short_reasons: the
+    picker's, else `short_reason`, else "No pickable stock left"); a line that could still be
+    picked and has none refuses the shipment. A line shipped in full keeps no short reason. All
+    in the same transaction as the ship movements."""
     lines = _lock_lines(session, order)
     session.refresh(order, ["status"])
     if order.status in (OrderStatus.SHIPPED, OrderStatus.CANCELLED):
@@ -117,6 +169,7 @@ def ship(session: Session, order: Order, *, by: Actor = NOBODY, on: dt.date | No
     picked = picked_rows(session, order)
     if not picked:
         raise Conflict(f"Nothing has been picked for order {order.number} yet.", code="nothing_picked")
+    reasons = short_reasons(session, order, short_reason, on=on)
     movements = []
     for row in picked:
         lot = session.get(Lot, row.lot_id)
@@ -129,9 +182,12 @@ def ship(session: Session, order: Order, *, by: Actor = NOBODY, on: dt.date | No
     for line in lines:
         missing = open_qty(line)
         line.short_qty = missing
-        line.short_reason = (line.short_reason or SHIPPED_SHORT) if missing else None
+        line.short_reason = reasons[line.id] if missing else None
     order.status = OrderStatus.SHIPPED
     order.shipped_at = utcnow()
+    short = any(line.short_qty for line in lines)
+    events.record(session, "order.short_shipped" if short else "order.shipped",
+                  event_bodies.shipment_body(session, order, lines, picked), key=order_key(order.number), by=by)
     return movements
 
 
@@ -203,6 +259,9 @@ def undo_pick(session: Session, movement: Movement, *, by: Actor = NOBODY,
                     order_line_id=line_row.id, reference=reference, reason=note)
     _uncount_pick(session, line_row, movement.qty)
     session.flush()
+    events.record(session, "pick.undone", {**event_bodies.pick_body(session, movement, lot, line_row, staging, back_to),
+                                           "reason": note},
+                  key=lot_key(lot), by=by)
     return unpick
 
 
@@ -236,24 +295,30 @@ def open_qty(line: OrderLine) -> int:
 
 
 def line_suggestion(session: Session, line: OrderLine, *, on: dt.date | None = None):
-    """What to pick next for `line` (FIFO/FEFO over its open quantity), or None when it is done."""
+    """What to pick next for `line` (FIFO/FEFO over its open quantity, among the lots that fit its
+    order: earliest_expiry), or None when it is done."""
     remaining = open_qty(line)
-    return suggest(session, line.item_id, remaining, on=on) if remaining else None
+    if not remaining:
+        return None
+    return suggest(session, line.item_id, remaining, on=on, expiring_from=earliest_expiry(line.order, on))
 
 
 def _age(lot: Lot, strategy: RemovalStrategy) -> tuple:
-    """A lot's place in removal order, without the lot-number tie-break (same date: same age)."""
+    """A lot's place in removal order, without the tie-breaks: the same expiry (FEFO) or the same
+    FIFO date is equally good, so neither asks for a reason."""
     if strategy is RemovalStrategy.FEFO:
-        return (lot.expiry is None, lot.expiry or dt.date.max, lot.fifo_date)
+        return (lot.expiry is None, lot.expiry or dt.date.max)
     return (lot.fifo_date,)
 
 
 def _stock_place(session: Session, lot: Lot) -> Location | None:
-    """Where to pick `lot` from when no location is given: its biggest stock outside shipping."""
+    """Where to pick `lot` from when no location is given: its biggest stock outside shipping and
+    quarantine."""
     row = session.execute(
         select(Stock.location_id, func.sum(Stock.qty).label("qty"))
         .join(Location, Location.id == Stock.location_id)
-        .where(Stock.lot_id == lot.id, Stock.qty > 0, Location.kind != LocationKind.SHIPPING)
+        .where(Stock.lot_id == lot.id, Stock.qty > 0,
+               Location.kind.not_in([LocationKind.SHIPPING, LocationKind.QUARANTINE]))
         .group_by(Stock.location_id).order_by(func.sum(Stock.qty).desc(), Stock.location_id).limit(1)
     ).first()
     return session.get(Location, row.location_id) if row else None
@@ -270,7 +335,8 @@ def pick_line(session: Session, *, line: OrderLine, lot: Lot, location: Location
     """Pick `lot` for an order line the way a picker does it, checked against the FIFO/FEFO suggestion.
 
     The order must be open, the lot of the line's item and pickable (not held, quarantined,
-    recalled or expired). A lot younger than the suggested one needs `override_reason`; without it
+    recalled or expired), and last for the order (ensure_fits_order: not expiring before its due
+    date or inside the customer's minimum shelf life; no reason gets past). A lot younger than the suggested one needs `override_reason`; without it
     the Conflict (code ``override_reason_required``) says where the older lot is. When the item's
     policy refuses younger lots (Item.refuse_younger_lots) no reason gets past: the Conflict
     (code ``younger_lot_refused``) says which lot to take and where. Without a
@@ -287,11 +353,12 @@ def pick_line(session: Session, *, line: OrderLine, lot: Lot, location: Location
         raise Conflict(f"Wrong item: lot {lot.lot_number} is {lot.item.sku} {lot.item.name}; line "
                        f"{line.line_no} needs {line.item.sku} {line.item.name}.", code="wrong_item")
     ensure_pickable(lot, on)
+    ensure_fits_order(lot, order, on)
     remaining = open_qty(line)
     if remaining == 0:
         raise Conflict(f"Line {line.line_no} ({line.item.sku}) is already picked in full.",
                        code="line_done")
-    suggestion = suggest(session, line.item_id, remaining, on=on)
+    suggestion = line_suggestion(session, line, on=on)
     first = suggestion.allocations[0] if suggestion.allocations else None
     followed = True
     if first is not None and first.lot_id != lot.id:
@@ -315,11 +382,14 @@ def pick_line(session: Session, *, line: OrderLine, lot: Lot, location: Location
         else:
             location = _stock_place(session, lot)
         if location is None:
-            raise Conflict(f"Lot {lot.lot_number} has no stock left to pick (nothing outside shipping).",
-                           code="insufficient_stock")
+            raise Conflict(f"Lot {lot.lot_number} has no stock left to pick (nothing outside shipping "
+                           f"and quarantine).", code="insufficient_stock")
     if location.kind is LocationKind.SHIPPING:
         raise Conflict(f"Lot {lot.lot_number} at {location.code} is already picked (a shipping lane).",
                        code="already_picked")
+    if location.kind is LocationKind.QUARANTINE:
+        raise Conflict(f"Lot {lot.lot_number} at {location.code} is in quarantine: move it out after "
+                       f"inspection (put-away) before it is picked.", code="in_quarantine")
     if qty is None:
         qty = min(remaining, _qty_at(session, lot, location))
         if qty <= 0:

@@ -22,7 +22,7 @@ def check_pin(pin_hash: str | None, pin: str) -> bool:
         return False
 
 
-# --- the wrong-PIN throttle, as plain arithmetic (views/floor.py keeps the state on the operator's row) --
+# --- the wrong-PIN throttle, as plain arithmetic (station/auth/ keeps the state on the operator's row) --
 
 
 @dataclass(frozen=True)

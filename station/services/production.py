@@ -1,4 +1,9 @@
-"""Production on the line: consume component lots and make a new lot linked to them."""
+"""Production on the line: consume component lots and make a new lot linked to them.
+
+Event (services/events.py), in the production's transaction:
+    production.finished   lot (the new lot, event_bodies.lot_facts), qty, location (the line), reference
+                          ("production run <id>"), components: each part used (lot, qty, from)
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,8 +13,10 @@ from sqlalchemy.orm import Session
 
 from .. import clock
 from ..models import Item, Location, Lot, LotLink, LotStatus, Movement, MovementKind
+from . import events
 from .actor import NOBODY, Actor
 from .errors import Invalid
+from .event_bodies import location_facts, lot_facts, lot_key
 from .numbering import next_lot_number
 from .stock import add_stock, ensure_pickable, record, remove_stock, require_positive
 
@@ -61,4 +68,8 @@ def produce(session: Session, *, item: Item, qty: int, location: Location,
         session.add(LotLink(output_lot_id=lot.id, component_lot_id=component_id, qty=used))
     add_stock(session, lot, location, qty)
     record(session, MovementKind.PRODUCE, lot, qty, dest=location, by=by, reference=reference)
+    events.record(session, "production.finished", {
+        "lot": lot_facts(lot), "qty": qty, "location": location_facts(location), "reference": reference,
+        "components": [{"lot": lot_facts(part.lot), "qty": part.qty, "from": location_facts(part.location)}
+                       for part in components]}, key=lot_key(lot), by=by)
     return lot

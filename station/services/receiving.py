@@ -1,17 +1,25 @@
-"""Receiving: goods arrive, a lot is created (or the supplier's lot resolved) and stock booked in."""
+"""Receiving: goods arrive, a lot is created (or the supplier's lot resolved) and stock booked in.
+
+Event (services/events.py), in the receipt's transaction:
+    receipt.booked   lot (event_bodies.lot_facts: item, supplier, supplier lot, expiry, production date),
+                     new_lot, qty, location, sscc (the pallet's, or null), expected_receipt (the reference
+                     it was booked against, or null)
+"""
 from __future__ import annotations
 
 import datetime as dt
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import clock
 from ..gs1 import normalise_sscc
 from ..models import HandlingUnit, Item, Location, Lot, LotStatus, MovementKind, Supplier
-from . import dates
+from . import dates, events
 from .actor import NOBODY, Actor
 from .errors import Conflict, Invalid
+from .event_bodies import location_facts, lot_facts_fast, lot_key
 from .numbering import next_lot_number
 from .stock import add_stock, record, require_positive
 
@@ -19,11 +27,13 @@ from .stock import add_stock, record, require_positive
 def receive(session: Session, *, item: Item, qty: int, location: Location,
             supplier: Supplier | None = None, supplier_lot: str | None = None,
             expiry: dt.date | None = None, produced: dt.date | None = None,
-            sscc: str | None = None, by: Actor = NOBODY, on: dt.date | None = None) -> Lot:
-    """Book `qty` of `item` in at `location` and return its lot.
+            sscc: str | None = None, by: Actor = NOBODY, on: dt.date | None = None,
+            expected_reference: str | None = None) -> Lot:
+    """Book `qty` of `item` in at `location` and return its lot, with its receipt.booked event.
 
     A further pallet of a supplier lot already received (same item, supplier, supplier lot and
     expiry) joins that lot; anything else gets a new lot number from the item's scheme.
+    `expected_reference` names the expected receipt the goods are booked against (for the event).
     """
     require_positive(qty)
     today = on or clock.today()
@@ -40,7 +50,8 @@ def receive(session: Session, *, item: Item, qty: int, location: Location,
         _refuse_known_pallet(session, unit_sscc)
 
     lot = _existing_supplier_lot(session, item, supplier, supplier_lot, expiry)
-    if lot is None:
+    new_lot = lot is None
+    if new_lot:
         lot = Lot(
             lot_number=next_lot_number(session, item.lot_scheme, today, item=item.sku,
                                        supplier=supplier.code if supplier else None),
@@ -51,6 +62,9 @@ def receive(session: Session, *, item: Item, qty: int, location: Location,
         )
         session.add(lot)
         session.flush()
+        for name, value in (("item", item), ("supplier", supplier)):
+            if value is None or value in session:  # what the lazy load would find, without its cost
+                set_committed_value(lot, name, value)
     unit = None
     if unit_sscc:
         unit = HandlingUnit(sscc=unit_sscc, lot_id=lot.id, location_id=location.id,
@@ -60,6 +74,10 @@ def receive(session: Session, *, item: Item, qty: int, location: Location,
     add_stock(session, lot, location, qty, unit)
     record(session, MovementKind.RECEIVE, lot, qty, dest=location, by=by,
            handling_unit_id=unit.id if unit else None)
+    with session.no_autoflush:  # reading the lot's item need not flush the ledger row: the commit does
+        body = {"lot": lot_facts_fast(session, lot), "new_lot": new_lot, "qty": qty, "location": location_facts(location),
+                "sscc": unit_sscc, "expected_receipt": expected_reference}
+    events.record(session, "receipt.booked", body, key=lot_key(lot), by=by)
     return lot
 
 

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from .. import clock
 from ..db import Database
-from ..models import Movement, MovementKind, Operator, Scan
-from . import audit
+from ..models import Movement, MovementKind, Operator
+from . import audit, scans
 from .errors import Invalid
 
 DEFAULT_DAYS = 30
@@ -113,12 +113,11 @@ def override_report(session: Session, date_from: dt.date, date_to: dt.date,
         select(Movement.id).where(Movement.kind == MovementKind.PICK, is_override, _in_range(Movement.ts, start, end))
         .order_by(Movement.id.desc()).limit(rows_shown)))
     rows = session.execute(audit.ledger_query(audit.Resolved()).where(Movement.id.in_(ids))).all() if ids else []
-    refused = [Refusals(name or NOBODY_NAME, badge, error or "refused", int(n)) for name, badge, error, n in
-               session.execute(
-                   select(Operator.name, Operator.badge, Scan.error, func.count())
-                   .select_from(Scan).outerjoin(Operator, Operator.id == Scan.operator_id)
-                   .where(Scan.ok.is_(False), Scan.ignored.is_(False), _in_range(Scan.ts, start, end))
-                   .group_by(Operator.name, Operator.badge, Scan.error))]
+    # Refused by the resolver or by the workflow step (a held lot scanned on picking): services.scans.
+    counts = scans.refused(session, start, end)
+    who = {op.id: op for op in session.scalars(select(Operator).where(Operator.id.in_({c[0] for c in counts})))}
+    refused = [Refusals(who[op].name if op in who else NOBODY_NAME, who[op].badge if op in who else None,
+                        error, int(n)) for op, error, n in counts]
     refused.sort(key=lambda r: (-r.count, r.name, r.error))
     return OverrideReport(
         date_from, date_to, operators, reasons, rows,

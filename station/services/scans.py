@@ -1,7 +1,8 @@
 """Scan ingestion: resolve a scan, log it once, and answer retries and trigger bounces.
 
 Every scan — typed by a keyboard wedge, posted to the API, read from a serial or simulated
-scanner — comes through `ingest`, so they all run the same code and land in the same log.
+scanner — comes through `ingest` (called by station/workflows/intake.py, the one way in), so they all
+run the same code and land in the same log.
 
 - A request retried with the same ``client_id`` gets the ORIGINAL outcome back and logs nothing
   new. The unique constraint on ``scans.client_id`` decides, so two racing retries (threads or
@@ -11,12 +12,8 @@ scanner — comes through `ingest`, so they all run the same code and land in th
   set, points at the scan it repeated, and the outcome says so. A different code in between
   ends the bounce: A, B, A is three scans.
 - State lives in the database only, so several app processes and scanner readers can share it.
-- A scan a station's own scanner logged (serial, sim: the scanner service; or the scanner agent
-  through POST /api/v1/scans) is applied by the page open at that station by sending it to the
-  page's scan URL with the client id ``logged:<scan id>`` (`logged_client_id`). That logs nothing
-  new: the logged row is claimed (a scan_applications row with that id is inserted; its primary key
-  is the scan's id), so the first request acts on it and any later one — a retry, a second tab,
-  another process — gets ``retried``. The scan log itself is never updated.
+- Applying a scan to a workflow is station/workflows/intake.py's part (it calls `ingest` inside its
+  own transaction); the scan log itself is never updated.
 """
 from __future__ import annotations
 
@@ -29,7 +26,7 @@ import unicodedata
 import zlib
 from dataclasses import dataclass
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -44,7 +41,6 @@ DEFAULT_BOUNCE_MS = 500
 RAW_LIMIT = 4096  # bytes of a scan kept in the log; the rest of a 10 KB garbage scan is dropped
 TEXT_LIMIT = 200  # characters of the display text
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
-LOGGED_ID = re.compile(r"^logged:([1-9][0-9]{0,17})$")  # a page applying a scan its station's scanner logged
 BROWSER_SOURCES = ("wedge", "manual", "api")  # sources that log their own scans; the rest are devices
 
 # pg_advisory_xact_lock(namespace, key): scans at one station (or from one station-less source)
@@ -74,13 +70,7 @@ class ScanOutcome:
 
 
 class InvalidClientId(ValueError):
-    """A client id that is not 8–64 letters, digits or ``_.:-`` (or a ``logged:`` id that does not
-    name a scan of this station's own scanner)."""
-
-
-def logged_client_id(scan_id: int) -> str:
-    """The client id a page sends to apply scan `scan_id`, logged by its station's own scanner."""
-    return f"logged:{scan_id}"
+    """A client id that is not 8–64 letters, digits or ``_.:-``."""
 
 
 def as_bytes(raw: str | bytes) -> bytes:
@@ -119,9 +109,6 @@ def ingest(db_or_session: Database | Session, raw: str | bytes, *, source: str,
     """
     if client_id is not None and not CLIENT_ID.match(client_id):
         raise InvalidClientId(f"client_id must be 8-64 letters, digits or _.:- (got {client_id[:80]!r})")
-    logged = LOGGED_ID.match(client_id) if client_id is not None else None
-    if logged is not None:
-        return _apply_logged(db_or_session, int(logged.group(1)), client_id, station_id, operator_id, context)
     data = as_bytes(raw)
     now = now or clock.now()
     if now.tzinfo is None:
@@ -134,7 +121,7 @@ def ingest(db_or_session: Database | Session, raw: str | bytes, *, source: str,
     db = db_or_session
     with db.read() as session:
         if client_id is not None:
-            earlier = _by_client_id(session, client_id)
+            earlier = by_client_id(session, client_id)
             if earlier is not None:
                 return earlier
         # Resolve before the write transaction: on SQLite it holds the one write lock.
@@ -149,7 +136,7 @@ def _ingest(session: Session, raw: str | bytes, data: bytes, source: str, statio
     """The work inside one transaction: lock, bounce check, insert (the constraint judges retries)."""
     _lock(session, station_id, source)
     if client_id is not None:
-        earlier = _by_client_id(session, client_id)
+        earlier = by_client_id(session, client_id)
         if earlier is not None:
             return earlier
     kept = data[:RAW_LIMIT]
@@ -187,61 +174,12 @@ def _ingest(session: Session, raw: str | bytes, data: bytes, source: str, statio
         with session.begin_nested():
             session.add(row)
     except IntegrityError:
-        earlier = _by_client_id(session, client_id) if client_id is not None else None
+        earlier = by_client_id(session, client_id) if client_id is not None else None
         if earlier is None:
             raise
         # Another request with this client id committed first (our INSERT waited for it).
         return earlier
     return ScanOutcome(scan_id=row.id, resolution=resolution, ignored=row.ignored,
-                       duplicate_of=row.duplicate_of_id)
-
-
-def _apply_logged(db_or_session: Database | Session, scan_id: int, client_id: str, station_id: int | None,
-                  operator_id: int | None, context: ScanContext | None) -> ScanOutcome:
-    """Claim scan `scan_id` (logged by this station's own scanner) for the page that sends it.
-
-    The code is resolved again for the page's workflow (the scanner service resolved it for a
-    lookup, and a lot's status may have changed since); the row keeps its logged result."""
-    if isinstance(db_or_session, Session):
-        return _claim(db_or_session, scan_id, client_id, station_id, operator_id, context, None)
-    db = db_or_session
-    with db.read() as session:
-        earlier = _by_client_id(session, client_id)
-        if earlier is not None:
-            return earlier
-        row = _claimable(session, scan_id, station_id)
-        resolution = _resolve(session, row.raw, context)
-    with db.write() as session:
-        return _claim(session, scan_id, client_id, station_id, operator_id, context, resolution)
-
-
-def _claimable(session: Session, scan_id: int, station_id: int | None) -> Scan:
-    row = session.get(Scan, scan_id)
-    if row is None or station_id is None or row.station_id != station_id:
-        raise InvalidClientId("That scan was not made at this station's scanner — scan it again.")
-    if row.source in BROWSER_SOURCES:
-        raise InvalidClientId("Only scans from this station's own scanner can be sent again this way.")
-    return row
-
-
-def _claim(session: Session, scan_id: int, client_id: str, station_id: int | None, operator_id: int | None,
-           context: ScanContext | None, resolution: Resolution | None) -> ScanOutcome:
-    earlier = _by_client_id(session, client_id)
-    if earlier is not None:
-        return earlier
-    row = _claimable(session, scan_id, station_id)
-    try:
-        with session.begin_nested():  # the primary key decides: one application per scan
-            session.add(ScanApplication(scan_id=scan_id, client_id=client_id, operator_id=operator_id))
-    except IntegrityError:
-        # Another request claimed it first (our INSERT waited for it).
-        earlier = _by_client_id(session, client_id)
-        if earlier is not None:
-            return earlier
-        raise InvalidClientId("That scan was already applied by another page — scan it again.") from None
-    if resolution is None:
-        resolution = _resolve(session, row.raw, context)
-    return ScanOutcome(scan_id=scan_id, resolution=resolution, ignored=row.ignored,
                        duplicate_of=row.duplicate_of_id)
 
 
@@ -262,14 +200,9 @@ def outcome_of(row: Scan) -> ScanOutcome:
                        duplicate_of=row.duplicate_of_id)
 
 
-def _by_client_id(session: Session, client_id: str) -> ScanOutcome | None:
-    stmt = select(Scan.id, Scan.result, Scan.ignored, Scan.duplicate_of_id)
-    if LOGGED_ID.match(client_id):
-        stmt = stmt.join(ScanApplication, ScanApplication.scan_id == Scan.id).where(
-            ScanApplication.client_id == client_id)
-    else:
-        stmt = stmt.where(Scan.client_id == client_id)
-    row = session.execute(stmt).first()
+def by_client_id(session: Session, client_id: str) -> ScanOutcome | None:
+    row = session.execute(select(Scan.id, Scan.result, Scan.ignored, Scan.duplicate_of_id)
+                          .where(Scan.client_id == client_id)).first()
     if row is None:
         return None
     return ScanOutcome(scan_id=row.id, resolution=_restore(row.result), retried=True,
@@ -329,3 +262,30 @@ def last_id(session: Session, station_id: int | None = None) -> int:
     if station_id is not None:
         query = query.where(Scan.station_id == station_id)
     return session.scalar(query) or 0
+
+
+def refused(session: Session, start: dt.datetime, end: dt.datetime) -> list[tuple[int | None, str, int]]:
+    """Refused scans logged in [start, end): (operator id, kind of refusal, count), most first.
+
+    A scan is refused when resolving it failed (the log's ``ok`` is false: an unknown code, a bad
+    check digit), or when the workflow step it was applied to refused it: the answer kept with it in
+    scan_applications is an error, its ``data.refused`` the kind ("lot_hold", "lot_expired",
+    "shelf_life_too_short", ...; else "<workflow>_refused"). The log is append-only and written
+    before the step runs, so a step's refusal is logged with its answer, not on the scan's row.
+    A trigger bounce is no refusal."""
+    window = (Scan.ts >= start) & (Scan.ts < end) & Scan.ignored.is_(False)
+    counts: dict[tuple[int | None, str], int] = {}
+    for operator_id, error, n in session.execute(
+            select(Scan.operator_id, Scan.error, func.count())
+            .where(window, Scan.ok.is_(False)).group_by(Scan.operator_id, Scan.error)):
+        counts[(operator_id, error or "refused")] = counts.get((operator_id, error or "refused"), 0) + n
+    # Counted here, not grouped by a JSON path in SQL (PostgreSQL will not match two binds of one path):
+    # only the refused answers of the range are read.
+    for operator_id, workflow, answer in session.execute(
+            select(Scan.operator_id, ScanApplication.workflow, ScanApplication.answer)
+            .join(ScanApplication, ScanApplication.scan_id == Scan.id)
+            .where(window, Scan.ok.is_(True), ScanApplication.answer["kind"].as_string() == "error")):
+        kind = ((answer or {}).get("data") or {}).get("refused")
+        key = (operator_id, str(kind or f"{workflow or 'scan'}_refused")[:40])
+        counts[key] = counts.get(key, 0) + 1
+    return sorted(((op, error, n) for (op, error), n in counts.items()), key=lambda r: (-r[2], r[1]))

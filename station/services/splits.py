@@ -8,15 +8,17 @@ from the parent and PRODUCE into the child at the same location, with a referenc
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .. import clock
-from ..models import LinkKind, Location, Lot, LotLink, LotStatus, MovementKind, Stock
+from ..models import LinkKind, Location, Lot, LotLink, LotStatus, MovementKind, PrintJob, StationDevice, Stock
 from .actor import NOBODY, Actor
 from .errors import InsufficientStock, Invalid
 from .numbering import next_lot_number
+from .printing import choose_printer, request_labels
 from .stock import add_stock, ensure_pickable, record, remove_stock, require_positive
 
 
@@ -57,3 +59,43 @@ def split_lot(session: Session, lot: Lot, qty: int, location: Location, *, by: A
     session.add(LotLink(output_lot_id=child.id, component_lot_id=lot.id, qty=qty, kind=LinkKind.SPLIT))
     session.flush()
     return child
+
+
+@dataclass
+class Split:
+    """A split done: the new lot, and the print job of its label (None: no label asked for)."""
+
+    child: Lot
+    job: PrintJob | None
+
+
+def split_off(session: Session, lot: Lot, qty: int, location: Location | None = None, *, by: Actor = NOBODY,
+              print_label: bool = False, printer: str | None = None, station=None,
+              on: dt.date | None = None) -> Split:
+    """split_lot where the place may be left out when the lot is in one place only, and the new lot's
+    label queued (print_label) on `printer`, else the station's, else the site's only active printer.
+    A print request that cannot be made (no printer, a bad name) is refused before anything changes."""
+    if isinstance(station, int):
+        station = session.get(StationDevice, station)
+    if location is None:
+        location = _only_place(session, lot)
+    if print_label:
+        choose_printer(session, printer, station)  # refused here, before a number is drawn
+    child = split_lot(session, lot, qty, location, by=by, on=on)
+    job = request_labels(session, child.lot_number, printer=printer, station=station, operator=by.operator_id,
+                         token_id=by.token_id) if print_label else None
+    return Split(child, job)
+
+
+def _only_place(session: Session, lot: Lot) -> Location:
+    places = session.execute(
+        select(Location).join(Stock, Stock.location_id == Location.id)
+        .where(Stock.lot_id == lot.id, Stock.qty > 0).group_by(Location.id).order_by(Location.code)
+    ).scalars().all()
+    if len(places) == 1:
+        return places[0]
+    if not places:
+        raise InsufficientStock(f"Lot {lot.lot_number} has no stock anywhere; nothing can be split off.",
+                                available=0)
+    raise Invalid(f"Lot {lot.lot_number} is in {len(places)} places ({', '.join(p.code for p in places)}): "
+                  f"say which one the part is split off at.", code="choose_location", field="location")

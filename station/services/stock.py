@@ -2,19 +2,26 @@
 
 Decrements are conditional updates (``qty = qty - n WHERE qty >= n``), so concurrent pickers
 can never drive a quantity below zero; CHECK constraints on stock and lots are the backstop.
+
+Event (services/events.py), in the move's transaction:
+    lot.moved   lot (event_bodies.lot_facts), qty, from, to (location_facts), sscc (the pallet moved
+                whole or in part, or null), pallets (each pallet the stock came off: sscc, qty)
 """
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import clock
 from ..models import HandlingUnit, Location, Lot, LotStatus, Movement, MovementKind, Stock
+from . import events
 from .actor import NOBODY, Actor
 from .errors import InsufficientStock, Invalid, LotNotPickable
+from .event_bodies import location_facts, lot_facts, lot_key
 
 # Why a lot cannot leave its place, in words a picker understands.
 BLOCKED = {
@@ -66,7 +73,8 @@ def _change_on_hand(session: Session, lot: Lot, delta: int) -> None:
         .values(on_hand=Lot.__table__.c.on_hand + delta)
         .returning(Lot.__table__.c.on_hand)
     ).scalar_one()
-    session.expire(lot, ["on_hand"])
+    # What the database now holds, kept without a further SELECT (an event body reads it next).
+    set_committed_value(lot, "on_hand", on_hand)
     if on_hand == 0 and lot.status is LotStatus.AVAILABLE:
         lot.status = LotStatus.CONSUMED
     elif on_hand > 0 and lot.status is LotStatus.CONSUMED:
@@ -134,14 +142,22 @@ def move(session: Session, lot: Lot, qty: int, source: Location, dest: Location,
     require_positive(qty)
     if source.id == dest.id:
         raise Invalid(f"Lot {lot.lot_number} is already at {dest.code}.", code="same_location")
+    pallets = []
     for unit_id, part in remove_stock(session, lot, source, qty, unit):
-        add_stock(session, lot, dest, part, session.get(HandlingUnit, unit_id) if unit_id else None)
+        on = session.get(HandlingUnit, unit_id) if unit_id else None
+        add_stock(session, lot, dest, part, on)
+        if on is not None:
+            pallets.append({"sscc": on.sscc, "qty": part})
     if unit is not None and unit.location_id == source.id and not session.scalar(
             select(Stock.id).where(Stock.handling_unit_id == unit.id, Stock.location_id == source.id,
                                    Stock.qty > 0).limit(1)):
         unit.location_id = dest.id  # the whole pallet has gone; part of one stays where it was
-    return record(session, MovementKind.MOVE, lot, qty, source=source, dest=dest, by=by,
-                  handling_unit_id=unit.id if unit else None)
+    movement = record(session, MovementKind.MOVE, lot, qty, source=source, dest=dest, by=by,
+                      handling_unit_id=unit.id if unit else None)
+    events.record(session, "lot.moved", {
+        "lot": lot_facts(lot, session), "qty": qty, "from": location_facts(source), "to": location_facts(dest),
+        "sscc": unit.sscc if unit else None, "pallets": pallets}, key=lot_key(lot), by=by)
+    return movement
 
 
 def move_unit(session: Session, unit: HandlingUnit, dest: Location, *, by: Actor = NOBODY) -> Movement:
@@ -175,3 +191,19 @@ def require_reason(reason: str | None) -> str:
     if len(text) > 200:
         raise Invalid("The reason must be at most 200 characters.", code="reason_too_long")
     return text
+
+
+def adjust_to(session: Session, lot: Lot, location: Location, counted: int, reason: str, *,
+              by: Actor = NOBODY) -> Movement:
+    """Correct a lot's stock at `location` to `counted` (what is really there), with a reason: the
+    difference is one ADJUST row. Refused in words when it already is that much (nothing to correct)."""
+    if isinstance(counted, bool) or not isinstance(counted, int) or counted < 0:
+        raise Invalid(f"The quantity there must be a whole number, 0 or more (got {counted!r}).",
+                      code="invalid_qty")
+    require_reason(reason)
+    here = session.scalar(select(func.coalesce(func.sum(Stock.qty), 0))
+                          .where(Stock.lot_id == lot.id, Stock.location_id == location.id)) or 0
+    if counted == here:
+        raise Invalid(f"Lot {lot.lot_number} already has {here} at {location.code}; there is nothing to correct.",
+                      code="no_difference")
+    return adjust(session, lot, location, counted - here, reason, by=by)

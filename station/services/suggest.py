@@ -86,13 +86,21 @@ _STOCK = (
     select(Stock.lot_id, Stock.location_id, Location.code, Stock.qty, Stock.handling_unit_id)
     .join(Location, Location.id == Stock.location_id)
     .where(Stock.lot_id.in_(bindparam("lots", expanding=True)), Stock.qty > 0,
-           text("locations.kind != 'shipping'"))  # staged for shipping: already picked
+           # staged for shipping: already picked; in quarantine: returned or retrieved goods that wait for
+           # inspection and are moved out (put-away) once their lot is released
+           text("locations.kind NOT IN ('shipping', 'quarantine')"))
     .order_by(Stock.lot_id, Location.code, Stock.handling_unit_id.is_not(None), Stock.id)
 )
 
 
-def suggest(session: Session, item: Item | int, qty: int, *, on: dt.date | None = None) -> Suggestion:
-    """The ordered allocations covering `qty` of `item`, skipping unavailable and expired lots."""
+def suggest(session: Session, item: Item | int, qty: int, *, on: dt.date | None = None,
+            expiring_from: dt.date | None = None) -> Suggestion:
+    """The ordered allocations covering `qty` of `item`, skipping unavailable and expired lots.
+
+    `expiring_from`: no lot that expires before this day is suggested (an order's due date, or the
+    customer's minimum shelf life on the ship day: services.picking.earliest_expiry); lots
+    without an expiry always qualify. It only moves the walks' lower bound on expiry, so the
+    statements and the index walks stay the same."""
     if isinstance(qty, bool) or not isinstance(qty, int) or qty <= 0:
         raise Invalid("The quantity to pick must be a whole number greater than 0.", code="invalid_qty")
     conn = session.connection()
@@ -103,7 +111,8 @@ def suggest(session: Session, item: Item | int, qty: int, *, on: dt.date | None 
         if strategy is None:
             raise NotFound(f"No item with id {item}.", code="unknown_item")
         strategy = RemovalStrategy(strategy)
-    params = {"item": item_id, "today": on or clock.today()}
+    today = on or clock.today()
+    params = {"item": item_id, "today": max(today, expiring_from) if expiring_from else today}
     walks = (_FEFO_DATED, _FEFO_UNDATED) if strategy is RemovalStrategy.FEFO else (_FIFO,)
     allocations: list[Allocation] = []
     remaining = qty

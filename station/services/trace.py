@@ -83,7 +83,8 @@ class Receipt:
 
 @dataclass(frozen=True)
 class Shipment:
-    """Goods of a lot that left the site to a customer on an order."""
+    """Goods of a lot that left the site to a customer on an order (kind "ship"), or came back from one
+    (kind "return": a customer return or a recall's retrieval; order_number holds its reference)."""
 
     lot_number: str
     customer_code: str | None
@@ -91,6 +92,7 @@ class Shipment:
     order_number: str | None
     ts: dt.datetime
     qty: int
+    kind: str = "ship"
 
 
 @dataclass
@@ -163,13 +165,14 @@ def _nodes(session: Session, members: Select, depth: dict[int, int]) -> list[Tra
 
 
 def _shipments(session: Session, members: Select, number: dict[int, str]) -> list[Shipment]:
-    out = [Shipment(number[lot_id], code, name, ref, ts, qty)
-           for lot_id, code, name, ref, ts, qty in session.execute(
+    out = [Shipment(number[lot_id], code, name, ref, ts, qty, getattr(kind, "value", kind))
+           for lot_id, code, name, ref, ts, qty, kind in session.execute(
                select(Movement.lot_id, Customer.code, Customer.name, Movement.reference, Movement.ts,
-                      Movement.qty)
+                      Movement.qty, Movement.kind)
                .outerjoin(Customer, Customer.id == Movement.customer_id)
-               .where(Movement.lot_id.in_(members), Movement.kind == MovementKind.SHIP))]
-    return sorted(out, key=lambda s: (s.ts, s.lot_number, s.customer_code or "", s.order_number or ""))
+               .where(Movement.lot_id.in_(members), Movement.kind.in_([MovementKind.SHIP, MovementKind.RETURN])))]
+    return sorted(out, key=lambda s: (s.ts, s.kind != "ship", s.lot_number, s.customer_code or "",
+                                      s.order_number or ""))
 
 
 def _receipts(session: Session, members: Select, number: dict[int, str]) -> list[Receipt]:

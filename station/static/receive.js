@@ -46,7 +46,8 @@
     showMissing();
   });
 
-  // "Still needed: the quantity" goes away once the quantity is typed in.
+  // "Still needed: the quantity" goes away once the quantity is typed in (the words as the page says them).
+  var WORDS = { qty: "the quantity", item: "the item", supplier: "the supplier", expected: "which delivery it is" };
   function showMissing() {
     var note = document.querySelector(".receive-missing[data-missing]");
     var qty = document.getElementById("receive-qty");
@@ -54,7 +55,7 @@
     var left = note.dataset.missing.split(" ").filter(function (m) { return m && !(m === "qty" && qty.value); });
     note.hidden = left.length === 0;
     if (left.length) note.textContent = "Still needed: " + left.map(function (m) {
-      return m === "qty" ? "the quantity" : "the item";
+      return WORDS[m] || m;
     }).join(" and ");
   }
 })();

@@ -362,11 +362,13 @@
 
   // A burst that never gets its Enter or Tab is given back to the page, once no key has come for
   // endGapMs — counted from when the page last took a key, so a page that was frozen (and has
-  // keys still to take) does not give up on a scan that is still arriving.
+  // keys still to take) does not give up on a scan that is still arriving. Keys that went to no
+  // text field have nowhere to go back to: they wait for the next key, whose stamp decides (a
+  // starved machine can pass a scan's last keys on a second late, stamped as typed).
   function idle() {
     var quiet = performance.now() - lastEventAt;
     if (quiet < cfg.endGapMs) idleTimer = setTimeout(idle, cfg.endGapMs - quiet);
-    else giveBack();
+    else if (isTextField(keys[keys.length - 1].snap.el)) giveBack();
   }
 
   function reset() {
@@ -694,7 +696,7 @@
     if (current && earlier) place(el, true);
   }
 
-  // --- the floor: command barcodes and badges, on every page (see station/views/floor.py) --------
+  // --- the floor: command barcodes and badges, on every page (see station/auth/) --------
   //
   // CMD:CONFIRM|CANCEL|UNDO|NEXT|REPRINT: the cancelable event "station:command" on <body>, then a
   // click on the page's visible [data-command="confirm"] (etc.), else a red banner. OPR:<badge>:
@@ -817,17 +819,19 @@
   // --- scans from the station's own scanner on a workflow page ----------------------------------
   //
   // <body data-station-feed="/scan/station-feed?station=…" data-station-feed-after="ID"> (base.html,
-  // for a station with a scanner_url): new scans of that scanner are polled and each one goes where
-  // a wedge scan would — a command or a badge is handled here, anything else joins the send queue
-  // for this page's scan URL with the client id "logged:<scan id>". The server applies the logged
-  // scan once (services/scans.py claims it, logging nothing new): a retry, a second tab or another
-  // process gets the first answer. The cursor is kept for a few seconds across page loads, so a scan
-  // made while a tap's answer was loading the next page is not lost.
+  // for a station with a scanner_url). The server applies each scan of that scanner to the workflow
+  // open at the station (station/workflows/intake.py), in the transaction that logs it; this page polls
+  // the feed and, for each applied scan, fetches its answer (/floor/answer/<scan id>) and shows it
+  // exactly as it shows the answer to a wedge scan — nothing is posted or resolved a second time. A
+  // command or a badge is handled here, as a wedge scan of one would be. The cursor is kept for a few
+  // seconds across page loads, so a scan made while a tap's answer was loading the next page is shown.
 
   var stationFeed = !cfg.feed && data.stationFeed ? data.stationFeed : "";
   var FEED_STORE = "station.feedAfter:" + stationFeed;
   var feedAfter = num(data.stationFeedAfter, 0);
   var FEED_CARRY_MS = 10000;
+  var fromStationDone = {};  // scan ids shown or acted on (a poll racing the last one may repeat them)
+  var fromStationChain = Promise.resolve();  // answers are shown one after the other, in scan order
 
   (function carryCursor() {
     if (!stationFeed) return;
@@ -842,13 +846,37 @@
     catch (e) { /* private mode */ }
   }
 
-  function fromStation(id, code) {
-    var claim = "logged:" + id;
-    if (queue.some(function (item) { return item.client_id === claim; })) return;
-    if (floorTakes(code)) return;
-    queue.push(newItem(code, claim, "wedge"));
-    save();
-    pump();
+  function showApplied(item) {
+    return fetch(item.answer_url, {
+      cache: "no-store", credentials: "same-origin",
+      headers: { "HX-Request": "true", "Accept": "text/html", "HX-Current-URL": window.location.href }
+    }).then(function (response) {
+      var redirect = response.headers.get("HX-Redirect");
+      return response.text().then(function (html) {
+        if (redirect) { window.location.assign(redirect); return; }
+        if (response.status === 200) renderAll(html, true);
+      });
+    });
+  }
+
+  function fromStation(answer) {
+    var items = (answer.applied || []).map(function (a) { return { id: a.id, applied: a }; })
+      .concat((answer.scans || []).map(function (s) { return { id: s.id, code: s.code }; }))
+      .sort(function (a, b) { return a.id - b.id; });
+    items.forEach(function (item) {
+      if (fromStationDone[item.id]) return;
+      fromStationDone[item.id] = true;
+      fromStationChain = fromStationChain.then(function () {
+        if (item.applied) return showApplied(item.applied);
+        // Not applied: a command or a badge (handled here), or no workflow was open at the station — a
+        // page without one (home, set-up) answers it as it answers a wedge scan (badges only).
+        if (!floorTakes(item.code) && cfg.url && cfg.url === data.floorScanUrl) {
+          queue.push(newItem(item.code, clientId(), "wedge"));
+          save();
+          pump();
+        }
+      }).catch(function () { /* offline: the scan is applied; the page's next refresh shows it */ });
+    });
   }
 
   function pollStation() {
@@ -861,7 +889,7 @@
         return response.json().then(function (answer) {
           if (answer.last > feedAfter) feedAfter = answer.last;
           keepCursor();
-          (answer.scans || []).forEach(function (scan) { fromStation(scan.id, scan.code); });
+          fromStation(answer);
         });
       })
       .catch(function () { /* offline: the next poll tries again */ })

@@ -17,7 +17,7 @@ from ..models import Operator, StationDevice
 from ..services import audit
 from ..ids import parse_id
 from ..services.errors import DomainError
-from .floor import requires
+from ..auth import requires
 
 bp = Blueprint("audit", __name__)
 

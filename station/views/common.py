@@ -1,9 +1,10 @@
 """What every page view shares: fragment-or-page rendering and cleaning a scanned value."""
 from __future__ import annotations
 
-import unicodedata
-
 from flask import Response, make_response, render_template, request
+
+# Flask-free, so workflow steps use them too; kept importable from here for the pages.
+from ..workflows.inputs import MAX_QTY, clean_scan, parse_qty  # noqa: F401
 
 
 def wants_fragment() -> bool:
@@ -23,14 +24,3 @@ def page_or_fragment(page: str, fragment: str, status: int = 200, **context) -> 
     # One URL answers two ways; caches and the browser's back/forward cache must keep them apart.
     response.vary.add("HX-Request")
     return response
-
-
-def clean_scan(raw: str | None) -> str:
-    """A scanned or typed value without control or format characters and surrounding whitespace.
-
-    Keyboard-wedge scanners can add CR/LF/Tab, a GS separator or invisible prefixes; none of
-    them belongs in a lot number or location code. (Not for GS1 element strings: there GS
-    separates fields, and the scan parser must see it.)
-    """
-    text = "".join(c for c in (raw or "") if unicodedata.category(c) not in ("Cc", "Cf"))
-    return text.strip()

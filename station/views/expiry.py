@@ -11,7 +11,7 @@ from flask import Blueprint, make_response, render_template, request
 
 from .. import get_db
 from ..services import expiry
-from .floor import requires
+from ..auth import requires
 
 bp = Blueprint("expiry", __name__)
 

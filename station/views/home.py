@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, current_app, render_template, url_for
 
-from .floor import WORKFLOWS, current_operator
+from ..auth import WORKFLOWS, current_operator
 
 bp = Blueprint("home", __name__)
 
@@ -16,7 +16,7 @@ class Tile:
     text: str
     endpoint: str  # the workflow's page; the tile says "coming soon" until it exists
     icon: str
-    workflow: str  # who sees the tile: the roles of floor.WORKFLOWS[workflow]
+    workflow: str  # who sees the tile: the roles of auth.WORKFLOWS[workflow]
 
 
 TILES = [
@@ -30,14 +30,21 @@ TILES = [
     Tile("Scan log", "Every scan, raw bytes and result", "scan.log", "list", "setup"),
     Tile("Printers", "Printer states, label jobs, test print", "printers.index", "printer", "lookup"),
     Tile("Station set-up", "Which station this device is", "setup.page", "home", "setup"),
-    Tile("Operators", "PIN locks, sign out everywhere", "operators_admin.index", "list", "operators"),
+    Tile("Count", "Count a location's stock", "counting.index", "list", "count"),
+    Tile("Returns", "Goods back from a customer", "returns.index", "return", "returns"),
+    Tile("Orders", "Enter and cancel pick orders", "orders_admin.index", "basket", "orders"),
+    Tile("Expected receipts", "What suppliers will deliver", "expected_admin.index", "truck", "orders"),
+    Tile("Customers", "Who we ship to, shelf life they need", "customers_admin.index", "people", "orders"),
+    Tile("Operators", "People, roles, PINs, badges", "operators_admin.index", "people", "operators"),
+    Tile("Import", "Items, stock, people from CSV or Excel", "imports_admin.index", "upload", "imports"),
+    Tile("Webhooks", "Events to the ERP: receivers, retries", "webhooks_admin.index", "send", "webhooks"),
 ]
 
 
 @bp.get("/")
 def index():
     """The tiles of the workflows the signed-in operator may use; signed out, only the sign-in prompt
-    (every workflow page needs a signed-in operator: floor.require_signed_in)."""
+    (every workflow page needs a signed-in operator: auth.require_signed_in)."""
     op = current_operator()
     shown = [t for t in TILES if op is not None and op.role in WORKFLOWS[t.workflow]]
     tiles = [(tile, url_for(tile.endpoint) if tile.endpoint in current_app.view_functions else None)

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, make_response, render_template, request, 
 from .. import clock, get_db
 from ..services import audit, dates, reports
 from ..services.errors import DomainError
-from .floor import requires
+from ..auth import requires
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 

@@ -25,7 +25,7 @@ from .. import get_db, netpolicy
 from ..agent import AGENT_SCANNER_URL
 from ..ids import BadNumber, parse_id
 from ..models import Location, Printer, Role, StationDevice
-from . import floor
+from .. import auth
 
 SCANNER_ADMIN_ONLY = ("Only an admin may set or change a station's scanner — nothing was changed. "
                       "Leave the scanner as it is, or ask an admin.")
@@ -35,7 +35,7 @@ bp = Blueprint("setup", __name__)
 
 def _choices():
     with get_db().read() as s:
-        stations = [floor.station_by(station_id=i) for i in s.scalars(select(StationDevice.id)
+        stations = [auth.station_by(station_id=i) for i in s.scalars(select(StationDevice.id)
                                                                       .order_by(StationDevice.name))]
         locations = s.execute(select(Location.id, Location.code, Location.name, Location.kind)
                               .order_by(Location.kind, Location.code)).all()
@@ -63,29 +63,29 @@ def _page(message: str | None = None, status: int = 200, form: dict | None = Non
         messages.append(("error", message))
     response = make_response(render_template("setup.html", stations=stations, locations=locations,
                                              printers=printers, messages=messages, form=form or {},
-                                             bound=floor.current_station()), status)
+                                             bound=auth.current_station()), status)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 @bp.get("/setup")
-@floor.requires("setup")
+@auth.requires("setup")
 def page():
     return _page()
 
 
 @bp.post("/setup/bind")
-@floor.requires("setup")
+@auth.requires("setup")
 def bind():
-    station = floor.station_by(station_id=_form_id("station_id") or 0)
+    station = auth.station_by(station_id=_form_id("station_id") or 0)
     if station is None:
         return _page("That station is gone — choose another one.", 404)
     flash(f"This device is now {station.name}.", "ok")
-    return floor.bind_station(redirect(url_for("home.index"), 303), station)
+    return auth.bind_station(redirect(url_for("home.index"), 303), station)
 
 
 @bp.post("/setup/new")
-@floor.requires("setup")
+@auth.requires("setup")
 def new():
     form = request.form
     name = " ".join((form.get("name") or "").split())[:60]
@@ -112,13 +112,13 @@ def new():
         s.add(row)
         s.flush()
         new_id = row.id
-    station = floor.station_by(station_id=new_id)
+    station = auth.station_by(station_id=new_id)
     flash(f"Station {station.name} created; this device is now {station.name}.", "ok")
-    return floor.bind_station(redirect(url_for("home.index"), 303), station)
+    return auth.bind_station(redirect(url_for("home.index"), 303), station)
 
 
 @bp.post("/setup/edit")
-@floor.requires("setup")
+@auth.requires("setup")
 def edit():
     """Change a station's location and default printer (and, for an admin, its scanner)."""
     form = request.form
@@ -151,7 +151,7 @@ def edit():
 
 
 def _is_admin() -> bool:
-    op = floor.current_operator()
+    op = auth.current_operator()
     return op is not None and op.role is Role.ADMIN
 
 
@@ -178,7 +178,7 @@ def scanner_problem(url: str) -> str | None:
 
 
 @bp.post("/setup/forget")
-@floor.requires("setup")
+@auth.requires("setup")
 def forget():
     flash("This device is no station any more.", "ok")
-    return floor.bind_station(redirect(url_for(".page"), 303), None)
+    return auth.bind_station(redirect(url_for(".page"), 303), None)

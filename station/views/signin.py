@@ -4,8 +4,9 @@
     POST /signin                  badge, next (the typed form; also works without JavaScript)
     POST /floor/scan              code: a wedge scan on a page without its own scan URL (sign-in,
                                   home, set-up): a bare badge number signs in
-    GET  /signin/pin?next=PATH    the PIN step, after a badge of a role that needs a PIN
-    POST /signin/pin              pin, next
+    GET  /signin/pin?next=PATH    the PIN step, after a badge of a role that needs a PIN; an operator
+                                  with no PIN yet chooses one here (typed twice)
+    POST /signin/pin              pin, next (and pin_again, choosing a first PIN)
     POST /signin/cancel           forget the badge waiting for its PIN
     POST /signout                 the Sign-out button
     POST /signout/everywhere      the signed-in operator ends every session of theirs, on every device
@@ -19,36 +20,31 @@ from urllib.parse import parse_qs, urlsplit
 from flask import (Blueprint, flash, get_flashed_messages, make_response, redirect, render_template, request,
                    session, url_for)
 
-from ..scanning.codes import OPERATOR_PREFIX
-from . import floor
+from ..scanning.codes import OPERATOR_PREFIX, without_aim
+from .. import auth
 from .common import clean_scan
 
 bp = Blueprint("signin", __name__)
 
-AIM_PREFIX_LEN = 3  # "]C0", "]d2", "]Q3": a scanner's symbology identifier
-
-
 def badge_from(code: str | None) -> str:
     """The badge in a scanned or typed code: without an AIM identifier and without OPR:."""
-    text = clean_scan(code)
-    if len(text) > AIM_PREFIX_LEN and text[0] == "]" and text[1].isalpha():
-        text = text[AIM_PREFIX_LEN:]
+    text = without_aim(clean_scan(code))
     if text[:len(OPERATOR_PREFIX)].upper() == OPERATOR_PREFIX:
         text = text[len(OPERATOR_PREFIX):].strip()
     return text[:40]
 
 
 def _next() -> str:
-    return floor.safe_next(request.values.get("next"))
+    return auth.safe_next(request.values.get("next"))
 
 
 def _page_next() -> str:
     """Where to go after a badge scanned on a page: that page, or the sign-in page's own ?next=."""
-    here = floor.here()
+    here = auth.here()
     parts = urlsplit(here)
     if parts.path in (url_for(".page"), url_for(".pin")):
-        return floor.safe_next((parse_qs(parts.query).get("next") or [None])[0])
-    return floor.safe_next(here)
+        return auth.safe_next((parse_qs(parts.query).get("next") or [None])[0])
+    return auth.safe_next(here)
 
 
 def _flashes() -> list[tuple[str, str]]:
@@ -62,7 +58,7 @@ def _signin_page(message: str | None = None, status: int = 200, badge: str = "")
     if request.args.get("timeout") and not message:
         messages.append(("info", "You were signed out after a while without use. Scan your badge to go on."))
     response = make_response(render_template("signin.html", messages=messages, next=_next(), badge=badge,
-                                             operator=floor.current_operator()), status)
+                                             operator=auth.current_operator()), status)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -80,15 +76,15 @@ def begin(badge: str, next_url: str) -> Outcome:
     step too, which then answers as for a wrong PIN: the PIN step does not tell which badges exist."""
     if not badge:
         return Outcome(message="Scan your badge, or type its number and press Sign in.", status=400)
-    op = floor.load_operator(badge=badge, include_inactive=True)
-    if op is not None and floor.load_operator(operator_id=op.id) is None:
+    op = auth.load_operator(badge=badge, include_inactive=True)
+    if op is not None and auth.load_operator(operator_id=op.id) is None:
         return Outcome(message=f"{op.name}'s badge is no longer active — ask a supervisor.", status=403)
-    if op is None or floor.needs_pin(op, floor.pin_hash_of(op.id)):
-        floor.sign_out()
-        session[floor.PENDING_KEY] = {"badge": op.badge if op else badge, "at": int(floor._now())}
+    if op is None or auth.needs_pin(op, auth.pin_hash_of(op.id)):
+        auth.sign_out()
+        session[auth.PENDING_KEY] = {"badge": op.badge if op else badge, "at": int(auth.sessions.now_seconds())}
         args = {"next": next_url} if next_url != url_for("home.index") else {}
         return Outcome(url=url_for(".pin", **args))
-    floor.sign_in(op)
+    auth.sign_in(op)
     flash(f"Signed in: {op.name}, {op.role_name}.", "ok")
     return Outcome(url=next_url)
 
@@ -96,10 +92,10 @@ def begin(badge: str, next_url: str) -> Outcome:
 def _fetch_answer(outcome: Outcome):
     """The answer to station.js: HX-Redirect to go on, or a banner."""
     if outcome.url:
-        response = floor.banner_response("ok", "One moment…")
+        response = auth.banner_response("ok", "One moment…")
         response.headers["HX-Redirect"] = outcome.url
         return response
-    return floor.banner_response(outcome.kind, outcome.message, outcome.status)
+    return auth.banner_response(outcome.kind, outcome.message, outcome.status)
 
 
 # --- the sign-in page ----------------------------------------------------------------------------
@@ -125,13 +121,13 @@ def scan():
     an OPR: code: a bare badge number signs in; anything else is not for this screen."""
     raw = clean_scan(request.form.get("code"))
     badge = badge_from(raw)
-    on_signin = urlsplit(floor.here()).path in (url_for(".page"), url_for(".pin"))
-    if badge and floor.load_operator(badge=badge, include_inactive=True) is None:
+    on_signin = urlsplit(auth.here()).path in (url_for(".page"), url_for(".pin"))
+    if badge and auth.load_operator(badge=badge, include_inactive=True) is None:
         if on_signin and ":" not in badge and not badge.isdigit():
             return _fetch_answer(begin(badge, _page_next()))  # the PIN step, as for any badge that needs one
         if on_signin:
-            return floor.banner_response("error", "That is not a badge — scan the barcode on your badge.", 400)
-        return floor.banner_response("error", "This screen takes badges only — open a job first.", 400,
+            return auth.banner_response("error", "That is not a badge — scan the barcode on your badge.", 400)
+        return auth.banner_response("error", "This screen takes badges only — open a job first.", 400,
                                      "Lot lookup shows what any code is.")
     return _fetch_answer(begin(badge, _page_next()))
 
@@ -140,22 +136,24 @@ def scan():
 
 
 class Pending:
-    """A badge waiting for its PIN: `op` is None when nobody (active) has it."""
+    """A badge waiting for its PIN: `op` is None when nobody (active) has it; `first_pin` when the
+    operator has no PIN at all and chooses one now (pin_guard.set_first_pin)."""
 
-    def __init__(self, badge: str, op: floor.FloorOperator | None) -> None:
+    def __init__(self, badge: str, op: auth.FloorOperator | None) -> None:
         self.badge, self.op = badge, op
+        self.first_pin = op is not None and not auth.pin_hash_of(op.id)
 
 
 def _pending() -> Pending | None:
-    pending = session.get(floor.PENDING_KEY)
-    if not isinstance(pending, dict) or floor._now() - (pending.get("at") or 0) > floor.PENDING_SECONDS:
-        session.pop(floor.PENDING_KEY, None)
+    pending = session.get(auth.PENDING_KEY)
+    if not isinstance(pending, dict) or auth.sessions.now_seconds() - (pending.get("at") or 0) > auth.PENDING_SECONDS:
+        session.pop(auth.PENDING_KEY, None)
         return None
     badge = pending.get("badge")
     if not isinstance(badge, str) or not badge:
-        session.pop(floor.PENDING_KEY, None)
+        session.pop(auth.PENDING_KEY, None)
         return None
-    return Pending(badge, floor.load_operator(badge=badge))
+    return Pending(badge, auth.load_operator(badge=badge))
 
 
 def _pin_page(pending: Pending, message: str | None = None, status: int = 200):
@@ -163,7 +161,7 @@ def _pin_page(pending: Pending, message: str | None = None, status: int = 200):
     if message:
         messages.append(("error", message))
     response = make_response(render_template("signin_pin.html", badge=pending.badge, messages=messages,
-                                             next=_next()), status)
+                                             next=_next(), first_pin=pending.first_pin), status)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -187,20 +185,22 @@ def pin_submit():
     typed = (request.form.get("pin") or "").strip()[:40]
     op = pending.op
     if op is None:
-        ok, why = floor.try_pin_unknown(pending.badge, typed)
+        ok, why = auth.try_pin_unknown(pending.badge, typed)
+    elif pending.first_pin:
+        ok, why = auth.pin_guard.set_first_pin(op, typed, (request.form.get("pin_again") or "").strip()[:40])
     else:
-        ok, why = floor.try_pin(op, typed)
+        ok, why = auth.try_pin(op, typed)
     if not ok:
         locked = "locked" in why or "Too many" in why
         return _pin_page(pending, why, 429 if locked else 401)
-    floor.sign_in(op)
+    auth.sign_in(op)
     flash(f"Signed in: {op.name}, {op.role_name}.", "ok")
     return redirect(_next(), 303)
 
 
 @bp.post("/signin/cancel")
 def cancel():
-    session.pop(floor.PENDING_KEY, None)
+    session.pop(auth.PENDING_KEY, None)
     return redirect(url_for(".page"), 303)
 
 
@@ -209,7 +209,7 @@ def cancel():
 
 @bp.post("/signout")
 def signout():
-    op = floor.sign_out()
+    op = auth.sign_out()
     if op:
         flash(f"Signed out: {op.name}. Scan a badge to sign in.", "ok")
     return redirect(url_for(".page"), 303)
@@ -219,10 +219,10 @@ def signout():
 def signout_everywhere():
     """The signed-in operator ends every session of theirs, on every device (a badge left signed in on
     another tablet, a copied cookie): each stops working at its next request."""
-    op = floor.current_operator()
-    if op is None:  # floor.require_signed_in sends the signed-out to sign in first; kept for safety
+    op = auth.current_operator()
+    if op is None:  # auth.require_signed_in sends the signed-out to sign in first; kept for safety
         return redirect(url_for(".page"), 303)
-    count = floor.sign_out_everywhere(op.id)
+    count = auth.sign_out_everywhere(op.id)
     where = "this device" if count <= 1 else f"{count} devices"
     flash(f"Signed out everywhere: {op.name}, on {where}. Scan a badge to sign in.", "ok")
     return redirect(url_for(".page"), 303)
@@ -232,11 +232,11 @@ def signout_everywhere():
 def badge():
     """A badge scanned on any floor page."""
     code = badge_from(request.form.get("code"))
-    op = floor.current_operator()
+    op = auth.current_operator()
     if op is not None and code == op.badge:
-        floor.sign_out()
+        auth.sign_out()
         flash(f"Signed out: {op.name}. Scan a badge to sign in.", "ok")
-        response = floor.banner_response("ok", f"Signed out: {op.name}.")
+        response = auth.banner_response("ok", f"Signed out: {op.name}.")
         response.headers["HX-Redirect"] = url_for(".page")
         return response
     return _fetch_answer(begin(code, _page_next()))

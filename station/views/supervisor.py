@@ -13,9 +13,9 @@ from flask import Blueprint, current_app, render_template, url_for
 from sqlalchemy import func, select
 
 from .. import get_db
-from ..models import Lot, LotStatus, Recall, RecallStatus
+from ..models import Count, CountStatus, Lot, LotStatus, Recall, RecallStatus
 from ..services import expiry
-from .floor import requires
+from ..auth import requires
 
 bp = Blueprint("supervisor", __name__)
 
@@ -36,6 +36,10 @@ TILES = [
     HubTile("Pick overrides", "Who took another lot than suggested, and why", "reports.overrides", "basket"),
     HubTile("Scan log", "Every scan, raw bytes and result", "scan.log", "barcode"),
     HubTile("Printers", "Printer states, label jobs, test print", "printers.index", "printer"),
+    HubTile("Counts to approve", "Count differences above the threshold", "counting.pending", "list"),
+    HubTile("Orders", "Enter and cancel pick orders", "orders_admin.index", "basket"),
+    HubTile("Expected receipts", "What suppliers will deliver; close short", "expected_admin.index", "truck"),
+    HubTile("Customers", "Who we ship to, shelf life they need", "customers_admin.index", "people"),
 ]
 
 
@@ -43,7 +47,9 @@ def counts(session) -> dict[str, int]:
     held = session.scalar(select(func.count()).select_from(Lot).where(
         Lot.status.in_([LotStatus.HOLD, LotStatus.QUARANTINE])))
     recalls = session.scalar(select(func.count()).select_from(Recall).where(Recall.status == RecallStatus.OPEN))
-    return {"on_hold": int(held or 0), "open_recalls": int(recalls or 0), **expiry.counts(session)}
+    pending = session.scalar(select(func.count()).select_from(Count).where(Count.status == CountStatus.PENDING))
+    return {"on_hold": int(held or 0), "open_recalls": int(recalls or 0), "pending_counts": int(pending or 0),
+            **expiry.counts(session)}
 
 
 @bp.get("/supervisor")
@@ -54,7 +60,7 @@ def index():
         numbers = counts(session)
     links = {key: url_for(endpoint) if endpoint in current_app.view_functions else None
              for key, endpoint in (("expiry", "expiry.index"), ("audit", "audit.index"),
-                                   ("recalls", "recalls.index"))}
+                                   ("recalls", "recalls.index"), ("counts", "counting.pending"))}
     return render_template("supervisor.html", tiles=tiles, numbers=numbers, links=links)
 
 

@@ -1,14 +1,16 @@
 """Trace a lot, for supervisors: where it came from (backward) and where it went (forward).
 
     GET  /trace                          the page with a scan / type box (?lot= goes to the lot's trace)
-    POST /trace/scan                     a wedge scan (station.js): a lot, pallet or GS1 label -> that
-                                         lot's trace (HX-Redirect), or a red banner saying why not
+    POST /trace/scan                     a wedge scan (station.js), taken by the scan intake for the
+                                         trace workflow (station/workflows/trace.py): a lot, pallet or
+                                         GS1 label -> that lot's trace (HX-Redirect), or a red banner
+                                         saying why not; a scan of the station's own scanner likewise
     GET  /trace/<lot>?direction=         the trace: a picture (SVG, drawn here), every lot in a table,
                                          the receipts (backward) or shipments (forward)
     GET  /trace/<lot>.csv|.pdf|.svg      the same trace as a file (?direction= too)
 
 The trace itself is services.trace.trace; the picture's layout is views.trace_graph and the files
-views.trace_export. A bad direction or an unknown lot is a page (or file answer) in words, 400/404.
+views.trace_csv and views.trace_pdf. A bad direction or an unknown lot is a page (or file answer) in words, 400/404.
 """
 from __future__ import annotations
 
@@ -16,15 +18,17 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, make_response, redirect, render_template, request, url_for
 
-from .. import clock, get_db
+from .. import auth, clock, get_db
+from ..auth import requires
 from ..services import catalog
 from ..services.errors import DomainError, NotFound
 from ..services.trace import Trace, check_direction, trace
-from . import floor
+from ..workflows import trace as flow
+from ..workflows.intake import Taken
+from . import intake
 from .common import clean_scan
-from .floor import requires
-from .moving import ingest
-from .trace_export import to_csv, to_pdf
+from .trace_csv import to_csv
+from .trace_pdf import to_pdf
 from .trace_graph import picture
 
 bp = Blueprint("trace", __name__, url_prefix="/trace")
@@ -53,24 +57,24 @@ def index():
 @requires("supervisor")
 def scan():
     """A wedge scan: the lot it names opens its trace, in the direction the page shows."""
-    direction = request.args.get("direction") if request.args.get("direction") in WORDS else "backward"
-    outcome, problem = ingest("lookup")
-    if problem is not None:
-        return floor.banner_response("error", problem.message, 400, problem.detail)
-    res = outcome.resolution
-    if outcome.ignored:
-        return floor.banner_response("info", "The same label again — scanned once only.")
-    lot = (res.records or {}).get("lot") if res.ok else None
-    if not lot:
-        lots = (res.records or {}).get("lots") or []
-        if len(lots) > 1:
-            detail = "Scan our own lot label: " + ", ".join(x["lot_number"] for x in lots[:5]) + "."
-            return floor.banner_response("error", "That supplier lot is in several of our lots.", 200, detail)
-        detail = "Scan a lot label, a pallet label or type the lot number."
-        message = res.message if not res.ok else f"That is not a lot — {res.message}"
-        return floor.banner_response("error", message, 200, detail)
-    response = floor.banner_response("ok", f"Lot {lot['lot_number']} — opening its trace.")
-    response.headers["HX-Redirect"] = _trace_url(lot["lot_number"], direction)
+    taken, refused = intake.take(flow.NAME)
+    if refused is not None:
+        return auth.banner_response("error", refused.message, 400, refused.detail)
+    return show_answer(taken, request.args.get("direction"))
+
+
+@intake.renderer(flow.NAME)
+def show_answer(taken: Taken, direction: str | None = None) -> Response:
+    """A scan's answer on the trace page: open the lot's trace (HX-Redirect), or say why not. The
+    direction is the page's own (its scan URL), else the one the station's open page showed."""
+    if taken.outcome.ignored:
+        return auth.banner_response("info", "The same label again — scanned once only.")
+    answer = taken.answer or flow.answer_for(taken.resolution, "backward")  # a retry: said again
+    if not answer.ok:
+        return auth.banner_response(answer.kind, answer.message, 200, answer.detail)
+    response = auth.banner_response("ok", answer.message)
+    lot = answer.data["lot"]
+    response.headers["HX-Redirect"] = _trace_url(lot, direction if direction in WORDS else answer.data["direction"])
     return response
 
 
@@ -163,8 +167,8 @@ def _file(body: bytes, mimetype: str, t: Trace, ext: str) -> Response:
 
 def _page(status: int = 200, **context):
     t: Trace | None = context.get("trace")
-    direction = t.direction if t else (request.args.get("direction") if request.args.get("direction") in WORDS
-                                       else "backward")
+    direction = t.direction if t else flow.direction_of(request.args.get("direction"))
+    _opened(direction)
     context.setdefault("query", t.lot_number if t else "")
     start = t.node(t.lot_number) if t else None
     response = make_response(render_template(
@@ -174,6 +178,18 @@ def _page(status: int = 200, **context):
         **context), status)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _opened(direction: str) -> None:
+    """The trace page is open at this station, showing `direction`: its own scanner's scans open
+    their trace that way too."""
+    intake.open_page(flow.NAME)
+    db = get_db()
+    with db.read() as session:
+        current = intake.load_state(session, flow.NAME)
+    if flow.opened(current, direction) != current:
+        with db.write() as session:
+            intake.save_state(session, flow.NAME, flow.opened(current, direction))
 
 
 def _sources(t: Trace) -> dict[str, list]:

@@ -1,0 +1,230 @@
+"""The receipt being filled at the dock (the receiving workflow's draft): what a pallet label says,
+completed by hand, checked, then booked (services/receipts_ui.book).
+
+A *draft* is a plain JSON dict, kept in the receiving workflow's state (station/workflows/receiving.py):
+
+    token         a random id of this receipt; confirming it twice books it once
+    sku, item_name, unit, gtin, labels   the item (labels: its lot labels per receipt)
+    supplier_lot, expiry, expiry_kind ("expiry" | "best before"), produced   dates as YYYY-MM-DD
+    qty           int
+    sscc          the pallet's SSCC
+    supplier, supplier_name              the supplier, found by the label's GLN (412), else the expected
+                  receipt's, else the item's usual one, else chosen on the page (supplier_from says which)
+    scan          the last raw scan that filled it (for the ledger row)
+    unknown_gtin  a GTIN scanned that no item has (the supervisor may create the item)
+    expected_line ... printer            what it is received against, and the printer chosen on a device
+                  bound to no station (workflows/receipt_expected.py)
+
+No Flask here.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass, field
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from .. import clock
+from ..models import Item, ItemGtin, Location, StationDevice
+from ..scanning import Resolution
+from ..services import catalog, dates, expected
+from ..services.actor import Actor
+from ..services.errors import Invalid
+from ..services.receipts_ui import Receipt, book, label_fields, valid_token
+
+MAX_QTY = 100_000_000
+FIELD_WORDS = {"item": "the item", "qty": "the quantity", "supplier": "the supplier (pick it below)",
+               "expected": "which delivery it is"}
+# What a label filled, in the banner's words (the receipt's keys in the order the banner names them).
+WORDS = {"sku": "item", "supplier_lot": "lot", "expiry": "date", "produced": "production date",
+         "qty": "quantity", "sscc": "pallet number", "supplier": "supplier"}
+
+
+def new_draft() -> dict:
+    return {"token": secrets.token_hex(8)}
+
+
+def usable(draft: object) -> dict:
+    """`draft` when it is one (state written by an older release may not be), else a new one."""
+    if isinstance(draft, dict) and valid_token(draft.get("token")):
+        return dict(draft)
+    return new_draft()
+
+
+# --- filling a draft from a scan ------------------------------------------------------------------
+
+
+@dataclass
+class Merge:
+    """What a scan did to the draft."""
+
+    draft: dict
+    new: bool = False  # it started another receipt (another pallet or item)
+    filled: list[str] = field(default_factory=list)  # words: "item", "lot", "expiry", ...
+
+
+def merge_scan(draft: dict | None, res: Resolution) -> Merge:
+    """The draft with what the scanned label says. A label of another pallet (another SSCC) or of
+    another item than the draft's starts a new receipt; otherwise the label's fields are added
+    (a pallet's SSCC barcode and its content barcode may be scanned in either order)."""
+    draft = dict(draft or {}) or new_draft()
+    found = label_fields(res)
+    other_pallet = found.get("sscc") and draft.get("sscc") and found["sscc"] != draft["sscc"]
+    other_item = found.get("sku") and draft.get("sku") and found["sku"] != draft["sku"]
+    new = bool(other_pallet or other_item)
+    if new or not valid_token(draft.get("token")):
+        draft = new_draft()
+    draft.pop("unknown_gtin", None)
+    if found.get("sku") and not draft.get("sku"):
+        draft.pop("labels", None)
+    draft.update(found)
+    draft["scan"] = res.code[:400] if res.code else None
+    filled = [WORDS[k] for k in WORDS if k in found]
+    if found.get("expiry"):
+        filled[filled.index("date")] = found["expiry_kind"]
+    return Merge(draft, new, filled)
+
+
+def filled_words(merge: Merge) -> str:
+    """The banner of a label that filled the receipt: what it now says."""
+    draft = merge.draft
+    what = f"{draft['sku']} {draft.get('item_name', '')}".strip() if draft.get("sku") else "Pallet"
+    if draft.get("qty"):
+        what = f"{draft['qty']} {draft.get('unit') or ''} × {what}".replace("  ", " ")
+    if draft.get("supplier_lot"):
+        what += f", lot {draft['supplier_lot']}"
+    prefix = "New pallet: " if merge.new else ""
+    return f"{prefix}{what} — filled from the label."
+
+
+def remember_unknown_gtin(draft: dict | None, res: Resolution) -> dict:
+    """Keep what a label with an unknown GTIN says, so the receipt can go on once the item exists."""
+    fields = label_fields(res)
+    draft = dict(draft or {})
+    if (fields.get("sscc") and draft.get("sscc") != fields["sscc"]) or not valid_token(draft.get("token")):
+        draft = new_draft()
+    for key in ("sku", "item_name", "unit", "labels"):
+        draft.pop(key, None)
+    draft.update(fields)
+    draft["unknown_gtin"] = fields.get("gtin") or (res.fields or {}).get("gtin")
+    draft["scan"] = res.code[:400] if res.code else None
+    return draft
+
+
+# --- filling a draft by hand ----------------------------------------------------------------------
+
+
+def parse_qty(text: str | None) -> int | None:
+    """A quantity typed on the keypad: None when empty; Invalid when not a whole number > 0."""
+    value = (text or "").strip().replace(" ", "")
+    if not value:
+        return None
+    if not value.isdigit():
+        raise Invalid(f"The quantity {value[:20]!r} is not a whole number — use the keypad.",
+                      code="invalid_qty", field="qty")
+    qty = int(value)
+    if qty <= 0:
+        raise Invalid("The quantity must be more than 0.", code="invalid_qty", field="qty")
+    if qty > MAX_QTY:
+        raise Invalid(f"The quantity {qty} is far too large — check it.", code="invalid_qty", field="qty")
+    return qty
+
+
+def parse_day(text: str | None, what: str) -> str | None:
+    value = (text or "").strip()
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise Invalid(f"The {what} {value[:20]!r} is not a date — pick it in the calendar.",
+                      code="invalid_date", field=what) from None
+
+
+def take_form(draft: dict, form: dict) -> dict:
+    """The typed values of the receipt form (qty, expiry, supplier_lot: those present) put into the
+    draft; Invalid for a bad one."""
+    draft = dict(draft)
+    if "qty" in form:
+        draft["qty"] = parse_qty(form.get("qty"))
+    if "expiry" in form:
+        expiry = parse_day(form.get("expiry"), "expiry date")
+        if expiry is not None:  # a typo like 0202-03-31 is refused now, not at Confirm
+            dates.check_expiry(dt.date.fromisoformat(expiry), clock.today())
+        if expiry != draft.get("expiry"):
+            draft["expiry_kind"] = draft.get("expiry_kind") or "expiry"
+        draft["expiry"] = expiry
+    if "supplier_lot" in form:
+        text = " ".join((form.get("supplier_lot") or "").split())
+        if len(text) > 40:
+            raise Invalid("A supplier lot has at most 40 characters.", code="invalid_supplier_lot")
+        draft["supplier_lot"] = text or None
+    return {k: v for k, v in draft.items() if v is not None}
+
+
+def item_fields(item: Item) -> dict:
+    return {"sku": item.sku, "item_name": item.name, "unit": item.unit,
+            "labels": item.labels_per_receipt}
+
+
+def missing(draft: dict) -> list[str]:
+    """What the receipt still needs before it can be confirmed: "item", "qty", and once the item is
+    known "supplier" (whose goods: never silently none) and "expected" (when several deliveries expect
+    the item and none is picked)."""
+    gaps = [key for key in ("item", "qty") if not draft.get("sku" if key == "item" else key)]
+    if draft.get("sku") and not draft.get("supplier"):
+        gaps.append("supplier")
+    if draft.get("expected_choices") and not draft.get("expected_line"):
+        gaps.append("expected")
+    return gaps
+
+
+def still_needed(draft: dict) -> str:
+    """What the banner of a scan that filled the receipt says to do next."""
+    gaps = missing(draft)
+    if gaps:
+        return "Now enter " + " and ".join(FIELD_WORDS[g] for g in gaps) + "."
+    return "Check it, then press Confirm (or scan CONFIRM)."
+
+
+def find_items(session: Session, text: str, limit: int = 8) -> list[Item]:
+    """Items whose SKU, name or GTIN contains `text` (case-insensitive), SKU matches first."""
+    words = " ".join((text or "").split())[:60]
+    if not words:
+        return []
+    like = f"%{words.replace('%', '').replace('_', '')}%"
+    query = (select(Item).outerjoin(ItemGtin).where(or_(Item.sku.ilike(like), Item.name.ilike(like),
+                                                        ItemGtin.gtin.like(like)))
+             .distinct().order_by(Item.sku).limit(limit * 3))
+    found = list(session.scalars(query))
+    found.sort(key=lambda i: (not i.sku.lower().startswith(words.lower()), i.sku))
+    return found[:limit]
+
+
+# --- booking it -----------------------------------------------------------------------------------
+
+
+def book_draft(session: Session, draft: dict, *, location: Location | None, by: Actor,
+               station: StationDevice | None = None) -> Receipt:
+    """Book a draft: Invalid when something is missing or wrong."""
+    gaps = missing(draft)
+    if gaps:
+        raise Invalid(f"Still needed: {' and '.join(FIELD_WORDS[g] for g in gaps)}.", code="incomplete",
+                      missing=gaps)
+    item = catalog.item_by_sku(session, draft["sku"])
+    qty = draft["qty"]
+    if not isinstance(qty, int) or not 0 < qty <= MAX_QTY:
+        raise Invalid("The quantity must be a whole number more than 0.", code="invalid_qty")
+    if location is None:
+        location = catalog.first_location(session, catalog.LocationKind.DOCK, "to receive at")
+    supplier = catalog.supplier_by_code(session, draft["supplier"])
+    line = expected.line_by_id(session, draft["expected_line"]) if draft.get("expected_line") else None
+    day = lambda key: dt.date.fromisoformat(draft[key]) if draft.get(key) else None  # noqa: E731
+    # Goods already past their expiry are booked into quarantine by `book` (never picked), not refused:
+    # they are at the dock either way, and a lot in quarantine is on the books for a supervisor to decide.
+    return book(session, item=item, qty=qty, location=location, by=by, supplier=supplier,
+                supplier_lot=draft.get("supplier_lot"), expiry=day("expiry"), produced=day("produced"),
+                sscc=draft.get("sscc"), station=station, token=draft.get("token"), expected_line=line,
+                printer=draft.get("printer") if station is None else None)
