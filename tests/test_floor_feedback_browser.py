@@ -30,7 +30,11 @@ def sounds(page) -> list[str]:
 
 
 def wait_sounds(page, n: int) -> list[str]:
-    page.wait_for_function("n => window.stationSoundLog.length >= n", arg=n)
+    try:
+        page.wait_for_function("n => window.stationSoundLog.length >= n", arg=n)
+    except Exception as exc:  # say what was heard, and what a command barcode pressed last
+        raise AssertionError(f"waited for {n} sounds, heard {sounds(page)}; last command: "
+                             f"{page.evaluate('document.body.dataset.floorCommand')!r}") from exc
     page.wait_for_timeout(150)  # and nothing more comes after it
     return sounds(page)
 
@@ -73,6 +77,7 @@ def test_lot_action_taps_chirp_on_ok_buzz_on_refusal_and_stay_silent_on_opening_
         assert wait_sounds(page, 1) == ["bad:tap"]
         preset = "QA check" if size == "1280" else "QA passed"
         page.locator(".lot-action-preset", has_text=preset).click()
+        expect(page.locator(".lot-action-preset", has_text=preset)).to_have_attribute("aria-pressed", "true")
         wedge(page, "CMD:CONFIRM")  # the command barcode presses Confirm: its answer is a tap's
         expect(page.locator(".lot-action-banner .banner--ok")).to_be_visible()
         assert wait_sounds(page, 2) == ["bad:tap", "ok:tap"]
@@ -80,6 +85,25 @@ def test_lot_action_taps_chirp_on_ok_buzz_on_refusal_and_stay_silent_on_opening_
         screenshot(page, f"floor-feedback-lot-action-{size}")
         context.close()
         assert not errors, errors
+
+
+def test_a_command_barcode_that_reaches_the_lookup_field_as_typed_text_presses_confirm_with_a_chirp(
+        sqlite_app, live_server, browser, signed_in_page, site):
+    """Keys that did not come as a burst (a slow sender, a person typing the code) go into the lookup
+    field; its Enter asks the server, which answers with the event that presses the open form's Confirm
+    (views/lots.py card): the answer is a tap's, heard once."""
+    context, page, errors = open_page(browser, live_server, sqlite_app, signed_in_page, "supervisor",
+                                      f"/lots/{site['bolt']}")
+    page.locator('[data-lot-action="hold"]').click()
+    page.locator(".lot-action-preset", has_text="QA check").click()
+    expect(page.locator(".lot-action-preset", has_text="QA check")).to_have_attribute("aria-pressed", "true")
+    page.locator("#lot").fill("CMD:CONFIRM")
+    page.locator("#lot").press("Enter")
+    expect(page.locator(".lot-action-banner .banner--ok")).to_be_visible()
+    assert wait_sounds(page, 1) == ["ok:tap"]
+    expect(page.locator("#lot-card [data-status]")).to_have_text("On hold")
+    context.close()
+    assert not errors, errors
 
 
 def test_receiving_confirm_tap_chirps_once_and_the_scan_before_it_once(

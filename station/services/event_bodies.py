@@ -86,17 +86,12 @@ def gtins_of(session, item: Item) -> list[str]:
         cursor.close()
 
 
-def lot_facts_fast(session, lot: Lot) -> dict[str, Any]:
-    """lot_facts(lot), with the item's GTINs read by gtins_of (for a hot path)."""
-    return lot_facts(lot, session)
-
-
 def pick_body(session: Session, movement: Movement, lot: Lot, line: OrderLine | None, source: Location,
                dest: Location) -> dict:
     """What pick.confirmed and pick.undone say: the pick, its order line and the lot."""
     order = line.order if line is not None else None
     return {"order": order.number if order else None, "line": line.line_no if line else None,
-            "customer": customer_facts(order.customer) if order else None, "lot": lot_facts_fast(session, lot),
+            "customer": customer_facts(order.customer) if order else None, "lot": lot_facts(lot, session),
             "qty": movement.qty, "from": location_facts(source), "to": location_facts(dest),
             "followed_suggestion": movement.followed_suggestion, "override_reason": movement.reason,
             "pick_id": movement.id}

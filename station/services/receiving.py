@@ -19,7 +19,7 @@ from ..models import HandlingUnit, Item, Location, Lot, LotStatus, MovementKind,
 from . import dates, events
 from .actor import NOBODY, Actor
 from .errors import Conflict, Invalid
-from .event_bodies import location_facts, lot_facts_fast, lot_key
+from .event_bodies import location_facts, lot_facts, lot_key
 from .numbering import next_lot_number
 from .stock import add_stock, record, require_positive
 
@@ -75,7 +75,7 @@ def receive(session: Session, *, item: Item, qty: int, location: Location,
     record(session, MovementKind.RECEIVE, lot, qty, dest=location, by=by,
            handling_unit_id=unit.id if unit else None)
     with session.no_autoflush:  # reading the lot's item need not flush the ledger row: the commit does
-        body = {"lot": lot_facts_fast(session, lot), "new_lot": new_lot, "qty": qty, "location": location_facts(location),
+        body = {"lot": lot_facts(lot, session), "new_lot": new_lot, "qty": qty, "location": location_facts(location),
                 "sscc": unit_sscc, "expected_receipt": expected_reference}
     events.record(session, "receipt.booked", body, key=lot_key(lot), by=by)
     return lot

@@ -80,9 +80,13 @@
   }
   window.stationAnswerKind = answerKind;
 
+  // A command barcode the page did not catch as a burst (it reached the lot lookup as typed text)
+  // presses the lot card's buttons by these events (views/lots.py card): a tap's answer too.
+  var COMMAND_EVENTS = { "lot-action-confirm": 1, "lot-action-cancel": 1 };
+
   function isTap(detail) {
     var trigger = detail && detail.requestConfig && detail.requestConfig.triggeringEvent;
-    return !!trigger && (trigger.type === "click" || trigger.type === "submit");
+    return !!trigger && (trigger.type === "click" || trigger.type === "submit" || !!COMMAND_EVENTS[trigger.type]);
   }
 
   // htmx swaps an answer synchronously after htmx:beforeSwap (no swap delay here), firing
@@ -325,6 +329,7 @@
     var ch = keyChar(event);
     if (ch === IGNORE) { waited += lag; return; }
     var t = event.timeStamp;  // when the key was typed, however late the page sees it
+    if (givenBack) resumeIfLate(t);
     var gap = keys.length ? t - keys[keys.length - 1].t - waited : Infinity;
     waited = lag;
 
@@ -364,11 +369,33 @@
   // endGapMs — counted from when the page last took a key, so a page that was frozen (and has
   // keys still to take) does not give up on a scan that is still arriving. Keys that went to no
   // text field have nowhere to go back to: they wait for the next key, whose stamp decides (a
-  // starved machine can pass a scan's last keys on a second late, stamped as typed).
+  // starved machine can pass a scan's last keys on a second late, stamped as typed). Keys given
+  // back to a text field are taken out again when that next key says so (resumeIfLate).
   function idle() {
     var quiet = performance.now() - lastEventAt;
     if (quiet < cfg.endGapMs) idleTimer = setTimeout(idle, cfg.endGapMs - quiet);
-    else if (isTextField(keys[keys.length - 1].snap.el)) giveBack();
+    else if (isTextField(keys[keys.length - 1].snap.el)) giveBack(true);
+  }
+
+  // The burst idle() gave back to a field may only have been held up on its way: a next key stamped
+  // within gapMs of the burst's last one was typed in the burst's stride (a person's next key, typed
+  // after the pause, is stamped after it). Then the field gets its text from before the give-back
+  // (unless someone changed it since) and the burst goes on.
+  var givenBack = null;  // {el, before, after, start, end, burst}: see giveBack(true)
+
+  function resumeIfLate(t) {
+    var back = givenBack;
+    givenBack = null;
+    var burst = back.burst;
+    if (keys.length || t - burst.keys[burst.keys.length - 1].t > cfg.gapMs) return;
+    if (document.activeElement !== back.el || back.el.value !== back.after) return;
+    back.el.value = back.before;
+    try { back.el.setSelectionRange(back.start, back.end); } catch (e) { /* not selectable */ }
+    back.el.dispatchEvent(new Event("input", { bubbles: true }));
+    keys = burst.keys;
+    runStart = burst.runStart;
+    confirmed = burst.confirmed;
+    kept = burst.kept;
   }
 
   function reset() {
@@ -379,17 +406,24 @@
     clearTimeout(idleTimer);
   }
 
-  // The keys held back were typing after all: put them where they would have gone.
-  function giveBack() {
+  // The keys held back were typing after all: put them where they would have gone. `mayResume`:
+  // given back for want of a next key (idle), which may still come late (resumeIfLate).
+  function giveBack(mayResume) {
     var held = kept.filter(function (c) { return c !== GS; }).join("");
     var el = keys.length ? keys[keys.length - 1].snap.el : null;
+    var burst = { keys: keys, runStart: runStart, confirmed: confirmed, kept: kept };
     reset();
     if (!held || !isTextField(el) || document.activeElement !== el) return;
+    var back = { el: el, before: el.value, start: null, end: null, burst: burst };
     try {
+      back.start = el.selectionStart;
+      back.end = el.selectionEnd;
       el.setRangeText(held, el.selectionStart, el.selectionEnd, "end");
     } catch (e) {
       el.value += held;
     }
+    back.after = el.value;
+    if (mayResume) givenBack = back;
     el.dispatchEvent(new Event("input", { bubbles: true }));
   }
 
@@ -423,7 +457,10 @@
 
   window.addEventListener("keydown", onKeyDown, true);
   // A tap elsewhere ends whatever was being typed.
-  window.addEventListener("pointerdown", function () { if (keys.length) giveBack(); }, true);
+  window.addEventListener("pointerdown", function () {
+    givenBack = null;
+    if (keys.length) giveBack();
+  }, true);
 
   // Typed by hand into the page's own field ("Can't scan it?"): the same queue, source "manual".
   var manual = document.querySelector("[data-scan-manual]");
