@@ -314,11 +314,12 @@ def test_bad_quantities_and_held_lots_given_to_the_services_write_no_event(site,
         assert since(database, mark) == [], name
 
 
-def test_the_receipts_quick_lot_facts_are_lot_facts(site, database):
-    """event_bodies.lot_facts_fast (the receipt's hot path) says what lot_facts says, GTINs loaded or not."""
+def test_the_hot_paths_lot_facts_read_from_the_driver_are_the_lazily_loaded_ones(site, database):
+    """event_bodies.lot_facts(lot, session) (the receipt's and move's hot path: the item's GTINs read straight
+    from the driver) says what lot_facts(lot) says, GTINs loaded or not."""
     with database.read() as s:
         lot = catalog.lot_by_number(s, site["soon"])
-        quick = event_bodies.lot_facts_fast(s, lot)
+        quick = event_bodies.lot_facts(lot, s)
         assert "gtins" not in sa_inspect(lot.item).dict  # read without loading the collection
-        assert quick == event_bodies.lot_facts(lot) == event_bodies.lot_facts_fast(s, lot)
+        assert quick == event_bodies.lot_facts(lot) == event_bodies.lot_facts(lot, s)
         assert quick["item"]["gtins"] == ["0" + gtin13("400000000002")]
