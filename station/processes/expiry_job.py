@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import threading
 
-from .. import clock
+from .. import clock, unavailable
 from ..db import Database
 from ..services.expiry import expire_due
 
@@ -28,6 +28,7 @@ def next_run(now: dt.datetime) -> dt.datetime:
     return min(now + HOURLY, midnight + AFTER_MIDNIGHT)
 
 
+OUTAGE_RETRY_S = 60  # the database could not be reached: try again this soon, not at the next hour
 BATCH = 500  # lots per transaction: a backlog neither holds the write lock nor the memory for long
 
 
@@ -64,13 +65,20 @@ class ExpiryJob:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            wait = None
             try:
                 self.expired += run_once(self.db)
-            except Exception:  # noqa: BLE001 - a database hiccup must not end the job; try again later
-                log.exception("the expiry job failed; it tries again at its next time")
+            except Exception as exc:  # noqa: BLE001 - a database hiccup must not end the job; try again later
+                problem = unavailable.describe(exc)
+                if problem is None:
+                    log.exception("the expiry job failed; it tries again at its next time")
+                else:  # one line, not a traceback; and sooner than the next hour
+                    log.warning("the expiry job: the database cannot be reached (%s); it tries again in %d s",
+                                problem.code, OUTAGE_RETRY_S)
+                    wait = OUTAGE_RETRY_S
             self.runs += 1
             now = clock.now()
-            self._stop.wait(max(1.0, (next_run(now) - now).total_seconds()))
+            self._stop.wait(wait or max(1.0, (next_run(now) - now).total_seconds()))
 
 
 def start_for(app) -> ExpiryJob:

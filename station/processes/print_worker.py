@@ -227,8 +227,9 @@ class PrintWorker:
             if index == 0:
                 try:
                     self.refresh_statuses()
-                except Exception:  # noqa: BLE001
-                    log.exception("print worker %s: printer status sweep failed", thread_id)
+                except Exception as exc:  # noqa: BLE001
+                    if unavailable.describe(exc) is None:  # an outage: the next claim says so, once
+                        log.exception("print worker %s: printer status sweep failed", thread_id)
             if wake.wait(self.poll_s) and self.gather_s:
                 self.stopping.wait(self.gather_s)
 

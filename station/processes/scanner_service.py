@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from .. import netpolicy
+from .. import netpolicy, unavailable
 from ..agent import AGENT_SCANNER_URL
 from ..db import Database
 from ..models import ScannerReading, StationDevice
@@ -95,11 +95,21 @@ class ScannerService:
         self.stop()
 
     def _watch(self) -> None:
+        outage = False
         while not self._stop.wait(self.refresh_s):
             try:
                 self.refresh()
-            except Exception:  # noqa: BLE001 — a database hiccup must not end the watcher
-                log.exception("scanner service: could not re-read the stations")
+            except Exception as exc:  # noqa: BLE001 — a database hiccup must not end the watcher
+                problem = unavailable.describe(exc)
+                if problem is None:
+                    log.exception("scanner service: could not re-read the stations")
+                elif not outage:  # one line when the outage starts, not a traceback every refresh
+                    log.warning("scanner service: the database cannot be reached (%s); retrying", problem.code)
+                outage = problem is not None
+                continue
+            if outage:
+                log.warning("scanner service: the database is back")
+                outage = False
 
     def refresh(self) -> None:
         """Open scanners for stations that have one, close those whose station dropped or changed it."""
