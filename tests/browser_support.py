@@ -104,6 +104,28 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+# What a gloved finger must hit: every visible link, button, field, list and fold in the page's main part.
+TARGETS = "main a, main button, main input:not([type=hidden]), main select, main summary"
+
+
+def check_layout(page, where: str = "", *, targets: str = TARGETS) -> None:
+    """No sideways scrolling, and every visible element matching `targets` at least 48 x 48 px and inside
+    the screen (a tick box's target is its label). Waits for the page's load first: laid out before its
+    stylesheet arrived (a busy machine), a page is all small unstyled boxes."""
+    page.wait_for_load_state("load")
+    width = page.evaluate("window.innerWidth")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, where
+    boxes = page.evaluate("""(targets) => Array.from(document.querySelectorAll(targets))
+        .filter(el => el.getClientRects().length)
+        .map(el => { const target = el.type === 'checkbox' ? (el.closest('label') || el) : el;
+                     const r = target.getBoundingClientRect();
+                     return {what: el.outerHTML.slice(0, 90), w: r.width, h: r.height, right: r.right}; })""",
+                          targets)
+    assert boxes, (where, f"nothing matches {targets!r}")
+    small = [b for b in boxes if b["w"] < 48 or b["h"] < 48 or b["right"] > width + 1]
+    assert not small, (where, small)
+
+
 def station_cookie(app, name: str) -> str:
     """The station cookie's value for station `name`, as set-up writes it: signed with the app's key
     (an unsigned name is ignored by the server). For context.add_cookies."""

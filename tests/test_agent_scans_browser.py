@@ -43,8 +43,6 @@ STATION = "Dock PC"
 PICKER_BADGE, SUPERVISOR_BADGE, PIN = "OP-2002", "OP-5005", "4711"
 
 
-
-
 def _station_cli(env: dict, *args: str) -> str:
     done = subprocess.run([STATION_EXE, *args], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr

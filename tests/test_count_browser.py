@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from browser_support import HANDHELD, TABLET, screenshot, station_cookie, wedge
+from browser_support import HANDHELD, TABLET, check_layout, screenshot, station_cookie, wedge
 from factories import assert_books_balance, received_lot
 from station import clock
 from station.models import Count, CountStatus, Movement, MovementKind, StationDevice
@@ -33,18 +33,6 @@ def make_site(db) -> dict:
             lots[size] = {"where": where, "sscc": sscc, "milk": milk.lot_number, "pallet": pallet.lot_number,
                           "cake": cake.lot_number}
         return lots
-
-
-def check_layout(page) -> None:
-    """No sideways scroll; every visible control at least 48 px both ways (gloves)."""
-    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-    assert width[0] <= width[1], width
-    small = page.evaluate("""() => Array.from(document.querySelectorAll(
-        '#main button, #main a, #main input:not([type=hidden]), #main select, #main summary'))
-        .filter(el => el.offsetParent !== null)
-        .map(el => [el.outerHTML.slice(0, 90), el.getBoundingClientRect()])
-        .filter(([html, r]) => r.height < 48 || r.width < 48).map(([html, r]) => [html, r.width, r.height])""")
-    assert small == [], small
 
 
 def keypad(page, digits: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import HANDHELD, TABLET, screenshot, wedge
+from browser_support import HANDHELD, TABLET, check_layout, screenshot, wedge
 from station.models import LocationKind, Operator, Printer, Role
 from station.services import catalog
 from station.services.pins import hash_pin
@@ -13,6 +13,10 @@ try:
     from playwright.sync_api import expect
 except ImportError:  # the `browser` fixture then skips, or fails under CI=true
     expect = None
+
+
+def check_layout_at(page, where: str = "") -> None:
+    check_layout(page, where, targets="a, button, input:not([type=hidden]), select, summary, .tile")
 
 
 @pytest.fixture
@@ -28,18 +32,6 @@ def floor_site(sqlite_app) -> dict:
 
 def tile_titles(page) -> list[str]:
     return page.locator(".tile__title").all_inner_texts()
-
-
-def check_layout(page, width: int, where: str) -> None:
-    """No horizontal scrolling; every visible target at least 48 x 48 px."""
-    assert page.evaluate("document.documentElement.scrollWidth") <= width, where
-    boxes = page.evaluate("""() => Array.from(document.querySelectorAll(
-            'a, button, input:not([type=hidden]), select, summary, .tile'))
-        .filter(el => el.getClientRects().length)
-        .map(el => { const r = el.getBoundingClientRect();
-                     return {what: el.outerHTML.slice(0, 80), w: r.width, h: r.height}; })""")
-    small = [b for b in boxes if b["w"] < 48 or b["h"] < 48]
-    assert not small, (where, small)
 
 
 def test_sign_in_by_badge_scan_see_own_tiles_and_sign_out_by_scanning_again(live_server, browser_page, floor_site):
@@ -134,39 +126,38 @@ def test_floor_screens_fit_with_big_targets_and_screenshots(live_server, browser
     context = browser.new_context(viewport=size)
     page = context.new_page()
     tag = f"{size['width']}x{size['height']}"
-    w = size["width"]
     try:
         page.goto(f"{live_server.url}/")
-        check_layout(page, w, "home signed out")
+        check_layout_at(page, "home signed out")
         screenshot(page, f"floor-home-signed-out-{tag}")
         page.goto(f"{live_server.url}/signin")
-        check_layout(page, w, "sign-in")
+        check_layout_at(page, "sign-in")
         screenshot(page, f"floor-signin-{tag}")
         wedge(page, "OPR:OP-1005")
         page.wait_for_url("**/signin/pin")
         page.fill("#pin", "0000")
         page.locator(".keypad__key--ok").click()
         expect(page.locator(".banner--error")).to_be_visible()
-        check_layout(page, w, "PIN")
+        check_layout_at(page, "PIN")
         screenshot(page, f"floor-pin-{tag}")
         page.fill("#pin", "1234")
         page.locator(".keypad__key--ok").click()
         page.wait_for_url(f"{live_server.url}/")
         page.goto(f"{live_server.url}/setup")
         page.locator(".setup__new").evaluate("d => { d.open = true; }")
-        check_layout(page, w, "set-up")
+        check_layout_at(page, "set-up")
         screenshot(page, f"floor-setup-{tag}")
         page.fill("input[name=name]", "Handheld 7")
         page.locator(".setup-form button[type=submit]").click()
         page.wait_for_url(f"{live_server.url}/")
-        check_layout(page, w, "home signed in")
+        check_layout_at(page, "home signed in")
         screenshot(page, f"floor-home-supervisor-{tag}")
         wedge(page, "OPR:OP-1002")  # hand over to the picker
         page.wait_for_url(f"{live_server.url}/")
         expect(page.locator("[data-floor-operator]")).to_contain_text("Marek Nowak")
         page.goto(f"{live_server.url}/setup")
         expect(page.locator(".banner--error")).to_contain_text("Station set-up is for supervisors")
-        check_layout(page, w, "refused")
+        check_layout_at(page, "refused")
         screenshot(page, f"floor-refused-{tag}")
         wedge(page, "CMD:CONFIRM")
         expect(page.locator("#floor-banner .banner--error")).to_have_text("Nothing to confirm on this screen")

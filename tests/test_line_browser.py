@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from browser_support import HANDHELD, TABLET, screenshot, station_cookie, wedge
+from browser_support import HANDHELD, TABLET, check_layout, screenshot, station_cookie, wedge
 from factories import basic_site, printer, received_lot
 from station import clock
 from station.models import HandlingUnit, Lot, LotLink, PrintJob, ProductionRun, RunStatus, StationDevice
@@ -42,25 +42,6 @@ def make_site(db) -> dict:
             move(s, milk, 30, catalog.location_by_code(s, "A-01"), line)
             lots[size] = {"bolts": bolts.lot_number, "milk": milk.lot_number, "sscc": sscc}
         return lots
-
-
-def no_horizontal_scroll(page) -> None:
-    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-    assert width[0] <= width[1], width
-
-
-def small_targets(page) -> list:
-    """Visible buttons, links, inputs and summaries in the page smaller than 48 px either way."""
-    return page.evaluate("""() => Array.from(document.querySelectorAll(
-        '#main button, #main a, #main input:not([type=hidden]), #main select, #main summary'))
-        .filter(el => el.offsetParent !== null)
-        .map(el => [el.outerHTML.slice(0, 90), el.getBoundingClientRect()])
-        .filter(([html, r]) => r.height < 48 || r.width < 48).map(([html, r]) => [html, r.width, r.height])""")
-
-
-def check_layout(page) -> None:
-    no_horizontal_scroll(page)
-    assert small_targets(page) == []
 
 
 def keypad(page, scope: str, digits: str) -> None:

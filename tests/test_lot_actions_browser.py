@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import HANDHELD, TABLET, screenshot, wedge
+from browser_support import HANDHELD, TABLET, check_layout, screenshot, wedge
 from station import clock
 from station.models import LocationKind, Operator, Role
 from station.services import catalog, receiving
@@ -17,6 +17,10 @@ except ImportError:  # the `browser` fixture then skips, or fails under CI=true
     expect = None
 
 
+def check_layout_at(page, where: str = "") -> None:
+    check_layout(page, where, targets="#lot-action button, #lot-action input:not([type=hidden])")
+
+
 @pytest.fixture
 def lot_site(sqlite_app) -> str:
     with sqlite_app.extensions["station.db"].write() as s:
@@ -26,26 +30,13 @@ def lot_site(sqlite_app) -> str:
         return receiving.receive(s, item=item, qty=120, location=dock, produced=clock.today()).lot_number
 
 
-def check_layout(page, width: int, where: str) -> None:
-    """No horizontal scrolling; every visible target of the action panel at least 48 x 48 px."""
-    assert page.evaluate("document.documentElement.scrollWidth") <= width, where
-    boxes = page.evaluate("""() => Array.from(document.querySelectorAll(
-            '#lot-action button, #lot-action input:not([type=hidden])'))
-        .filter(el => el.getClientRects().length)
-        .map(el => { const r = el.getBoundingClientRect();
-                     return {what: el.outerHTML.slice(0, 80), w: r.width, h: r.height, right: r.right}; })""")
-    assert boxes, where
-    small = [b for b in boxes if b["w"] < 48 or b["h"] < 48 or b["right"] > width]
-    assert not small, (where, small)
-
-
 @pytest.mark.parametrize("size", [TABLET, HANDHELD], ids=["1280x800", "360x740"])
 def test_supervisor_holds_a_lot_with_a_preset_reason_confirmed_by_scan(live_server, browser, lot_site, size):
     context = browser.new_context(viewport=size)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    tag, w, lot = f"{size['width']}x{size['height']}", size["width"], lot_site
+    tag, lot = f"{size['width']}x{size['height']}", lot_site
     try:
         page.goto(f"{live_server.url}/signin")
         wedge(page, "OPR:OP-1005")
@@ -57,14 +48,14 @@ def test_supervisor_holds_a_lot_with_a_preset_reason_confirmed_by_scan(live_serv
 
         page.goto(f"{live_server.url}/lots/{lot}")
         expect(page.locator("#lot-card [data-status]")).to_have_text("Available")
-        check_layout(page, w, "card with actions")
+        check_layout_at(page, "card with actions")
         screenshot(page, f"lot-actions-card-{tag}")
 
         page.locator('[data-lot-action="hold"]').click()
         expect(page.locator(".lot-action-title")).to_contain_text(f"Hold lot {lot} — why?")
         page.locator(".lot-action-preset", has_text="QA check").click()
         expect(page.locator('.lot-action-preset[aria-pressed="true"]')).to_have_text("QA check")
-        check_layout(page, w, "reason form")
+        check_layout_at(page, "reason form")
         screenshot(page, f"lot-actions-reason-{tag}")
 
         wedge(page, "CMD:CONFIRM")  # the command barcode confirms; no tap on the screen
@@ -75,7 +66,7 @@ def test_supervisor_holds_a_lot_with_a_preset_reason_confirmed_by_scan(live_serv
         expect(page.locator("#events-h + table tbody tr").first).to_contain_text("QA check")
         assert page.locator("#lot-action [data-lot-action]").evaluate_all(
             "els => els.map(e => e.dataset.lotAction)") == ["quarantine", "release"]
-        check_layout(page, w, "held")
+        check_layout_at(page, "held")
         screenshot(page, f"lot-actions-held-{tag}")
 
         # A release without a reason is refused in words and keeps asking; a tap on Confirm does it.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import HANDHELD, TABLET, screenshot, wedge
+from browser_support import HANDHELD, check_layout, screenshot, wedge
 from station.models import Operator, Printer, Role
 from station.services.pins import check_pin, hash_pin
 
@@ -15,24 +15,16 @@ except ImportError:  # the `browser` fixture then skips, or fails under CI=true
     expect = None
 
 
+def check_layout_at(page, where: str = "") -> None:
+    check_layout(page, where, targets="a, button, input:not([type=hidden]), select, summary")
+
+
 @pytest.fixture
 def ops_site(sqlite_app) -> dict:
     with sqlite_app.extensions["station.db"].write() as s:
         s.add(Operator(badge="ADM-1", name="Ann Admin", role=Role.ADMIN, pin_hash=hash_pin("1357")))
         s.add(Printer(name="office-zebra", url="sim://office-zebra", label_size="4x2"))
     return {}
-
-
-def check_layout(page, width: int, where: str) -> None:
-    """No sideways scrolling; every visible target at least 48 x 48 px."""
-    assert page.evaluate("document.documentElement.scrollWidth") <= width, where
-    boxes = page.evaluate("""() => Array.from(document.querySelectorAll(
-            'a, button, input:not([type=hidden]), select, summary'))
-        .filter(el => el.getClientRects().length)
-        .map(el => { const r = el.getBoundingClientRect();
-                     return {what: el.outerHTML.slice(0, 80), w: r.width, h: r.height}; })""")
-    small = [b for b in boxes if b["w"] < 48 or b["h"] < 48]
-    assert not small, (where, small)
 
 
 def keypad(page, digits: str) -> None:
@@ -92,11 +84,11 @@ def test_add_disable_and_first_pin(live_server, browser, browser_page, ops_site,
     expect(paul.locator(".banner--error")).to_contain_text("Paul Picker's badge is no longer active")
     paul_context.close()
 
-    check_layout(page, TABLET["width"], "operators at 1280")
+    check_layout_at(page, "operators at 1280")
     screenshot(page, "operators-1280")
     page.set_viewport_size(HANDHELD)
     page.reload()
-    check_layout(page, HANDHELD["width"], "operators at 360")
+    check_layout_at(page, "operators at 360")
     screenshot(page, "operators-360")
 
     # Sara's first sign-in: she chooses her PIN on the keypad, typed twice.
@@ -106,7 +98,7 @@ def test_add_disable_and_first_pin(live_server, browser, browser_page, ops_site,
     wedge(sara, "OPR:SUP-7")
     sara.wait_for_url(f"{url}/signin/pin")
     expect(sara.locator("h1")).to_have_text("Badge SUP-7: choose your PIN")
-    check_layout(sara, HANDHELD["width"], "first PIN at 360")
+    check_layout_at(sara, "first PIN at 360")
     screenshot(sara, "first-pin-360")
     keypad(sara, "4711")
     sara.locator('.keypad [data-command="confirm"]').click()  # OK with the second field empty: go on to it

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from browser_support import HANDHELD, TABLET, screenshot
+from browser_support import HANDHELD, TABLET, check_layout, screenshot
 from station.models import Order, OrderStatus
 from station.services import orders
 from station.services.orders import OrderLineIn
@@ -18,6 +18,11 @@ except ImportError:  # the `browser` fixture then skips, or fails under CI=true
     expect = None
 
 
+def check_layout_at(page, where: str = "") -> None:
+    check_layout(page, where, targets=(
+        "main .button, main .setup-form__input, main summary, main .orders-show__tab, .topbar__home"))
+
+
 @pytest.fixture
 def site(sqlite_app, live_site):
     sqlite_app.config["FLOOR_PIN_ROLES"] = ()  # sign in by badge alone, as signed_in_page does
@@ -26,25 +31,13 @@ def site(sqlite_app, live_site):
     return live_site
 
 
-def check_layout(page, width: int, where: str) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth") <= width, where
-    boxes = page.evaluate("""() => Array.from(document.querySelectorAll(
-            'main .button, main .setup-form__input, main summary, main .orders-show__tab, .topbar__home'))
-        .filter(el => el.getClientRects().length)
-        .map(el => { const r = el.getBoundingClientRect();
-                     return {what: el.outerHTML.slice(0, 80), w: r.width, h: r.height, right: r.right}; })""")
-    assert boxes, where
-    small = [b for b in boxes if b["w"] < 48 or b["h"] < 48 or b["right"] > width + 0.5]
-    assert not small, (where, small)
-
-
 @pytest.mark.parametrize("size", [TABLET, HANDHELD], ids=["1280x800", "360x740"])
 def test_customers_and_orders_by_hand(live_server, browser, sqlite_app, site, signed_in_page, size):
     context = browser.new_context(viewport=size)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    tag, w, base = f"{size['width']}", size["width"], live_server.url
+    tag, base = f"{size['width']}", live_server.url
     try:
         signed_in_page(page, base, sqlite_app, "supervisor", name="Priya Natarajan")
         page.goto(f"{base}/customers")
@@ -56,7 +49,7 @@ def test_customers_and_orders_by_hand(live_server, browser, sqlite_app, site, si
         expect(page.locator(".banner--ok")).to_contain_text("added.")
         row = page.locator('tr[data-customer="FRESH"]')
         expect(row).to_contain_text("30 days")
-        check_layout(page, w, "customers")
+        check_layout_at(page, "customers")
         screenshot(page, f"customers-{tag}")
         row.locator("summary").click()
         row.locator("input[name=min_shelf_life_days]").fill("21")
@@ -81,7 +74,7 @@ def test_customers_and_orders_by_hand(live_server, browser, sqlite_app, site, si
         lines.nth(1).locator(".order-line__remove").click()
         expect(lines).to_have_count(3)
         expect(lines.nth(2).locator(".order-line__label").first).to_have_text("SKU")  # the label's "Line 3 ·" is CSS
-        check_layout(page, w, "order form")
+        check_layout_at(page, "order form")
         screenshot(page, f"orders-form-{tag}")
         page.locator(".orders-form__save").click()
         expect(page.locator(".banner--error")).to_contain_text(
@@ -93,7 +86,7 @@ def test_customers_and_orders_by_hand(live_server, browser, sqlite_app, site, si
         page.locator(".orders-form__save").click()
         expect(page.locator(".banner--ok")).to_contain_text("Order HAND-77 for FreshMart Centrum")
         expect(page.locator('tr[data-order="HAND-77"]')).to_contain_text("MILK × 12")
-        check_layout(page, w, "orders")
+        check_layout_at(page, "orders")
         screenshot(page, f"orders-{tag}")
 
         later = page.locator('tr[data-order="SO-LATER"]')

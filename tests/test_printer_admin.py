@@ -9,6 +9,7 @@ import socket
 import pytest
 from sqlalchemy import select
 
+from browser_support import check_layout, screenshot
 from factories import printer
 from station.models import Printer, Role
 from station.netpolicy import parse_networks
@@ -20,6 +21,10 @@ except ImportError:  # the `browser` fixture then skips, or fails under CI=true
     expect = None
 
 FORM = {"url": "sim://new-zebra", "dpi": "300", "label_size": "4x6", "active": "1"}
+
+
+def check_layout_at(page, where: str = "") -> None:
+    check_layout(page, where, targets="main a, button, input:not([type=hidden]), select, summary")
 
 
 def _row(app, name: str) -> Printer | None:
@@ -145,23 +150,9 @@ def test_printing_needs_someone_signed_in(app, client):
 # --- in the browser -----------------------------------------------------------------------------------
 
 
-def check_layout(page, width: int, where: str) -> None:
-    """No horizontal scrolling; every visible target at least 48 x 48 px."""
-    assert page.evaluate("document.documentElement.scrollWidth") <= width, where
-    boxes = page.evaluate("""() => Array.from(document.querySelectorAll(
-            'main a, button, input:not([type=hidden]), select, summary'))
-        .filter(el => el.getClientRects().length)
-        .map(el => { const r = el.getBoundingClientRect();
-                     return {what: el.outerHTML.slice(0, 80), w: r.width, h: r.height}; })""")
-    small = [b for b in boxes if b["w"] < 48 or b["h"] < 48]
-    assert not small, (where, small)
-
-
 @pytest.mark.parametrize("size", [{"width": 1280, "height": 800}, {"width": 360, "height": 740}],
                          ids=["1280x800", "360x740"])
 def test_printer_settings_in_the_browser(live_server, browser, sqlite_app, signed_in_page, size):
-    from browser_support import screenshot
-
     sqlite_app.config["FLOOR_PIN_ROLES"] = ()  # the admin signs in by badge alone here
     with sqlite_app.extensions["station.db"].write() as s:
         printer(s, "dock-zebra", url="tcp://10.20.0.15:9100")
@@ -178,7 +169,7 @@ def test_printer_settings_in_the_browser(live_server, browser, sqlite_app, signe
         page.fill("[data-printer-new] input[name=name]", "Line printer")
         page.fill("[data-printer-new] input[name=url]", "tcp://10.20.0.16:9100")
         page.select_option("[data-printer-new] select[name=dpi]", "300")
-        check_layout(page, size["width"], "settings, adding")
+        check_layout_at(page, "settings, adding")
         screenshot(page, f"printer-settings-add-{tag}")
         page.locator("[data-printer-new] button[type=submit]").click()
         expect(page.locator(".banner--ok")).to_contain_text("Printer Line printer added.")
@@ -187,10 +178,10 @@ def test_printer_settings_in_the_browser(live_server, browser, sqlite_app, signe
         page.locator("[data-printer-edit='dock-zebra'] button[type=submit]").click()
         expect(page.locator(".banner--error")).to_contain_text("is not one Station can print to")
         expect(page.locator("[data-printer-edit='dock-zebra'] input[name=url]")).to_have_value("ftp://nowhere")
-        check_layout(page, size["width"], "settings, refused")
+        check_layout_at(page, "settings, refused")
         screenshot(page, f"printer-settings-refused-{tag}")
         page.goto(f"{base}/printers")
-        check_layout(page, size["width"], "printers, admin")
+        check_layout_at(page, "printers, admin")
         screenshot(page, f"printers-admin-{tag}")
     finally:
         context.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from browser_support import HANDHELD, TABLET, screenshot, wedge
+from browser_support import HANDHELD, TABLET, check_layout, screenshot, wedge
 from station.models import Lot, LotStatus, Operator, Role
 from station.services.pins import hash_pin
 
@@ -25,17 +25,9 @@ except ImportError:  # the `browser` fixture then skips, or fails under CI=true
     expect = None
 
 
-def check_layout(page, width: int, where: str) -> None:
-    """No sideways scrolling; every visible button, link-button and field at least 48 px high and wide."""
-    assert page.evaluate("document.documentElement.scrollWidth") <= width, where
-    boxes = page.evaluate("""() => Array.from(document.querySelectorAll(
-            'main .button, main button, main input:not([type=hidden]):not([type=checkbox]), main select, main .recall-row__lot'))
-        .filter(el => el.getClientRects().length)
-        .map(el => { const r = el.getBoundingClientRect();
-                     return {what: el.outerHTML.slice(0, 90), w: r.width, h: r.height, right: r.right}; })""")
-    assert boxes, where
-    small = [b for b in boxes if b["w"] < 48 or b["h"] < 48 or b["right"] > width + 0.5]
-    assert not small, (where, small)
+def check_layout_at(page, where: str = "") -> None:
+    check_layout(page, where, targets=(
+        "main .button, main button, main input:not([type=hidden]):not([type=checkbox]), main select, main .recall-row__lot"))
 
 
 @pytest.fixture
@@ -67,7 +59,7 @@ def test_a_recall_from_a_scanned_lot_to_its_close(live_server, browser, sqlite_a
 
         page.goto(f"{live_server.url}/recalls")
         expect(page.locator("#recall-open-h + .empty")).to_have_text("No open recall.")
-        check_layout(page, w, "list")
+        check_layout_at(page, "list")
         screenshot(page, f"recall-list-empty-{tag}")
 
         # The lot label, scanned by the wedge (nothing has the focus): the preview of its recall.
@@ -79,7 +71,7 @@ def test_a_recall_from_a_scanned_lot_to_its_close(live_server, browser, sqlite_a
         expect(page.locator('[data-fact="stock"]')).to_have_text("68")
         expect(page.locator('[data-fact="customers"]')).to_have_text("2")
         expect(page.locator(f'.recall-row[data-lot="{site.c}"]')).to_contain_text("0 ea on site")
-        check_layout(page, w, "preview")
+        check_layout_at(page, "preview")
         screenshot(page, f"recall-preview-{tag}")
         if os.environ.get("STATION_UPDATE_DOCS") and w == TABLET["width"]:  # the README's picture, on request
             page.screenshot(path=str(DOCS / "recall.png"))
@@ -98,7 +90,7 @@ def test_a_recall_from_a_scanned_lot_to_its_close(live_server, browser, sqlite_a
         expect(page.locator(".recall-head__reason")).to_have_text("Customer complaint: metal fragment")
         with sqlite_app.extensions["station.db"].read() as s:
             assert s.scalar(select(Lot.status).where(Lot.lot_number == site.q)) is LotStatus.RECALLED
-        check_layout(page, w, "report")
+        check_layout_at(page, "report")
         screenshot(page, f"recall-report-{tag}")
 
         # Gathering stock: scan the lot's label, type how many, confirm by CMD:CONFIRM.
@@ -109,7 +101,7 @@ def test_a_recall_from_a_scanned_lot_to_its_close(live_server, browser, sqlite_a
         expect(lot_a.locator('input[name="qty"]')).to_be_focused()
         page.keyboard.type("50", delay=150)  # a person's typing, not a scanner's burst
         lot_a.locator('input[name="note"]').fill("put aside in A-02")
-        check_layout(page, w, "retrieving")
+        check_layout_at(page, "retrieving")
         screenshot(page, f"recall-retrieving-{tag}")
         wedge(page, "CMD:CONFIRM")
         expect(page.locator(".recall-banner .banner--ok .banner__message")).to_have_text(
@@ -127,7 +119,7 @@ def test_a_recall_from_a_scanned_lot_to_its_close(live_server, browser, sqlite_a
         page.locator("#close-reason").fill("All stock destroyed")
         page.locator(".recall-close__go").click()
         expect(page.locator(".recall-banner .banner--error")).to_contain_text("1 customer has not been marked notified: Big Co")
-        check_layout(page, w, "close refused")
+        check_layout_at(page, "close refused")
         screenshot(page, f"recall-close-refused-{tag}")
         page.locator('.recall-customer[data-customer="BIG"] button', has_text="Notified").click()
         expect(page.locator('.recall-customer[data-customer="BIG"] .pill')).to_have_text("notified")
@@ -138,7 +130,7 @@ def test_a_recall_from_a_scanned_lot_to_its_close(live_server, browser, sqlite_a
             "Its lots stay recalled: they cannot be picked, used or shipped.")
         expect(page.locator(".recall-head [data-status]")).to_have_text("Closed")
         expect(page.locator(".recall-event__what")).to_have_text(["Opened", "Retrieved", "Notified", "Notified", "Closed"])
-        check_layout(page, w, "closed")
+        check_layout_at(page, "closed")
         screenshot(page, f"recall-closed-{tag}")
 
         page.goto(f"{live_server.url}/recalls")

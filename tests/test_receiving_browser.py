@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from browser_support import HANDHELD, TABLET, screenshot, station_cookie, wedge
+from browser_support import HANDHELD, TABLET, check_layout, screenshot, station_cookie, wedge
 from test_expected_receipts import usual_supplier
 from factories import basic_site, gtin13, printer
 from station import clock
@@ -31,6 +31,11 @@ EXPIRY = (clock.today() + dt.timedelta(days=400)).strftime("%y%m%d")
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
+def check_layout_at(page, where: str = "") -> None:
+    check_layout(page, where, targets="main button, main a.button, main input:not([type=hidden]), main select, "
+                                      "main summary")
+
+
 def make_site(db) -> None:
     basic_site(db)
     with db.write() as s:
@@ -46,20 +51,6 @@ def open_receiving(page, live_server, sqlite_app, signed_in_page, role="receiver
     page.context.add_cookies([{"name": "station", "value": station_cookie(sqlite_app, "Dock 1"), "url": live_server.url}])
     page.goto(f"{live_server.url}/receive")
     expect(page.locator("#scan-ready")).to_be_visible()
-
-
-def no_horizontal_scroll(page) -> None:
-    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-    assert width[0] <= width[1], width
-
-
-def small_targets(page) -> list:
-    """Visible buttons, links, inputs and summaries smaller than 48 px either way."""
-    return page.evaluate("""() => Array.from(document.querySelectorAll(
-        '#main button, #main a.button, #main input:not([type=hidden]), #main select, #main summary'))
-        .filter(el => el.offsetParent !== null)
-        .map(el => [el.outerHTML.slice(0, 80), el.getBoundingClientRect()])
-        .filter(([html, r]) => r.height < 48 || r.width < 48).map(([html, r]) => [html, r.width, r.height])""")
 
 
 def test_receive_a_gs1_pallet_by_scans_and_keypad_and_see_its_label_job(
@@ -91,8 +82,7 @@ def test_receive_a_gs1_pallet_by_scans_and_keypad_and_see_its_label_job(
             for key in ("4", "5", "back", "0"):
                 page.locator(f'.receive-keypad [data-key="{key}"]').click()
             expect(page.locator("#receive-qty")).to_have_value("40")
-            no_horizontal_scroll(page)
-            assert small_targets(page) == []
+            check_layout_at(page)
             shots[f"form-{size}"] = screenshot(page, f"receiving-form-{size}")
 
             wedge(page, "CMD:CONFIRM")
@@ -103,7 +93,7 @@ def test_receive_a_gs1_pallet_by_scans_and_keypad_and_see_its_label_job(
             job = done.locator(".jobstatus")
             expect(job).to_contain_text("dock-zebra")
             expect(job).to_have_attribute("data-status", "printed", timeout=10_000)  # polled live (sim: spooled)
-            no_horizontal_scroll(page)
+            check_layout_at(page)
             shots[f"done-{size}"] = screenshot(page, f"receiving-done-{size}")
 
             # The same pallet again: refused in red, with who and when.
@@ -141,7 +131,7 @@ def test_receive_by_hand_without_a_label_at_handheld_size(sqlite_app, live_serve
         page.locator(f'.receive-keypad [data-key="{key}"]').click()
     page.locator(".receive-confirm").click()
     expect(page.locator(".receive-done")).to_be_visible()
-    no_horizontal_scroll(page)
+    check_layout_at(page)
     screenshot(page, "receiving-hand-360")
     with db.read() as s:
         lot = s.scalars(select(Lot)).one()
@@ -176,8 +166,7 @@ def test_receive_against_an_expected_delivery_and_expired_goods_on_a_device_with
         expect(page.locator("#receive-qty")).to_have_value("40")
         expect(page.locator(".receive-facts")).to_contain_text("Acme Foods (as expected)")
         page.select_option("#receive-printer", "office-laser")
-        no_horizontal_scroll(page)
-        assert small_targets(page) == []
+        check_layout_at(page)
         screenshot(page, f"receiving-expected-{size}")
         wedge(page, "CMD:CONFIRM")
         done = page.locator(".receive-done")
@@ -198,7 +187,7 @@ def test_receive_against_an_expected_delivery_and_expired_goods_on_a_device_with
         expect(page.locator(".receive-done .banner--error").first).to_contain_text("is in quarantine")
         if size == "1280":  # Acme still owes PO-360, which is all BOLT: MILK is not expected from them
             expect(page.locator(".receive-done")).to_contain_text("Not expected from Acme Foods: MILK Milk 1 L.")
-        no_horizontal_scroll(page)
+        check_layout_at(page)
         screenshot(page, f"receiving-quarantine-{size}")
         context.close()
         assert not errors, errors

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from browser_support import HANDHELD, TABLET, screenshot, station_cookie, wedge
+from browser_support import HANDHELD, TABLET, check_layout, screenshot, station_cookie, wedge
 from factories import assert_books_balance, received_lot
 from station import clock
 from station.models import LocationKind, Lot, LotStatus, Movement, MovementKind, Order, OrderLine, StationDevice
@@ -20,6 +20,11 @@ except ImportError:  # the `browser` fixture then skips, or fails under CI=true
     expect = None
 
 LONG_REF = "RMA/2026/CORNER-SHOP/DELIVERY-NOTE-000012345678/DAMAGED-IN-TRANSIT-PALLET-03"
+
+
+def check_layout_at(page, where: str = "") -> None:
+    check_layout(page, where, targets=(
+        "main button, main input:not([type=hidden]):not([type=radio]), main select, main summary"))
 
 
 def _ship(s, lot: Lot, qty: int, number: str) -> None:
@@ -55,18 +60,6 @@ def make_site(db) -> dict:
         return lots
 
 
-def check_layout(page) -> None:
-    """No sideways scroll; every visible control at least 48 px both ways (gloves)."""
-    width = page.evaluate("() => [document.scrollingElement.scrollWidth, window.innerWidth]")
-    assert width[0] <= width[1], width
-    small = page.evaluate("""() => Array.from(document.querySelectorAll(
-        '#main button, #main input:not([type=hidden]):not([type=radio]), #main select, #main summary'))
-        .filter(el => el.offsetParent !== null)
-        .map(el => [el.outerHTML.slice(0, 90), el.getBoundingClientRect()])
-        .filter(([html, r]) => r.height < 48 || r.width < 48).map(([html, r]) => [html, r.width, r.height])""")
-    assert small == [], small
-
-
 def banner(page, kind: str):
     return page.locator(f"#scan-current .banner--{kind} .banner__message")
 
@@ -87,7 +80,7 @@ def test_a_receiver_books_a_return_by_wedge_keypad_and_taps(sqlite_app, live_ser
 
         def shot(name: str) -> None:
             screenshot(page, f"return-{name}-{size}")
-            check_layout(page)
+            check_layout_at(page)
 
         page.goto(f"{live_server.url}/return")
         expect(page.locator("#scan-current .banner__message")).to_have_text("Scan the returned lot or pallet")
@@ -146,7 +139,7 @@ def test_the_lot_card_with_a_long_reference_and_its_forms_fit_360_px(sqlite_app,
         page.locator('[data-lot-change="adjust"]').click()
         expect(page.locator(".lot-change-form--adjust")).to_be_visible()
         screenshot(page, f"lot-card-adjust-{size}")
-        check_layout(page)
+        check_layout_at(page)
         page.locator(".lot-action-cancel").click()
         expect(page.locator('[data-lot-change="adjust"]')).to_be_visible()
         page.goto(f"{live_server.url}/lots/{lots['1280']}")
@@ -155,7 +148,7 @@ def test_the_lot_card_with_a_long_reference_and_its_forms_fit_360_px(sqlite_app,
         page.fill("#lot-change-qty", "5")
         page.locator("#lot-change-printer").select_option("")
         screenshot(page, f"lot-card-split-{size}")
-        check_layout(page)
+        check_layout_at(page)
         page.locator(".lot-change-form--split .lot-action-confirm").click()
         expect(page.locator(".lot-action-banner .banner--ok")).to_contain_text(f"5 ea of lot {lots['1280']} is now lot")
         screenshot(page, f"lot-card-split-done-{size}")

@@ -87,8 +87,8 @@ def test_a_sim_scan_is_logged_for_its_station_and_comes_out_of_the_feed(app, cli
 def test_sim_scans_run_the_same_rules_as_typed_ones_bounces_included(app, db, sim_name):
     add_station(db, "Dock tablet", f"sim://{sim_name}")
     with ScannerService(db, refresh_s=0, bounce_ms=500):
-        sim.inject(sim_name, b"LOT:240506-001")
-        sim.inject(sim_name, b"LOT:240506-001")  # a double read of one trigger pull
+        # A double read of one trigger pull: both reads on the wire together, as a scanner sends them.
+        sim.inject(sim_name, b"LOT:240506-001\rLOT:240506-001")
         sim.inject(sim_name, b"LOC:A-01-02")
     assert [(raw, ignored) for _, _, _, raw, ignored in scan_rows(db)] == [
         (b"LOT:240506-001", False), (b"LOT:240506-001", True), (b"LOC:A-01-02", False)]

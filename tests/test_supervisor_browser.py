@@ -9,7 +9,7 @@ import datetime as dt
 
 import pytest
 
-from browser_support import HANDHELD, TABLET, screenshot
+from browser_support import HANDHELD, TABLET, check_layout, screenshot
 from factories import order, received_lot
 from station import clock
 from station.services import catalog, holds, picking, stock
@@ -21,6 +21,11 @@ try:
     from playwright.sync_api import expect
 except ImportError:  # the `browser` fixture then skips, or fails under CI=true
     expect = None
+
+
+def check_layout_at(page, where: str = "") -> None:
+    check_layout(page, where, targets=(
+        "main .chip, main .button, main .tile, main .audit-field__input, .topbar__home"))
 
 
 @pytest.fixture
@@ -45,18 +50,6 @@ def site(sqlite_app, live_site):
     return live_site
 
 
-def check_layout(page, width: int, where: str) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth") <= width, where
-    boxes = page.evaluate("""() => Array.from(document.querySelectorAll(
-            'main .chip, main .button, main .tile, main .audit-field__input, .topbar__home'))
-        .filter(el => el.getClientRects().length)
-        .map(el => { const r = el.getBoundingClientRect();
-                     return {what: el.outerHTML.slice(0, 80), w: r.width, h: r.height, right: r.right}; })""")
-    assert boxes, where
-    small = [b for b in boxes if b["w"] < 48 or b["h"] < 48 or b["right"] > width + 0.5]
-    assert not small, (where, small)
-
-
 @pytest.mark.parametrize("size", [TABLET, HANDHELD], ids=["1280x800", "360x740"])
 def test_expiry_dashboard_and_audit_trail(live_server, browser, sqlite_app, site, signed_in_page, size, tmp_path):
     context = browser.new_context(viewport=size, accept_downloads=True)
@@ -69,7 +62,7 @@ def test_expiry_dashboard_and_audit_trail(live_server, browser, sqlite_app, site
         page.goto(f"{base}/supervisor")
         expect(page.locator('[data-count="expired_in_stock"] .fact__big')).to_have_text("2")
         expect(page.locator('[data-count="expiring_soon"] .fact__big')).to_have_text("3")
-        check_layout(page, w, "hub")
+        check_layout_at(page, "hub")
         screenshot(page, f"supervisor-hub-{tag}")
 
         page.locator(".tile", has_text="Expiry").click()
@@ -80,11 +73,11 @@ def test_expiry_dashboard_and_audit_trail(live_server, browser, sqlite_app, site
         expect(page.locator('g[data-label="Expired"]')).to_have_attribute("data-lots", "2")
         expect(page.locator('g[data-label="This week"]')).to_have_attribute("data-lots", "3")
         expect(page.locator("#soon-h")).to_contain_text("Expiring within 30 days")
-        check_layout(page, w, "expiry 30")
+        check_layout_at(page, "expiry 30")
         page.locator(".chip", has_text="7 days").click()
         page.wait_for_url("**/expiry?days=7")
         expect(page.locator("#soon-h")).to_contain_text("3 lots")
-        check_layout(page, w, "expiry 7")
+        check_layout_at(page, "expiry 7")
         screenshot(page, f"expiry-{tag}")
 
         page.goto(f"{base}/supervisor")
@@ -96,7 +89,7 @@ def test_expiry_dashboard_and_audit_trail(live_server, browser, sqlite_app, site
         rows = page.locator("tr.audit-row")
         expect(rows).to_have_count(3)  # received, moved, adjusted
         expect(rows.first).to_contain_text("=damaged carton")  # shown as written on the page
-        check_layout(page, w, "audit")
+        check_layout_at(page, "audit")
         screenshot(page, f"audit-{tag}")
 
         with page.expect_download() as download:
@@ -113,7 +106,7 @@ def test_expiry_dashboard_and_audit_trail(live_server, browser, sqlite_app, site
         events = page.locator("tr.audit-row")
         expect(events).to_have_count(2)  # the hold and the override pick
         expect(page.locator('tr[data-source="override"]')).to_contain_text("Suggested lot damaged")
-        check_layout(page, w, "audit events")
+        check_layout_at(page, "audit events")
         screenshot(page, f"audit-events-{tag}")
 
         page.goto(f"{base}/supervisor")
@@ -121,7 +114,7 @@ def test_expiry_dashboard_and_audit_trail(live_server, browser, sqlite_app, site
         page.wait_for_url("**/reports/overrides")
         expect(page.locator(".report-reasons")).to_contain_text("Suggested lot damaged")
         expect(page.locator(".report-rows tbody tr")).to_have_count(1)
-        check_layout(page, w, "overrides")
+        check_layout_at(page, "overrides")
         screenshot(page, f"report-overrides-{tag}")
 
         page.goto(f"{base}/audit?tab=events")
@@ -129,7 +122,7 @@ def test_expiry_dashboard_and_audit_trail(live_server, browser, sqlite_app, site
         page.locator("button", has_text="Show").click()
         expect(page.locator(".banner--error")).to_contain_text("There is no lot 'NO-SUCH-LOT'")
         expect(page.locator("tr.audit-row")).to_have_count(0)
-        check_layout(page, w, "audit refused")
+        check_layout_at(page, "audit refused")
     finally:
         context.close()
     assert not errors, errors

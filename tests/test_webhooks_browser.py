@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from browser_support import HANDHELD, TABLET, screenshot
+from browser_support import HANDHELD, check_layout, screenshot
 from station import clock, webhook_policy
 from station.models import DeliveryStatus, Event, WebhookDelivery, WebhookSubscription
 from station.services import events
@@ -19,24 +19,15 @@ except ImportError:  # the `browser` fixture then skips, or fails under CI=true
     expect = None
 
 
+def check_layout_at(page, where: str = "") -> None:
+    check_layout(page, where, targets="a, button, input:not([type=hidden]), select, summary")
+
+
 @pytest.fixture
 def db(sqlite_app):
     sqlite_app.config["FLOOR_PIN_ROLES"] = ()  # sign in by badge alone
     sqlite_app.config["WEBHOOK_NETWORKS"] = webhook_policy.parse_networks("127.0.0.1/32")
     return sqlite_app.extensions["station.db"]
-
-
-def check_layout(page, width: int, where: str) -> None:
-    """No sideways scrolling; every visible target at least 48 x 48 px (a tick box's target is its label)."""
-    assert page.evaluate("document.documentElement.scrollWidth") <= width, where
-    boxes = page.evaluate("""() => Array.from(document.querySelectorAll(
-            'a, button, input:not([type=hidden]), select, summary'))
-        .filter(el => el.getClientRects().length)
-        .map(el => { const target = el.type === 'checkbox' ? el.closest('label') : el;
-                     const r = target.getBoundingClientRect();
-                     return {what: el.outerHTML.slice(0, 80), w: r.width, h: r.height}; })""")
-    small = [b for b in boxes if b["w"] < 48 or b["h"] < 48]
-    assert not small, (where, small)
 
 
 def kill(db, sub_id: int, n: int) -> list[int]:
@@ -84,7 +75,7 @@ def test_add_deliver_again_and_replay(live_server, browser_page, db, sqlite_app,
         sub_id, secret = sub.id, sub.secret
         assert sub.types == ["order.shipped", "lot.held"]  # in the page's order
     expect(page.locator("[data-secret-value]")).to_have_value(secret)
-    check_layout(page, TABLET["width"], "secret at 1280")
+    check_layout_at(page, "secret at 1280")
     screenshot(page, "webhooks-secret-1280")
     page.goto(f"{url}/webhooks")
     assert secret not in page.content()
@@ -119,10 +110,10 @@ def test_add_deliver_again_and_replay(live_server, browser_page, db, sqlite_app,
     page.goto(f"{url}/webhooks")
     page.locator(f'[data-edit="{sub_id}"]').click()
     page.locator(f'[data-replay-open="{sub_id}"]').click()
-    check_layout(page, TABLET["width"], "webhooks at 1280")
+    check_layout_at(page, "webhooks at 1280")
     screenshot(page, "webhooks-1280")
     page.set_viewport_size(HANDHELD)
     page.reload()
     page.locator(f'[data-edit="{sub_id}"]').click()
-    check_layout(page, HANDHELD["width"], "webhooks at 360")
+    check_layout_at(page, "webhooks at 360")
     screenshot(page, "webhooks-360")

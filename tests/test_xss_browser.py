@@ -178,7 +178,6 @@ SKIPPED = {"static", "vendor"}  # files, not pages (test_security_headers.py che
 DOWNLOADS = (".csv", ".pdf")    # a browser saves these instead of showing them
 
 
-
 def page_urls(app, site) -> dict[str, str]:
     """Every GET page route of the app with its path parameters filled from the seeded site."""
     values = {"lot_number": site.lot_api, "run_id": str(site.run_id), "sub_id": str(site.sub_id), "job_id": str(site.job_id), "action": "hold",

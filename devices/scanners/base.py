@@ -237,10 +237,13 @@ class Scanner:
     def _deliver(self, frames: list[Frame]) -> None:
         """Turn frames into ScanEvents and hand each to on_scan; a failing callback is logged, not fatal."""
         events: list[ScanEvent] = []
+        # Every frame of one read arrived together: stamped once, before any on_scan runs, so a slow consumer
+        # (a database write) cannot push a double read's second frame out of the bounce window.
+        received_at, received_mono = datetime.now(UTC), time.monotonic()
         for frame in frames:
             text, error = (None, frame.error) if frame.error else decode(frame.raw)
             self._seq += 1
-            event = ScanEvent(frame.raw, text, error, self._url, datetime.now(UTC), time.monotonic(), self._seq,
+            event = ScanEvent(frame.raw, text, error, self._url, received_at, received_mono, self._seq,
                               complete=frame.error is None)
             events.append(event)
             try:
