@@ -192,6 +192,9 @@ class Item(Base):
     unit: Mapped[str] = mapped_column(String(16), default="ea")
     # How many decimals the item is counted in (kg to the gram: 3); more in an input is refused, never rounded.
     qty_decimals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Variable measure (catch weight): each case weighs what its label says (GS1 AI 310n/320n); stock is
+    # kept in the item's unit (kg, lb) and the ledger also counts the cases (movements.pieces).
+    variable_measure: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     shelf_life_days: Mapped[int | None] = mapped_column(Integer)
     removal_strategy: Mapped[RemovalStrategy] = mapped_column(
         _enum(RemovalStrategy, "removal_strategy"), default=RemovalStrategy.FIFO
@@ -224,6 +227,12 @@ class ItemGtin(Base):
     __tablename__ = "item_gtins"
     gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    # A packaging level's GTIN (a case of 12, a pallet of 480): how many of the item's unit it holds, and
+    # what it is called. NULL: the GTIN of the trade unit itself.
+    pack_qty: Mapped[Qty | None] = mapped_column(Quantity)
+    pack_name: Mapped[str | None] = mapped_column(String(20))
+
+    __table_args__ = (CheckConstraint("pack_qty IS NULL OR pack_qty > 0", name="pack_qty_positive"),)
     item: Mapped[Item] = relationship(back_populates="gtins")
 
 
@@ -327,6 +336,7 @@ class HandlingUnit(Base):
     lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), index=True)
     location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     qty_received: Mapped[Qty] = mapped_column(Quantity)
+    pieces_received: Mapped[int | None] = mapped_column(Integer)  # cases on it (a variable-measure item)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     received_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
 
@@ -371,6 +381,7 @@ class Movement(Base):
     kind: Mapped[MovementKind] = mapped_column(_enum(MovementKind, "movement_kind"))
     lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"))
     qty: Mapped[Qty] = mapped_column(Quantity)
+    pieces: Mapped[int | None] = mapped_column(Integer)  # cases moved with qty (a variable-measure item)
     from_location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     to_location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     handling_unit_id: Mapped[int | None] = mapped_column(ForeignKey("handling_units.id"))

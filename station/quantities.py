@@ -15,6 +15,7 @@ with more decimals than the item allows is refused with a sentence by `for_item`
 """
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -125,6 +126,18 @@ def text(value: Qty | None, decimals: int | None = None, *, comma: bool = False)
     else:
         out = format(value, "f") if isinstance(value, Decimal) else str(value)
     return out.replace(".", ",") if comma else out
+
+
+def json_default(value):
+    """json.dumps' `default` for the JSON columns: a Decimal quantity as its decimal string ("12.35")."""
+    if isinstance(value, Decimal):
+        return text(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def json_dumps(value) -> str:
+    """The JSON columns' serializer (db.make_engine); the hash chains encode with the same one."""
+    return json.dumps(value, default=json_default)
 
 
 class Quantity(TypeDecorator):

@@ -62,16 +62,49 @@ def _rescale(multiply: bool) -> None:
         op.execute(sql)
 
 
+def _drop_column_of_ledger(table: str, column: str) -> None:
+    # SQLite rebuilds the table to drop a column (and its triggers with it): they are made again after.
+    bind = op.get_bind()
+    if bind.dialect.name != 'sqlite':
+        op.drop_column(table, column)
+        return
+    saved = bind.execute(sa.text("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :t"),
+                         {"t": table}).scalars().all()
+    with op.batch_alter_table(table, schema=None) as batch_op:
+        batch_op.drop_column(column)
+    for sql in saved:
+        if bind.execute(sa.text("SELECT count(*) FROM sqlite_master WHERE sql = :s"), {"s": sql}).scalar() == 0:
+            op.execute(sql)
+
+
 def upgrade() -> None:
     with op.batch_alter_table('items', schema=None) as batch_op:
         batch_op.add_column(sa.Column('qty_decimals', sa.Integer(), nullable=False, server_default='0'))
+        batch_op.add_column(sa.Column('variable_measure', sa.Boolean(), server_default=sa.text('false'),
+                                      nullable=False))
         batch_op.create_check_constraint(batch_op.f('ck_items_qty_decimals'), 'qty_decimals BETWEEN 0 AND 6')
+    with op.batch_alter_table('item_gtins', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('pack_qty', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'),
+                                      nullable=True))
+        batch_op.add_column(sa.Column('pack_name', sa.String(length=20), nullable=True))
+        batch_op.create_check_constraint(batch_op.f('ck_item_gtins_pack_qty_positive'),
+                                         'pack_qty IS NULL OR pack_qty > 0')
+    op.add_column('handling_units', sa.Column('pieces_received', sa.Integer(), nullable=True))
+    # A nullable column on the ledger: no rebuild, and the rows before it hash as they did (NULLs are left out).
+    op.add_column('movements', sa.Column('pieces', sa.Integer(), nullable=True))
     _rescale(multiply=True)
 
 
 def downgrade() -> None:
     # Whole quantities come back as they were; a fractional one is cut to its whole part (it cannot be stored).
     _rescale(multiply=False)
+    _drop_column_of_ledger('movements', 'pieces')
+    op.drop_column('handling_units', 'pieces_received')
+    with op.batch_alter_table('item_gtins', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('ck_item_gtins_pack_qty_positive'), type_='check')
+        batch_op.drop_column('pack_name')
+        batch_op.drop_column('pack_qty')
     with op.batch_alter_table('items', schema=None) as batch_op:
+        batch_op.drop_column('variable_measure')
         batch_op.drop_constraint(batch_op.f('ck_items_qty_decimals'), type_='check')
         batch_op.drop_column('qty_decimals')

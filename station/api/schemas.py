@@ -11,11 +11,12 @@ modules of their own.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from .. import clock
+from .. import clock, quantities
 from ..models import Item, LocationKind, RemovalStrategy, Supplier
 from ..models import Location as LocationRow
 from ..services import dates
@@ -33,7 +34,7 @@ PATTERN_WORDS = {
     SSCC: "must be an SSCC of 18 digits",
     GLN: "must be a GLN of 13 digits",
 }
-MAX_QTY = 100_000_000
+MAX_QTY = quantities.MAX_QTY
 
 
 def _code(max_length: int):
@@ -48,7 +49,21 @@ Sku, LocationCode, SupplierCode, UnitCode = _code(40), _code(30), _code(20), _co
 Name, Reason, SupplierLot, Barcode = _text(200), _text(200), _text(40), _text(60)
 LocationName = _text(120, min_length=0)
 Gtin = Annotated[str, Field(pattern=GTIN)]
-Qty = Annotated[int, Field(gt=0, le=MAX_QTY, description="A whole number in the item's unit.")]
+# A quantity in: a JSON number or a decimal string, read exactly (never through a float), at most six
+# decimals here and at most the item's own decimals in the service (refused in words, never rounded).
+_QTY_IN = ("A number in the item's unit, as a JSON number (12.35) or a decimal string (\"12.35\"); no more "
+           "decimals than the item is counted in (items.qty_decimals).")
+_EXACT = AfterValidator(quantities.normal)
+Qty = Annotated[Decimal, Field(gt=0, le=MAX_QTY, decimal_places=quantities.MAX_DECIMALS, allow_inf_nan=False,
+                               description=_QTY_IN), _EXACT]
+QtyOrZero = Annotated[Decimal, Field(ge=0, le=MAX_QTY, decimal_places=quantities.MAX_DECIMALS,
+                                     allow_inf_nan=False, description=_QTY_IN), _EXACT]
+QtyDelta = Annotated[Decimal, Field(ge=-MAX_QTY, le=MAX_QTY, decimal_places=quantities.MAX_DECIMALS,
+                                    allow_inf_nan=False), _EXACT]
+# A quantity out: always a decimal string ("12.35", "40"), so no client reads it through a float.
+QtyOut = Annotated[int | Decimal, PlainSerializer(quantities.text, return_type=str),
+                   WithJsonSchema({"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$",
+                                   "description": "A decimal string in the item's unit, e.g. \"12.35\"."})]
 PrinterName = Annotated[str, Field(min_length=1, max_length=60, pattern=NO_CONTROL)]
 LotNumber = Annotated[str, Field(min_length=1, max_length=40, pattern=NO_CONTROL)]
 RequestId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]

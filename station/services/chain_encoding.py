@@ -14,7 +14,7 @@ from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, LargeBinary, Tabl
 from sqlalchemy.engine import Connection
 
 from ..models import ChainHead, LotEvent, Movement, RecallEvent, Scan
-from ..quantities import Quantity, from_micro, normal
+from ..quantities import Quantity, from_micro, json_dumps, normal
 
 
 GENESIS = "0" * 64  # the "previous hash" of a chain's first row
@@ -116,7 +116,7 @@ def _encode(kind: str, value: Any, naive_wall: bool, stored: bool) -> Any:
         try:
             # Before the INSERT: the value goes through json.dumps (SQLAlchemy's serializer) and is
             # read back through json.loads; stored: the column's text.
-            text = value if stored else json.dumps(value)
+            text = value if stored else json_dumps(value)
             return ["j", json.loads(text)] if isinstance(text, str) else ["?", repr(text)]
         except (TypeError, ValueError):
             return ["?", repr(value)]

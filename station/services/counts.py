@@ -40,7 +40,7 @@ from . import events
 from .actor import NOBODY, Actor
 from .event_bodies import location_facts, lot_facts, operator_facts
 from .errors import Conflict, Invalid, NotFound
-from .stock import add_stock, record, remove_stock
+from .stock import add_stock, record, remove_stock, require_counted
 
 MAX_COUNTED = 100_000_000
 # The reasons a counter picks from (any other words are typed in full).
@@ -180,8 +180,13 @@ def line_of(count: Count, line_id: object) -> CountLine:
 def set_counted(count: Count, line: CountLine, qty: object) -> CountLine:
     """What was found of the line's lot (0: none here)."""
     require_open(count)
-    if isinstance(qty, bool) or not isinstance(qty, int) or qty < 0 or qty > MAX_COUNTED:
-        raise Invalid(f"The count must be a whole number, 0 or more (got {str(qty)[:12]!r}).", code="invalid_qty")
+    try:
+        fits = not isinstance(qty, bool) and 0 <= qty <= MAX_COUNTED
+    except TypeError:
+        fits = False
+    if not fits:
+        raise Invalid(f"The count must be a number, 0 or more (got {str(qty)[:12]!r}).", code="invalid_qty")
+    qty = require_counted(qty, line.lot, "count")
     if line.counted_qty != qty:
         line.reason = None  # a reason was for the old difference
     line.counted_qty = qty

@@ -38,7 +38,7 @@ def pick(session: Session, *, lot: Lot, location: Location, qty: int,
 
     The ledger's pick as it is: which lot fits the order (FIFO/FEFO, its due date, the customer's
     shelf life) is pick_line's judgement, the way the page and the API pick."""
-    require_positive(qty)
+    qty = require_positive(qty, of=lot)
     ensure_pickable(lot, on)
     dest = dest or first_location(session, LocationKind.SHIPPING, "to pick to")
     if line is not None:

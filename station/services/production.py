@@ -33,7 +33,7 @@ class Component:
 def consume(session: Session, lot: Lot, location: Location, qty: int, *, reference: str | None = None,
             by: Actor = NOBODY, on: dt.date | None = None) -> Movement:
     """Use `qty` of `lot` from `location` up in production."""
-    require_positive(qty)
+    qty = require_positive(qty, of=lot)
     ensure_pickable(lot, on, verb="used")
     remove_stock(session, lot, location, qty)
     return record(session, MovementKind.CONSUME, lot, qty, source=location, by=by, reference=reference)
@@ -44,7 +44,7 @@ def produce(session: Session, *, item: Item, qty: int, location: Location,
             expiry: dt.date | None = None, reference: str | None = None,
             by: Actor = NOBODY, on: dt.date | None = None) -> Lot:
     """Make `qty` of `item` at `location` from `components`; the new lot is linked to each of them."""
-    require_positive(qty)
+    qty = require_positive(qty, of=item)
     today = on or clock.today()
     if expiry is None and item.shelf_life_days is not None:
         expiry = today + dt.timedelta(days=item.shelf_life_days)

@@ -256,7 +256,7 @@ def record_retrieved(session: Session, recall: Recall, lot, qty: int, *, by: Act
     the lot's only place on site; several places, or none, are refused with the choices in words."""
     _require_open(recall, "recorded")
     row, entry = _lot_of(session, recall, lot)
-    require_positive(qty)
+    qty = require_positive(qty, of=lot)
     note = _note(note)
     shipped = shipped_of_lot(session, row.id)
     most = entry.on_hand_at_start + shipped

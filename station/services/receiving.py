@@ -35,7 +35,7 @@ def receive(session: Session, *, item: Item, qty: int, location: Location,
     expiry) joins that lot; anything else gets a new lot number from the item's scheme.
     `expected_reference` names the expected receipt the goods are booked against (for the event).
     """
-    require_positive(qty)
+    qty = require_positive(qty, of=item)
     today = on or clock.today()
     supplier_lot = _clean_supplier_lot(supplier_lot)
     dates.check_produced(produced, today)

@@ -125,7 +125,7 @@ def book_return(session: Session, *, lot: Lot, qty: int, customer: Customer, rea
                 by: Actor = NOBODY, unit: HandlingUnit | None = None, confirm_unshipped: bool = False,
                 reference: str | None = None) -> Movement:
     """Book `qty` of `lot` back from `customer` into the quarantine place (see the module docstring)."""
-    require_positive(qty)
+    qty = require_positive(qty, of=lot)
     reason = require_reason(reason)
     if not isinstance(customer, Customer):
         raise Invalid("Say which customer sent the goods back.", code="customer_required", field="customer")
