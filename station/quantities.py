@@ -33,7 +33,13 @@ UNITS = {
     "kg": "kilograms", "g": "grams", "mg": "milligrams", "t": "tonnes", "lb": "pounds", "oz": "ounces",
     "L": "litres", "mL": "millilitres", "m3": "cubic metres",
     "m": "metres", "cm": "centimetres", "mm": "millimetres", "m2": "square metres", "ft": "feet",
+    "pc": "pieces", "box": "boxes", "cup": "cups", "sack": "sacks", "bottle": "bottles", "can": "cans",
+    "tray": "trays", "crate": "crates", "drum": "drums", "sheet": "sheets", "pallet": "pallets",
 }
+# Units a variable-measure item can be weighed in, and what one of them is in kilograms (GS1 AI 310n is kg,
+# 320n is lb: 1 lb = 0.45359237 kg exactly).
+WEIGHTS_KG = {"kg": Decimal(1), "g": Decimal("0.001"), "t": Decimal(1000), "lb": Decimal("0.45359237"),
+              "oz": Decimal("0.028349523125")}
 # A typed or JSON quantity: digits, at most one decimal point (or comma), no sign, no exponent.
 _TEXT = re.compile(r"^\s*(\d{1,15})(?:[.,](\d{1,15}))?\s*$")
 
@@ -103,6 +109,19 @@ def parse(text: str | int | Decimal, *, what: str = "The quantity") -> Qty:
     if decimals_of(value) > MAX_DECIMALS:
         raise QuantityError(f"{what} has more than {MAX_DECIMALS} decimals.")
     return value
+
+
+def check_unit(unit: str) -> str:
+    """`unit` if it is one of UNITS, else a QuantityError that lists them."""
+    if unit not in UNITS:
+        raise QuantityError(f"{unit!r} is not a unit Station knows; use one of: {', '.join(UNITS)}.")
+    return unit
+
+
+def check_decimals(decimals: object) -> int:
+    if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= MAX_DECIMALS:
+        raise QuantityError(f"An item is counted in 0 to {MAX_DECIMALS} decimals (got {decimals!r}).")
+    return decimals
 
 
 def for_item(value: Qty, decimals: int, unit: str, *, what: str = "The quantity") -> Qty:

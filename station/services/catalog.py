@@ -6,6 +6,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from .. import quantities
 from ..gs1 import normalise_gln, normalise_gtin
 from ..models import (Customer, Item, ItemGtin, Location, LocationKind, Lot, LotScheme,
                       RemovalStrategy, Supplier)
@@ -36,8 +37,17 @@ def _name(value: str | None, what: str = "name", max_len: int = 200) -> str:
 def create_item(session: Session, *, sku: str, name: str, gtins: list[str] = (), unit: str = "ea",
                 shelf_life_days: int | None = None,
                 removal_strategy: RemovalStrategy = RemovalStrategy.FIFO,
-                lot_scheme: LotScheme | None = None, labels_per_receipt: int = 1) -> Item:
+                lot_scheme: LotScheme | None = None, labels_per_receipt: int = 1, qty_decimals: int = 0,
+                variable_measure: bool = False) -> Item:
     sku = _code(sku, "SKU", 40)
+    try:
+        unit = quantities.check_unit(_code(unit, "unit", 16))
+        qty_decimals = quantities.check_decimals(qty_decimals)
+    except quantities.QuantityError as exc:
+        raise Invalid(str(exc), code="invalid_unit") from None
+    if variable_measure and unit not in quantities.WEIGHTS_KG:
+        raise Invalid(f"A variable-measure item is weighed: its unit is one of {', '.join(quantities.WEIGHTS_KG)}, "
+                      f"not {unit}.", code="invalid_unit")
     if session.scalar(select(Item.id).where(Item.sku == sku)):
         raise Conflict(f"Item {sku} already exists.", code="item_exists")
     if shelf_life_days is not None and (not isinstance(shelf_life_days, int) or shelf_life_days < 0):
@@ -47,7 +57,8 @@ def create_item(session: Session, *, sku: str, name: str, gtins: list[str] = (),
         owner = session.scalar(select(Item.sku).join(ItemGtin).where(ItemGtin.gtin == gtin))
         if owner:
             raise Conflict(f"GTIN {gtin} already belongs to item {owner}.", code="gtin_exists")
-    item = Item(sku=sku, name=_name(name), unit=_code(unit, "unit", 16), shelf_life_days=shelf_life_days,
+    item = Item(sku=sku, name=_name(name), unit=unit, qty_decimals=qty_decimals,
+                variable_measure=bool(variable_measure), shelf_life_days=shelf_life_days,
                 removal_strategy=RemovalStrategy(removal_strategy), lot_scheme=lot_scheme,
                 labels_per_receipt=labels_per_receipt,
                 gtins=[ItemGtin(gtin=g) for g in normalised])
