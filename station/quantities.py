@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
 
 from sqlalchemy import BigInteger, Integer
+from sqlalchemy.sql import operators
 from sqlalchemy.types import TypeDecorator
 
 SCALE_DIGITS = 6
 SCALE = 10 ** SCALE_DIGITS
 MAX_DECIMALS = SCALE_DIGITS
 MAX_QTY = 100_000_000  # the largest quantity one request books, in the item's unit
+# The largest quantity a column holds: a BIGINT of millionths. A figure beyond it is refused, never wrapped.
+MAX_STORED = Decimal(2 ** 63 - 1).scaleb(-SCALE_DIGITS)
 
 # The units an item may be counted in, with the words a page shows. Anything else is a typo.
 UNITS = {
@@ -42,6 +45,7 @@ WEIGHTS_KG = {"kg": Decimal(1), "g": Decimal("0.001"), "t": Decimal(1000), "lb":
               "oz": Decimal("0.028349523125")}
 # A typed or JSON quantity: digits, at most one decimal point (or comma), no sign, no exponent.
 _TEXT = re.compile(r"^\s*(\d{1,15})(?:[.,](\d{1,15}))?\s*$")
+_TYPED_LIMIT = 10 ** 15
 
 Qty = int | Decimal
 
@@ -60,15 +64,26 @@ def normal(value: Qty) -> Qty:
         raise TypeError(f"a quantity is an int or a finite Decimal, not {value!r}")
     if value == value.to_integral_value():
         return int(value)
-    return value.normalize()
+    return value.normalize(_exact(value))
+
+
+def _exact(value: Decimal) -> Context:
+    """A context with room for every digit of `value`. The default one keeps 28 digits, so normalize()
+    and scaleb() would round a longer value (0.99999999999999999999999999999 to 1) instead of keeping it
+    for the decimals check to refuse."""
+    return Context(prec=max(len(value.as_tuple().digits), 1), Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 def to_micro(value: Qty) -> int:
     """The stored integer: millionths. More than six decimals cannot be stored exactly: refused."""
+    number = (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, Decimal) and value.is_finite())
+    if number and abs(value) > MAX_STORED:  # checked before normal(), which makes a whole one an int
+        raise QuantityError(f"A quantity of more than {MAX_STORED} cannot be stored.")
     value = normal(value)
     if isinstance(value, int):
         return value * SCALE
-    scaled = value.scaleb(SCALE_DIGITS)
+    scaled = value.scaleb(SCALE_DIGITS, _exact(value))
     if scaled != scaled.to_integral_value():
         raise QuantityError(f"{value} has more than {MAX_DECIMALS} decimals")
     return int(scaled)
@@ -76,7 +91,10 @@ def to_micro(value: Qty) -> int:
 
 def from_micro(stored: int) -> Qty:
     whole, rest = divmod(stored, SCALE)
-    return whole if not rest else (Decimal(stored) / SCALE).normalize()
+    if not rest:
+        return whole
+    value = Decimal(stored)
+    return value.scaleb(-SCALE_DIGITS, _exact(value)).normalize(_exact(value))
 
 
 def decimals_of(value: Qty) -> int:
@@ -91,21 +109,25 @@ def parse(text: str | int | Decimal, *, what: str = "The quantity") -> Qty:
     if isinstance(text, bool) or isinstance(text, float):
         raise QuantityError(f"{what} must be a number like 12 or 12.35.")
     if isinstance(text, (int, Decimal)):
-        try:
-            value = normal(text)
-        except TypeError:
-            raise QuantityError(f"{what} must be a number like 12 or 12.35.") from None
+        if isinstance(text, Decimal) and not text.is_finite():
+            raise QuantityError(f"{what} must be a number like 12 or 12.35.")
+        value = text
     else:
         match = _TEXT.match(str(text))
         if not match:
             raise QuantityError(f"{what} must be a number like 12 or 12.35, not {str(text)[:40]!r}.")
         whole, fraction = match.groups()
         try:
-            value = normal(Decimal(f"{whole}.{fraction or '0'}"))
+            value = Decimal(f"{whole}.{fraction or '0'}")
         except InvalidOperation:  # pragma: no cover - the pattern admits only digits
             raise QuantityError(f"{what} must be a number like 12 or 12.35.") from None
     if value < 0:
         raise QuantityError(f"{what} cannot be negative.")
+    # As large as fifteen typed digits can be, whichever way it came: a caller's own limit (MAX_QTY) then
+    # says what is too much in its words. Checked before normal(): 1E+999999 would take a minute to be an int.
+    if value >= _TYPED_LIMIT:
+        raise QuantityError(f"{what} is too large to be a quantity.")
+    value = normal(value)
     if decimals_of(value) > MAX_DECIMALS:
         raise QuantityError(f"{what} has more than {MAX_DECIMALS} decimals.")
     return value
@@ -164,6 +186,14 @@ class Quantity(TypeDecorator):
 
     impl = BigInteger
     cache_ok = True
+
+    class comparator_factory(TypeDecorator.Comparator):
+        # A sum or difference of quantities is a quantity: read back and compared in the same millionths
+        # (left as BigInteger, `(retrieved + :qty) <= :most` would bind :most unscaled).
+        def _adapt_expression(self, op, other_comparator):
+            if op in (operators.add, operators.sub):
+                return op, self.type
+            return super()._adapt_expression(op, other_comparator)
 
     def load_dialect_impl(self, dialect):
         # SQLite's INTEGER is 64 bits already (and its tables stay as the migrations made them).

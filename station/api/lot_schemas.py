@@ -20,6 +20,7 @@ from .schemas import (
     LocationCode,
     ProducedDate,
     Qty,
+    QtyOut,
     Reason,
     Request,
     Sku,
@@ -99,7 +100,7 @@ class ItemRef(BaseModel):
 
 class StockOut(BaseModel):
     location: str
-    qty: int
+    qty: QtyOut
     sscc: str | None
 
 
@@ -112,7 +113,8 @@ class LotOut(BaseModel):
     received: dt.date | None
     supplier: str | None = Field(description="The supplier's code.")
     supplier_lot: str | None
-    on_hand: int
+    on_hand: QtyOut
+    unit: str = Field(description="The unit every quantity of the lot is in (the item's).")
     stock: list[StockOut]
 
     @classmethod
@@ -121,7 +123,7 @@ class LotOut(BaseModel):
             lot_number=lot.lot_number, item=ItemRef(sku=lot.item.sku, name=lot.item.name),
             status=lot.status, expiry=lot.expiry, produced=lot.produced_on, received=lot.received_on,
             supplier=lot.supplier.code if lot.supplier else None, supplier_lot=lot.supplier_lot,
-            on_hand=lot.on_hand,
+            on_hand=lot.on_hand, unit=lot.item.unit,
             stock=[StockOut(location=s.location_code, qty=s.qty, sscc=s.sscc) for s in stock])
 
     @classmethod
@@ -132,7 +134,7 @@ class LotOut(BaseModel):
 class MovementOut(BaseModel):
     ts: dt.datetime
     kind: str
-    qty: int
+    qty: QtyOut
     from_location: str | None
     to_location: str | None
     operator: str | None
@@ -187,16 +189,16 @@ class SuggestQuery(BaseModel):
 class AllocationOut(BaseModel):
     lot_number: str
     location: str
-    qty: int
+    qty: QtyOut
     expiry: dt.date | None
 
 
 class SuggestionOut(BaseModel):
     item: ItemRef
     strategy: RemovalStrategy
-    requested: int
-    allocated: int
-    short: int = Field(description="How much of the request no pickable stock covers.")
+    requested: QtyOut
+    allocated: QtyOut
+    short: QtyOut = Field(description="How much of the request no pickable stock covers.")
     allocations: list[AllocationOut] = Field(description="In the order to pick them.")
 
     @classmethod

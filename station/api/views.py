@@ -176,21 +176,27 @@ def list_items(query: PageQuery) -> ItemPage:
        workflow="supervisor", action="Adding an item")
 def create_item(body: ItemIn) -> ItemOut:
     """Add an item to the catalogue."""
-    fields = body.model_dump()
-    refuse_younger_lots = fields.pop("refuse_younger_lots")
+    fields = body.model_dump(exclude={"refuse_younger_lots", "packs"})
     with get_db().write() as session:
-        item = catalog.create_item(session, **fields)
-        item.refuse_younger_lots = refuse_younger_lots
+        item = catalog.create_item(session, **fields, packs=_packs(body.packs))
+        item.refuse_younger_lots = body.refuse_younger_lots
         return ItemOut.of(item)
 
 
-@route("PATCH", "/items/<path:sku>", body=ItemChangeIn, response=ItemOut, errors=(404,),
+def _packs(packs) -> list[catalog.Pack] | None:
+    return None if packs is None else [catalog.Pack(p.gtin, p.name, p.qty) for p in packs]
+
+
+@route("PATCH", "/items/<path:sku>", body=ItemChangeIn, response=ItemOut, errors=(404, 409),
        workflow="supervisor", action="Changing an item")
 def change_item(sku: str, body: ItemChangeIn) -> ItemOut:
-    """Change an item's picking policy (refuse lots younger than the FIFO/FEFO suggestion, or not)."""
+    """Change an item: its picking policy, how it is counted (unit, decimals, variable measure), its packs."""
     with get_db().write() as session:
         item = catalog.item_by_sku(session, sku)
-        item.refuse_younger_lots = body.refuse_younger_lots
+        catalog.change_item(session, item, unit=body.unit, qty_decimals=body.qty_decimals,
+                            variable_measure=body.variable_measure, packs=_packs(body.packs))
+        if body.refuse_younger_lots is not None:
+            item.refuse_younger_lots = body.refuse_younger_lots
         return ItemOut.of(item)
 
 

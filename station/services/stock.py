@@ -21,7 +21,7 @@ from ..models import HandlingUnit, Item, Location, Lot, LotStatus, Movement, Mov
 from . import events
 from .actor import NOBODY, Actor
 from .errors import InsufficientStock, Invalid, LotNotPickable
-from .event_bodies import location_facts, lot_facts, lot_key
+from .event_bodies import location_facts, lot_facts, lot_key, qty_text
 from ..quantities import Qty
 
 # Why a lot cannot leave its place, in words a picker understands.
@@ -44,6 +44,8 @@ def require_positive(qty: Qty, what: str = "quantity", of: Item | Lot | None = N
         value = None
     if value is None or value <= 0:
         raise Invalid(f"The {what} must be a number greater than 0 (got {qty!r}).", code="invalid_qty")
+    if value > quantities.MAX_QTY:
+        raise Invalid(f"The {what} must be at most {quantities.MAX_QTY:,} (got {value}).", code="invalid_qty")
     if not isinstance(value, int):
         item = of.item if isinstance(of, Lot) else of
         try:
@@ -163,7 +165,7 @@ def move(session: Session, lot: Lot, qty: int, source: Location, dest: Location,
         on = session.get(HandlingUnit, unit_id) if unit_id else None
         add_stock(session, lot, dest, part, on)
         if on is not None:
-            pallets.append({"sscc": on.sscc, "qty": part})
+            pallets.append({"sscc": on.sscc, "qty": qty_text(part)})
     if unit is not None and unit.location_id == source.id and not session.scalar(
             select(Stock.id).where(Stock.handling_unit_id == unit.id, Stock.location_id == source.id,
                                    Stock.qty > 0).limit(1)):
@@ -171,7 +173,7 @@ def move(session: Session, lot: Lot, qty: int, source: Location, dest: Location,
     movement = record(session, MovementKind.MOVE, lot, qty, source=source, dest=dest, by=by,
                       handling_unit_id=unit.id if unit else None)
     events.record(session, "lot.moved", {
-        "lot": lot_facts(lot, session), "qty": qty, "from": location_facts(source), "to": location_facts(dest),
+        "lot": lot_facts(lot, session), "qty": qty_text(qty), "from": location_facts(source), "to": location_facts(dest),
         "sscc": unit.sscc if unit else None, "pallets": pallets}, key=lot_key(lot), by=by)
     return movement
 
