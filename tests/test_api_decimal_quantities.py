@@ -269,3 +269,30 @@ def test_patching_packs_replaces_them(api, flour, database):
     error(api.patch("/items/FLOUR", {}), 422, "invalid", "Give what to change")
     with database.read() as session:
         assert session.scalar(select(func.count()).select_from(ItemGtin).where(ItemGtin.gtin == "0" + CASE_GTIN)) == 0
+
+
+def test_a_catch_weight_receipt_by_api_books_its_cases_as_pieces_from_the_body_or_the_label(api, site, database):
+    beef_gtin = "9" + gtin13("400000000301")[:-1]
+    beef_gtin = beef_gtin + str(_check(beef_gtin))
+    made = api.post("/items", {"sku": "BEEF", "name": "Beef brisket", "unit": "kg", "qty_decimals": 3,
+                               "variable_measure": True, "gtins": [beef_gtin]})
+    assert made.status_code == 201, made.get_json()
+    body = {"location": "A-01", "supplier": "ACME"}
+    typed = api.post("/receipts", {"sku": "BEEF", "qty": "123.456", "pieces": 10, **body})
+    assert typed.status_code == 201, typed.get_json()
+    assert typed.get_json()["on_hand"] == "123.456"
+    # The label says 40 cases (37) of 493.210 kg (3103): the pieces come from it.
+    labelled = api.post("/receipts", {"code": f"]C102{beef_gtin}3740\x1d3103493210", "qty": "493.21", **body})
+    assert labelled.status_code == 201, labelled.get_json()
+    # Pieces for an item counted by the piece are refused in words; so are 0 cases. Nothing is booked.
+    error(api.post("/receipts", {"sku": "BOLT", "qty": 5, "pieces": 2, **body}), 422, "pieces_not_weighed", "BOLT")
+    error(api.post("/receipts", {"sku": "BEEF", "qty": 5, "pieces": 0, **body}), 422, "invalid", "pieces")
+    with database.read() as s:
+        pieces = s.execute(select(Movement.qty, Movement.pieces).join(Lot).join(Item)
+                           .where(Item.sku == "BEEF").order_by(Movement.id)).all()
+    assert [(quantities.text(q), p) for q, p in pieces] == [("123.456", 10), ("493.21", 40)]
+
+
+def _check(body: str) -> int:
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return (10 - total % 10) % 10

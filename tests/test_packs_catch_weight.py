@@ -290,11 +290,11 @@ def beef(site):
 def test_picking_catch_weight_records_each_cases_weight_and_one_piece(beef):
     site = beef
     first = pick(site, f"]C101{BEEF}3102001234{GS}10B-1").answer
-    assert first.ok and first.message.startswith(f"Picked 12.34 kg (1 case) of lot {site['beef']}"), first.message
+    assert first.ok and first.message.startswith(f"Picked 12.340 kg (1 case) of lot {site['beef']}"), first.message
     assert pick(site, f"]C101{BEEF}3103011000{GS}10B-1").answer.ok
     assert tap(site, picking.NAME, "Pick 1", picking.set_qty, "5,5").kind == "info"  # the picker keys the weight
     keyed = pick(site, f"LOT:{site['beef']}").answer
-    assert keyed.ok and keyed.message.startswith("Picked 5.5 kg (1 case)"), keyed.message
+    assert keyed.ok and keyed.message.startswith("Picked 5.500 kg (1 case)"), keyed.message
     assert ledger(site, MovementKind.PICK) == [("BEEF", Decimal("12.34"), 1), ("BEEF", 11, 1),
                                                ("BEEF", Decimal("5.5"), 1)]
     assert picked(site, "SO-3") == [Decimal("28.84")]

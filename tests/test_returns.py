@@ -130,8 +130,8 @@ def test_a_lot_that_never_left_the_site_cannot_come_back(db):
 
 
 @pytest.mark.parametrize("qty, reason, words", [
-    (0, "Damaged", "whole number greater than 0"),
-    (-2, "Damaged", "whole number greater than 0"),
+    (0, "Damaged", "a number greater than 0"),
+    (-2, "Damaged", "a number greater than 0"),
     (2, "   ", "A reason is required"),
     (2, "x" * 201, "at most 200 characters"),
 ])
@@ -288,7 +288,7 @@ def test_the_returns_page_books_a_return_by_scan_keypad_and_taps(client, databas
     assert "Received by Corner Shop (10). How many came back?" in html and 'data-keypad="return-qty"' in html
     with database.read() as s:
         before = _state(s, number)
-    for typed, words in [("abc", "whole number greater than 0"), ("", "Type how many first")]:
+    for typed, words in [("abc", "must be a number like 12 or 12.35"), ("", "Type how many first")]:
         assert client.post("/return/qty", data={"qty": typed}).status_code == 303
         assert words in client.get("/return").text
     client.post("/return/qty", data={"qty": "11"})

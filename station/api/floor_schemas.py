@@ -125,6 +125,9 @@ class PickIn(Request):
         None, description="Where it is taken from. Default: the suggested place for the suggested lot, "
                           "else where the lot has most stock (not a shipping lane).")
     qty: Qty
+    pieces: Annotated[int, Field(ge=1, le=1_000_000)] | None = Field(
+        None, description="A variable-measure (catch-weight) item: how many cases weigh `qty`. Refused for any "
+                          "other item.")
     override_reason: Reason | None = Field(
         None, description="Why another lot than the FIFO/FEFO suggestion is picked; required for a "
                           "lot younger than the suggested one (409 override_reason_required without it). "

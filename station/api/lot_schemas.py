@@ -57,6 +57,9 @@ class ReceiptIn(Request):
         None, description="The item by one of its GTINs (give this, sku, or a code that carries one).")
     sku: Sku | None = Field(None, description="The item by its SKU (give this, gtin, or a code).")
     qty: Qty
+    pieces: Annotated[int, Field(ge=1, le=1_000_000)] | None = Field(
+        None, description="A variable-measure (catch-weight) item: how many cases weigh `qty` (from the "
+                          "label's AI 30/37 when the code carries it). Refused for any other item.")
     supplier: SupplierCode | None = Field(None, description="The supplier's code.")
     supplier_lot: SupplierLot | None = Field(None, description="The supplier's own lot number.")
     expiry: ExpiryDate | None = Field(

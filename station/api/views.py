@@ -67,7 +67,7 @@ def create_receipt(body: ReceiptIn) -> Response:
             supplier_lot=fields.get("supplier_lot"), expiry=fields.get("expiry"),
             produced=fields.get("produced"), sscc=fields.get("sscc"), station=station,
             print_labels=labels is not None, copies=labels.copies if labels else None,
-            printer=labels.printer if labels else None)
+            printer=labels.printer if labels else None, pieces=fields.get("pieces"))
         out = ReceiptOut(**LotOut.fields_of(receipt.lot, stock_lines(session, receipt.lot.id)))
         if labels is not None:
             out.print_jobs = [_print_job_out(session, job) for job in receipt.jobs]
@@ -97,7 +97,7 @@ def _label_fields(body: ReceiptIn) -> dict:
     """The receipt's item and label fields: the body's, filled from the scanned `code` if given.
     A label that cannot be received (unreadable, unknown GTIN, a pallet received before) is
     refused in the resolver's words; a body field that contradicts the label is a 422."""
-    fields = {key: getattr(body, key) for key in ("sku", *_LABEL_KEYS)}
+    fields = {key: getattr(body, key) for key in ("sku", "pieces", *_LABEL_KEYS)}
     if body.code is None:
         return fields
     with get_db().reader() as reader:
@@ -115,7 +115,7 @@ def _label_fields(body: ReceiptIn) -> dict:
     scanned = {"gtin": label.get("gtin"), "supplier_lot": label.get("supplier_lot"),
                "expiry": label.get("expiry") and dt.date.fromisoformat(label["expiry"]),
                "produced": label.get("produced") and dt.date.fromisoformat(label["produced"]),
-               "sscc": label.get("sscc"), "supplier": label.get("supplier")}
+               "sscc": label.get("sscc"), "supplier": label.get("supplier"), "pieces": label.get("pieces")}
     if label.get("sku") and body.sku is not None and body.sku != label["sku"]:
         raise Invalid(f"The label is item {label['sku']}, the body says sku {body.sku}.",
                       code="label_mismatch", field="sku")

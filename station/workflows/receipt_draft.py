@@ -150,7 +150,7 @@ def remember_unknown_gtin(draft: dict | None, res: Resolution) -> dict:
     draft = dict(draft or {})
     if (fields.get("sscc") and draft.get("sscc") != fields["sscc"]) or not valid_token(draft.get("token")):
         draft = new_draft()
-    for key in ("sku", "item_name", "unit", "labels"):
+    for key in ("sku", "item_name", "unit", "labels", "decimals", "variable_measure", "pieces", "counted"):
         draft.pop(key, None)
     draft.update(fields)
     draft["unknown_gtin"] = fields.get("gtin") or (res.fields or {}).get("gtin")
