@@ -210,8 +210,10 @@ def _pick(session: Session, order: Order, state: dict, lot: Lot, location: Locat
     nxt = picking.line_suggestion(session, line)
     if nxt is not None and nxt.allocations:
         a = nxt.allocations[0]
-        return Answer("ok", f"{said}. {left} {unit} more: lot {a.lot_number} at {a.location_code}.")
-    return Answer("ok", f"{said}. {left} {unit} more needed, but no pickable stock is left.",
+        return Answer("ok", f"{said}. {say(left, line.item.qty_decimals, unit)} more: lot {a.lot_number} at "
+                            f"{a.location_code}.")
+    return Answer("ok", f"{said}. {say(left, line.item.qty_decimals, unit)} more needed, but no pickable stock "
+                        "is left.",
                   "Pick what you can find, or ship the order short.")
 
 
@@ -286,7 +288,9 @@ def set_qty(session: Session, order: Order, state: dict, typed: str) -> Answer:
     if qty is None:
         return Answer("error", "Type how many you take: a number greater than 0.")
     if qty > chosen.open_qty:
-        return Answer("error", f"Line {chosen.line.line_no} needs only {chosen.open_qty} more.")
+        item = chosen.line.item
+        return Answer("error", f"Line {chosen.line.line_no} needs only "
+                               f"{say(chosen.open_qty, item.qty_decimals, item.unit)} more.")
     state["qty"], state["line"] = qty, chosen.line.id
     item = chosen.line.item
     return Answer("info", f"The next lot scan picks {say(qty, item.qty_decimals, item.unit)}.")
@@ -314,7 +318,8 @@ def short(session: Session, order: Order, state: dict, reason: str, by: Actor,
     _forget(state)
     state["line"] = chosen.line.id
     nxt = picking.line_suggestion(session, chosen.line)
-    said = (f"Short recorded: {movement.qty} {chosen.line.item.unit} of lot {a.lot_number} at "
+    item = chosen.line.item
+    said = (f"Short recorded: {say(movement.qty, item.qty_decimals, item.unit)} of lot {a.lot_number} at "
             f"{a.location_code} taken off the books ({reason}).")
     if nxt is not None and nxt.allocations:
         b = nxt.allocations[0]
@@ -361,7 +366,7 @@ def undo(session: Session, order: Order, state: dict, by: Actor) -> Answer:
     state["line"] = line.id
     back_to = session.get(Location, unpick.to_location_id).code
     staging = session.get(Location, unpick.from_location_id).code
-    return Answer("ok", f"Pick taken back: {unpick.qty} {line.item.unit} of lot {unpick.lot.lot_number} "
+    return Answer("ok", f"Pick taken back: {say(unpick.qty, line.item.qty_decimals, line.item.unit)} of lot {unpick.lot.lot_number} "
                         f"— take it from {staging} and put it back at {back_to}.",
                   f"Line {line.line_no} needs {picking.open_qty(line)} {line.item.unit} again.")
 

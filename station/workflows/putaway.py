@@ -157,7 +157,8 @@ def _pallet(records: dict) -> Answer:
     if not unit.get("qty"):
         return Answer("error", f"Pallet {unit['sscc']} is empty — there is nothing on it to move.", state={})
     where = f" at {unit['location']}" if unit.get("location") else ""
-    return Answer("ok", f"Pallet {unit['sscc']}: {unit['qty']} {item['unit']} of {item['sku']}, lot "
+    return Answer("ok", f"Pallet {unit['sscc']}: {said(unit['qty'], item.get('decimals'), item['unit'])} of "
+                        f"{item['sku']}, lot "
                         f"{lot['lot_number']}{where}.", "Now scan where it goes.", state={"sscc": unit["sscc"]})
 
 
