@@ -203,7 +203,10 @@ def test_kept_scans_of_one_code_keep_their_spacing_a_bounce_stays_a_bounce(live_
         page.route("**/pick/SO-1/scan", lambda route: route.abort())
         code = f"LOT:{site['bolt']}"
         t = wedge(page, code)
-        wedge(page, code, at=t + 0.05)  # the trigger fired twice: a bounce (stamped so, however busy the machine)
+        # The trigger fired twice: a bounce, stamped 50 ms after the first read — and passed on to the page
+        # 700 ms late, as a busy machine does: the scan's own time decides, not when the page got to it.
+        page.wait_for_timeout(700)
+        wedge(page, code, at=t + 0.05)
         expect(page.locator("#scan-queue")).to_contain_text("Offline — 2 scans waiting")
         page.wait_for_timeout(900)  # the picker scans it again on purpose, later
         wedge(page, code)

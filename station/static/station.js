@@ -444,6 +444,9 @@
     }
     var code = keys.slice(s).map(function (k) { return k.ch; }).join("");
     var snap = keys[s].snap;
+    // Captured when its first key was typed, not when a busy page got round to it: the queue keeps a
+    // trigger bounce (two reads 50 ms apart) apart from a deliberate second scan by this time.
+    var at = Math.round(performance.timeOrigin + keys[s].t);
     reset();
     if (snap.value !== null && snap.el.value !== snap.value) {  // its first keys landed in a field
       snap.el.value = snap.value;
@@ -452,7 +455,7 @@
       }
       snap.el.dispatchEvent(new Event("input", { bubbles: true }));
     }
-    enqueue(code, "wedge");
+    enqueue(code, "wedge", at);
   }
 
   window.addEventListener("keydown", onKeyDown, true);
@@ -511,16 +514,16 @@
   // another page it still goes where it was meant to (a pick scan never reaches the receiving page),
   // and its capture time, so that a replay keeps two deliberate scans of one code apart (below).
   // `late`: made or held up while the server could not be reached; its answer says so.
-  function newItem(code, clientIdValue, source) {
+  function newItem(code, clientIdValue, source, at) {
     return { code: code, client_id: clientIdValue, source: source, station: cfg.station, tries: 0,
-             url: cfg.url, page: window.location.pathname + window.location.search, at: Date.now(),
+             url: cfg.url, page: window.location.pathname + window.location.search, at: at || Date.now(),
              late: offline };
   }
 
-  function enqueue(code, source) {
+  function enqueue(code, source, at) {
     if (floorTakes(code)) return;  // a command or a badge: handled here, not by the page's scan URL
     if (cfg.gs) code = code.split(cfg.gs).join(GS);
-    queue.push(newItem(code, clientId(), source));
+    queue.push(newItem(code, clientId(), source, at));
     save();
     pump();
   }
