@@ -55,12 +55,13 @@ from sqlalchemy import event, text  # noqa: E402
 
 from station.config import normalise_url  # noqa: E402
 from station.db import Database  # noqa: E402
+from station.quantities import SCALE  # noqa: E402 - the stored millionths of a unit
 from station.schema import upgrade  # noqa: E402
 from station.services.suggest import BATCH, suggest  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
 AS_OF = dt.date(2025, 6, 30)  # the site's "today" for the data and for every suggest() call
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: quantities stored as millionths (station/quantities.py), as the app stores them
 N_ITEMS, N_SUPPLIERS = 200, 40
 N_DOCKS, N_LINES, N_STORAGE, N_SHIPPING = 4, 8, 480, 8
 TAU_DAYS, LIVE_FLOOR = 30.0, 0.02
@@ -265,14 +266,14 @@ class Generator:
                     status = ("hold" if r < 0.03 else "quarantine" if r < 0.04
                               else "recalled" if r < 0.042 else "available")
                 lots.append((lot_id, lot_number, item.id, item.supplier_id, supplier_lot, produced_on,
-                             received_on, expiry, fifo_date, status, on_hand, origin, self.ts(t0)))
+                             received_on, expiry, fifo_date, status, on_hand * SCALE, origin, self.ts(t0)))
                 for loc, q in balances:
                     if q > 0 or loc in STORAGE:
                         stock_id += 1
-                        stock.append((stock_id, lot_id, loc, q))
+                        stock.append((stock_id, lot_id, loc, q * SCALE))
                 for t, kind, q, src, dst, ref, followed in mv:
                     move_id += 1
-                    moves.append((move_id, self.ts(min(t, last_minute)), kind, lot_id, q, src, dst, ref,
+                    moves.append((move_id, self.ts(min(t, last_minute)), kind, lot_id, q * SCALE, src, dst, ref,
                                   None if followed is None else int(followed)))
             yield lots, stock, moves
 
@@ -536,7 +537,7 @@ def pickable_by_item(db: Database) -> dict[int, tuple[int, int]]:
         f"WHERE l.status = 'available' AND l.on_hand > 0 AND (l.expiry IS NULL OR l.expiry >= '{AS_OF}') "
         "AND s.qty > 0 AND loc.kind <> 'shipping' GROUP BY l.item_id")
     with db.engine.connect() as conn:
-        return {item: (lots, int(qty)) for item, lots, qty in conn.execute(sql)}
+        return {item: (lots, int(qty) // SCALE) for item, lots, qty in conn.execute(sql)}
 
 
 def requests(items: list[ItemSpec], stocked: set[int], n: int, seed: int) -> list[tuple[int, float]]:

@@ -187,6 +187,18 @@ def count_approval_threshold() -> int:
     return int(value)
 
 
+def decimal_comma_setting() -> bool:
+    """STATION_DECIMAL_COMMA: "1"/"true" when the site writes 12,35 (most of Europe), "0"/"false"
+    (default) for 12.35. Pages show quantities and the keypad's separator key that way; typed quantities
+    are read either way."""
+    value = os.environ.get("STATION_DECIMAL_COMMA", "0").strip().lower() or "0"
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"STATION_DECIMAL_COMMA must be true (12,35) or false (12.35), not {value!r}.")
+
+
 # Webhook delivery (station/processes/webhook_worker.py): the setting, its default, and its bounds.
 WEBHOOK_DELIVERY = {
     # The whole request (connect, send, answer) must end within this many seconds, or it is a failure.
@@ -263,4 +275,6 @@ def settings(instance_path: str) -> dict:
         "PICK_SCAN_LOCATION": env("STATION_PICK_SCAN_LOCATION", "0").strip().lower() in ("1", "true", "yes", "on"),
         # Stock counts: a difference of more than this many units on a line waits for a supervisor.
         "COUNT_APPROVAL_THRESHOLD": count_approval_threshold(),
+        # Quantities on the pages (and the keypad's separator key): 12,35 when true, else 12.35.
+        "DECIMAL_COMMA": decimal_comma_setting(),
     }

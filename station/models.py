@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from . import clock
+from .quantities import Qty, Quantity
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -189,6 +190,11 @@ class Item(Base):
     sku: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     unit: Mapped[str] = mapped_column(String(16), default="ea")
+    # How many decimals the item is counted in (kg to the gram: 3); more in an input is refused, never rounded.
+    qty_decimals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Variable measure (catch weight): each case weighs what its label says (GS1 AI 310n/320n); stock is
+    # kept in the item's unit (kg, lb) and the ledger also counts the cases (movements.pieces).
+    variable_measure: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     shelf_life_days: Mapped[int | None] = mapped_column(Integer)
     removal_strategy: Mapped[RemovalStrategy] = mapped_column(
         _enum(RemovalStrategy, "removal_strategy"), default=RemovalStrategy.FIFO
@@ -211,6 +217,7 @@ class Item(Base):
     __table_args__ = (
         CheckConstraint("shelf_life_days IS NULL OR shelf_life_days >= 0", name="shelf_life"),
         CheckConstraint("labels_per_receipt >= 0", name="labels_per_receipt"),
+        CheckConstraint("qty_decimals BETWEEN 0 AND 6", name="qty_decimals"),
     )
 
 
@@ -220,6 +227,12 @@ class ItemGtin(Base):
     __tablename__ = "item_gtins"
     gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    # A packaging level's GTIN (a case of 12, a pallet of 480): how many of the item's unit it holds, and
+    # what it is called. NULL: the GTIN of the trade unit itself.
+    pack_qty: Mapped[Qty | None] = mapped_column(Quantity)
+    pack_name: Mapped[str | None] = mapped_column(String(20))
+
+    __table_args__ = (CheckConstraint("pack_qty IS NULL OR pack_qty > 0", name="pack_qty_positive"),)
     item: Mapped[Item] = relationship(back_populates="gtins")
 
 
@@ -276,7 +289,7 @@ class Lot(Base):
     fifo_date: Mapped[dt.date] = mapped_column(Date)
     status: Mapped[LotStatus] = mapped_column(_enum(LotStatus, "lot_status"), default=LotStatus.AVAILABLE)
     # Sum of this lot's stock rows, kept in the same transaction; drives the suggestion indexes.
-    on_hand: Mapped[int] = mapped_column(Integer, default=0)
+    on_hand: Mapped[Qty] = mapped_column(Quantity, default=0)
     origin: Mapped[str] = mapped_column(String(16))  # "receipt" or "production"
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
@@ -309,7 +322,7 @@ class LotLink(Base):
     __tablename__ = "lot_links"
     output_lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), primary_key=True)
     component_lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), primary_key=True, index=True)
-    qty: Mapped[int] = mapped_column(Integer)
+    qty: Mapped[Qty] = mapped_column(Quantity)
     kind: Mapped[LinkKind] = mapped_column(_enum(LinkKind, "link_kind"), default=LinkKind.PRODUCTION,
                                            server_default=LinkKind.PRODUCTION.value)
 
@@ -322,7 +335,8 @@ class HandlingUnit(Base):
     sscc: Mapped[str] = mapped_column(String(18), unique=True)
     lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), index=True)
     location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
-    qty_received: Mapped[int] = mapped_column(Integer)
+    qty_received: Mapped[Qty] = mapped_column(Quantity)
+    pieces_received: Mapped[int | None] = mapped_column(Integer)  # cases on it (a variable-measure item)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     received_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
 
@@ -339,7 +353,7 @@ class Stock(Base):
     lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"))
     location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), index=True)
     handling_unit_id: Mapped[int | None] = mapped_column(ForeignKey("handling_units.id"), index=True)
-    qty: Mapped[int] = mapped_column(Integer)
+    qty: Mapped[Qty] = mapped_column(Quantity)
 
     lot: Mapped[Lot] = relationship(back_populates="stock")
     location: Mapped[Location] = relationship()
@@ -366,7 +380,8 @@ class Movement(Base):
     ts: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     kind: Mapped[MovementKind] = mapped_column(_enum(MovementKind, "movement_kind"))
     lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"))
-    qty: Mapped[int] = mapped_column(Integer)
+    qty: Mapped[Qty] = mapped_column(Quantity)
+    pieces: Mapped[int | None] = mapped_column(Integer)  # cases moved with qty (a variable-measure item)
     from_location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     to_location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     handling_unit_id: Mapped[int | None] = mapped_column(ForeignKey("handling_units.id"))
@@ -483,8 +498,8 @@ class ExpectedReceiptLine(Base):
     expected_receipt_id: Mapped[int] = mapped_column(ForeignKey("expected_receipts.id"))
     line_no: Mapped[int] = mapped_column(Integer)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
-    qty: Mapped[int] = mapped_column(Integer)
-    received_qty: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # kept with each receipt
+    qty: Mapped[Qty] = mapped_column(Quantity)
+    received_qty: Mapped[Qty] = mapped_column(Quantity, default=0, server_default="0")  # kept with each receipt
     supplier_lot: Mapped[str | None] = mapped_column(String(40))
 
     expected: Mapped[ExpectedReceipt] = relationship(back_populates="lines")
@@ -504,7 +519,7 @@ class ExpectedPallet(Base):
     __tablename__ = "expected_pallets"
     sscc: Mapped[str] = mapped_column(String(18), primary_key=True)
     line_id: Mapped[int] = mapped_column(ForeignKey("expected_receipt_lines.id"), index=True)
-    qty: Mapped[int | None] = mapped_column(Integer)
+    qty: Mapped[Qty | None] = mapped_column(Quantity)
     received_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     line: Mapped[ExpectedReceiptLine] = relationship(back_populates="pallets")
@@ -518,10 +533,10 @@ class OrderLine(Base):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
     line_no: Mapped[int] = mapped_column(Integer)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
-    qty: Mapped[int] = mapped_column(Integer)
-    picked_qty: Mapped[int] = mapped_column(Integer, default=0)
+    qty: Mapped[Qty] = mapped_column(Quantity)
+    picked_qty: Mapped[Qty] = mapped_column(Quantity, default=0)
     # What the order shipped without, and why (set when the order ships short).
-    short_qty: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    short_qty: Mapped[Qty] = mapped_column(Quantity, default=0, server_default=text("0"))
     short_reason: Mapped[str | None] = mapped_column(String(200))
 
     order: Mapped[Order] = relationship(back_populates="lines")
@@ -569,8 +584,8 @@ class CountLine(Base):
     count_id: Mapped[int] = mapped_column(ForeignKey("counts.id"), index=True)
     lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"))
     handling_unit_id: Mapped[int | None] = mapped_column(ForeignKey("handling_units.id"))
-    expected_qty: Mapped[int] = mapped_column(Integer)  # on the books when the count started
-    counted_qty: Mapped[int | None] = mapped_column(Integer)  # None: not counted yet
+    expected_qty: Mapped[Qty] = mapped_column(Quantity)  # on the books when the count started
+    counted_qty: Mapped[Qty | None] = mapped_column(Quantity)  # None: not counted yet
     reason: Mapped[str | None] = mapped_column(String(200))  # why it differs (the counter's words)
 
     count: Mapped[Count] = relationship(back_populates="lines")
@@ -606,7 +621,7 @@ class ProductionRun(Base):
     started_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     finished_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
-    qty: Mapped[int | None] = mapped_column(Integer)  # made, once finished
+    qty: Mapped[Qty | None] = mapped_column(Quantity)  # made, once finished
     output_lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"))
 
     item: Mapped[Item] = relationship()
@@ -635,7 +650,7 @@ class ProductionRunComponent(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("production_runs.id"), index=True)
     lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), index=True)
     location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
-    qty: Mapped[int] = mapped_column(Integer)
+    qty: Mapped[Qty] = mapped_column(Quantity)
     scanned_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
     raw_scan: Mapped[str | None] = mapped_column(String(400))
@@ -858,8 +873,8 @@ class RecallLot(Base):
     lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), primary_key=True, index=True)
     depth: Mapped[int] = mapped_column(Integer)  # 0: the lot the recall started from
     status_before: Mapped[LotStatus] = mapped_column(_enum(LotStatus, "recall_lot_status_before"))
-    on_hand_at_start: Mapped[int] = mapped_column(Integer)
-    retrieved_qty: Mapped[int] = mapped_column(Integer, default=0)
+    on_hand_at_start: Mapped[Qty] = mapped_column(Quantity)
+    retrieved_qty: Mapped[Qty] = mapped_column(Quantity, default=0)
 
     recall: Mapped[Recall] = relationship(back_populates="lots")
     lot: Mapped[Lot] = relationship()
@@ -873,7 +888,7 @@ class RecallCustomer(Base):
     __tablename__ = "recall_customers"
     recall_id: Mapped[int] = mapped_column(ForeignKey("recalls.id"), primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
-    shipped_qty: Mapped[int] = mapped_column(Integer)
+    shipped_qty: Mapped[Qty] = mapped_column(Quantity)
     notified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     notified_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
     note: Mapped[str | None] = mapped_column(String(200))
@@ -892,7 +907,7 @@ class RecallEvent(Base):
     action: Mapped[str] = mapped_column(String(20))  # open, retrieve, notify, close
     lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
-    qty: Mapped[int | None] = mapped_column(Integer)
+    qty: Mapped[Qty | None] = mapped_column(Quantity)
     note: Mapped[str | None] = mapped_column(String(200))
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
     station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))

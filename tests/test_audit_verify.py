@@ -139,7 +139,7 @@ def test_a_forged_row_with_a_valid_link_is_found(books):
         forged_hash = _forged(books, row2.chain_hash, forged)
     moves = [f"UPDATE movements SET id = id + 100 WHERE id = {n}" for n in range(6, 2, -1)]
     tamper(books, *moves, "INSERT INTO movements (id, ts, kind, lot_id, qty, to_location_id, reason, chain_hash) "
-           "VALUES (3, :ts, 'adjust', :lot, 1000, :to, 'found', :h)",
+           "VALUES (3, :ts, 'adjust', :lot, 1000000000, :to, 'found', :h)",  # stored in millionths
            params={"ts": forged["ts"], "lot": forged["lot_id"], "to": forged["to_location_id"], "h": forged_hash})
     bad = first_break(books, "movements")
     assert (bad.row_id, bad.what) == (3, "inserted") and "row 103 was chained directly after row 2" in bad.detail
@@ -152,7 +152,7 @@ def test_a_forged_row_at_the_end_is_a_head_mismatch(books):
                                                        "qty": 7, "to_location_id": last.to_location_id})
         ts, lot, to = last.ts, last.lot_id, last.to_location_id
     tamper(books, "INSERT INTO movements (ts, kind, lot_id, qty, to_location_id, chain_hash) "
-           "VALUES (:ts, 'adjust', :lot, 7, :to, :h)", params={"ts": ts, "lot": lot, "to": to, "h": forged_hash})
+           "VALUES (:ts, 'adjust', :lot, 7000000, :to, :h)", params={"ts": ts, "lot": lot, "to": to, "h": forged_hash})
     bad = first_break(books, "movements")
     assert bad.what == "head" and "ends at row 6" in bad.detail
 

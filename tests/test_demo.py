@@ -201,7 +201,7 @@ def _check_ledger(s) -> None:
             balance[lot_id, dest] += qty
         if source is not None:
             balance[lot_id, source] -= qty
-    stock = {(lot_id, loc): int(qty) for lot_id, loc, qty in s.execute(
+    stock = {(lot_id, loc): qty for lot_id, loc, qty in s.execute(
         select(Stock.lot_id, Stock.location_id, func.sum(Stock.qty))
         .group_by(Stock.lot_id, Stock.location_id))}
     assert all(v >= 0 for v in balance.values())

@@ -4,6 +4,7 @@ transaction, with a body that stands alone; a refused change writes none."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
@@ -91,10 +92,10 @@ def test_a_receipt_against_an_expected_pallet_is_one_event_that_stands_alone(api
         f"lot:{lot['lot_number']}", 1, True, None)
     data = event["data"]
     assert {k: data[k] for k in ("new_lot", "qty", "location", "sscc", "expected_receipt")} == {
-        "new_lot": True, "qty": 40, "location": {"code": "DOCK", "kind": "dock"}, "sscc": SSCC,
+        "new_lot": True, "qty": "40", "location": {"code": "DOCK", "kind": "dock"}, "sscc": SSCC,
         "expected_receipt": "PO-4711"}
     assert data["lot"] == {
-        "number": lot["lot_number"], "status": "available", "on_hand": 40, "supplier_lot": "S-77",
+        "number": lot["lot_number"], "status": "available", "on_hand": "40", "supplier_lot": "S-77",
         "expiry": days(12).isoformat(), "produced_on": days(-2).isoformat(), "received_on": TODAY.isoformat(),
         "origin": "receipt",
         "item": {"sku": "MILK", "name": "Milk 1 L", "unit": "ea", "gtins": ["0" + gtin13("400000000002")]},
@@ -108,7 +109,35 @@ def test_more_of_a_supplier_lot_is_a_receipt_of_the_same_lot(api, site, database
     assert again["lot_number"] == first["lot_number"]
     data = one(database, mark, "receipt.booked")["data"]
     assert (data["new_lot"], data["qty"], data["lot"]["on_hand"], data["sscc"], data["expected_receipt"]) == (
-        False, 7, 12, None, None)
+        False, "7", "12", None, None)
+
+
+def test_a_decimal_receipt_tells_its_quantity_as_an_exact_decimal_string(api, site, database):
+    """Flour counted in kg to 3 decimals: the feed says "12.345", never a JSON number an ERP would read
+    through a binary float; more of the same supplier lot adds up to the last digit."""
+    def receive(qty: Decimal) -> str:
+        with database.write() as s:
+            return receiving.receive(s, item=catalog.item_by_sku(s, "FLOUR"), qty=qty,
+                                     location=catalog.location_by_code(s, "DOCK"),
+                                     supplier=catalog.supplier_by_code(s, "ACME"), supplier_lot="F-1").lot_number
+
+    with database.write() as s:
+        catalog.create_item(s, sku="FLOUR", name="Flour T55", unit="kg", qty_decimals=3)
+    mark = head(database)
+    number = receive(Decimal("12.345"))
+    data = one(database, mark, "receipt.booked")["data"]
+    assert (data["qty"], data["lot"]["on_hand"], data["lot"]["item"]["unit"]) == ("12.345", "12.345", "kg")
+    mark = head(database)
+    assert receive(Decimal("0.005")) == number
+    # What an integrator reads over HTTP: strings still, added up to the last digit.
+    page = api.get(f"/events?after={mark}&types=receipt.booked")
+    assert page.status_code == 200, page.get_json()
+    assert [(e["data"]["qty"], e["data"]["lot"]["on_hand"]) for e in page.get_json()["events"]] == [("0.005", "12.35")]
+    # One decimal more than the item is counted in is refused in words, and tells nothing.
+    mark = head(database)
+    with pytest.raises(DomainError, match="too many decimals"):
+        receive(Decimal("1.2345"))
+    assert since(database, mark) == []
 
 
 def test_a_refused_receipt_writes_no_event(api, site, database):
@@ -132,9 +161,9 @@ def test_a_pallet_moved_by_the_api_is_one_lot_moved(api, site, database):
     assert event["key"] == f"lot:{number}"
     data = event["data"]
     assert {k: data[k] for k in ("qty", "from", "to", "sscc", "pallets")} == {
-        "qty": 120, "from": {"code": "DOCK", "kind": "dock"}, "to": {"code": "A-02", "kind": "storage"},
-        "sscc": SSCC, "pallets": [{"sscc": SSCC, "qty": 120}]}
-    assert (data["lot"]["number"], data["lot"]["on_hand"]) == (number, 120)
+        "qty": "120", "from": {"code": "DOCK", "kind": "dock"}, "to": {"code": "A-02", "kind": "storage"},
+        "sscc": SSCC, "pallets": [{"sscc": SSCC, "qty": "120"}]}
+    assert (data["lot"]["number"], data["lot"]["on_hand"]) == (number, "120")
 
 
 def test_a_refused_move_writes_no_event(api, site, database):
@@ -157,7 +186,7 @@ def test_a_move_scanned_at_a_station_names_the_station_and_the_operator(site, da
     event = one(database, mark, "lot.moved")
     assert (event["station"], event["operator"], event["via_api"]) == (
         "Dock 1", {"badge": "OP-PAT", "name": "Pat Picker"}, False)
-    assert (event["data"]["from"]["code"], event["data"]["to"]["code"], event["data"]["qty"]) == ("DOCK", "A-01", 120)
+    assert (event["data"]["from"]["code"], event["data"]["to"]["code"], event["data"]["qty"]) == ("DOCK", "A-01", "120")
 
 
 # --- pick.confirmed, pick.undone -------------------------------------------------------------------------
@@ -171,7 +200,7 @@ def test_a_pick_is_one_event_keyed_by_its_lot(api, site, database):
     data = event["data"]
     assert {k: data[k] for k in ("order", "line", "customer", "qty", "from", "to", "followed_suggestion",
                                  "override_reason", "pick_id")} == {
-        "order": "SO-1", "line": 1, "customer": {"code": "SHOP", "name": "Corner Shop", "gln": None}, "qty": 6,
+        "order": "SO-1", "line": 1, "customer": {"code": "SHOP", "name": "Corner Shop", "gln": None}, "qty": "6",
         "from": {"code": "A-01", "kind": "storage"}, "to": {"code": "SHIP", "kind": "shipping"},
         "followed_suggestion": True, "override_reason": None, "pick_id": pick["id"]}
     assert (data["lot"]["number"], data["lot"]["expiry"], data["lot"]["item"]["sku"]) == (
@@ -204,9 +233,9 @@ def test_a_pick_taken_back_is_one_pick_undone(api, site, database):
     data = event["data"]
     assert event["key"] == f"lot:{site['bolt']}"
     assert {k: data[k] for k in ("order", "line", "qty", "from", "to", "pick_id", "reason")} == {
-        "order": "SO-1", "line": 2, "qty": 4, "from": {"code": "SHIP", "kind": "shipping"},
+        "order": "SO-1", "line": 2, "qty": "4", "from": {"code": "SHIP", "kind": "shipping"},
         "to": {"code": "A-01", "kind": "storage"}, "pick_id": pick["id"], "reason": "Wrong pallet"}
-    assert data["lot"]["on_hand"] == 10
+    assert data["lot"]["on_hand"] == "10"
     mark = head(database)
     refused(api.post(f"/picks/{pick['id']}/undo", {}), 409, "already_undone")
     assert since(database, mark) == []
@@ -228,9 +257,9 @@ def test_an_order_shipped_complete_lists_every_line_and_lot(api, site, database)
     lines = [(line["line"], line["item"]["sku"], line["ordered"], line["shipped"], line["short_qty"],
               line["short_reason"], [(part["lot"]["number"], part["qty"], part["from"]["code"]) for part in line["lots"]])
              for line in data["lines"]]
-    assert lines == [(1, "MILK", 10, 10, 0, None, sorted([(site["soon"], 6, "SHIP"), (site["later"], 4, "SHIP")],
-                                                          key=lambda p: p[0])),
-                     (2, "BOLT", 4, 4, 0, None, [(site["bolt"], 4, "SHIP")])]
+    assert lines == [(1, "MILK", "10", "10", "0", None, sorted([(site["soon"], "6", "SHIP"),
+                                                                (site["later"], "4", "SHIP")], key=lambda p: p[0])),
+                     (2, "BOLT", "4", "4", "0", None, [(site["bolt"], "4", "SHIP")])]
 
 
 def test_an_order_shipped_short_says_what_did_not_go_and_why(api, site, database):
@@ -242,7 +271,7 @@ def test_an_order_shipped_short_says_what_did_not_go_and_why(api, site, database
     data = one(database, mark, "order.short_shipped")["data"]
     assert [(line["line"], line["ordered"], line["shipped"], line["short_qty"], line["short_reason"],
              len(line["lots"])) for line in data["lines"]] == [
-        (1, 10, 6, 4, "Truck leaving", 1), (2, 4, 0, 4, "Truck leaving", 0)]
+        (1, "10", "6", "4", "Truck leaving", 1), (2, "4", "0", "4", "Truck leaving", 0)]
     mark = head(database)
     refused(api.post("/shipments", {"order": "SO-1"}), 409, "order_closed")
     assert since(database, mark) == []
@@ -270,11 +299,11 @@ def test_a_finished_run_is_one_event_with_its_components(api, site, database):
     number = done["output_lot"]["lot_number"]
     data = event["data"]
     assert (event["key"], data["qty"], data["location"], data["reference"]) == (
-        f"lot:{number}", 30, {"code": "LINE-1", "kind": "line"}, f"production run {run['id']}")
+        f"lot:{number}", "30", {"code": "LINE-1", "kind": "line"}, f"production run {run['id']}")
     assert (data["lot"]["number"], data["lot"]["origin"], data["lot"]["on_hand"], data["lot"]["item"]["sku"]) == (
-        number, "production", 30, "CAKE")
+        number, "production", "30", "CAKE")
     assert [(c["lot"]["number"], c["lot"]["item"]["sku"], c["qty"], c["from"]["code"])
-            for c in data["components"]] == [(site["later"], "MILK", 12, "LINE-1"), (site["bolt"], "BOLT", 2, "A-01")]
+            for c in data["components"]] == [(site["later"], "MILK", "12", "LINE-1"), (site["bolt"], "BOLT", "2", "A-01")]
 
 
 def test_a_run_without_components_finishes_nothing_and_writes_nothing(api, site, database):

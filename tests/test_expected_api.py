@@ -46,7 +46,7 @@ def test_entered_once_then_answered_again_and_read_back(tokens, api):
     assert (body["supplier"], body["reference"], body["status"], body["expected_on"]) == (
         "ACME", "ASN-778", "open", "2026-12-09")
     assert [(ln["sku"], ln["qty"], ln["missing_qty"], ln["ssccs"]) for ln in body["lines"]] == [
-        ("BOLT", 40, 40, sorted([P1, P2])), ("MILK", 12, 12, [])]
+        ("BOLT", "40", "40", sorted([P1, P2])), ("MILK", "12", "12", [])]
     again = api.post("/expected-receipts", BODY)
     assert (again.status_code, again.get_json()["id"]) == (200, body["id"])
     assert api.get(f"/expected-receipts/{body['id']}").get_json() == body
@@ -196,7 +196,7 @@ def test_a_received_pallet_the_asn_announced_is_booked_against_it(tokens, api, r
     assert answer.status_code == 201, answer.get_json()
     assert answer.get_json()["supplier"] == "NORTH"  # the expected receipt's, not BOLT's usual Acme
     line = api.get(f"/expected-receipts/{rid}").get_json()["lines"][0]
-    assert (line["received_qty"], line["missing_qty"], line["received_ssccs"]) == (20, 20, [P1])
+    assert (line["received_qty"], line["missing_qty"], line["received_ssccs"]) == ("20", "20", [P1])
     # The only open line expecting MILK: booked against it too; the receipt is then complete.
     receiver.post("/receipts", {"code": f"]C100{P2}02{BOLT_GTIN.zfill(14)}3720", "qty": 20})
     receiver.post("/receipts", {"sku": "MILK", "qty": 12})

@@ -312,9 +312,11 @@ def test_the_api_answers_the_dashboard(app, client, monkeypatch):
     auth = {"Authorization": f"Bearer {token}"}
     body = client.get("/api/v1/expiry?days=14", headers=auth).get_json()
     assert body["today"] == TODAY.isoformat() and body["days"] == 14
-    assert [(r["lot_number"], r["days_left"], r["stock"]) for r in body["expiring"]] == [(soon, 3, {"A-01": 12})]
+    assert [(r["lot_number"], r["days_left"], r["on_hand"], r["stock"]) for r in body["expiring"]] == [
+        (soon, 3, "12", {"A-01": "12"})]  # quantities as decimal strings
     assert [r["lot_number"] for r in body["expired"]] == [gone]
     assert [w["lots"] for w in body["weeks"]][:2] == [1, 1] and len(body["weeks"]) == 13
+    assert [w["qty"] for w in body["weeks"]][:2] == [{"ea": "2"}, {"ea": "12"}]
     bad = client.get("/api/v1/expiry?days=0", headers=auth)
     assert bad.status_code == 422 and bad.get_json()["error"]["message"].startswith("days:")
 

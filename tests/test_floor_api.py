@@ -63,7 +63,7 @@ def test_a_pallet_moves_whole_by_its_sscc(api, site, database):
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
     assert body | {"id": 0, "ts": ""} == {"id": 0, "ts": "", "lot_number": site["pallet"], "sscc": SSCC,
-                                          "qty": 120, "from_location": "DOCK", "to_location": "A-01"}
+                                          "qty": "120", "from_location": "DOCK", "to_location": "A-01"}
     with database.read() as s:
         unit = s.scalar(select(HandlingUnit).where(HandlingUnit.sscc == SSCC))
         assert unit.location.code == "A-01"
@@ -78,9 +78,9 @@ def test_part_of_a_lot_moves_from_the_location_named(api, site, database):
     response = api.post("/moves", {"lot": site["milk"], "qty": 5, "from": "A-01", "to": "A-02"})
     assert response.status_code == 201, response.get_json()
     lot = api.get(f"/lots/{site['milk']}").get_json()
-    assert {(s["location"], s["qty"]) for s in lot["stock"]} == {("A-01", 25), ("A-02", 5), ("LINE-1", 20)}
+    assert {(s["location"], s["qty"]) for s in lot["stock"]} == {("A-01", "25"), ("A-02", "5"), ("LINE-1", "20")}
     # No quantity: all of the lot at the source.
-    assert api.post("/moves", {"lot": site["milk"], "from": "A-02", "to": "A-01"}).get_json()["qty"] == 5
+    assert api.post("/moves", {"lot": site["milk"], "from": "A-02", "to": "A-01"}).get_json()["qty"] == "5"
 
 
 @pytest.mark.parametrize("body,status,code,words", [
@@ -118,7 +118,7 @@ def test_a_run_consumes_its_components_and_makes_a_linked_lot_with_labels(api, s
     assert second.status_code == 201, second.get_json()
     parts = second.get_json()["components"]
     assert [(p["lot_number"], p["location"], p["qty"]) for p in parts] == [
-        (site["milk"], "LINE-1", 15), (site["pallet"], "DOCK", 40)]
+        (site["milk"], "LINE-1", "15"), (site["pallet"], "DOCK", "40")]
     before = snapshot(database)
     assert api.get(base).get_json()["components"] == parts  # scanned, not consumed yet
     assert snapshot(database) == before
@@ -126,10 +126,10 @@ def test_a_run_consumes_its_components_and_makes_a_linked_lot_with_labels(api, s
     done = api.post(base + "/finish", {"qty": 12, "copies": 2})
     assert done.status_code == 200, done.get_json()
     run = done.get_json()
-    assert run["status"] == "finished" and run["qty"] == 12 and run["finished_at"]
+    assert run["status"] == "finished" and run["qty"] == "12" and run["finished_at"]
     output = run["output_lot"]
-    assert output["item"]["sku"] == "CAKE" and output["on_hand"] == 12
-    assert output["stock"] == [{"location": "LINE-1", "qty": 12, "sscc": None}]
+    assert output["item"]["sku"] == "CAKE" and output["on_hand"] == "12"
+    assert output["stock"] == [{"location": "LINE-1", "qty": "12", "sscc": None}]
     assert len(run["print_jobs"]) == 1
     job = api.get(f"/print-jobs/{run['print_jobs'][0]}").get_json()
     assert (job["printer"], job["lot_number"], job["copies"]) == ("line-zebra", output["lot_number"], 2)
@@ -144,7 +144,7 @@ def test_a_run_consumes_its_components_and_makes_a_linked_lot_with_labels(api, s
             Movement.kind == MovementKind.CONSUME)).all()
         assert sorted(consumed) == [(15, f"production run {run['id']}"), (40, f"production run {run['id']}")]
         assert_books_balance(s)
-    assert api.get(f"/lots/{site['pallet']}").get_json()["on_hand"] == 80
+    assert api.get(f"/lots/{site['pallet']}").get_json()["on_hand"] == "80"
 
 
 def test_one_open_run_per_line_and_a_run_is_finished_once(api, site, database):

@@ -143,8 +143,16 @@ def test_xlsx_reads_like_csv_and_refuses_formulas(db):
      ["row 2, shelf_life_days: '12.5' is not a number of days", "row 2, removal_strategy: 'LIFO' is not one of: "
       "FIFO, FEFO", "row 2, supplier: no supplier ZZZ"]),
     ("items", "sku,name,colour\nBOLT,Bolt,red\n",
-     ["row 1, colour: is not a column of items; the columns are: sku, name, gtins, unit, shelf_life_days, "
-      "removal_strategy, lot_pattern, lot_reset, supplier, labels_per_receipt, refuse_younger_lots"]),
+     ["row 1, colour: is not a column of items; the columns are: sku, name, gtins, unit, decimals, "
+      "variable_measure, shelf_life_days, removal_strategy, lot_pattern, lot_reset, supplier, labels_per_receipt, "
+      "refuse_younger_lots"]),
+    ("items", "sku,name,unit,decimals,variable_measure\nA,A,kilo,,\nB,B,kg,7,\nC,C,ea,0,yes\n",
+     ["row 2, unit: 'kilo' is not a unit Station knows (e.g. ea, kg, g, L, mL, m)",
+      "row 3, decimals: must be at most 6 (got 7)",
+      "row 4, variable_measure: a variable-measure item is weighed: its unit is kg, g, t, lb or oz, not ea"]),
+    ("opening", "sku,qty,location,expiry\nFLOUR,12.5,A-01-01,2027-01-01\nFLOUR,1e3,A-01-01,2027-01-01\n",
+     ["row 2, qty: the quantity 12.5 kg has too many decimals: this item is counted in whole numbers of kg",
+      "row 3, qty: '1e3' is not a quantity: write it like 12 or 12.35"]),
     ("items", "name\nBolt\n", ["row 1, sku: this column is missing from the header row"]),
     ("locations", "code,kind\nB 1,storage\nB-2,garage\nB-3,storage\nB-3,dock\n",
      ["row 2, code: 'B 1' is not a code: 1–30 letters, digits or . _ / - (starting with a letter or digit)",

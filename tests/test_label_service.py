@@ -56,8 +56,8 @@ def test_lot_data_comes_from_the_lot_its_item_and_supplier(db, site):
         data = labels.label_data(s, "lot", site["bolt"])
     assert data == {
         "item_name": "Bolt M8", "sku": "BOLT", "gtin": BOLT_GTIN14, "lot_number": site["bolt"],
-        "expiry": "2027-01-31", "produced_on": "2026-06-01", "quantity": 40, "unit": "ea",
-        "supplier_lot": "ACME-77", "supplier": "Acme Foods",
+        "expiry": "2027-01-31", "produced_on": "2026-06-01", "quantity": "40", "unit": "ea",
+        "variable_measure": False, "supplier_lot": "ACME-77", "supplier": "Acme Foods",
     }
     assert json.loads(json.dumps(data)) == data  # what a print job stores, unchanged
 
@@ -67,7 +67,7 @@ def test_lot_data_of_an_item_without_gtin_or_dates_has_none_for_them(db, site):
         data = labels.label_data(s, "lot", site["cake"])
     assert (data["gtin"], data["supplier_lot"], data["supplier"], data["produced_on"]) == (None,) * 4
     assert data["expiry"] == (TODAY + dt.timedelta(days=10)).isoformat()  # CAKE's shelf life
-    assert (data["sku"], data["quantity"]) == ("CAKE", 5)
+    assert (data["sku"], data["quantity"]) == ("CAKE", "5")
 
 
 def test_each_pallet_label_draws_a_new_sscc(db, site, monkeypatch):
@@ -80,7 +80,7 @@ def test_each_pallet_label_draws_a_new_sscc(db, site, monkeypatch):
     assert [first["sscc"][:17], second["sscc"][:17]] == ["07312345000000001", "07312345000000002"]
     assert Sscc.parse(first["sscc"]).value == first["sscc"]
     assert {k: v for k, v in first.items() if k != "sscc"} == {
-        "gtin": BOLT_GTIN14, "count": 40, "unit": "ea", "lot_number": site["bolt"], "item_name": "Bolt M8",
+        "gtin": BOLT_GTIN14, "count": "40", "unit": "ea", "lot_number": site["bolt"], "item_name": "Bolt M8",
         "sku": "BOLT", "expiry": "2027-01-31", "produced_on": "2026-06-01"}
     assert counter(db) == 2
 
@@ -89,8 +89,8 @@ def test_a_pallet_label_for_a_given_sscc_draws_none_and_counts_that_pallet(db, s
     with db.write() as s:
         again = labels.label_data(s, "pallet", site["pallet"], sscc=PALLET)
         counted = labels.label_data(s, "pallet", site["pallet"], sscc=PALLET, count=7)
-    assert (again["sscc"], again["count"], again["lot_number"]) == (PALLET, 12, site["pallet"])
-    assert counted["count"] == 7
+    assert (again["sscc"], again["count"], again["lot_number"]) == (PALLET, "12", site["pallet"])
+    assert counted["count"] == "7"
     assert counter(db) == 0
 
 
@@ -121,7 +121,7 @@ def test_a_pallet_label_of_an_empty_lot_is_refused_before_an_sscc_is_drawn(db, s
     assert caught.value.code == "nothing_on_hand" and caught.value.status == 422
     assert counter(db) == 0
     with db.write() as s:  # the count of what is really on the pallet makes it possible
-        assert labels.label_data(s, "pallet", site["milk"], count=5)["count"] == 5
+        assert labels.label_data(s, "pallet", site["milk"], count=5)["count"] == "5"
 
 
 def test_a_pallet_label_needs_a_content_gtin_and_a_gs1_lot_number_before_an_sscc_is_drawn(db, site):

@@ -57,8 +57,8 @@ def test_every_lot_oldest_first_with_its_stock(get, site):
         site["milk_soon"], site["milk_late"], site["milk_held"], site["bolt"], site["cake"]]
     assert body["next_after"] is None
     late = body["data"][1]
-    assert (late["item"], late["status"], late["on_hand"]) == ({"sku": "MILK", "name": "Milk 1 L"}, "available", 50)
-    assert [(s["location"], s["qty"]) for s in late["stock"]] == [("A-01", 20), ("A-02", 30)]
+    assert (late["item"], late["status"], late["on_hand"]) == ({"sku": "MILK", "name": "Milk 1 L"}, "available", "50")
+    assert [(s["location"], s["qty"]) for s in late["stock"]] == [("A-01", "20"), ("A-02", "30")]
     assert late["expiry"] == (clock.today() + D(days=20)).isoformat()
 
 

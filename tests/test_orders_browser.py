@@ -78,7 +78,7 @@ def test_customers_and_orders_by_hand(live_server, browser, sqlite_app, site, si
         screenshot(page, f"orders-form-{tag}")
         page.locator(".orders-form__save").click()
         expect(page.locator(".banner--error")).to_contain_text(
-            "Line 1 (MILK): the quantity must be a whole number (got 'twelve'). Nothing was saved.")
+            "Line 1 (MILK): the quantity must be a number like 12 or 12.5 (got 'twelve'). Nothing was saved.")
         screenshot(page, f"orders-refused-{tag}")
         with sqlite_app.extensions["station.db"].read() as s:
             assert s.scalar(select(Order.id).where(Order.number == "HAND-77")) is None

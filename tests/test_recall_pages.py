@@ -125,7 +125,7 @@ def test_follow_up_retrieved_notified_close_and_csv(client, signed_in):
     assert f"Lot {site.a}: 40 more retrieved" in html and 'data-retrieved="40"' in html
     for data, status, words in [
         ({"lot": site.a, "qty": "23"}, 409, "at most 62"),
-        ({"lot": site.a, "qty": "abc"}, 422, "whole number"),
+        ({"lot": site.a, "qty": "abc"}, 422, "must be a number"),
         ({"lot": site.a, "qty": ""}, 422, "Type how many"),
         ({"lot": site.b, "qty": "1"}, 422, "is not part of recall"),
     ]:
@@ -154,11 +154,11 @@ def test_follow_up_retrieved_notified_close_and_csv(client, signed_in):
     assert f'filename="{number}.csv"' in export.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(export.get_data(as_text=True))))
     assert ["Reason", "'=HYPERLINK(\"x\")"] in rows  # a formula is made text
-    assert ["Stock retrieved", "40", "of", "95"] in rows  # 52+10 a, 5+6 p, 7+3 q, 4 s, 0+8 c
+    assert ["Stock retrieved", "40", "of", "95", "ea"] in rows  # 52+10 a, 5+6 p, 7+3 q, 4 s, 0+8 c; per unit
     lots = {r[0] for r in rows[rows.index(next(r for r in rows if r[:1] == ["Lot"])) + 1:] if r and r[0]}
     assert {site.a, site.p, site.q, site.s, site.c} <= lots
-    assert [(r[3], r[4]) for r in rows if r[:2] == ["SHOP", "SO-1"]] == [(site.p, "6")]
-    assert any(r[1] == "retrieve" and r[4] == site.a and r[6] == "40" for r in rows if len(r) == 8)
+    assert [(r[3], r[4], r[5]) for r in rows if r[:2] == ["SHOP", "SO-1"]] == [(site.p, "6", "ea")]
+    assert any(r[1] == "retrieve" and r[4] == site.a and (r[6], r[7]) == ("40", "ea") for r in rows if len(r) == 9)
 
 
 def test_an_unknown_recall(client, signed_in):

@@ -44,7 +44,7 @@ def test_a_scanned_label_is_received_with_its_labels_queued_at_the_station(api):
     body = response.get_json()
     assert response.status_code == 201, body
     assert (body["item"]["sku"], body["supplier_lot"], body["expiry"], body["stock"]) == (
-        "BOLT", "S-77", EXPIRY.isoformat(), [{"location": "A-01", "qty": 40, "sscc": SSCC}])
+        "BOLT", "S-77", EXPIRY.isoformat(), [{"location": "A-01", "qty": "40", "sscc": SSCC}])
     [job] = body["print_jobs"]
     assert (job["printer"], job["copies"], job["status"], job["lot_number"]) == ("dock-zebra", 3, "queued",
                                                                                  body["lot_number"])

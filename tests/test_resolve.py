@@ -171,12 +171,12 @@ SCANS = [
     case("content GTIN (02) and count (37) on a case label", Scan(
         "]C102{bolt14}3712", "gs1", action="show_item", fields={"content_gtin": BOLT14, "units": 12},
         records={"item": "BOLT"})),
-    case("supplier pallet label at receiving: SSCC, content, count, lot, weight, order, GLNs", Scan(
-        "]C100{new_sscc}02{bolt14}3740" + GS + "10NEW-LOT-1" + GS + "3102012500400PO-9917" + GS
+    case("supplier pallet label at receiving: SSCC, content, count, lot, gross weight, order, GLNs", Scan(
+        "]C100{new_sscc}02{bolt14}3740" + GS + "10NEW-LOT-1" + GS + "3302012500400PO-9917" + GS
         + "410{nord_gln}412{nord_gln}", "gs1", action="receive", workflow="receiving",
-        fields={"sscc": NEW_SSCC, "content_gtin": BOLT14, "units": 40, "lot": "NEW-LOT-1",
+        fields={"sscc": NEW_SSCC, "content_gtin": BOLT14, "units": 40, "lot": "NEW-LOT-1", "qty": "40",
                 "order": "PO-9917", "ship_to_gln": NORD_GLN, "supplier_gln": NORD_GLN,
-                "measures": [{"ai": "3102", "name": "NET WEIGHT (kg)", "value": "125.00"}]},
+                "measures": [{"ai": "3302", "name": "GROSS WEIGHT (kg)", "value": "125.00"}]},
         records={"item": "BOLT", "supplier": "NORD"}, words=("New pallet", NEW_SSCC, "40 × BOLT"))),
     case("GS1 label at receiving, a further pallet of a known supplier lot", Scan(
         "]C101{bolt14}10ACM-4711|17270331", "gs1", action="receive", workflow="receiving",

@@ -39,17 +39,17 @@ def test_forward_trace_as_json(get, site):
     assert {(x["lot_number"], x["depth"]) for x in body["lots"]} == {
         (site.flour, 0), (site.pie, 1), (site.cookie, 1), (site.pie_part, 2)}
     assert {(x["component"], x["output"], x["qty"], x["kind"]) for x in body["links"]} == {
-        (site.flour, site.pie, 30, "production"), (site.flour, site.cookie, 40, "production"),
-        (site.pie, site.pie_part, 5, "split")}
+        (site.flour, site.pie, "30", "production"), (site.flour, site.cookie, "40", "production"),
+        (site.pie, site.pie_part, "5", "split")}
     assert {(x["lot_number"], x["customer"], x["customer_name"], x["order_number"], x["qty"])
-            for x in body["shipments"]} == {(site.pie, "SHOP", "Corner Shop", "O-1", 8),
-                                             (site.pie_part, "BIG", "Big Mart", "O-2", 3),
-                                             (site.cookie, "SHOP", "Corner Shop", "O-3", 10)}
+            for x in body["shipments"]} == {(site.pie, "SHOP", "Corner Shop", "O-1", "8"),
+                                             (site.pie_part, "BIG", "Big Mart", "O-2", "3"),
+                                             (site.cookie, "SHOP", "Corner Shop", "O-3", "10")}
     assert all(x["ts"].endswith(("Z", "+00:00")) for x in body["shipments"])
     assert body["receipts"] == []
     pie = next(x for x in body["lots"] if x["lot_number"] == site.pie)
-    assert pie["item"] == {"sku": "PIE", "name": "Apple pie"} and pie["stock"] == [{"location": "LINE-1", "qty": 7}]
-    assert (pie["origin"], pie["status"], pie["on_hand"]) == ("production", "available", 7)
+    assert pie["item"] == {"sku": "PIE", "name": "Apple pie"} and pie["stock"] == [{"location": "LINE-1", "qty": "7"}]
+    assert (pie["origin"], pie["status"], pie["on_hand"]) == ("production", "available", "7")
 
 
 def test_backward_is_the_default(get, site):
@@ -59,8 +59,8 @@ def test_backward_is_the_default(get, site):
         (site.pie_part, 0), (site.pie, 1), (site.flour, 2), (site.sugar, 2)}
     assert {(x["lot_number"], x["supplier"], x["supplier_lot"], x["qty"], x["sscc"], x["received_by"])
             for x in body["receipts"]} == {
-        (site.flour, "ACME", "S-FL-1", 100, "000000000000000017", "Rita Receiver"),
-        (site.sugar, "ACME", "S-SU-1", 50, None, "Rita Receiver")}
+        (site.flour, "ACME", "S-FL-1", "100", "000000000000000017", "Rita Receiver"),
+        (site.sugar, "ACME", "S-SU-1", "50", None, "Rita Receiver")}
     assert body["shipments"] == []
 
 

@@ -120,7 +120,7 @@ def test_csv_has_one_row_per_lot_receipt_and_shipment(client, signed_in, site):
     assert ships == {(site.pie, "SHOP", "O-1", "8"), (site.pie_part, "BIG", "O-2", "3"),
                      (site.cookie, "SHOP", "O-3", "10")}
     pie = next(r for r in rows[1:] if r[0] == "lot" and r[col["lot_number"]] == site.pie)
-    assert pie[col["made_from"]] == f"{site.flour} 30 production" and pie[col["stock_now"]] == "LINE-1 7"
+    assert pie[col["made_from"]] == f"{site.flour} 30 ea production" and pie[col["stock_now"]] == "LINE-1 7"
     back = list(csv.reader(io.StringIO(client.get(f"/trace/{site.pie}.csv").get_data().decode("utf-8-sig"))))
     receipts = {(r[col["lot_number"]], r[col["supplier_lot"]], r[col["sscc"]], r[col["received_by"]], r[col["qty"]])
                 for r in back[1:] if r[0] == "receipt"}

@@ -150,7 +150,7 @@ def test_with_the_location_rule_the_location_comes_first_and_is_held_until_the_l
 
 def test_the_taps_set_a_quantity_choose_lines_undo_and_ship(site):
     opened(site)
-    assert tap(site, workflow.set_qty, "40").message == "Line 1 needs only 10 more."
+    assert tap(site, workflow.set_qty, "40").message == "Line 1 needs only 10 ea more."
     assert tap(site, workflow.set_qty, "x").kind == "error"
     assert tap(site, workflow.set_qty, " 4 ").message == "The next lot scan picks 4 ea."
     assert held(site)["qty"] == 4

@@ -103,7 +103,7 @@ def test_the_taps_start_follow_up_and_close_or_refuse_in_words(site):
     with site.db.write() as s:
         assert workflow.retrieved(s, number, site.a, "40", "put aside", boss(site)).message == \
             f"Lot {site.a}: 40 more retrieved"
-    for qty, words in (("", "Type how many"), ("abc", "whole number"), ("23", "at most 62")):
+    for qty, words in (("", "Type how many"), ("abc", "must be a number"), ("23", "at most 62")):
         with pytest.raises(DomainError) as refused, site.db.write() as s:
             workflow.retrieved(s, number, site.a, qty, "", boss(site))
         assert words in refused.value.message

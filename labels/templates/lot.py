@@ -2,7 +2,12 @@
 
 Data keys: lot_number (required, printable ASCII), item_name, sku, gtin (GTIN-8/12/13/14; without it the
 barcode is Station's LOT:<lot> code, as it is for a lot number that AI 10 cannot carry), expiry, produced_on
-(dates or ISO strings), quantity, unit, supplier_lot.
+(dates or ISO strings), quantity (a number as the item is counted: "12.350" prints as such, its decimals are
+the item's precision), unit, supplier_lot, variable_measure (true: the quantity is the lot's net weight).
+
+A variable-measure lot with a GTIN also carries its net weight in every GS1 code: (310n) in kg, (320n) in lb
+(grams and tonnes are said in kg, ounces in lb), n its decimals, e.g. (3103)012350 for 12.350 kg. A weight
+that six digits cannot hold exactly is printed in words only: a barcode never carries a rounded weight.
 
 The code is a Code 128 (GS1-128 with a GTIN) when it fits the label at a module of at least 0.19 mm, else
 a Data Matrix with the same content (a 2x1 label, a very long lot number). 4x6, 4x3 and 4x2 labels of a
@@ -26,18 +31,35 @@ from labels.templates.common import (
     text,
     yymmdd,
 )
+from labels.templates.measures import WEIGHT_AIS, amount, measure_of, net_measure, written
+
+
+def _net_weight(data: dict) -> tuple[str, str] | None:
+    """(310n) or (320n) for a variable-measure lot with something on hand, else None."""
+    if not data.get("variable_measure") or data.get("quantity") is None:
+        return None
+    unit = text(data, "unit")
+    measure = measure_of(unit)
+    if measure is None or measure[0] not in WEIGHT_AIS:
+        raise ValueError(f"a variable-measure lot is weighed, so its 'unit' is a weight (kg, g, t, lb, oz), "
+                         f"not {unit!r}")
+    value, decimals = amount(data["quantity"])
+    return net_measure(unit, value, decimals) if value else None
 
 
 def _gs1_pairs(data: dict) -> tuple[tuple[str, str], ...] | None:
-    """(01)(17)(10) for a lot with a GTIN, or None when the lot cannot be a GS1 element string."""
+    """(01)(310n)(17)(10) for a lot with a GTIN, or None when the lot cannot be a GS1 element string."""
     gtin = text(data, "gtin")
     lot = text(data, "lot_number", required=True, what="a lot label")
+    net = _net_weight(data)  # checked even without a GTIN: the data is wrong either way
     if not gtin:
         return None
     gtin = gtin14(gtin)
     if len(lot) > 20 or not set(lot) <= gs1.CSET82:
         return None  # AI 10 allows at most 20 characters of set 82: fall back to Station's own code
     pairs = [("01", gtin)]
+    if net:
+        pairs.append(net)
     expiry = date_value(data, "expiry")
     if expiry:
         pairs.append(("17", yymmdd(expiry, "expiry")))
@@ -46,12 +68,11 @@ def _gs1_pairs(data: dict) -> tuple[tuple[str, str], ...] | None:
 
 
 def digital_link(pairs: tuple[tuple[str, str], ...]) -> str:
-    """The GS1 Digital Link URI for (01)(17)(10) pairs."""
+    """The GS1 Digital Link URI for (01)(310n)(17)(10) pairs: the net weight and expiry as its query."""
     values = dict(pairs)
     uri = f"https://id.gs1.org/01/{values['01']}/10/{quote(values['10'], safe='')}"
-    if "17" in values:
-        uri += f"?17={values['17']}"
-    return uri
+    query = [f"{ai}={value}" for ai, value in pairs if ai not in ("01", "10")]
+    return uri + ("?" + "&".join(query) if query else "")
 
 
 def _facts(data: dict) -> dict[str, str]:
@@ -61,7 +82,7 @@ def _facts(data: dict) -> dict[str, str]:
     facts = {
         "EXP": expiry.isoformat() if expiry else "",
         "PROD": produced.isoformat() if produced else "",
-        "QTY": f"{quantity} {data.get('unit') or ''}".strip() if quantity is not None else "",
+        "QTY": f"{written(*amount(quantity))} {text(data, 'unit')}".strip() if quantity is not None else "",
         "SUPPLIER LOT": str(data.get("supplier_lot") or ""),
     }
     return {k: v for k, v in facts.items() if v}
@@ -113,7 +134,8 @@ def lot_label(data: dict, size: str = "4x6", dpi: int = 203) -> Label:
             symbol = Code128(m, symbol.y, symbol.data, symbol.height, gs1=symbol.gs1, module=symbol.module)
         els.append(symbol)
         hri_y = symbol.y + (symbol.height if isinstance(symbol, Code128) else symbol.side) + d(15)
-        els.append(Text(m, hri_y, fit(hri, W - 2 * m, d(26)), d(26)))
+        hri_h = fit_height(hri, W - 2 * m, d(26), d(18)) or d(18)  # a net weight makes the line longer
+        els.append(Text(m, hri_y, fit(hri, W - 2 * m, hri_h), hri_h))
         if pairs:
             els.append(QRCode(m, d(820), digital_link(pairs), d(5)))
     else:  # short labels: the essentials above the barcode, a 2D symbol at the right when there is room

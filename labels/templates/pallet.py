@@ -3,10 +3,11 @@
 Data keys:
     sscc         required: 18 digits, GS1 check digit last (AI 00)
     gtin         content GTIN-8/12/13/14 (AI 02, printed as 14 digits); required with any of the below
-    count        how much is on the pallet in `unit`, 1-99999999; required with gtin. In a count unit
-                 (ea, case, sack, box...) it is the number of trade items, AI 37; in a unit of measure
-                 (kg, g, l, ml, m...) it is no count: no AI 37 is printed, but the net weight, volume or
-                 length AI (310n, 315n, 311n...) when it fits, and the caption says what it is
+    count        how much is on the pallet in `unit`, up to 99999999; required with gtin. In a count unit
+                 (ea, case, sack, box...) it is the whole number of trade items, AI 37; in a unit of measure
+                 (kg, g, l, ml, m..., see labels.templates.measures) it may have decimals ("12.350") and is
+                 no count: no AI 37 is printed, but the net weight, volume or length AI (310n, 315n, 311n...)
+                 when six digits hold it exactly, and the caption says what it is
     lot_number   batch/lot, at most 20 characters of GS1 character set 82 (AI 10)
     best_before  date or ISO string (AI 15)
     expiry       date or ISO string (AI 17)
@@ -21,11 +22,10 @@ barcode, the lines and the DataMatrix (which still carries the content); 2x1 car
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 from labels import gs1
 from labels.layout import Box, DataMatrix, Label, Text, TextBlock, text_width
 from labels.templates.common import Sheet, date_value, fit, fit_height, gs1_lot, gtin14, sscc18, text, yymmdd
+from labels.templates.measures import amount, measure_of, net_measure, written
 
 Pairs = tuple[tuple[str, str], ...]
 
@@ -39,44 +39,24 @@ LAYOUT: dict[str, dict] = {
 }
 
 
-# Units of measure: (GS1 AI prefix of the net measure in its base unit, how many base units one is, caption).
-# AI 37 counts trade items: 40 kg of flour in 25 kg sacks is not "COUNT 40". Any other unit is a count unit.
-MEASURES: dict[str, tuple[str | None, Fraction, str]] = {
-    "kg": ("310", Fraction(1), "NET WEIGHT"), "g": ("310", Fraction(1, 1000), "NET WEIGHT"),
-    "t": ("310", Fraction(1000), "NET WEIGHT"), "mg": (None, Fraction(1), "NET WEIGHT"),
-    "lb": ("320", Fraction(1), "NET WEIGHT"), "oz": (None, Fraction(1), "NET WEIGHT"),
-    "l": ("315", Fraction(1), "NET VOLUME"), "ml": ("315", Fraction(1, 1000), "NET VOLUME"),
-    "cl": ("315", Fraction(1, 100), "NET VOLUME"), "m3": ("316", Fraction(1), "NET VOLUME"),
-    "m": ("311", Fraction(1), "LENGTH"), "cm": ("311", Fraction(1, 100), "LENGTH"),
-    "mm": ("311", Fraction(1, 1000), "LENGTH"), "m2": ("314", Fraction(1), "AREA"),
-}
-
-
-def measure_of(unit: str | None) -> tuple[str | None, Fraction, str] | None:
-    """The unit's measure (see MEASURES), or None for a count unit (ea, case, sack, cup, box...)."""
-    key = (unit or "").strip().lower().replace("²", "2").replace("³", "3").rstrip(".")
-    return MEASURES.get(key)
-
-
-def _net_measure(prefix: str | None, factor: Fraction, quantity: str) -> tuple[str, str] | None:
-    """The net measure AI (prefix + decimals) and its 6 digits for `quantity` units; None if it cannot be."""
-    if prefix is None:
-        return None
-    value = int(quantity) * factor
-    for decimals in range(6):
-        scaled = value * 10 ** decimals
-        if scaled.denominator == 1:
-            return (f"{prefix}{decimals}", f"{int(scaled):06d}") if scaled <= 999_999 else None
-    return None
-
-
 def _count(data: dict) -> str | None:
+    """The count as printed: a whole number of trade items (AI 37), or in a unit of measure any amount above 0
+    written with the decimals it came with ("12.350")."""
     value = data.get("count")
     if value is None or value == "":
         return None
-    if isinstance(value, bool) or not str(value).strip().isdigit() or not 1 <= int(str(value)) <= 99_999_999:
+    try:
+        number, decimals = amount(value, "count")
+    except ValueError:
+        number, decimals = None, 0
+    if measure_of(text(data, "unit")) is not None:
+        if number is None or not 0 < number <= 99_999_999:
+            raise ValueError(f"'count' must be a number above 0 (at most 99999999) of {text(data, 'unit')}, "
+                             f"got {value!r}")
+        return written(number, decimals)
+    if number is None or number.denominator != 1 or not 1 <= number <= 99_999_999:
         raise ValueError(f"'count' (AI 37) must be a whole number from 1 to 99999999, got {value!r}")
-    return str(int(str(value)))
+    return str(int(number))
 
 
 def gs1_content(data: dict) -> dict[str, Pairs]:
@@ -100,7 +80,7 @@ def gs1_content(data: dict) -> dict[str, Pairs]:
     elif measure is None:
         content = (("02", gtin), ("37", count))
     else:
-        net = _net_measure(measure[0], measure[1], count)
+        net = net_measure(text(data, "unit"), amount(count, "count")[0])
         content = (("02", gtin),) + ((net,) if net else ())
     batch: list[tuple[str, str]] = []
     if best_before:

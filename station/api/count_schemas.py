@@ -8,10 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from ..ids import MAX_ID
-from .schemas import NO_CONTROL, SSCC, LocationCode, LotNumber, Request
+from .schemas import NO_CONTROL, SSCC, LocationCode, LotNumber, QtyOrZero, QtyOut, Request
 
 Sscc = Annotated[str, Field(pattern=SSCC)]
-Counted = Annotated[int, Field(ge=0, le=100_000_000, description="What was found: a whole number, 0 for none.")]
+Counted = Annotated[QtyOrZero, Field(description="What was found, in the item's unit and decimals: 0 for none.")]
 CountReason = Annotated[str, Field(min_length=1, max_length=120, pattern=NO_CONTROL)]
 Note = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_CONTROL)]
 STATUSES = Literal["open", "pending", "booked", "rejected", "cancelled"]
@@ -50,9 +50,9 @@ class CountLineOut(BaseModel):
     lot_number: str
     sscc: str | None
     sku: str
-    expected: int = Field(description="On the books when the count started (or re-read at finishing).")
-    counted: int | None = Field(description="null: not counted yet.")
-    difference: int
+    expected: QtyOut = Field(description="On the books when the count started (or re-read at finishing).")
+    counted: QtyOut | None = Field(description="null: not counted yet.")
+    difference: QtyOut
     reason: str | None
 
 

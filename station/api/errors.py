@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 
 from flask import Response, current_app, request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
+from .. import quantities
 from ..services.errors import DomainError
 from ..unavailable import RETRY_AFTER_S
 from ..unavailable import describe as describe_unavailable
@@ -27,9 +29,22 @@ class ApiError(Exception):
         self.headers, self.details = headers or {}, details
 
 
+# Refusal details that are quantities (what is left, each place's stock) go out as decimal strings, like
+# every quantity the API answers.
+_QTY_DETAILS = frozenset({"available", "qty"})
+
+
+def _detail(key: str, value):
+    if key in _QTY_DETAILS and isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        return quantities.text(value)
+    if isinstance(value, list):
+        return [{k: _detail(k, v) for k, v in x.items()} if isinstance(x, dict) else x for x in value]
+    return value
+
+
 def error_response(status: int, code: str, message: str, headers=None, **details) -> Response:
     error = {"code": code, "message": message}
-    error.update((k, v) for k, v in details.items() if k not in error)
+    error.update((k, _detail(k, v)) for k, v in details.items() if k not in error)
     return Response(json.dumps({"error": error}, default=str), status=status,
                     mimetype="application/json", headers=headers)
 
@@ -79,10 +94,40 @@ def unexpected(exc: Exception):
 
 
 
+class _Inexact(ValueError):
+    pass
+
+
+def _exact_float(text: str):
+    # pydantic reads a JSON number through a binary float, which keeps 15 significant digits: a longer one
+    # (1.0000000000000001) would come out rounded. No quantity needs more (10^8 to the millionth is 15).
+    digits = text.lower().split("e")[0].lstrip("-").replace(".", "").lstrip("0")
+    if len(digits) > 15:
+        raise _Inexact(text)
+    return 0
+
+
+_LONG_NUMBER = re.compile(rb"[0-9.]{16,}")  # 16 digits at least (an SSCC in a string too: parsed to be sure)
+
+
+def _refuse_inexact_numbers(data: bytes) -> None:
+    if not _LONG_NUMBER.search(data):
+        return
+    try:
+        json.loads(data, parse_float=_exact_float)
+    except _Inexact as exc:
+        raise ApiError(422, "inexact_number", f"The number {str(exc)[:40]} has more digits than a JSON number "
+                                              f"carries exactly; send it as a decimal string (\"12.345\"). "
+                                              f"Nothing was done.") from None
+    except (ValueError, RecursionError):
+        return  # not JSON (or nested past Python's parser): the model's parse says so in its words
+
+
 def parse_body(model: type[BaseModel]) -> BaseModel:
     data = request.get_data(cache=True)
     if not data.strip():
         raise ApiError(400, "malformed_json", "The request body is empty; send a JSON object.")
+    _refuse_inexact_numbers(data)
     try:
         return model.model_validate_json(data)
     except ValidationError as exc:
@@ -126,6 +171,10 @@ def words(err: dict) -> str:
         return "is not a field of this request"
     if kind == "string_pattern_mismatch":
         return PATTERN_WORDS.get(err["ctx"]["pattern"], "has the wrong format")
+    if kind in ("decimal_parsing", "decimal_type", "finite_number"):
+        return "must be a number like 12 or 12.35 (a JSON number or a decimal string)"
+    if kind in ("decimal_max_places", "decimal_max_digits", "decimal_whole_digits"):
+        return f"has more decimals than any item is counted in (at most {quantities.MAX_DECIMALS})"
     text = err["msg"]
     for phrase, plain in _PHRASES:
         if text.startswith(phrase):

@@ -55,7 +55,9 @@ class EventOut(BaseModel):
     key: str = Field(description='What it is about, for ordering per thing: "lot:<number>" or "order:<number>".')
     data: dict[str, Any] = Field(description=(
         "The type's own facts, standing alone: lot number, item SKU and GTINs, quantities, locations, "
-        "supplier lot, expiry, SSCC, order and line as the type has them."))
+        "supplier lot, expiry, SSCC, order and line as the type has them. Every quantity is a decimal string "
+        "in the item's unit (`lot.item.unit`), exact to the last digit: `\"40\"`, `\"12.345\"`, never a JSON "
+        "number, so it need never pass through a binary float."))
 
 
 class EventPage(BaseModel):

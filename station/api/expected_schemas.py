@@ -10,7 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from ..ids import MAX_ID
 from ..models import ExpectedReceipt, ExpectedStatus
-from .schemas import SSCC, Gtin, Qty, Reason, Request, Sku, SupplierCode, SupplierLot, _text, _utc
+from .schemas import SSCC, Gtin, Qty, QtyOut, Reason, Request, Sku, SupplierCode, SupplierLot, _text, _utc
 
 Reference = _text(40)
 Sscc = Annotated[str, Field(pattern=SSCC)]
@@ -60,9 +60,9 @@ class ExpectedLineOut(BaseModel):
     sku: str
     item_name: str
     unit: str
-    qty: int
-    received_qty: int
-    missing_qty: int = Field(description="How many are still to come (0 when in full or over).")
+    qty: QtyOut
+    received_qty: QtyOut
+    missing_qty: QtyOut = Field(description="How many are still to come (0 when in full or over).")
     supplier_lot: str | None
     ssccs: list[str]
     received_ssccs: list[str] = Field(description="The announced pallets received so far.")

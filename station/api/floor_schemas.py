@@ -17,6 +17,7 @@ from .schemas import (
     LotNumber,
     PrinterName,
     Qty,
+    QtyOut,
     Reason,
     Request,
     RequestId,
@@ -51,7 +52,7 @@ class MoveOut(BaseModel):
     ts: dt.datetime
     lot_number: str
     sscc: str | None = Field(description="The pallet moved (all or part of it).")
-    qty: int
+    qty: QtyOut
     from_location: str
     to_location: str
 
@@ -88,7 +89,7 @@ class RunComponentOut(BaseModel):
     lot_number: str
     item: ItemRef
     location: str
-    qty: int
+    qty: QtyOut
     scanned_at: dt.datetime
 
 
@@ -103,7 +104,7 @@ class RunOut(BaseModel):
     started_at: dt.datetime
     started_by: str | None
     finished_at: dt.datetime | None
-    qty: int | None = Field(description="How much was made.")
+    qty: QtyOut | None = Field(description="How much was made.")
     components: list[RunComponentOut] = Field(description="In the order scanned.")
     output_lot: LotOut | None = Field(description="The lot made, once finished.")
     print_jobs: list[int] = Field(description="Label jobs of the output lot, newest first.")
@@ -124,6 +125,9 @@ class PickIn(Request):
         None, description="Where it is taken from. Default: the suggested place for the suggested lot, "
                           "else where the lot has most stock (not a shipping lane).")
     qty: Qty
+    pieces: Annotated[int, Field(ge=1, le=1_000_000)] | None = Field(
+        None, description="A variable-measure (catch-weight) item: how many cases weigh `qty`. Refused for any "
+                          "other item.")
     override_reason: Reason | None = Field(
         None, description="Why another lot than the FIFO/FEFO suggestion is picked; required for a "
                           "lot younger than the suggested one (409 override_reason_required without it). "
@@ -138,13 +142,13 @@ class PickOut(BaseModel):
     line: int
     item: ItemRef
     lot_number: str
-    qty: int
+    qty: QtyOut
     from_location: str
     to_location: str = Field(description="The shipping lane it was picked to.")
     followed_suggestion: bool
     override_reason: str | None
-    line_picked: int = Field(description="How much of the line is picked now.")
-    line_open: int = Field(description="How much the line still needs.")
+    line_picked: QtyOut = Field(description="How much of the line is picked now.")
+    line_open: QtyOut = Field(description="How much the line still needs.")
     order_status: Literal["open", "picking", "picked", "shipped", "cancelled"]
 
 
@@ -162,16 +166,16 @@ class ShippedOut(BaseModel):
     line: int
     item: ItemRef
     lot_number: str
-    qty: int
+    qty: QtyOut
     from_location: str
 
 
 class ShipmentLineOut(BaseModel):
     line: int
     item: ItemRef
-    ordered: int
-    shipped: int = Field(description="Less than ordered: the line shipped short.")
-    short_qty: int = Field(description="What the line shipped without (0: shipped in full).")
+    ordered: QtyOut
+    shipped: QtyOut = Field(description="Less than ordered: the line shipped short.")
+    short_qty: QtyOut = Field(description="What the line shipped without (0: shipped in full).")
     short_reason: str | None = Field(
         description="Why it shipped short: the picker's reason from the short pick, else the shipment's "
                     "short_reason, else \"No pickable stock left\"; null when shipped in full.")
@@ -201,10 +205,10 @@ class PickUndoOut(BaseModel):
     line: int
     item: ItemRef
     lot_number: str
-    qty: int
+    qty: QtyOut
     from_location: str = Field(description="The shipping lane the goods are taken from.")
     to_location: str = Field(description="Where they go back: the place the pick took them from.")
     reason: str | None
-    line_picked: int = Field(description="How much of the line is picked now.")
-    line_open: int = Field(description="How much the line needs again.")
+    line_picked: QtyOut = Field(description="How much of the line is picked now.")
+    line_open: QtyOut = Field(description="How much the line needs again.")
     order_status: Literal["open", "picking", "picked", "shipped", "cancelled"]

@@ -22,7 +22,7 @@ from ..services.lots import stock_lines
 from .core import api_actor, route
 from .lot_schemas import LotOut
 from .print_schemas import PrintJobOut
-from .schemas import MAX_QTY, LocationCode, PrinterName, Qty, Reason, Request
+from .schemas import LocationCode, PrinterName, Qty, QtyDelta, QtyOrZero, Reason, Request
 
 
 class SplitIn(Request):
@@ -44,9 +44,9 @@ class SplitOut(BaseModel):
 
 class AdjustIn(Request):
     location: LocationCode
-    counted: Annotated[int, Field(ge=0, le=MAX_QTY)] | None = Field(
+    counted: QtyOrZero | None = Field(
         None, description="What is really there now (give this or delta).")
-    delta: Annotated[int, Field(ge=-MAX_QTY, le=MAX_QTY)] | None = Field(
+    delta: QtyDelta | None = Field(
         None, description="The correction: more (+) or fewer (-) than the books say (give this or counted).")
     reason: Reason = Field(description="Why (counted, damaged, found …); mandatory.")
 

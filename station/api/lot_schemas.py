@@ -20,6 +20,7 @@ from .schemas import (
     LocationCode,
     ProducedDate,
     Qty,
+    QtyOut,
     Reason,
     Request,
     Sku,
@@ -56,6 +57,9 @@ class ReceiptIn(Request):
         None, description="The item by one of its GTINs (give this, sku, or a code that carries one).")
     sku: Sku | None = Field(None, description="The item by its SKU (give this, gtin, or a code).")
     qty: Qty
+    pieces: Annotated[int, Field(ge=1, le=1_000_000)] | None = Field(
+        None, description="A variable-measure (catch-weight) item: how many cases weigh `qty` (from the "
+                          "label's AI 30/37 when the code carries it). Refused for any other item.")
     supplier: SupplierCode | None = Field(None, description="The supplier's code.")
     supplier_lot: SupplierLot | None = Field(None, description="The supplier's own lot number.")
     expiry: ExpiryDate | None = Field(
@@ -99,7 +103,7 @@ class ItemRef(BaseModel):
 
 class StockOut(BaseModel):
     location: str
-    qty: int
+    qty: QtyOut
     sscc: str | None
 
 
@@ -112,7 +116,8 @@ class LotOut(BaseModel):
     received: dt.date | None
     supplier: str | None = Field(description="The supplier's code.")
     supplier_lot: str | None
-    on_hand: int
+    on_hand: QtyOut
+    unit: str = Field(description="The unit every quantity of the lot is in (the item's).")
     stock: list[StockOut]
 
     @classmethod
@@ -121,7 +126,7 @@ class LotOut(BaseModel):
             lot_number=lot.lot_number, item=ItemRef(sku=lot.item.sku, name=lot.item.name),
             status=lot.status, expiry=lot.expiry, produced=lot.produced_on, received=lot.received_on,
             supplier=lot.supplier.code if lot.supplier else None, supplier_lot=lot.supplier_lot,
-            on_hand=lot.on_hand,
+            on_hand=lot.on_hand, unit=lot.item.unit,
             stock=[StockOut(location=s.location_code, qty=s.qty, sscc=s.sscc) for s in stock])
 
     @classmethod
@@ -132,7 +137,7 @@ class LotOut(BaseModel):
 class MovementOut(BaseModel):
     ts: dt.datetime
     kind: str
-    qty: int
+    qty: QtyOut
     from_location: str | None
     to_location: str | None
     operator: str | None
@@ -187,16 +192,16 @@ class SuggestQuery(BaseModel):
 class AllocationOut(BaseModel):
     lot_number: str
     location: str
-    qty: int
+    qty: QtyOut
     expiry: dt.date | None
 
 
 class SuggestionOut(BaseModel):
     item: ItemRef
     strategy: RemovalStrategy
-    requested: int
-    allocated: int
-    short: int = Field(description="How much of the request no pickable stock covers.")
+    requested: QtyOut
+    allocated: QtyOut
+    short: QtyOut = Field(description="How much of the request no pickable stock covers.")
     allocations: list[AllocationOut] = Field(description="In the order to pick them.")
 
     @classmethod

@@ -105,7 +105,10 @@ def document() -> dict:
                  "description": "Lot tracking: receiving, lots, holds, catalogue and FIFO/FEFO "
                                 "pick suggestions, orders, counts, returns; every change out to the ERP "
                                 "as events (the feed GET /events, and webhooks signed with HMAC-SHA256 — "
-                                "see /webhooks). Errors answer {\"error\": {\"code\", \"message\"}}."},
+                                "see /webhooks). Quantities are exact decimals in the item's unit: sent as a "
+                                "JSON number or a decimal string (12.35 or \"12.35\"; no more decimals than "
+                                "the item's qty_decimals, never rounded), answered as a decimal string "
+                                "(\"12.35\", \"40\"). Errors answer {\"error\": {\"code\", \"message\"}}."},
         "paths": paths,
         "components": {
             "schemas": defs.get("$defs", {}),

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from ..models import Customer, Order, OrderStatus
 from ..services.customers import MAX_SHELF_LIFE_DAYS
 from ..services.orders import MAX_LINES, MAX_QTY
-from .schemas import GLN, PATTERN_WORDS, Name, Reason, Request, Sku, SupplierCode, _utc
+from .schemas import GLN, PATTERN_WORDS, Name, QtyOut, Reason, Request, Sku, SupplierCode, _utc, qty_in
 
 # Printable ASCII, no space at either end: what an ERP's order number looks like.
 ORDER_NUMBER = r"^[!-~]([ -~]*[!-~])?$"
@@ -20,7 +20,7 @@ CustomerCode = SupplierCode
 Gln = Annotated[str, Field(pattern=GLN)]
 ShelfLife = Annotated[int, Field(ge=0, le=MAX_SHELF_LIFE_DAYS)]
 Priority = Annotated[int, Field(ge=1, le=9)]
-LineQty = Annotated[int, Field(ge=1, le=MAX_QTY)]
+LineQty = qty_in("gt", 0, MAX_QTY)
 
 
 # --- customers -------------------------------------------------------------------------------------
@@ -101,9 +101,9 @@ class OrderLineOut(BaseModel):
     line: int
     sku: str
     name: str
-    qty: int
-    picked: int = Field(description="Picked so far (picks taken back not counted).")
-    short: int = Field(description="What the order shipped without (set when it ships).")
+    qty: QtyOut
+    picked: QtyOut = Field(description="Picked so far (picks taken back not counted).")
+    short: QtyOut = Field(description="What the order shipped without (set when it ships).")
     short_reason: str | None
 
 

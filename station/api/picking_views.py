@@ -51,7 +51,7 @@ def create_pick(body: PickIn) -> PickOut:
         location = (_referenced(catalog.location_by_code, session, body.location, "location")
                     if body.location else None)
         movement = picking.pick_line(session, line=line, lot=lot, location=location, qty=body.qty,
-                                     override_reason=body.override_reason, by=api_actor())
+                                     override_reason=body.override_reason, by=api_actor(), pieces=body.pieces)
         session.flush()
         session.refresh(line)
         codes = dict(session.execute(select(Location.id, Location.code).where(

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from ..services import recalls
-from .schemas import LocationCode, LotNumber, Qty, Reason, Request, SupplierCode, SupplierLot, _text
+from .schemas import LocationCode, LotNumber, Qty, QtyOut, Reason, Request, SupplierCode, SupplierLot, _text
 
 Note = _text(200, min_length=0)
 
@@ -66,7 +66,7 @@ class RecallListQuery(BaseModel):
 
 class PlaceOut(BaseModel):
     location: str
-    qty: int
+    qty: QtyOut
 
 
 class RecallLotOut(BaseModel):
@@ -77,10 +77,10 @@ class RecallLotOut(BaseModel):
     depth: int = Field(description="0: a source lot; 1: made from it; 2: made from those; …")
     status_before: str
     status_now: str
-    on_hand_at_start: int
-    on_hand_now: int
-    shipped: int
-    retrieved: int
+    on_hand_at_start: QtyOut
+    on_hand_now: QtyOut
+    shipped: QtyOut
+    retrieved: QtyOut
     stock_now: list[PlaceOut] = Field(description="Where its stock is now, by location.")
     also_in_open_recalls: list[str]
 
@@ -89,13 +89,13 @@ class ShipmentOut(BaseModel):
     order: str | None
     shipped_at: dt.datetime
     lot_number: str
-    qty: int
+    qty: QtyOut
 
 
 class RecallCustomerOut(BaseModel):
     code: str
     name: str
-    shipped: int
+    shipped: QtyOut
     notified_at: dt.datetime | None
     notified_by: str | None
     note: str | None
@@ -109,18 +109,18 @@ class RecallEventOut(BaseModel):
     station: str | None
     lot_number: str | None
     customer: str | None
-    qty: int | None
+    qty: QtyOut | None
     note: str | None
 
 
 class ProgressOut(BaseModel):
     lots: int
     lots_stopped: int
-    stock_at_start: int
-    stock_now: int
-    shipped: int
-    retrieved: int
-    to_retrieve: int = Field(description="All that can come back: stock on site at the start plus shipped.")
+    stock_at_start: QtyOut
+    stock_now: QtyOut
+    shipped: QtyOut
+    retrieved: QtyOut
+    to_retrieve: QtyOut = Field(description="All that can come back: stock on site at the start plus shipped.")
     customers: int
     notified: int
 
@@ -176,8 +176,8 @@ class RecallSummaryOut(BaseModel):
     opened_at: dt.datetime
     closed_at: dt.datetime | None
     lots: int
-    retrieved: int
-    to_retrieve: int
+    retrieved: QtyOut
+    to_retrieve: QtyOut
     customers: int
     notified: int
 

@@ -6,6 +6,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..ids import MAX_ID
+from .schemas import QtyOut
 
 
 class ExpiryQuery(BaseModel):
@@ -21,15 +22,15 @@ class ExpiryLotOut(BaseModel):
     expiry: dt.date
     days_left: int = Field(description="Negative: expired that many days ago.")
     status: str
-    on_hand: int
-    stock: dict[str, int] = Field(description="Quantity by location code.")
+    on_hand: QtyOut
+    stock: dict[str, QtyOut] = Field(description="Quantity by location code.")
 
 
 class ExpiryWeekOut(BaseModel):
     label: str
     start: dt.date | None = Field(description="The week's first day; null for the expired bucket.")
     lots: int
-    qty: dict[str, int] = Field(description="Quantity by unit.")
+    qty: dict[str, QtyOut] = Field(description="Quantity by unit.")
 
 
 class ExpiryOut(BaseModel):
@@ -67,7 +68,7 @@ class MovementOut(BaseModel):
     lot_number: str
     sku: str
     item_name: str
-    qty: int
+    qty: QtyOut
     unit: str
     from_location: str | None
     to_location: str | None

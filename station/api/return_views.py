@@ -22,7 +22,7 @@ from ..services.errors import Invalid, NotFound
 from ..services.lots import stock_lines
 from .core import api_actor, route, write
 from .lot_schemas import LotOut
-from .schemas import NO_CONTROL, SSCC, LotNumber, Qty, Reason, Request, SupplierCode
+from .schemas import NO_CONTROL, SSCC, LotNumber, Qty, QtyOut, Reason, Request, SupplierCode
 
 
 class ReturnIn(Request):
@@ -48,7 +48,7 @@ class ReturnIn(Request):
 
 class ReturnOut(BaseModel):
     lot: LotOut
-    qty: int
+    qty: QtyOut
     customer: str = Field(description="The customer's code.")
     location: str = Field(description="The quarantine place the goods were booked into.")
     sscc: str | None
@@ -59,9 +59,9 @@ class ReturnOut(BaseModel):
 class ReceiverOut(BaseModel):
     customer: str = Field(description="The customer's code.")
     name: str
-    shipped: int
-    returned: int
-    may_return: int
+    shipped: QtyOut
+    returned: QtyOut
+    may_return: QtyOut
 
 
 class ReceiverList(BaseModel):

@@ -1,8 +1,10 @@
 """The API's request and response bodies (pydantic), and how domain objects become responses.
 
-Requests are strict (a quantity is a JSON integer, a date a "YYYY-MM-DD" string) and refuse
-unknown fields, so a typo is an error rather than a silently ignored value. The services check
-the rules again; these models describe the shape, and keep text within its column's length.
+Requests are strict (a date is a "YYYY-MM-DD" string, a count a JSON integer) and refuse unknown
+fields, so a typo is an error rather than a silently ignored value. A quantity comes as a JSON number
+or a decimal string, read exactly (`Qty`), and always goes out as a decimal string (`QtyOut`), so
+neither side ever passes it through a binary float. The services check the rules again (an item's
+decimals among them); these models describe the shape, and keep text within its column's length.
 
 This module holds the shared field types, the catalogue, scans and errors; the bodies of lots
 (lot_schemas), printing (print_schemas), the floor (floor_schemas), recalls, traces and reports have
@@ -11,11 +13,14 @@ modules of their own.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, field_serializer,
+                      model_validator)
+from pydantic_core import PydanticCustomError
 
-from .. import clock
+from .. import clock, quantities
 from ..models import Item, LocationKind, RemovalStrategy, Supplier
 from ..models import Location as LocationRow
 from ..services import dates
@@ -33,7 +38,7 @@ PATTERN_WORDS = {
     SSCC: "must be an SSCC of 18 digits",
     GLN: "must be a GLN of 13 digits",
 }
-MAX_QTY = 100_000_000
+MAX_QTY = quantities.MAX_QTY
 
 
 def _code(max_length: int):
@@ -48,7 +53,31 @@ Sku, LocationCode, SupplierCode, UnitCode = _code(40), _code(30), _code(20), _co
 Name, Reason, SupplierLot, Barcode = _text(200), _text(200), _text(40), _text(60)
 LocationName = _text(120, min_length=0)
 Gtin = Annotated[str, Field(pattern=GTIN)]
-Qty = Annotated[int, Field(gt=0, le=MAX_QTY, description="A whole number in the item's unit.")]
+# A quantity in: a JSON number or a decimal string, read exactly (never through a float), at most six
+# decimals here and at most the item's own decimals in the service (refused in words, never rounded).
+_QTY_IN = ("A number in the item's unit, as a JSON number (12.35) or a decimal string (\"12.35\"); no more "
+           "decimals than the item is counted in (items.qty_decimals).")
+_EXACT = AfterValidator(quantities.normal)
+
+
+def qty_in(low: str = "gt", bound: int = 0, high: int = MAX_QTY, description: str | None = _QTY_IN):
+    """A quantity in, above (`low` "gt") or from (`low` "ge") `bound`, up to `high`. Its JSON schema says what
+    is accepted: a number within the bounds, or a decimal string (its bounds and form are checked by the server,
+    which also reads "1e3" or " 5 ", so the schema states no pattern that would call them invalid)."""
+    schema = {"type": ["number", "string"], {"gt": "exclusiveMinimum", "ge": "minimum"}[low]: bound, "maximum": high}
+    if description:
+        schema["description"] = description
+    return Annotated[Decimal, Field(**{low: bound}, le=high, decimal_places=quantities.MAX_DECIMALS,
+                                    allow_inf_nan=False), _EXACT, WithJsonSchema(schema)]
+
+
+Qty = qty_in("gt", 0)
+QtyOrZero = qty_in("ge", 0)
+QtyDelta = qty_in("ge", -MAX_QTY, description=None)
+# A quantity out: always a decimal string ("12.35", "40"), so no client reads it through a float.
+QtyOut = Annotated[int | Decimal, PlainSerializer(quantities.text, return_type=str),
+                   WithJsonSchema({"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$",
+                                   "description": "A decimal string in the item's unit, e.g. \"12.35\"."})]
 PrinterName = Annotated[str, Field(min_length=1, max_length=60, pattern=NO_CONTROL)]
 LotNumber = Annotated[str, Field(min_length=1, max_length=40, pattern=NO_CONTROL)]
 RequestId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -85,12 +114,37 @@ REFUSE_YOUNGER = ("Picking policy: true refuses a lot younger (FIFO) or expiring
                   "false lets it be picked with an override reason.")
 
 
+UNIT_WORDS = f"The unit quantities are counted in, one of: {', '.join(quantities.UNITS)}."
+DECIMALS_WORDS = ("How many decimals the item is counted in (0: whole numbers; 3: kg to the gram). A quantity "
+                  "with more is refused, never rounded. Once the item has stock movements, order lines or "
+                  "expected receipts it can be raised, not lowered (409 item_in_use).")
+VARIABLE_WORDS = ("Catch weight: each case weighs what its label says (GS1 AI 310n/320n); the unit must be a "
+                  f"weight ({', '.join(quantities.WEIGHTS_KG)}).")
+PackName = Annotated[str, Field(min_length=1, max_length=20, pattern=NO_CONTROL)]
+
+
+class PackIn(Request):
+    gtin: Gtin = Field(description="The pack's own GTIN (a case's GTIN is not the unit's); unique like any GTIN.")
+    name: PackName = Field(description='What the pack is called: "case", "pallet".')
+    qty: Qty = Field(description="How much of the item's unit one pack holds: scanning its GTIN counts this much.")
+
+
+class PackOut(BaseModel):
+    gtin: str = Field(description="As GTIN-14.")
+    name: str
+    qty: QtyOut
+
+
 class ItemIn(Request):
     sku: Sku = Field(description="The item's SKU, unique on the site.")
     name: Name = Field(description="What people call the item.")
     gtins: list[Gtin] = Field(
         default_factory=list, max_length=20, description="GTIN-8/12/13/14 barcodes of the item.")
-    unit: UnitCode = Field("ea", description="The unit quantities are counted in.")
+    unit: UnitCode = Field("ea", description=UNIT_WORDS)
+    qty_decimals: Annotated[int, Field(ge=0, le=quantities.MAX_DECIMALS)] = Field(0, description=DECIMALS_WORDS)
+    variable_measure: bool = Field(False, description=VARIABLE_WORDS)
+    packs: list[PackIn] = Field(default_factory=list, max_length=10,
+                                description="Packaging levels with GTINs of their own (1 case = 12 ea).")
     shelf_life_days: Annotated[int, Field(ge=0, le=36_500)] | None = Field(
         None, description="Sets the expiry of received lots when the supplier gives none.")
     removal_strategy: RemovalStrategy = RemovalStrategy.FIFO
@@ -98,21 +152,43 @@ class ItemIn(Request):
 
 
 class ItemChangeIn(Request):
-    refuse_younger_lots: bool = Field(description=REFUSE_YOUNGER)
+    """Only the fields given change."""
+
+    refuse_younger_lots: bool | None = Field(None, description=REFUSE_YOUNGER)
+    unit: UnitCode | None = Field(None, description=UNIT_WORDS + " Only while nothing is counted in it yet (no "
+                                                                 "stock movements, order lines, expected receipts).")
+    qty_decimals: Annotated[int, Field(ge=0, le=quantities.MAX_DECIMALS)] | None = Field(
+        None, description=DECIMALS_WORDS)
+    variable_measure: bool | None = Field(None, description=VARIABLE_WORDS)
+    packs: list[PackIn] | None = Field(None, max_length=10, description="The item's packs, replacing all of them "
+                                                                       "([]: none).")
+
+    @model_validator(mode="after")
+    def _something(self) -> ItemChangeIn:
+        if all(getattr(self, name) is None for name in type(self).model_fields):
+            raise PydanticCustomError("nothing_to_change", "Give what to change: refuse_younger_lots, unit, "
+                                                           "qty_decimals, variable_measure or packs.")
+        return self
 
 
 class ItemOut(BaseModel):
     sku: str
     name: str
-    gtins: list[str] = Field(description="As GTIN-14.")
+    gtins: list[str] = Field(description="As GTIN-14: the GTINs of the item's own unit (packs: see packs).")
     unit: str
+    qty_decimals: int = Field(description=DECIMALS_WORDS)
+    variable_measure: bool = Field(description=VARIABLE_WORDS)
+    packs: list[PackOut]
     shelf_life_days: int | None
     removal_strategy: RemovalStrategy
     refuse_younger_lots: bool = Field(description=REFUSE_YOUNGER)
 
     @classmethod
     def of(cls, item: Item) -> ItemOut:
-        return cls(sku=item.sku, name=item.name, gtins=[g.gtin for g in item.gtins], unit=item.unit,
+        packs = sorted((g for g in item.gtins if g.pack_qty is not None), key=lambda g: (g.pack_qty, g.gtin))
+        return cls(sku=item.sku, name=item.name, gtins=[g.gtin for g in item.gtins if g.pack_qty is None],
+                   unit=item.unit, qty_decimals=item.qty_decimals, variable_measure=bool(item.variable_measure),
+                   packs=[PackOut(gtin=g.gtin, name=g.pack_name or "", qty=g.pack_qty) for g in packs],
                    shelf_life_days=item.shelf_life_days, removal_strategy=item.removal_strategy,
                    refuse_younger_lots=bool(item.refuse_younger_lots))
 
@@ -197,10 +273,29 @@ class ResolutionOut(BaseModel):
                                           "unknown_gtin, sscc_already_received, not_recognised, ...")
     fields: dict = Field(description="What the code says: gtin, sscc, lot, expiry, units, ai: {...}.")
     records: dict = Field(description="What it matched: item, lot, lots, unit, location, operator, "
-                                      "supplier.")
+                                      "supplier. Its quantities (on_hand, qty, qty_received) are decimal strings.")
     action: str | None = Field(description="What the workflow should do: receive, show_lot, show_item, "
                                            "show_pallet, show_location, select, sign_in, confirm, "
                                            "cancel, undo, next, reprint.")
+
+    @field_serializer("records")
+    def _quantities_as_text(self, records: dict) -> dict:
+        # The resolver's records are shared with the floor pages, which format them; the API answers their
+        # quantities as decimal strings like everywhere else.
+        return _qty_text(records)
+
+
+_RECORD_QTYS = frozenset({"on_hand", "qty", "qty_received"})
+
+
+def _qty_text(node, key: str | None = None):
+    if isinstance(node, dict):
+        return {k: _qty_text(v, k) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_qty_text(v) for v in node]
+    if key in _RECORD_QTYS and isinstance(node, (int, Decimal)) and not isinstance(node, bool):
+        return quantities.text(node)
+    return node
 
 
 # --- errors ----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from ..services.trace import Trace
 from .lot_schemas import ItemRef
-from .schemas import _utc
+from .schemas import QtyOut, _utc
 
 
 class TraceQuery(BaseModel):
@@ -20,7 +20,7 @@ class TraceQuery(BaseModel):
 
 class PlaceOut(BaseModel):
     location: str
-    qty: int
+    qty: QtyOut
 
 
 class TraceLotOut(BaseModel):
@@ -30,7 +30,7 @@ class TraceLotOut(BaseModel):
     unit: str
     origin: str = Field(description="receipt, production or split")
     status: str = Field(description="available, quarantine, hold, recalled, expired or consumed")
-    on_hand: int
+    on_hand: QtyOut
     supplier: str | None = Field(description="The supplier's code.")
     supplier_name: str | None
     supplier_lot: str | None
@@ -43,7 +43,7 @@ class TraceLotOut(BaseModel):
 class TraceLinkOut(BaseModel):
     component: str = Field(description="The lot used (or split).")
     output: str = Field(description="The lot made from it (or split off it).")
-    qty: int
+    qty: QtyOut
     kind: Literal["production", "split"]
 
 
@@ -53,7 +53,7 @@ class TraceReceiptOut(BaseModel):
     supplier_name: str | None
     supplier_lot: str | None
     ts: dt.datetime
-    qty: int
+    qty: QtyOut
     sscc: str | None = Field(description="The pallet's SSCC, when it came on a labelled pallet.")
     received_by: str | None
     location: str | None
@@ -65,7 +65,7 @@ class TraceShipmentOut(BaseModel):
     customer_name: str | None
     order_number: str | None
     ts: dt.datetime
-    qty: int
+    qty: QtyOut
     kind: Literal["ship", "return"] = Field("ship", description="ship: goods that left to the customer; return: "
                                                                "goods that came back from them (order_number: "
                                                                "the return's reference).")

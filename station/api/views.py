@@ -67,7 +67,7 @@ def create_receipt(body: ReceiptIn) -> Response:
             supplier_lot=fields.get("supplier_lot"), expiry=fields.get("expiry"),
             produced=fields.get("produced"), sscc=fields.get("sscc"), station=station,
             print_labels=labels is not None, copies=labels.copies if labels else None,
-            printer=labels.printer if labels else None)
+            printer=labels.printer if labels else None, pieces=fields.get("pieces"))
         out = ReceiptOut(**LotOut.fields_of(receipt.lot, stock_lines(session, receipt.lot.id)))
         if labels is not None:
             out.print_jobs = [_print_job_out(session, job) for job in receipt.jobs]
@@ -97,7 +97,7 @@ def _label_fields(body: ReceiptIn) -> dict:
     """The receipt's item and label fields: the body's, filled from the scanned `code` if given.
     A label that cannot be received (unreadable, unknown GTIN, a pallet received before) is
     refused in the resolver's words; a body field that contradicts the label is a 422."""
-    fields = {key: getattr(body, key) for key in ("sku", *_LABEL_KEYS)}
+    fields = {key: getattr(body, key) for key in ("sku", "pieces", *_LABEL_KEYS)}
     if body.code is None:
         return fields
     with get_db().reader() as reader:
@@ -115,7 +115,7 @@ def _label_fields(body: ReceiptIn) -> dict:
     scanned = {"gtin": label.get("gtin"), "supplier_lot": label.get("supplier_lot"),
                "expiry": label.get("expiry") and dt.date.fromisoformat(label["expiry"]),
                "produced": label.get("produced") and dt.date.fromisoformat(label["produced"]),
-               "sscc": label.get("sscc"), "supplier": label.get("supplier")}
+               "sscc": label.get("sscc"), "supplier": label.get("supplier"), "pieces": label.get("pieces")}
     if label.get("sku") and body.sku is not None and body.sku != label["sku"]:
         raise Invalid(f"The label is item {label['sku']}, the body says sku {body.sku}.",
                       code="label_mismatch", field="sku")
@@ -176,21 +176,27 @@ def list_items(query: PageQuery) -> ItemPage:
        workflow="supervisor", action="Adding an item")
 def create_item(body: ItemIn) -> ItemOut:
     """Add an item to the catalogue."""
-    fields = body.model_dump()
-    refuse_younger_lots = fields.pop("refuse_younger_lots")
+    fields = body.model_dump(exclude={"refuse_younger_lots", "packs"})
     with get_db().write() as session:
-        item = catalog.create_item(session, **fields)
-        item.refuse_younger_lots = refuse_younger_lots
+        item = catalog.create_item(session, **fields, packs=_packs(body.packs))
+        item.refuse_younger_lots = body.refuse_younger_lots
         return ItemOut.of(item)
 
 
-@route("PATCH", "/items/<path:sku>", body=ItemChangeIn, response=ItemOut, errors=(404,),
+def _packs(packs) -> list[catalog.Pack] | None:
+    return None if packs is None else [catalog.Pack(p.gtin, p.name, p.qty) for p in packs]
+
+
+@route("PATCH", "/items/<path:sku>", body=ItemChangeIn, response=ItemOut, errors=(404, 409),
        workflow="supervisor", action="Changing an item")
 def change_item(sku: str, body: ItemChangeIn) -> ItemOut:
-    """Change an item's picking policy (refuse lots younger than the FIFO/FEFO suggestion, or not)."""
+    """Change an item: its picking policy, how it is counted (unit, decimals, variable measure), its packs."""
     with get_db().write() as session:
         item = catalog.item_by_sku(session, sku)
-        item.refuse_younger_lots = body.refuse_younger_lots
+        catalog.change_item(session, item, unit=body.unit, qty_decimals=body.qty_decimals,
+                            variable_measure=body.variable_measure, packs=_packs(body.packs))
+        if body.refuse_younger_lots is not None:
+            item.refuse_younger_lots = body.refuse_younger_lots
         return ItemOut.of(item)
 
 

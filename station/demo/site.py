@@ -6,13 +6,14 @@ import calendar
 import datetime as dt
 import math
 import random
+from decimal import Decimal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from labels.gs1 import sscc  # SSCCs as on pallet labels
 
-from .. import clock
+from .. import clock, quantities
 from ..models import (HandlingUnit, Item, Location, LocationKind, Lot, LotStatus, Operator, Order,
                      OrderLine, OrderStatus, Printer, Role, StationDevice, Stock, Supplier, Customer)
 from .. import imports
@@ -101,7 +102,7 @@ class _Site:
             pattern, reset = LOT_SCHEMES[spec.scheme] if spec.scheme else ("", None)
             rows.append({"sku": spec.sku, "name": spec.name,
                          "gtins": [consumer] + ([gtin14(spec.case, consumer)] if spec.case else []),
-                         "unit": spec.unit, "shelf_life_days": spec.shelf_life,
+                         "unit": spec.unit, "decimals": _decimals(spec), "shelf_life_days": spec.shelf_life,
                          "removal_strategy": "FEFO" if spec.fefo else "FIFO", "lot_pattern": pattern,
                          "lot_reset": reset, "supplier": spec.source if spec.source in prefixes else None,
                          "labels_per_receipt": 0 if spec.zone == "P" else 1,
@@ -176,7 +177,7 @@ class _Site:
         if self.forgotten:
             query = query.where(Lot.id.not_in(self.forgotten))
         usable = {spec.sku: 0 for spec in ITEMS}
-        usable.update({sku: int(qty) for sku, qty in self.s.execute(query)})
+        usable.update({sku: qty for sku, qty in self.s.execute(query)})
         return usable
 
     def work(self, day: dt.date) -> None:
@@ -199,7 +200,7 @@ class _Site:
                 qty = rng.randrange(spec.lot[0], spec.lot[1] + 1, spec.step)
                 runs.append((sku, qty))
                 for part, per_1000 in recipe.items():
-                    need[part] += math.ceil(qty * per_1000 / 1000)
+                    need[part] += _use(self.specs[part], qty, per_1000)
         self.workday += 1
         with clock.at(_past(day, 7, 30)):
             for spec in ITEMS:
@@ -292,7 +293,7 @@ class _Site:
         by = self.actor(Role.LINE_OPERATOR)
         components: dict[int, int] = {}
         for part, per_1000 in RECIPES[sku].items():
-            for a, take in self.allocate(part, math.ceil(qty * per_1000 / 1000), day):
+            for a, take in self.allocate(part, _use(self.specs[part], qty, per_1000), day):
                 lot = self.s.get(Lot, a.lot_id)
                 stock.move(self.s, lot, take, self.by_id[a.location_id], line,
                            by=Actor(by.operator_id, by.station_id, BARCODE_PREFIX + line.code))
@@ -367,7 +368,7 @@ class _Site:
                                   .group_by(Stock.location_id).order_by(Stock.location_id)).all()
             for location_id, qty in rows:
                 if qty:
-                    stock.adjust(self.s, lot, self.by_id[location_id], -int(qty),
+                    stock.adjust(self.s, lot, self.by_id[location_id], -qty,
                                  f"Expired {lot.expiry.isoformat()}: destroyed", by=supervisor)
 
     def holds(self) -> None:
@@ -414,3 +415,15 @@ class _Site:
             elif n == 3:  # picked, waiting for the truck
                 for line in order.lines:
                     self.pick_line(line, line.qty, today)
+
+
+def _decimals(spec: ItemSpec) -> int:
+    """Ingredients weighed or measured are counted to the gram or millilitre; everything else in whole units."""
+    return 3 if spec.unit in ("kg", "L") else 0
+
+
+def _use(spec: ItemSpec, made: int, per_1000: int) -> quantities.Qty:
+    """What a run of `made` units uses of a component: exact to its decimals (12.35 kg of flour), whole
+    units rounded up (a carton is never cut)."""
+    exact = Decimal(made * per_1000) / 1000
+    return quantities.normal(exact) if _decimals(spec) >= 3 else math.ceil(exact)

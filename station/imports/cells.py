@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from labels.gs1 import check_digit
 
+from .. import quantities
 from ..services import dates
 
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")  # as services/catalog.py's codes
@@ -111,8 +112,32 @@ class Cells:
             return None
         return number
 
-    def qty(self, column: str = "qty", high: int = 1_000_000_000) -> int | None:
-        return self.whole(column, low=1, high=high, required=True, what="a quantity (a whole number)")
+    def qty(self, column: str = "qty", high: int = 1_000_000_000, item=None) -> quantities.Qty | None:
+        """A quantity greater than 0 and at most `high` ("12.35" or "12,35"; a spreadsheet's "12.0" is 12),
+        with no more decimals than `item` (when given) is counted in: never rounded."""
+        value = self.raw(column)
+        if not value:
+            self.problem(column, f"the {column.replace('_', ' ')} is missing")
+            return None
+        try:
+            number = quantities.parse(value.removeprefix("-"))
+        except quantities.QuantityError:
+            shown = value if len(value) <= 30 else value[:27] + "…"
+            self.problem(column, f"{shown!r} is not a quantity: write it like 12 or 12.35")
+            return None
+        if item is not None and number:
+            try:
+                quantities.for_item(number, item.qty_decimals, item.unit, what="the quantity")
+            except quantities.QuantityError as exc:
+                self.problem(column, str(exc).rstrip("."))
+                return None
+        if number <= 0 or value.startswith("-"):
+            self.problem(column, "must be more than 0")
+            return None
+        if number > high:
+            self.problem(column, f"must be at most {high:,}")
+            return None
+        return number
 
     def date(self, column: str, *, required: bool = False) -> dt.date | None:
         """A date as 2027-03-31 (or 31.03.2027); a day the calendar has not, in words."""

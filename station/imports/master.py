@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from .. import quantities
 from ..models import Customer, Item, ItemGtin, Location, LocationKind, Operator, RemovalStrategy, Role, \
     SequenceReset, Supplier
 from ..services import catalog, customers, numbering, operators
@@ -45,6 +46,8 @@ class ItemRecord:
     supplier: str | None
     labels_per_receipt: int
     refuse_younger_lots: bool
+    qty_decimals: int = 0
+    variable_measure: bool = False
 
 
 def check_items(session: Session, rows: list[Row], today: dt.date) -> Checked:
@@ -68,6 +71,12 @@ def check_items(session: Session, rows: list[Row], today: dt.date) -> Checked:
             if gtin in gtin_owner:
                 c.problem("gtins", f"GTIN {gtin} already belongs to item {gtin_owner[gtin]}")
         unit = c.code("unit", max_len=16) or "ea"
+        if unit not in quantities.UNITS:
+            c.problem("unit", f"{unit!r} is not a unit Station knows (e.g. ea, kg, g, L, mL, m)")
+        decimals = c.whole("decimals", low=0, high=quantities.MAX_DECIMALS, what="a number of decimals from 0 to 6")
+        weighed = c.choice("variable_measure", YES_NO, default=False)
+        if weighed and unit not in quantities.WEIGHTS_KG:
+            c.problem("variable_measure", f"a variable-measure item is weighed: its unit is kg, g, t, lb or oz, not {unit}")
         shelf_life = c.whole("shelf_life_days", low=0, high=MAX_SHELF_LIFE, what="a number of days")
         strategy = c.choice("removal_strategy", {"FIFO": RemovalStrategy.FIFO, "FEFO": RemovalStrategy.FEFO},
                             default=RemovalStrategy.FIFO)
@@ -85,7 +94,8 @@ def check_items(session: Session, rows: list[Row], today: dt.date) -> Checked:
         refuse = c.choice("refuse_younger_lots", YES_NO, default=False)
         if c.ok:
             out.records.append(ItemRecord(row.number, sku, name, tuple(gtins), unit, shelf_life, strategy, pattern,
-                                          reset, supplier, 1 if labels is None else labels, refuse))
+                                          reset, supplier, 1 if labels is None else labels, refuse, decimals or 0,
+                                          weighed))
     return out
 
 
@@ -99,7 +109,8 @@ def write_items(session: Session, records: list[ItemRecord], by: Actor, today: d
                           if r.lot_pattern else None)
                 item = catalog.create_item(session, sku=r.sku, name=r.name, gtins=list(r.gtins), unit=r.unit,
                                            shelf_life_days=r.shelf_life_days, removal_strategy=r.removal_strategy,
-                                           lot_scheme=scheme, labels_per_receipt=r.labels_per_receipt)
+                                           lot_scheme=scheme, labels_per_receipt=r.labels_per_receipt,
+                                           qty_decimals=r.qty_decimals, variable_measure=r.variable_measure)
             except DomainError as exc:
                 raise _failed(r.row, None, exc) from None
             if r.supplier or r.refuse_younger_lots:
@@ -119,7 +130,9 @@ ITEMS = Kind(
     (Column("sku", "FLOUR-25", True, "your article number: letters, digits, . _ / -"),
      Column("name", "Wheat flour type 550, 25 kg sack", True),
      Column("gtins", "4012345100013;14012345100010", note="GTIN-8/12/13/14, several separated by ; or spaces"),
-     Column("unit", "kg", note="the unit quantities are counted in (default ea)"),
+     Column("unit", "kg", note="the unit quantities are counted in (default ea): ea, kg, g, L, mL, m, …"),
+     Column("decimals", "3", note="how many decimals the item is counted in, 0 (default) to 6: kg to the gram is 3"),
+     Column("variable_measure", "no", note="yes: each case weighs what its GS1 label says (catch weight)"),
      Column("shelf_life_days", "365", note="empty: no expiry"),
      Column("removal_strategy", "FEFO", note="FIFO (default) or FEFO"),
      Column("lot_pattern", "", note="the item's own lot-number pattern, e.g. {item}-{yy}{jjj}-{seq:04}; "

@@ -31,7 +31,8 @@ def _in_chunks(session: Session, column, values: list[str]) -> set[str]:
 
 def check_opening(session: Session, rows: list[Row], today: dt.date) -> Checked:
     out = Checked()
-    items = {r.sku: r for r in session.execute(select(Item.sku, Item.id, Item.shelf_life_days, Item.lot_scheme_id))}
+    items = {r.sku: r for r in session.execute(select(Item.sku, Item.id, Item.shelf_life_days, Item.lot_scheme_id,
+                                                          Item.unit, Item.qty_decimals))}
     locations = codes(session, Location.code)
     suppliers = codes(session, Supplier.code)
     lots: dict[str, tuple] = {}  # lot number -> (row, what must agree)
@@ -52,7 +53,7 @@ def check_opening(session: Session, rows: list[Row], today: dt.date) -> Checked:
         if supplier and supplier not in suppliers:
             c.problem("supplier", f"no supplier {supplier}")
         supplier_lot = c.text("supplier_lot", max_len=40)
-        qty = c.qty("qty", MAX_QTY)
+        qty = c.qty("qty", MAX_QTY, item)
         location = c.code("location", max_len=30, required=True)
         if location and location not in locations:
             c.problem("location", f"no location {location}")
@@ -118,7 +119,7 @@ OPENING = Kind(
                            "several places: one row per place"),
      Column("supplier", "HOFMUEHLE", note="the supplier's code"),
      Column("supplier_lot", "M26311B"),
-     Column("qty", "250", True, "a whole number in the item's unit"),
+     Column("qty", "250", True, "in the item's unit, with up to as many decimals as the item has (12.35)"),
      Column("location", "A-01-02", True),
      Column("expiry", "2027-03-31", note="YYYY-MM-DD; needed for an item with a shelf life (or a production date)"),
      Column("produced", "2026-11-02", note="YYYY-MM-DD"),

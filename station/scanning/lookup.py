@@ -9,20 +9,22 @@ import datetime as dt
 
 from sqlalchemy import String, and_, bindparam, case, func, literal_column, or_, select, union_all
 
-from .. import clock
+from .. import clock, quantities
 from ..rawsql import RawReader
 from ..models import HandlingUnit, Item, ItemGtin, Location, Lot, Operator, Stock, Supplier
 
-_ITEM = (Item.id.label("item_id"), Item.sku, Item.name.label("item_name"), Item.unit)
+_ITEM = (Item.id.label("item_id"), Item.sku, Item.name.label("item_name"), Item.unit, Item.qty_decimals,
+         Item.variable_measure)
 _LOT = (Lot.id.label("lot_id"), Lot.lot_number, Lot.status, Lot.expiry, Lot.on_hand, Lot.supplier_lot,
         Supplier.code.label("supplier"))
 _LOCATION = (Location.id.label("location_id"), Location.code.label("location_code"),
              Location.barcode.label("location_barcode"), Location.name.label("location_name"),
              Location.kind.label("location_kind"))
 
-# An item by GTIN-14 and, in the same round trip, its lot with our lot number (AI 10) if any.
+# An item by GTIN-14 and, in the same round trip, its lot with our lot number (AI 10) if any, and what
+# the GTIN is of the item (a pack of 12, or the trade unit itself).
 _ITEM_AND_LOT = (
-    select(*_ITEM, *_LOT)
+    select(*_ITEM, *_LOT, ItemGtin.pack_qty, ItemGtin.pack_name)
     .select_from(ItemGtin)
     .join(Item, Item.id == ItemGtin.item_id)
     .outerjoin(Lot, and_(Lot.item_id == Item.id, Lot.lot_number == bindparam("lot", type_=String)))
@@ -79,7 +81,8 @@ def _day(d: dt.date | None) -> str | None:
 
 
 def item_of(row) -> dict:
-    return {"id": row.item_id, "sku": row.sku, "name": row.item_name, "unit": row.unit}
+    return {"id": row.item_id, "sku": row.sku, "name": row.item_name, "unit": row.unit,
+            "decimals": row.qty_decimals, "variable_measure": bool(row.variable_measure)}
 
 
 def lot_of(row) -> dict:
@@ -93,12 +96,16 @@ def location_of(row) -> dict:
             "name": row.location_name, "kind": _value(row.location_kind)}
 
 
-def item_and_lot(conn: RawReader, gtin14: str, lot: str | None) -> tuple[dict, dict | None] | None:
-    """The item with this GTIN-14 and its lot numbered `lot` (ours), or None if no item has it."""
+def item_and_lot(conn: RawReader, gtin14: str, lot: str | None) -> tuple[dict, dict | None, dict | None] | None:
+    """The item with this GTIN-14, its lot numbered `lot` (ours) and, when the GTIN is a pack's, the
+    pack ({"gtin", "name", "qty": a decimal string of the item's unit}); None if no item has it."""
     row = conn.execute(_ITEM_AND_LOT, {"gtin": gtin14, "lot": lot}).first()
     if row is None:
         return None
-    return item_of(row), (lot_of(row) if row.lot_id is not None else None)
+    pack = None
+    if row.pack_qty is not None:
+        pack = {"gtin": gtin14, "name": row.pack_name or "pack", "qty": quantities.text(row.pack_qty)}
+    return item_of(row), (lot_of(row) if row.lot_id is not None else None), pack
 
 
 def supplier_lots(conn: RawReader, item_id: int, supplier_lot: str) -> list[dict]:

@@ -40,6 +40,11 @@ Records come from lookup.py (read-only, statements built once). GS1 codes resolv
 → the pallet with its lot and location, or a new pallet; GTIN (01, else 02) → the item; with a
 lot (10) → our lot of that number for that item, else the item's lots with that supplier lot
 (``records["lots"]``), else none (a receipt would create it); (412) → the supplier by GLN.
+A pack's GTIN (a case of 12) also gives ``records["pack"]``. What the label counts, in the item's
+unit (measures.py: a pack, AI 37 × the content's pack, AI 30, a catch-weight item's net weight
+310n/320n and its cases), is ``fields["qty"]`` (a decimal string), ``fields["pieces"]`` and
+``fields["measure"]`` (words); receiving and picking, which take it, refuse a label whose quantity
+cannot be taken (a net weight on a fixed-measure item, a weight with more decimals than the item's).
 
 ``action`` is one of ACTIONS. ``ok`` is what the banner shows: green (the workflow can go on)
 or red (``message`` says why not, ``error`` names the reason for programs).
@@ -53,14 +58,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ..rawsql import RawReader
-from . import gs1, lookup
+from . import gs1, lookup, measures
 from .clean import GS, clean, display
 from .codes import COMMAND_PREFIX, LOCATION_PREFIX, LOT_PREFIX, Command, split_station_code
 from .gs1 import Gs1Reading, Unreadable
 from .shape import ACTIONS, Resolution, ScanContext  # noqa: F401 - ACTIONS: importable from here too
 
 log = logging.getLogger(__name__)
-LOOKUP, RECEIVING = "lookup", "receiving"
+LOOKUP, RECEIVING, PICKING = "lookup", "receiving", "picking"
+# The workflows that take a label's quantity (measures.py): there a label whose quantity cannot be taken is refused.
+TAKES_QTY = (RECEIVING, PICKING)
 
 
 def resolve(session: Session | RawReader, code: str | bytes, context: ScanContext | None = None) -> Resolution:
@@ -261,9 +268,12 @@ class _Scan:
             if may_be_bare and (bare := self.bare(digits)) is not None:
                 return bare
             return self.rejected("unknown_gtin", _unknown_gtin(digits), fields=fields)
-        item, _ = found
-        return self.answer(True, "gtin", f"{item['sku']} {item['name']}.", fields=fields,
-                           records={"item": item}, action=self.item_action())
+        item, _, pack = found
+        refused = self.take_quantity(fields, {"item": item, "pack": pack})
+        if refused is not None:
+            return refused
+        return self.answer(True, "gtin", f"{_goods_words(fields, item)}.", fields=fields,
+                           records={"item": item, "pack": pack}, action=self.item_action())
 
     def plain_sscc(self, digits: str) -> Resolution:
         try:
@@ -309,7 +319,7 @@ class _Scan:
 
     def new_pallet(self, kind: str, fields: dict, sscc: str, extra: dict) -> Resolution:
         """An SSCC nobody has received: welcome at the dock, not yet anywhere else."""
-        records = {k: v for k, v in extra.items() if k in ("item", "supplier", "lot", "lots")}
+        records = {k: v for k, v in extra.items() if k in ("item", "supplier", "lot", "lots", "pack")}
         what = f": {_goods_words(fields, extra.get('item'))}" if extra.get("item") else ""
         if self.workflow == RECEIVING:
             return self.answer(True, kind, f"New pallet {sscc}{what} — receive it.", fields=fields,
@@ -343,11 +353,13 @@ class _Scan:
             found = lookup.item_and_lot(self.conn, gtin, lot_text)
             if found is None:
                 return self.rejected("unknown_gtin", _unknown_gtin(gtin), fields=fields)
-            records["item"], records["lot"] = found
+            records["item"], records["lot"], records["pack"] = found
             if records["lot"] is None and lot_text:
                 records["lots"] = self.supplier_lots(records["item"]["id"], lot_text, fields.get("expiry"))
                 if len(records["lots"]) == 1:
                     records["lot"] = records["lots"][0]
+        if gtin and (refused := self.take_quantity(fields, records)) is not None:
+            return refused
         if "sscc" in fields:
             return self.new_pallet("gs1", fields, fields["sscc"], records)
         if not gtin:
@@ -356,6 +368,16 @@ class _Scan:
                                              f"label's product or pallet barcode.", error="no_identifier",
                                fields=fields, records=records)
         return self.goods(fields, records, lot_text)
+
+    def take_quantity(self, fields: dict, records: dict) -> Resolution | None:
+        """The label's quantity for its item (fields qty, pieces, measure: measures.py); where the workflow
+        takes it, a label whose quantity cannot be taken is refused in words (None: go on)."""
+        try:
+            fields.update(measures.label_quantity(fields, records["item"], records.get("pack")))
+        except measures.NotAQuantity as exc:
+            if self.workflow in TAKES_QTY:
+                return self.rejected(exc.error, exc.message, fields=fields, records=records)
+        return None
 
     def supplier_lots(self, item_id: int, lot_text: str, expiry: str | None) -> list[dict]:
         lots = lookup.supplier_lots(self.conn, item_id, lot_text)
@@ -393,9 +415,13 @@ def _goods_words(fields: dict, item: dict | None) -> str:
     if item is None:
         return "unknown goods"
     words = f"{item['sku']} {item['name']}"
-    qty = fields.get("units") or fields.get("count")
-    if qty:
-        words = f"{qty} × {words}"
+    count = fields.get("units") or fields.get("count")
+    if count and not item.get("variable_measure"):
+        words = f"{count} × {words}"
+    if fields.get("measure"):
+        words += f" ({fields['measure']})"
+    elif item.get("variable_measure") and fields.get("pieces"):
+        words += f" ({fields['pieces']} case{'s' if fields['pieces'] != 1 else ''}, no weight on the label)"
     if fields.get("lot"):
         words += f", lot {display(fields['lot'], 40)}"
     if fields.get("expiry"):

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, aliased
 from .. import clock
 from ..db import Database
 from ..ids import MAX_DIGITS, MAX_ID
-from ..spreadsheet import csv_line, safe_cell
+from ..spreadsheet import csv_line, qty_cell, safe_cell
 from ..models import (ApiToken, Customer, Item, Location, Lot, LotEvent, Movement, Operator, Order, OrderLine,
                       StationDevice)
 from .actor import who_column
@@ -167,7 +167,7 @@ def ledger_query(r: Resolved, *, before: int | None = None, overrides_only: bool
                Operator.badge.label("operator_badge"),
                StationDevice.name.label("station_name"), Customer.code.label("customer_code"),
                Order.number.label("order_number"), Movement.reference, Movement.reason, Movement.raw_scan,
-               Movement.followed_suggestion)
+               Movement.followed_suggestion, Item.qty_decimals.label("decimals"))
         .join(Lot, Lot.id == Movement.lot_id).join(Item, Item.id == Lot.item_id)
         .outerjoin(From, From.id == Movement.from_location_id).outerjoin(To, To.id == Movement.to_location_id)
         .outerjoin(Operator, Operator.id == Movement.operator_id)
@@ -317,7 +317,7 @@ def events_page(session: Session, r: Resolved, *, cursor: str | None = None, lim
     if not mv_done:
         for row in session.execute(ledger_query(r, before=mv_before, overrides_only=True).limit(limit + 1)):
             picks.append(Event("override", row.id, _utc(row.ts), "override pick", row.lot_number, row.sku,
-                               f"{row.qty:,} {row.unit} from {row.from_code or '—'}"
+                               f"{qty_cell(row.qty, row.decimals):,} {row.unit} from {row.from_code or '—'}"
                                + (f", order {row.order_number}" if row.order_number else ""),
                                row.reason, row.operator_name, row.station_name))
     # Merge the two newest-first streams; what is taken moves each stream's own cursor.
@@ -363,8 +363,8 @@ def _local_iso(ts: dt.datetime, zone) -> str:
 
 def ledger_csv_row(row, zone) -> list:
     followed = "" if row.followed_suggestion is None else ("yes" if row.followed_suggestion else "no")
-    return [row.id, _local_iso(row.ts, zone), _value(row.kind), row.lot_number, row.sku, row.item_name, row.qty,
-            row.unit, row.from_code or "", row.to_code or "", row.operator_name or "", row.operator_badge or "",
+    return [row.id, _local_iso(row.ts, zone), _value(row.kind), row.lot_number, row.sku, row.item_name,
+            qty_cell(row.qty, row.decimals), row.unit, row.from_code or "", row.to_code or "", row.operator_name or "", row.operator_badge or "",
             row.station_name or "", row.customer_code or "", row.order_number or "", row.reference or "",
             row.reason or "", followed, row.raw_scan or ""]
 

@@ -14,6 +14,7 @@ from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, LargeBinary, Tabl
 from sqlalchemy.engine import Connection
 
 from ..models import ChainHead, LotEvent, Movement, RecallEvent, Scan
+from ..quantities import Quantity, from_micro, json_dumps, normal
 
 
 GENESIS = "0" * 64  # the "previous hash" of a chain's first row
@@ -43,6 +44,8 @@ def column_kinds(table: Table) -> tuple[tuple[str, str], ...]:
             kind = "date"
         elif isinstance(t, Boolean):
             kind = "bool"
+        elif isinstance(t, Quantity):
+            kind = "qty"
         elif isinstance(t, Integer):
             kind = "int"
         else:
@@ -76,6 +79,15 @@ def _encode(kind: str, value: Any, naive_wall: bool, stored: bool) -> Any:
         return value if isinstance(value, str) else _odd(value)
     if kind == "int":
         return value if isinstance(value, int) and not isinstance(value, bool) else _odd(value)
+    if kind == "qty":
+        # Hashed by its value, as the whole number it was before quantities had decimals: 5, or "12.35".
+        if stored and isinstance(value, int) and not isinstance(value, bool):
+            value = from_micro(value)
+        try:
+            value = normal(value)
+        except TypeError:
+            return _odd(value)
+        return value if isinstance(value, int) else str(value)
     if kind == "bool":
         if isinstance(value, bool):
             return value
@@ -104,7 +116,7 @@ def _encode(kind: str, value: Any, naive_wall: bool, stored: bool) -> Any:
         try:
             # Before the INSERT: the value goes through json.dumps (SQLAlchemy's serializer) and is
             # read back through json.loads; stored: the column's text.
-            text = value if stored else json.dumps(value)
+            text = value if stored else json_dumps(value)
             return ["j", json.loads(text)] if isinstance(text, str) else ["?", repr(text)]
         except (TypeError, ValueError):
             return ["?", repr(value)]

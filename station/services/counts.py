@@ -38,9 +38,9 @@ from .. import clock
 from ..models import Count, CountLine, CountStatus, HandlingUnit, Location, Lot, MovementKind, Operator, Stock
 from . import events
 from .actor import NOBODY, Actor
-from .event_bodies import location_facts, lot_facts, operator_facts
+from .event_bodies import location_facts, lot_facts, operator_facts, qty_text
 from .errors import Conflict, Invalid, NotFound
-from .stock import add_stock, record, remove_stock
+from .stock import add_stock, record, remove_stock, require_counted
 
 MAX_COUNTED = 100_000_000
 # The reasons a counter picks from (any other words are typed in full).
@@ -68,7 +68,7 @@ def _books(session: Session, location_id: int) -> dict[tuple[int, int | None], i
         select(Stock.lot_id, Stock.handling_unit_id, func.sum(Stock.qty))
         .where(Stock.location_id == location_id, Stock.qty > 0)
         .group_by(Stock.lot_id, Stock.handling_unit_id))
-    return {(lot, unit): int(qty) for lot, unit, qty in rows}
+    return {(lot, unit): qty for lot, unit, qty in rows}
 
 
 def open_count_at(session: Session, location_id: int) -> Count | None:
@@ -180,8 +180,13 @@ def line_of(count: Count, line_id: object) -> CountLine:
 def set_counted(count: Count, line: CountLine, qty: object) -> CountLine:
     """What was found of the line's lot (0: none here)."""
     require_open(count)
-    if isinstance(qty, bool) or not isinstance(qty, int) or qty < 0 or qty > MAX_COUNTED:
-        raise Invalid(f"The count must be a whole number, 0 or more (got {str(qty)[:12]!r}).", code="invalid_qty")
+    try:
+        fits = not isinstance(qty, bool) and 0 <= qty <= MAX_COUNTED
+    except TypeError:
+        fits = False
+    if not fits:
+        raise Invalid(f"The count must be a number, 0 or more (got {str(qty)[:12]!r}).", code="invalid_qty")
+    qty = require_counted(qty, line.lot, "count")
     if line.counted_qty != qty:
         line.reason = None  # a reason was for the old difference
     line.counted_qty = qty
@@ -321,7 +326,8 @@ def _tell_booked(session: Session, count: Count, location: Location, by: Actor, 
     for line in count.lines:
         unit = session.get(HandlingUnit, line.handling_unit_id) if line.handling_unit_id else None
         lines.append({"lot": lot_facts(session.get(Lot, line.lot_id)), "sscc": unit.sscc if unit else None,
-                      "before": line.expected_qty, "counted": line.counted_qty, "difference": diff(line),
+                      "before": qty_text(line.expected_qty), "counted": qty_text(line.counted_qty),
+                      "difference": qty_text(diff(line)),
                       "reason": line.reason})
     approval = {"by": _person(session, by.operator_id), "note": count.decision_note} if approved else None
     events.record(session, "count.booked", {

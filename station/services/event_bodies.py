@@ -3,6 +3,8 @@
 supplier's lot and the expiry from the event itself, never by calling Station back.
 
 Dates are ISO strings; a missing value is null, never left out, so a reader's schema is fixed per type.
+Quantities are decimal strings ("40", "12.345"; `qty_text`): a JSON number is read as a binary float by most
+readers, and 0.1 + 0.2 kg must reach the ERP as the 0.3 kg the ledger holds.
 """
 from __future__ import annotations
 
@@ -11,7 +13,13 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
+from .. import quantities
 from ..models import Item, Location, Lot, Movement, Order, OrderLine, Supplier
+
+
+def qty_text(value) -> str | None:
+    """A quantity as every event body carries it: its exact decimal string in the item's unit, null for none."""
+    return None if value is None else quantities.text(value)
 
 
 def item_facts(item: Item, session: Session | None = None) -> dict[str, Any]:
@@ -29,7 +37,7 @@ def supplier_facts(supplier: Supplier | None) -> dict[str, Any] | None:
 def lot_facts(lot: Lot, session: Session | None = None) -> dict[str, Any]:
     """The lot and what it is: item, supplier, dates, status and what is on hand now (`session`: see
     item_facts)."""
-    return {"number": lot.lot_number, "status": lot.status.value, "on_hand": lot.on_hand,
+    return {"number": lot.lot_number, "status": lot.status.value, "on_hand": qty_text(lot.on_hand),
             "supplier_lot": lot.supplier_lot, "expiry": _day(lot.expiry), "produced_on": _day(lot.produced_on),
             "received_on": _day(lot.received_on), "origin": lot.origin,
             "item": item_facts(lot.item, session), "supplier": supplier_facts(lot.supplier)}
@@ -92,21 +100,23 @@ def pick_body(session: Session, movement: Movement, lot: Lot, line: OrderLine | 
     order = line.order if line is not None else None
     return {"order": order.number if order else None, "line": line.line_no if line else None,
             "customer": customer_facts(order.customer) if order else None, "lot": lot_facts(lot, session),
-            "qty": movement.qty, "from": location_facts(source), "to": location_facts(dest),
+            "qty": qty_text(movement.qty), "from": location_facts(source), "to": location_facts(dest),
             "followed_suggestion": movement.followed_suggestion, "override_reason": movement.reason,
-            "pick_id": movement.id}
+            "pick_id": movement.id, "pieces": movement.pieces}
 
 
 def shipment_body(session: Session, order: Order, lines: list[OrderLine], picked) -> dict:
     """Every line of a shipped order: what was ordered, what went (lot by lot) and what did not, and why."""
     went: dict[int, list[dict]] = {}
+    shipped: dict[int, quantities.Qty] = {}
     for row in picked:
         went.setdefault(row.order_line_id, []).append(
-            {"lot": lot_facts(session.get(Lot, row.lot_id)), "qty": row.qty,
+            {"lot": lot_facts(session.get(Lot, row.lot_id)), "qty": qty_text(row.qty),
              "from": location_facts(session.get(Location, row.staging_id))})
+        shipped[row.order_line_id] = shipped.get(row.order_line_id, 0) + row.qty
     return {"order": {"number": order.number, "due_on": order.due_on.isoformat() if order.due_on else None},
             "customer": customer_facts(order.customer),
-            "lines": [{"line": line.line_no, "item": item_facts(line.item), "ordered": line.qty,
-                       "shipped": sum(part["qty"] for part in went.get(line.id, [])),
-                       "short_qty": line.short_qty, "short_reason": line.short_reason,
+            "lines": [{"line": line.line_no, "item": item_facts(line.item), "ordered": qty_text(line.qty),
+                       "shipped": qty_text(shipped.get(line.id, 0)),
+                       "short_qty": qty_text(line.short_qty), "short_reason": line.short_reason,
                        "lots": went.get(line.id, [])} for line in sorted(lines, key=lambda x: x.line_no)]}

@@ -14,8 +14,10 @@ Writing
 
 Bodies
     A body stands alone (the ERP need not call back): ``services/event_bodies.py`` gives the same shape
-    for the same thing (a lot, an item, a location) in every event type. Every event carries
-    ``"schema": 1``; a change that breaks a reader of a type makes a new schema number for it.
+    for the same thing (a lot, an item, a location) in every event type. Quantities are decimal strings
+    (``event_bodies.qty_text``: "40", "12.345"), never JSON numbers a reader would take through a float.
+    Every event carries ``"schema": 1``; a change that breaks a reader of a type makes a new schema number
+    for it.
 
 Reading
     ``feed(session, after, types, limit)`` — what ``GET /api/v1/events`` answers.

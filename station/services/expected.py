@@ -20,6 +20,7 @@ from ..models import (ExpectedPallet, ExpectedReceipt, ExpectedReceiptLine, Expe
 from .actor import NOBODY, Actor
 from .catalog import item_by_gtin, item_by_sku, supplier_by_code
 from .errors import Conflict, Invalid, NotFound
+from .stock import require_positive
 
 MAX_LINES = 500
 MAX_QTY = 10_000_000
@@ -119,9 +120,16 @@ def _reference(value: str | None) -> str:
     return text
 
 
+def _in_range(qty: object) -> bool:
+    try:
+        return not isinstance(qty, bool) and 0 < qty <= MAX_QTY
+    except TypeError:
+        return False
+
+
 def _check_line(session: Session, n: int, line: ExpectedLineIn) -> _Line:
-    if isinstance(line.qty, bool) or not isinstance(line.qty, int) or not 1 <= line.qty <= MAX_QTY:
-        raise Invalid(f"Line {n}: the quantity must be a whole number from 1 to {MAX_QTY:,}.",
+    if not _in_range(line.qty):
+        raise Invalid(f"Line {n}: the quantity must be a number greater than 0, at most {MAX_QTY:,}.",
                       code="invalid_qty", line=n)
     sku, gtin = (line.sku or "").strip(), (line.gtin or "").strip()
     if not sku and not gtin:
@@ -137,7 +145,7 @@ def _check_line(session: Session, n: int, line: ExpectedLineIn) -> _Line:
         raise Invalid(f"Line {n}: {len(line.ssccs)} pallets cannot carry only {line.qty}.",
                       code="too_many_pallets", line=n)
     ssccs = tuple(normalise_sscc(s) for s in line.ssccs)
-    return _Line(item=item, qty=line.qty, supplier_lot=supplier_lot, ssccs=ssccs)
+    return _Line(item=item, qty=require_positive(line.qty, f"quantity of line {n}", of=item), supplier_lot=supplier_lot, ssccs=ssccs)
 
 
 def _refuse_repeated_pallets(lines: list[_Line]) -> None:

@@ -110,6 +110,7 @@ class LotRow:
     status: str
     on_hand: int
     places: list[tuple[str, int]] = field(default_factory=list)  # (location code, qty)
+    decimals: int = 0  # the item's, for the pages to write its quantities in
 
 
 @dataclass
@@ -147,11 +148,13 @@ def _is_expired(today: dt.date):
 def _lot_rows(session: Session, where, today: dt.date, limit: int) -> tuple[list[LotRow], int]:
     total = session.scalar(select(func.count()).select_from(Lot).where(where))
     rows = session.execute(
-        select(Lot.id, Lot.lot_number, Item.sku, Item.name, Item.unit, Lot.expiry, Lot.status, Lot.on_hand)
+        select(Lot.id, Lot.lot_number, Item.sku, Item.name, Item.unit, Lot.expiry, Lot.status, Lot.on_hand,
+               Item.qty_decimals)
         .join(Item, Item.id == Lot.item_id).where(where)
         .order_by(Lot.expiry, Lot.lot_number).limit(limit)).all()
     out = [LotRow(r.id, r.lot_number, r.sku, r.name, r.unit, r.expiry,
-                  (r.expiry - today).days if r.expiry else 0, LotStatus(r.status).value, r.on_hand)
+                  (r.expiry - today).days if r.expiry else 0, LotStatus(r.status).value, r.on_hand,
+                  decimals=r.qty_decimals)
            for r in rows]
     by_id = {row.lot_id: row for row in out}
     if by_id:
@@ -160,7 +163,7 @@ def _lot_rows(session: Session, where, today: dt.date, limit: int) -> tuple[list
                 .join(Location, Location.id == Stock.location_id)
                 .where(Stock.lot_id.in_(list(by_id)), Stock.qty > 0)
                 .group_by(Stock.lot_id, Location.code).order_by(Stock.lot_id, Location.code)):
-            by_id[lot_id].places.append((code, int(qty)))
+            by_id[lot_id].places.append((code, qty))
     return out, int(total or 0)
 
 
@@ -191,7 +194,7 @@ def week_buckets(session: Session, on: dt.date | None = None, weeks: int = WEEKS
             select(Item.unit, func.count(), func.sum(Lot.on_hand)).join(Item, Item.id == Lot.item_id)
             .where(_in_stock(), _is_expired(today)).group_by(Item.unit)):
         expired.lots += lots
-        expired.qty[unit] = expired.qty.get(unit, 0) + int(qty)
+        expired.qty[unit] = expired.qty.get(unit, 0) + qty
     end = today + dt.timedelta(days=7 * weeks)
     for expiry, unit, lots, qty in session.execute(
             select(Lot.expiry, Item.unit, func.count(), func.sum(Lot.on_hand)).join(Item, Item.id == Lot.item_id)
@@ -199,7 +202,7 @@ def week_buckets(session: Session, on: dt.date | None = None, weeks: int = WEEKS
             .group_by(Lot.expiry, Item.unit)):
         bucket = buckets[1 + (expiry - today).days // 7]
         bucket.lots += lots
-        bucket.qty[unit] = bucket.qty.get(unit, 0) + int(qty)
+        bucket.qty[unit] = bucket.qty.get(unit, 0) + qty
     return buckets
 
 

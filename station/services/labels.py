@@ -15,6 +15,7 @@ a refused label uses no serial.
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -24,8 +25,10 @@ from labels import gs1, png, zpl
 from labels.layout import DPIS, LABEL_SIZES, Label
 from labels.templates import TEMPLATES
 
+from .. import quantities
 from ..gs1 import normalise_sscc
 from ..models import HandlingUnit, Item, Lot, Operator, Printer, PrintJob, StationDevice, Stock
+from ..quantities import Qty
 from ..scanning.codes import Command, command_code
 from .catalog import location_by_code, lot_by_number, one
 from .errors import Conflict, Invalid, NotFound
@@ -67,8 +70,16 @@ def _iso(value) -> str | None:
 
 
 def _gtin(item: Item) -> str | None:
-    """The item's GTIN for its labels: the first by number when it has several (stored as GTIN-14)."""
-    return item.gtins[0].gtin if item.gtins else None
+    """The item's GTIN for its labels: the GTIN of the trade unit itself, the first by number when it has
+    several (stored as GTIN-14). A case's or pallet's GTIN (pack_qty) would say the label is of 12 or 480
+    units, so an item with pack GTINs only has none for its labels."""
+    return next((g.gtin for g in item.gtins if g.pack_qty is None), None)
+
+
+def _qty(value, item: Item) -> str:
+    """A quantity as the label prints it: a decimal string at the item's precision ("12.350", "40"), which
+    is also what a print job can store (JSON has no exact decimal)."""
+    return quantities.text(value, item.qty_decimals)
 
 
 def _lot_data(session: Session, lot_number: str) -> dict:
@@ -81,14 +92,15 @@ def _lot_data(session: Session, lot_number: str) -> dict:
         "lot_number": lot.lot_number,
         "expiry": _iso(lot.expiry),
         "produced_on": _iso(lot.produced_on),
-        "quantity": lot.on_hand,
+        "quantity": _qty(lot.on_hand, item),
         "unit": item.unit,
+        "variable_measure": bool(item.variable_measure),  # the quantity is a net weight: GS1 (310n)/(320n)
         "supplier_lot": lot.supplier_lot,
         "supplier": lot.supplier.name if lot.supplier else None,
     }
 
 
-def _pallet_data(session: Session, lot_number: str, sscc: str | None, count: int | None) -> dict:
+def _pallet_data(session: Session, lot_number: str, sscc: str | None, count: Qty | None) -> dict:
     lot = lot_by_number(session, lot_number)
     item = lot.item
     unit = None
@@ -100,9 +112,7 @@ def _pallet_data(session: Session, lot_number: str, sscc: str | None, count: int
             raise Conflict(f"SSCC {sscc} is a pallet of lot {other.lot_number}, not of lot {lot.lot_number}.",
                            code="sscc_other_lot", sscc=sscc)
     if count is not None:
-        if not isinstance(count, int) or isinstance(count, bool) or count <= 0:
-            raise LabelParameterError(f"A pallet's count is a whole number above 0, not {count!r}.",
-                                      code="invalid_pallet_count")
+        _check_count(count, item)
     elif unit is not None:  # a received pallet: what is on it now, else what came in on it
         count = session.scalar(select(func.coalesce(func.sum(Stock.qty), 0))
                                .where(Stock.handling_unit_id == unit.id)) or unit.qty_received
@@ -125,7 +135,7 @@ def _pallet_data(session: Session, lot_number: str, sscc: str | None, count: int
     return {
         "sscc": sscc,
         "gtin": _gtin(item),
-        "count": count,
+        "count": _qty(count, item),
         "unit": item.unit,
         "lot_number": lot.lot_number,
         "item_name": item.name,
@@ -133,6 +143,21 @@ def _pallet_data(session: Session, lot_number: str, sscc: str | None, count: int
         "expiry": _iso(lot.expiry),  # (17); Station keeps one date per lot, so no best-before (15)
         "produced_on": _iso(lot.produced_on),
     }
+
+
+def _check_count(count, item: Item) -> None:
+    """A pallet's count given by hand: above 0 and within the item's decimals (a whole number for most)."""
+    ok = isinstance(count, (int, Decimal)) and not isinstance(count, bool) and (
+        isinstance(count, int) or count.is_finite()) and count > 0
+    if ok:
+        try:
+            quantities.for_item(count, item.qty_decimals, item.unit)
+        except quantities.QuantityError:
+            ok = False
+    if not ok:
+        kind = ("a whole number above 0" if not item.qty_decimals else
+                f"a number above 0 with at most {item.qty_decimals} decimals of {item.unit}")
+        raise LabelParameterError(f"A pallet's count is {kind}, not {count!r}.", code="invalid_pallet_count")
 
 
 def _location_data(session: Session, code: str) -> dict:
@@ -165,7 +190,7 @@ def _commands_data() -> dict:
 
 
 def label_data(session: Session, template: str, key: str | None = None, *, sscc: str | None = None,
-               count: int | None = None) -> dict:
+               count: Qty | None = None) -> dict:
     """The plain dict `template` needs, read from the database.
 
     `key` is a lot number ("lot", "pallet"), a location code ("location") or an operator badge

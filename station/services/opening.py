@@ -43,7 +43,7 @@ def book_opening(session: Session, *, item: Item, qty: int, location: Location, 
                  by: Actor = NOBODY, on: dt.date | None = None) -> Lot:
     """Book `qty` of a new lot of `item` at `location` as opening stock; its number is `lot_number`, or the
     next of the item's scheme. Conflict when the lot number or the SSCC exists already."""
-    require_positive(qty)
+    qty = require_positive(qty, of=item)
     today = on or clock.today()
     supplier_lot = _clean_supplier_lot(supplier_lot)
     if expiry and produced and expiry < produced:

@@ -22,6 +22,7 @@ from .actor import NOBODY, Actor
 from .catalog import one
 from .customers import customer_by_code
 from .errors import Conflict, Invalid, NotFound
+from .stock import require_positive
 
 MAX_NUMBER = 30  # orders.number
 MAX_LINES = 500
@@ -77,8 +78,12 @@ def _items(session: Session, lines: list[OrderLineIn]) -> list[tuple[Item, int]]
         if not sku:
             raise Invalid(f"Line {no} has no SKU.", code="invalid_sku", line=no)
         qty = line.qty
-        if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_QTY:
-            raise Invalid(f"Line {no} ({sku}): the quantity must be a whole number from 1 to {MAX_QTY} "
+        try:
+            fits = not isinstance(qty, bool) and 0 < qty <= MAX_QTY
+        except TypeError:
+            fits = False
+        if not fits:
+            raise Invalid(f"Line {no} ({sku}): the quantity must be a number greater than 0, at most {MAX_QTY} "
                           f"(got {qty!r}).", code="invalid_qty", line=no)
         if sku in seen:
             raise Invalid(f"SKU {sku} is on line {seen[sku]} and line {no}; put it on one line.",
@@ -89,7 +94,8 @@ def _items(session: Session, lines: list[OrderLineIn]) -> list[tuple[Item, int]]
     for no, (sku, _qty) in enumerate(wanted, 1):
         if sku not in found:
             raise NotFound(f"Line {no}: there is no item with SKU {sku!r}.", code="unknown_item", line=no)
-    return [(found[sku], qty) for sku, qty in wanted]
+    return [(found[sku], require_positive(qty, f"quantity of line {no}", of=found[sku]))
+            for no, (sku, qty) in enumerate(wanted, 1)]
 
 
 def _require_active(customer: Customer) -> None:

@@ -3,7 +3,8 @@ customer (with the lines it ships short, and why).
 
 Events (services/events.py), each in its change's transaction:
     pick.confirmed        order, line, customer (code, name, gln; null without an order line), lot
-                          (event_bodies.lot_facts), qty, from, to, followed_suggestion, override_reason, pick_id
+                          (event_bodies.lot_facts), qty, from, to, followed_suggestion, override_reason, pick_id,
+                          pieces (the cases of a variable-measure item, or null)
     pick.undone           the same for the pick taken back (pick_id is that pick's), reason
     order.shipped         order (number, due_on), customer, lines: line, item, ordered, shipped, short_qty 0,
                           lots (lot, qty, from: the staging place)
@@ -25,6 +26,7 @@ from .catalog import first_location
 from .errors import Conflict
 from . import event_bodies
 from .event_bodies import lot_key, order_key
+from .receiving import require_pieces
 from .stock import ensure_pickable, record, remove_stock, add_stock, require_positive
 from .shelf_life import earliest_expiry, ensure_fits_order
 from .suggest import suggest
@@ -33,12 +35,13 @@ from .suggest import suggest
 def pick(session: Session, *, lot: Lot, location: Location, qty: int,
          dest: Location | None = None, line: OrderLine | None = None, by: Actor = NOBODY,
          on: dt.date | None = None, followed_suggestion: bool | None = None,
-         override_reason: str | None = None) -> Movement:
-    """Pick `qty` of `lot` from `location` to the staging location, for an order line if given.
+         override_reason: str | None = None, pieces: int | None = None) -> Movement:
+    """Pick `qty` of `lot` from `location` to the staging location, for an order line if given
+    (`pieces`: the cases of a variable-measure item, `qty` being their weight).
 
     The ledger's pick as it is: which lot fits the order (FIFO/FEFO, its due date, the customer's
     shelf life) is pick_line's judgement, the way the page and the API pick."""
-    require_positive(qty)
+    qty, pieces = require_positive(qty, of=lot), require_pieces(pieces, lot.item)
     ensure_pickable(lot, on)
     dest = dest or first_location(session, LocationKind.SHIPPING, "to pick to")
     if line is not None:
@@ -48,7 +51,7 @@ def pick(session: Session, *, lot: Lot, location: Location, qty: int,
     movement = record(session, MovementKind.PICK, lot, qty, source=location, dest=dest, by=by,
                       order_line_id=line.id if line else None,
                       followed_suggestion=followed_suggestion,
-                      reason=(override_reason or "").strip() or None)
+                      reason=(override_reason or "").strip() or None, pieces=pieces)
     if line is not None:
         _count_pick(session, line, qty)
     session.flush()  # the pick's id names it in the event (and in a pick.undone later)
@@ -110,8 +113,9 @@ def picked_rows(session: Session, order: Order):
     staging = case((Movement.kind == MovementKind.PICK, Movement.to_location_id),
                    else_=Movement.from_location_id).label("staging_id")
     signed = func.sum(case((Movement.kind == MovementKind.PICK, Movement.qty), else_=-Movement.qty))
+    cases = func.sum(case((Movement.kind == MovementKind.PICK, Movement.pieces), else_=-Movement.pieces))
     rows = session.execute(
-        select(Movement.order_line_id, Movement.lot_id, staging, signed.label("qty"))
+        select(Movement.order_line_id, Movement.lot_id, staging, signed.label("qty"), cases.label("pieces"))
         .join(OrderLine, OrderLine.id == Movement.order_line_id)
         .where(OrderLine.order_id == order.id,
                Movement.kind.in_([MovementKind.PICK, MovementKind.UNPICK]))
@@ -178,7 +182,7 @@ def ship(session: Session, order: Order, *, by: Actor = NOBODY, on: dt.date | No
         remove_stock(session, lot, staging, row.qty)
         movements.append(record(session, MovementKind.SHIP, lot, row.qty, source=staging, by=by,
                                 order_line_id=row.order_line_id, customer_id=order.customer_id,
-                                reference=order.number))
+                                reference=order.number, pieces=row.pieces or None))
     for line in lines:
         missing = open_qty(line)
         line.short_qty = missing
@@ -256,7 +260,7 @@ def undo_pick(session: Session, movement: Movement, *, by: Actor = NOBODY,
     remove_stock(session, lot, staging, movement.qty)
     add_stock(session, lot, back_to, movement.qty)
     unpick = record(session, MovementKind.UNPICK, lot, movement.qty, source=staging, dest=back_to, by=by,
-                    order_line_id=line_row.id, reference=reference, reason=note)
+                    order_line_id=line_row.id, reference=reference, reason=note, pieces=movement.pieces)
     _uncount_pick(session, line_row, movement.qty)
     session.flush()
     events.record(session, "pick.undone", {**event_bodies.pick_body(session, movement, lot, line_row, staging, back_to),
@@ -331,7 +335,7 @@ def _qty_at(session: Session, lot: Lot, location: Location) -> int:
 
 def pick_line(session: Session, *, line: OrderLine, lot: Lot, location: Location | None = None,
               qty: int | None = None, override_reason: str | None = None, by: Actor = NOBODY,
-              on: dt.date | None = None) -> Movement:
+              on: dt.date | None = None, pieces: int | None = None) -> Movement:
     """Pick `lot` for an order line the way a picker does it, checked against the FIFO/FEFO suggestion.
 
     The order must be open, the lot of the line's item and pickable (not held, quarantined,
@@ -396,7 +400,7 @@ def pick_line(session: Session, *, line: OrderLine, lot: Lot, location: Location
             raise Conflict(f"There is no stock of lot {lot.lot_number} at {location.code}.",
                            code="insufficient_stock")
     return pick(session, lot=lot, location=location, qty=qty, line=line, by=by, on=on,
-                followed_suggestion=followed,
+                followed_suggestion=followed, pieces=pieces,
                 override_reason=None if followed else override_reason)
 
 

@@ -16,7 +16,7 @@ from ..models import Item, Location, Lot, LotLink, LotStatus, Movement, Movement
 from . import events
 from .actor import NOBODY, Actor
 from .errors import Invalid
-from .event_bodies import location_facts, lot_facts, lot_key
+from .event_bodies import location_facts, lot_facts, lot_key, qty_text
 from .numbering import next_lot_number
 from .stock import add_stock, ensure_pickable, record, remove_stock, require_positive
 
@@ -33,7 +33,7 @@ class Component:
 def consume(session: Session, lot: Lot, location: Location, qty: int, *, reference: str | None = None,
             by: Actor = NOBODY, on: dt.date | None = None) -> Movement:
     """Use `qty` of `lot` from `location` up in production."""
-    require_positive(qty)
+    qty = require_positive(qty, of=lot)
     ensure_pickable(lot, on, verb="used")
     remove_stock(session, lot, location, qty)
     return record(session, MovementKind.CONSUME, lot, qty, source=location, by=by, reference=reference)
@@ -44,7 +44,7 @@ def produce(session: Session, *, item: Item, qty: int, location: Location,
             expiry: dt.date | None = None, reference: str | None = None,
             by: Actor = NOBODY, on: dt.date | None = None) -> Lot:
     """Make `qty` of `item` at `location` from `components`; the new lot is linked to each of them."""
-    require_positive(qty)
+    qty = require_positive(qty, of=item)
     today = on or clock.today()
     if expiry is None and item.shelf_life_days is not None:
         expiry = today + dt.timedelta(days=item.shelf_life_days)
@@ -69,7 +69,7 @@ def produce(session: Session, *, item: Item, qty: int, location: Location,
     add_stock(session, lot, location, qty)
     record(session, MovementKind.PRODUCE, lot, qty, dest=location, by=by, reference=reference)
     events.record(session, "production.finished", {
-        "lot": lot_facts(lot), "qty": qty, "location": location_facts(location), "reference": reference,
-        "components": [{"lot": lot_facts(part.lot), "qty": part.qty, "from": location_facts(part.location)}
+        "lot": lot_facts(lot), "qty": qty_text(qty), "location": location_facts(location), "reference": reference,
+        "components": [{"lot": lot_facts(part.lot), "qty": qty_text(part.qty), "from": location_facts(part.location)}
                        for part in components]}, key=lot_key(lot), by=by)
     return lot

@@ -118,7 +118,7 @@ def add_component(session: Session, run: ProductionRun, lot: Lot, qty: int, *,
                   on: dt.date | None = None) -> ProductionRunComponent:
     """Record that `qty` of `lot` (from `location`) goes into the run; checked now, consumed at finish."""
     _require_open(run)
-    require_positive(qty)
+    qty = require_positive(qty, of=lot)
     if run.output_lot_id is not None and lot.id == run.output_lot_id:
         raise Invalid("A lot cannot be a component of itself.", code="invalid_component")
     ensure_pickable(lot, on, verb="used")
@@ -158,7 +158,7 @@ def finish(session: Session, run: ProductionRun, qty: int, *, by: Actor = NOBODY
            expiry: dt.date | None = None, on: dt.date | None = None) -> Lot:
     """Make `qty` of the run's item at its line from its components: the new lot, linked to each."""
     _require_open(run)
-    require_positive(qty)
+    qty = require_positive(qty, of=run.item)
     parts = list(session.scalars(select(ProductionRunComponent).where(ProductionRunComponent.run_id == run.id)
                                  .order_by(ProductionRunComponent.id)))
     if not parts:

@@ -69,7 +69,7 @@ def move_goods(session: Session, *, dest: Location, lot: Lot | None = None, unit
     if (lot is None) == (unit is None):
         raise Invalid("Give a lot or a pallet to move.", code="nothing_to_move")
     if qty is not None:
-        require_positive(qty)
+        qty = require_positive(qty, of=lot if lot is not None else unit.lot)
     if unit is not None:
         if unit.location_id is None:
             raise Invalid(f"Pallet {unit.sscc} has left the site.", code="unit_gone")

@@ -71,6 +71,7 @@ class ReportLot:
     retrieved_qty: int
     stock_now: list[Place]
     other_recalls: tuple[str, ...]
+    decimals: int = 0  # the item's, for the pages to write its quantities in
 
     @property
     def on_hand_now(self) -> int:
@@ -175,7 +176,7 @@ def recall_report(session: Session, recall: Recall) -> Report:
     """Each affected lot (item, depth, status before and now, stock now by location, retrieved), each
     customer (shipments: order, date, lot, qty; notified), the events, and the totals."""
     entries = session.execute(
-        select(RecallLot, Lot.lot_number, Lot.status, Item.sku, Item.name, Item.unit)
+        select(RecallLot, Lot.lot_number, Lot.status, Item.sku, Item.name, Item.unit, Item.qty_decimals)
         .join(Lot, Lot.id == RecallLot.lot_id).join(Item, Item.id == Lot.item_id)
         .where(RecallLot.recall_id == recall.id)).all()
     ids = [entry.lot_id for entry, *_ in entries]
@@ -185,7 +186,7 @@ def recall_report(session: Session, recall: Recall) -> Report:
             select(Stock.lot_id, Location.code, func.sum(Stock.qty)).join(Location, Location.id == Stock.location_id)
             .where(Stock.lot_id.in_(ids), Stock.qty > 0).group_by(Stock.lot_id, Location.code)
             .order_by(Stock.lot_id, Location.code)):
-        places[lot_id].append(Place(code, int(qty)))
+        places[lot_id].append(Place(code, qty))
     shipped: dict[int, int] = defaultdict(int)
     by_customer: dict[int, list[Shipment]] = defaultdict(list)
     for lot_id, customer_id, reference, ts, qty in session.execute(
@@ -197,8 +198,8 @@ def recall_report(session: Session, recall: Recall) -> Report:
     covered = _open_recalls_of(session, ids)
     lots = [ReportLot(number, sku, name, unit, entry.depth, entry.status_before.value, status.value,
                       entry.on_hand_at_start, shipped[entry.lot_id], entry.retrieved_qty, places[entry.lot_id],
-                      tuple(n for n in covered.get(entry.lot_id, ()) if n != recall.number))
-            for entry, number, status, sku, name, unit in entries]
+                      tuple(n for n in covered.get(entry.lot_id, ()) if n != recall.number), decimals)
+            for entry, number, status, sku, name, unit, decimals in entries]
     lots.sort(key=lambda lot: (lot.depth, lot.lot_number))
     customers = [
         ReportCustomer(code, name, entry.shipped_qty, utc(entry.notified_at),
@@ -259,11 +260,11 @@ def recall_list(session: Session, *, status: str | None = None, limit: int = 200
         query = query.where(Recall.status == RecallStatus(status))
     rows = session.execute(query).all()
     ids = [recall.id for recall, *_ in rows]
-    lot_counts = {rid: (n, int(got or 0), int(start or 0)) for rid, n, got, start in session.execute(
+    lot_counts = {rid: (n, got or 0, start or 0) for rid, n, got, start in session.execute(
         select(RecallLot.recall_id, func.count(), func.sum(RecallLot.retrieved_qty),
                func.sum(RecallLot.on_hand_at_start))
         .where(RecallLot.recall_id.in_(ids)).group_by(RecallLot.recall_id))}
-    shipped = {rid: int(qty or 0) for rid, qty in session.execute(
+    shipped = {rid: qty or 0 for rid, qty in session.execute(
         select(RecallLot.recall_id, func.sum(Movement.qty))
         .join(Movement, Movement.lot_id == RecallLot.lot_id)
         .where(RecallLot.recall_id.in_(ids), Movement.kind == MovementKind.SHIP).group_by(RecallLot.recall_id))}

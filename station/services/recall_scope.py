@@ -44,6 +44,7 @@ class AffectedLot:
     on_hand: int
     stops: bool                      # its status becomes RECALLED (False: it already is)
     other_recalls: tuple[str, ...]   # open recalls that already cover it
+    decimals: int = 0                # the item's, for the pages to write its quantities in
 
 
 @dataclass(frozen=True)
@@ -178,14 +179,14 @@ def _shipped_by_customer(session: Session, ids) -> list[AffectedCustomer]:
         .join(Customer, Customer.id == Movement.customer_id)
         .where(Movement.kind == MovementKind.SHIP, Movement.lot_id.in_(list(ids)))
         .group_by(Customer.id, Customer.code, Customer.name).order_by(Customer.name, Customer.code))
-    return [AffectedCustomer(cid, code, name, int(qty)) for cid, code, name, qty in rows]
+    return [AffectedCustomer(cid, code, name, qty) for cid, code, name, qty in rows]
 
 
 def _affected(session: Session, lot, supplier, supplier_lot, *, lock: bool) -> Preview:
     words, lot, supplier, supplier_lot, start_ids = _source(session, lot, supplier, supplier_lot)
     ids = descendants(session, start_ids)
     depth = _depths(session, start_ids, ids)
-    query = (select(Lot, Item.sku, Item.name, Item.unit).join(Item, Item.id == Lot.item_id)
+    query = (select(Lot, Item.sku, Item.name, Item.unit, Item.qty_decimals).join(Item, Item.id == Lot.item_id)
              .where(Lot.id.in_(sorted(ids))).order_by(Lot.id))
     if lock:
         # Lock the lots in id order (no deadlock between two recalls) and read their status afresh.
@@ -193,8 +194,8 @@ def _affected(session: Session, lot, supplier, supplier_lot, *, lock: bool) -> P
     rows = session.execute(query).all()
     covered = _open_recalls_of(session, ids)
     lots = [AffectedLot(row.id, row.lot_number, sku, name, unit, depth.get(row.id, 0), row.status.value,
-                        row.on_hand, _stops(row.status, row.on_hand), tuple(covered.get(row.id, ())))
-            for row, sku, name, unit in rows]
+                        row.on_hand, _stops(row.status, row.on_hand), tuple(covered.get(row.id, ())), decimals)
+            for row, sku, name, unit, decimals in rows]
     lots.sort(key=lambda a: (a.depth, a.lot_number))
     return Preview(words, lot.lot_number if lot else None, supplier.code if supplier else None, supplier_lot,
                    tuple(start_ids), lots, _shipped_by_customer(session, ids))

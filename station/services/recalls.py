@@ -69,7 +69,7 @@ from ..models import (
 )
 from .actor import NOBODY, Actor
 from . import events, returns
-from .event_bodies import lot_facts, lot_key
+from .event_bodies import lot_facts, lot_key, qty_text
 from .errors import Conflict, DomainError, Invalid, NotFound
 from .numbering import draw, render
 # What a recall covers (recall_scope) and its report and list (recall_report) are importable from here,
@@ -186,7 +186,7 @@ def _tell_recalled(session: Session, recall: Recall, preview, affected, lot: Lot
         "recall": {"number": recall.number, "reason": recall.reason, "source": preview.source,
                    "source_lot": preview.lot_number, "supplier": preview.supplier_code,
                    "supplier_lot": preview.supplier_lot},
-        "depth": affected.depth, "status_before": affected.status, "on_hand_at_start": affected.on_hand,
+        "depth": affected.depth, "status_before": affected.status, "on_hand_at_start": qty_text(affected.on_hand),
         "already_recalled": not affected.stops,
     }, key=lot_key(lot), by=by)
 
@@ -220,8 +220,8 @@ def _lot_of(session: Session, recall: Recall, lot) -> tuple[Lot, RecallLot]:
 
 
 def shipped_of_lot(session: Session, lot_id: int) -> int:
-    return int(session.scalar(select(func.coalesce(func.sum(Movement.qty), 0))
-                              .where(Movement.lot_id == lot_id, Movement.kind == MovementKind.SHIP)) or 0)
+    return session.scalar(select(func.coalesce(func.sum(Movement.qty), 0))
+                          .where(Movement.lot_id == lot_id, Movement.kind == MovementKind.SHIP)) or 0
 
 
 @dataclass(frozen=True)
@@ -241,7 +241,7 @@ class Source:
 def retrieval_sources(session: Session, lot: Lot) -> list[Source]:
     """The places on site holding `lot` (not a quarantine place: that is where retrieved goods go), then
     the customers who received it, with what each may still send back."""
-    places = [Source("site", code, code, int(qty)) for code, qty in session.execute(
+    places = [Source("site", code, code, qty) for code, qty in session.execute(
         select(Location.code, func.sum(Stock.qty)).join(Stock, Stock.location_id == Location.id)
         .where(Stock.lot_id == lot.id, Stock.qty > 0, Location.kind != LocationKind.QUARANTINE)
         .group_by(Location.code).order_by(Location.code))]
@@ -256,14 +256,16 @@ def record_retrieved(session: Session, recall: Recall, lot, qty: int, *, by: Act
     the lot's only place on site; several places, or none, are refused with the choices in words."""
     _require_open(recall, "recorded")
     row, entry = _lot_of(session, recall, lot)
-    require_positive(qty)
+    qty = require_positive(qty, of=row)  # `lot` may be its number: the item's decimals are the row's
     note = _note(note)
     shipped = shipped_of_lot(session, row.id)
     most = entry.on_hand_at_start + shipped
-    # One conditional update: two supervisors recording at once cannot pass the limit together.
+    # One conditional update: two supervisors recording at once cannot pass the limit together. The column
+    # is compared with the limit itself (not `retrieved_qty + qty <= most`): a sum of a Quantity column is a
+    # plain integer to SQLAlchemy, so `most` would be bound unscaled, not in millionths.
     done = session.execute(
         update(RecallLot).where(RecallLot.recall_id == recall.id, RecallLot.lot_id == row.id,
-                                RecallLot.retrieved_qty + qty <= most)
+                                RecallLot.retrieved_qty <= most - qty)
         .values(retrieved_qty=RecallLot.retrieved_qty + qty).execution_options(synchronize_session=False)
     ).rowcount
     if done == 0:

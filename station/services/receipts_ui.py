@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import clock
+from .. import clock, quantities
 from ..gs1 import normalise_sscc
 from ..models import ExpectedReceiptLine, HandlingUnit, Item, Location, Lot, LotStatus, PrintJob, StationDevice, Supplier
 from ..scanning import Resolution
@@ -36,7 +36,8 @@ def label_fields(res: Resolution) -> dict:
     out: dict = {}
     item = r.get("item")
     if isinstance(item, dict) and item.get("sku"):
-        out.update(sku=item["sku"], item_name=item.get("name") or "", unit=item.get("unit") or "")
+        out.update(sku=item["sku"], item_name=item.get("name") or "", unit=item.get("unit") or "",
+                   decimals=item.get("decimals") or 0, variable_measure=bool(item.get("variable_measure")))
     gtin = f.get("gtin") or f.get("content_gtin")
     if gtin:
         out["gtin"] = gtin
@@ -48,9 +49,13 @@ def label_fields(res: Resolution) -> dict:
         out.update(expiry=f["best_before"], expiry_kind="best before")
     if f.get("produced"):
         out["produced"] = f["produced"]
-    qty = f.get("units") or f.get("count")
-    if isinstance(qty, int) and qty > 0:
-        out["qty"] = qty
+    count = f.get("units") or f.get("count")
+    if f.get("qty"):  # the label's quantity in the item's unit (scanning/measures.py): a pack, a count, a weight
+        out["qty"] = quantities.parse(f["qty"])
+    elif "sku" not in out and isinstance(count, int) and count > 0:
+        out["qty"] = count  # an unknown GTIN's count, kept for the item a supervisor adds with that GTIN
+    if isinstance(f.get("pieces"), int) and f["pieces"] > 0:
+        out["pieces"] = f["pieces"]
     if f.get("sscc"):
         out["sscc"] = f["sscc"]
     supplier = r.get("supplier")
@@ -67,7 +72,7 @@ class Receipt:
     """A booked receipt: its lot, the pallet it came on, and its label jobs."""
 
     lot: Lot
-    qty: int
+    qty: quantities.Qty
     location: Location | None
     sscc: str | None
     jobs: list[PrintJob]
@@ -77,6 +82,7 @@ class Receipt:
     not_expected: str | None = None  # "Not expected from <supplier>: ..." when the supplier expects others
     still_missing: str | None = None  # what the expected receipt still waits for, in words
     quarantined: str | None = None  # why the lot went straight into quarantine (expired on receipt)
+    pieces: int | None = None  # the cases a variable-measure item's weight (qty) came in
 
 
 def refuse_known_pallet(session: Session, sscc: str | None) -> None:
@@ -116,7 +122,8 @@ def book(session: Session, *, item: Item, qty: int, location: Location, by: Acto
          supplier_lot: str | None = None, expiry: dt.date | None = None, produced: dt.date | None = None,
          sscc: str | None = None, supplier=None, print_labels: bool = True, copies: int | None = None,
          printer: str | None = None, station: StationDevice | None = None,
-         token: str | None = None, expected_line: ExpectedReceiptLine | None = None) -> Receipt:
+         token: str | None = None, expected_line: ExpectedReceiptLine | None = None,
+         pieces: int | None = None) -> Receipt:
     """Receive the goods (services.receiving.receive) and queue the lot's labels, in one transaction.
 
     `copies` defaults to the item's labels per receipt (0: none). The labels go to `printer`, else
@@ -126,7 +133,8 @@ def book(session: Session, *, item: Item, qty: int, location: Location, by: Acto
 
     The supplier is the one given, else the expected receipt's, else the item's usual one (supplier_of);
     the goods are counted against `expected_line`, else the line expected_line_of finds. Goods already
-    past their expiry are booked into quarantine (see quarantine_if_expired).
+    past their expiry are booked into quarantine (see quarantine_if_expired). `pieces`: the cases of a
+    variable-measure item, `qty` being their weight.
     """
     earlier = _repeat(session, token)
     if earlier is not None:
@@ -139,7 +147,8 @@ def book(session: Session, *, item: Item, qty: int, location: Location, by: Acto
         line = None  # expected from another supplier than the label's: not this delivery
     lot = receiving.receive(session, item=item, qty=qty, location=location, supplier=supplier,
                             supplier_lot=supplier_lot, expiry=expiry, produced=produced, sscc=sscc, by=by,
-                            expected_reference=line.expected.reference if line is not None else None)
+                            expected_reference=line.expected.reference if line is not None else None,
+                            pieces=pieces)
     quarantined = quarantine_if_expired(session, lot, by)
     booked = expected.book_against(session, line, qty, unit_sscc) if line is not None else None
     not_expected = None
@@ -167,7 +176,7 @@ def book(session: Session, *, item: Item, qty: int, location: Location, by: Acto
                         token_id=by.token_id))
             except DomainError as exc:
                 note = f"No labels queued: {exc.message}"
-    return Receipt(lot=lot, qty=qty, location=location, sscc=unit_sscc, jobs=jobs, label_note=note,
+    return Receipt(lot=lot, qty=qty, location=location, sscc=unit_sscc, jobs=jobs, label_note=note, pieces=pieces,
                    booked=booked, not_expected=not_expected, quarantined=quarantined,
                    still_missing=expected.missing_words(booked.line.expected) if booked else None)
 

@@ -3,7 +3,7 @@
 Event (services/events.py), in the receipt's transaction:
     receipt.booked   lot (event_bodies.lot_facts: item, supplier, supplier lot, expiry, production date),
                      new_lot, qty, location, sscc (the pallet's, or null), expected_receipt (the reference
-                     it was booked against, or null)
+                     it was booked against, or null), pieces (the cases of a variable-measure item, or null)
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from ..models import HandlingUnit, Item, Location, Lot, LotStatus, MovementKind,
 from . import dates, events
 from .actor import NOBODY, Actor
 from .errors import Conflict, Invalid
-from .event_bodies import location_facts, lot_facts, lot_key
+from .event_bodies import location_facts, lot_facts, lot_key, qty_text
 from .numbering import next_lot_number
 from .stock import add_stock, record, require_positive
 
@@ -28,14 +28,16 @@ def receive(session: Session, *, item: Item, qty: int, location: Location,
             supplier: Supplier | None = None, supplier_lot: str | None = None,
             expiry: dt.date | None = None, produced: dt.date | None = None,
             sscc: str | None = None, by: Actor = NOBODY, on: dt.date | None = None,
-            expected_reference: str | None = None) -> Lot:
+            expected_reference: str | None = None, pieces: int | None = None) -> Lot:
     """Book `qty` of `item` in at `location` and return its lot, with its receipt.booked event.
 
     A further pallet of a supplier lot already received (same item, supplier, supplier lot and
     expiry) joins that lot; anything else gets a new lot number from the item's scheme.
     `expected_reference` names the expected receipt the goods are booked against (for the event).
+    `pieces`: the cases a variable-measure (catch-weight) item came in, `qty` being their weight.
     """
-    require_positive(qty)
+    qty = require_positive(qty, of=item)
+    pieces = require_pieces(pieces, item)
     today = on or clock.today()
     supplier_lot = _clean_supplier_lot(supplier_lot)
     dates.check_produced(produced, today)
@@ -68,17 +70,31 @@ def receive(session: Session, *, item: Item, qty: int, location: Location,
     unit = None
     if unit_sscc:
         unit = HandlingUnit(sscc=unit_sscc, lot_id=lot.id, location_id=location.id,
-                            qty_received=qty, received_by_id=by.operator_id)
+                            qty_received=qty, pieces_received=pieces, received_by_id=by.operator_id)
         session.add(unit)
         session.flush()
     add_stock(session, lot, location, qty, unit)
     record(session, MovementKind.RECEIVE, lot, qty, dest=location, by=by,
-           handling_unit_id=unit.id if unit else None)
+           handling_unit_id=unit.id if unit else None, pieces=pieces)
     with session.no_autoflush:  # reading the lot's item need not flush the ledger row: the commit does
-        body = {"lot": lot_facts(lot, session), "new_lot": new_lot, "qty": qty, "location": location_facts(location),
-                "sscc": unit_sscc, "expected_receipt": expected_reference}
+        body = {"lot": lot_facts(lot, session), "new_lot": new_lot, "qty": qty_text(qty), "location": location_facts(location),
+                "sscc": unit_sscc, "expected_receipt": expected_reference, "pieces": pieces}
     events.record(session, "receipt.booked", body, key=lot_key(lot), by=by)
     return lot
+
+
+def require_pieces(pieces: int | None, item: Item) -> int | None:
+    """How many cases a variable-measure item's weight came in: a whole number > 0, or None (not
+    counted). A fixed-measure item's quantity is its count already: pieces with it are refused."""
+    if pieces is None:
+        return None
+    if not item.variable_measure:
+        raise Invalid(f"{item.sku} is not a variable-measure item: its quantity is its count, so cases are not "
+                      f"counted apart from it.", code="pieces_not_weighed")
+    if isinstance(pieces, bool) or not isinstance(pieces, int) or not 0 < pieces <= 1_000_000:
+        raise Invalid(f"The number of cases must be a whole number greater than 0 (got {pieces!r}).",
+                      code="invalid_pieces")
+    return pieces
 
 
 def _clean_supplier_lot(value: str | None) -> str | None:

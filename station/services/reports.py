@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from .. import clock
 from ..db import Database
+from ..spreadsheet import qty_cell
 from ..models import Movement, MovementKind, Operator
 from . import audit, scans
 from .errors import Invalid
@@ -137,8 +138,8 @@ OVERRIDE_CSV_HEADER = ["id", "time (site)", "operator", "badge", "station", "ord
 
 def _override_csv_row(row, zone) -> list:
     return [row.id, audit._local_iso(row.ts, zone), row.operator_name or NOBODY_NAME, row.operator_badge or "",
-            row.station_name or "", row.order_number or "", row.lot_number, row.sku, row.item_name, row.qty,
-            row.unit, row.from_code or "", row.reason or ""]
+            row.station_name or "", row.order_number or "", row.lot_number, row.sku, row.item_name,
+            qty_cell(row.qty, row.decimals), row.unit, row.from_code or "", row.reason or ""]
 
 
 def overrides_csv(db: Database, date_from: dt.date, date_to: dt.date):

@@ -35,7 +35,7 @@ from ..models import (Customer, HandlingUnit, Location, LocationKind, Lot, LotEv
                       MovementKind, Stock)
 from . import events
 from .actor import NOBODY, Actor
-from .event_bodies import customer_facts, location_facts, lot_facts, lot_key
+from .event_bodies import customer_facts, location_facts, lot_facts, lot_key, qty_text
 from .errors import Conflict, Invalid
 from .stock import add_stock, record, require_positive, require_reason
 
@@ -81,7 +81,7 @@ def _sums(session: Session, lot: Lot):
 
 def receivers(session: Session, lot: Lot) -> list[Receiver]:
     """The customers who were shipped `lot` (most first), with what they may still send back."""
-    rows = {cid: (int(s or 0), int(r or 0)) for cid, s, r in _sums(session, lot)}
+    rows = {cid: (s or 0, r or 0) for cid, s, r in _sums(session, lot)}
     shipped_to = [cid for cid, (s, _r) in rows.items() if s > 0]
     if not shipped_to:
         return []
@@ -94,7 +94,7 @@ def returned_by(session: Session, lot: Lot, customer: Customer) -> tuple[int, in
     """(shipped to, returned by) `customer` of `lot`."""
     for cid, shipped, returned in _sums(session, lot):
         if cid == customer.id:
-            return int(shipped or 0), int(returned or 0)
+            return shipped or 0, returned or 0
     return 0, 0
 
 
@@ -104,8 +104,8 @@ def _limit(session: Session, lot: Lot, customer: Customer, confirm_unshipped: bo
     if shipped > 0:
         return shipped - returned
     sums = _sums(session, lot)
-    out = sum(int(s or 0) for _c, s, _r in sums)
-    back = sum(int(r or 0) for _c, _s, r in sums)
+    out = sum(s or 0 for _c, s, _r in sums)
+    back = sum(r or 0 for _c, _s, r in sums)
     if out == 0:
         raise Conflict(f"Lot {lot.lot_number} has never been shipped to anyone; nothing of it can come back "
                        f"as a return. Nothing was booked.", code="never_shipped")
@@ -125,7 +125,7 @@ def book_return(session: Session, *, lot: Lot, qty: int, customer: Customer, rea
                 by: Actor = NOBODY, unit: HandlingUnit | None = None, confirm_unshipped: bool = False,
                 reference: str | None = None) -> Movement:
     """Book `qty` of `lot` back from `customer` into the quarantine place (see the module docstring)."""
-    require_positive(qty)
+    qty = require_positive(qty, of=lot)
     reason = require_reason(reason)
     if not isinstance(customer, Customer):
         raise Invalid("Say which customer sent the goods back.", code="customer_required", field="customer")
@@ -155,7 +155,7 @@ def book_return(session: Session, *, lot: Lot, qty: int, customer: Customer, rea
         lot.status = LotStatus.QUARANTINE
     session.flush()
     events.record(session, "return.booked", {
-        "lot": lot_facts(lot), "customer": customer_facts(customer), "qty": qty, "reason": reason,
+        "lot": lot_facts(lot), "customer": customer_facts(customer), "qty": qty_text(qty), "reason": reason,
         "reference": movement.reference, "location": location_facts(place), "sscc": unit.sscc if unit else None,
         "status_before": before.value,
     }, key=lot_key(lot), by=by)

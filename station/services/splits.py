@@ -29,7 +29,7 @@ def split_lot(session: Session, lot: Lot, qty: int, location: Location, *, by: A
     Refused in words, with nothing changed, for a quantity that is not a whole number above 0, a
     place that is not a location, a lot that is held, quarantined, recalled or expired, and more
     than the lot has there."""
-    require_positive(qty)
+    qty = require_positive(qty, of=lot)
     if not isinstance(location, Location):
         raise Invalid("Say where the part to split off is: scan or pick a location.", code="invalid_location")
     today = on or clock.today()

@@ -16,12 +16,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .. import clock
-from ..models import HandlingUnit, Location, Lot, LotStatus, Movement, MovementKind, Stock
+from .. import clock, quantities
+from ..models import HandlingUnit, Item, Location, Lot, LotStatus, Movement, MovementKind, Stock
 from . import events
 from .actor import NOBODY, Actor
 from .errors import InsufficientStock, Invalid, LotNotPickable
-from .event_bodies import location_facts, lot_facts, lot_key
+from .event_bodies import location_facts, lot_facts, lot_key, qty_text
+from ..quantities import Qty
 
 # Why a lot cannot leave its place, in words a picker understands.
 BLOCKED = {
@@ -33,11 +34,28 @@ BLOCKED = {
 }
 
 
-def require_positive(qty: int, what: str = "quantity") -> int:
-    if isinstance(qty, bool) or not isinstance(qty, int) or qty <= 0:
-        raise Invalid(f"The {what} must be a whole number greater than 0 (got {qty!r}).",
-                      code="invalid_qty")
-    return qty
+def require_positive(qty: Qty, what: str = "quantity", of: Item | Lot | None = None) -> Qty:
+    """`qty` as an exact quantity greater than 0, or Invalid. With `of` (the item, or a lot of it), a
+    fractional quantity must also fit the item's decimals: more is refused in words, never rounded.
+    A whole quantity fits every item, so the item is only loaded for a fractional one."""
+    try:
+        value = quantities.normal(qty)
+    except TypeError:
+        value = None
+    if value is None or value <= 0:
+        raise Invalid(f"The {what} must be a number greater than 0 (got {qty!r}).", code="invalid_qty")
+    if value > quantities.MAX_QTY:
+        raise Invalid(f"The {what} must be at most {quantities.MAX_QTY:,} (got {value}).", code="invalid_qty")
+    if not isinstance(value, int):
+        item = of.item if isinstance(of, Lot) else of
+        try:
+            if item is None:
+                quantities.parse(value, what=f"The {what}")
+            else:
+                quantities.for_item(value, item.qty_decimals, item.unit, what=f"The {what}")
+        except quantities.QuantityError as exc:
+            raise Invalid(str(exc), code="too_many_decimals") from None
+    return value
 
 
 def ensure_pickable(lot: Lot, on: dt.date | None = None, verb: str = "picked") -> None:
@@ -139,7 +157,7 @@ def remove_stock(session: Session, lot: Lot, location: Location, qty: int,
 def move(session: Session, lot: Lot, qty: int, source: Location, dest: Location, *,
          by: Actor = NOBODY, unit: HandlingUnit | None = None) -> Movement:
     """Move `qty` of `lot` from one location to another (within the site)."""
-    require_positive(qty)
+    qty = require_positive(qty, of=lot)
     if source.id == dest.id:
         raise Invalid(f"Lot {lot.lot_number} is already at {dest.code}.", code="same_location")
     pallets = []
@@ -147,7 +165,7 @@ def move(session: Session, lot: Lot, qty: int, source: Location, dest: Location,
         on = session.get(HandlingUnit, unit_id) if unit_id else None
         add_stock(session, lot, dest, part, on)
         if on is not None:
-            pallets.append({"sscc": on.sscc, "qty": part})
+            pallets.append({"sscc": on.sscc, "qty": qty_text(part)})
     if unit is not None and unit.location_id == source.id and not session.scalar(
             select(Stock.id).where(Stock.handling_unit_id == unit.id, Stock.location_id == source.id,
                                    Stock.qty > 0).limit(1)):
@@ -155,7 +173,7 @@ def move(session: Session, lot: Lot, qty: int, source: Location, dest: Location,
     movement = record(session, MovementKind.MOVE, lot, qty, source=source, dest=dest, by=by,
                       handling_unit_id=unit.id if unit else None)
     events.record(session, "lot.moved", {
-        "lot": lot_facts(lot, session), "qty": qty, "from": location_facts(source), "to": location_facts(dest),
+        "lot": lot_facts(lot, session), "qty": qty_text(qty), "from": location_facts(source), "to": location_facts(dest),
         "sscc": unit.sscc if unit else None, "pallets": pallets}, key=lot_key(lot), by=by)
     return movement
 
@@ -174,14 +192,30 @@ def move_unit(session: Session, unit: HandlingUnit, dest: Location, *, by: Actor
 def adjust(session: Session, lot: Lot, location: Location, delta: int, reason: str, *,
            by: Actor = NOBODY) -> Movement:
     """Correct stock up or down (a count difference, damage), with a reason on the ledger."""
-    if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
-        raise Invalid("An adjustment must be a non-zero whole number.", code="invalid_qty")
+    try:
+        size = quantities.normal(delta)
+    except TypeError:
+        size = 0
+    if size == 0:
+        raise Invalid("An adjustment must be a number other than 0.", code="invalid_qty")
+    size = require_positive(abs(size), "adjustment", of=lot)
     reason = require_reason(reason)
     if delta > 0:
-        add_stock(session, lot, location, delta)
-        return record(session, MovementKind.ADJUST, lot, delta, dest=location, by=by, reason=reason)
-    remove_stock(session, lot, location, -delta)
-    return record(session, MovementKind.ADJUST, lot, -delta, source=location, by=by, reason=reason)
+        add_stock(session, lot, location, size)
+        return record(session, MovementKind.ADJUST, lot, size, dest=location, by=by, reason=reason)
+    remove_stock(session, lot, location, size)
+    return record(session, MovementKind.ADJUST, lot, size, source=location, by=by, reason=reason)
+
+
+def require_counted(counted: Qty, lot: Lot, what: str = "quantity there") -> Qty:
+    """What was found at a place: 0 or more, in the item's decimals (see require_positive)."""
+    try:
+        value = quantities.normal(counted)
+    except TypeError:
+        value = None
+    if value is None or value < 0:
+        raise Invalid(f"The {what} must be a number, 0 or more (got {counted!r}).", code="invalid_qty")
+    return value if value == 0 else require_positive(value, what, of=lot)
 
 
 def require_reason(reason: str | None) -> str:
@@ -197,9 +231,7 @@ def adjust_to(session: Session, lot: Lot, location: Location, counted: int, reas
               by: Actor = NOBODY) -> Movement:
     """Correct a lot's stock at `location` to `counted` (what is really there), with a reason: the
     difference is one ADJUST row. Refused in words when it already is that much (nothing to correct)."""
-    if isinstance(counted, bool) or not isinstance(counted, int) or counted < 0:
-        raise Invalid(f"The quantity there must be a whole number, 0 or more (got {counted!r}).",
-                      code="invalid_qty")
+    counted = require_counted(counted, lot)
     require_reason(reason)
     here = session.scalar(select(func.coalesce(func.sum(Stock.qty), 0))
                           .where(Stock.lot_id == lot.id, Stock.location_id == location.id)) or 0

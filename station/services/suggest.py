@@ -101,8 +101,12 @@ def suggest(session: Session, item: Item | int, qty: int, *, on: dt.date | None 
     customer's minimum shelf life on the ship day: services.picking.earliest_expiry); lots
     without an expiry always qualify. It only moves the walks' lower bound on expiry, so the
     statements and the index walks stay the same."""
-    if isinstance(qty, bool) or not isinstance(qty, int) or qty <= 0:
-        raise Invalid("The quantity to pick must be a whole number greater than 0.", code="invalid_qty")
+    try:
+        fits = not isinstance(qty, (bool, float)) and qty > 0
+    except TypeError:
+        fits = False
+    if not fits:
+        raise Invalid("The quantity to pick must be a number greater than 0.", code="invalid_qty")
     conn = session.connection()
     if isinstance(item, Item):
         item_id, strategy = item.id, item.removal_strategy

@@ -54,6 +54,7 @@ class TraceNode:
     produced_on: dt.date | None
     expiry: dt.date | None
     places: list[Place] = field(default_factory=list)
+    decimals: int = 0  # the item's, for the pages to write its quantities in
 
 
 @dataclass(frozen=True)
@@ -147,20 +148,20 @@ def _nodes(session: Session, members: Select, depth: dict[int, int]) -> list[Tra
     for row in session.execute(
             select(Lot.id, Lot.lot_number, Item.sku, Item.name, Item.unit, Lot.origin, Lot.status,
                    Lot.on_hand, Supplier.code, Supplier.name, Lot.supplier_lot, Lot.received_on,
-                   Lot.produced_on, Lot.expiry)
+                   Lot.produced_on, Lot.expiry, Item.qty_decimals)
             .join(Item, Item.id == Lot.item_id).outerjoin(Supplier, Supplier.id == Lot.supplier_id)
             .where(Lot.id.in_(members))):
         nodes[row[0]] = TraceNode(
             lot_id=row[0], lot_number=row[1], depth=depth.get(row[0], 0), sku=row[2], item_name=row[3],
             unit=row[4], origin=row[5], status=getattr(row[6], "value", row[6]), on_hand=row[7],
             supplier_code=row[8], supplier_name=row[9], supplier_lot=row[10], received_on=row[11],
-            produced_on=row[12], expiry=row[13])
+            produced_on=row[12], expiry=row[13], decimals=row[14])
     for lot_id, code, qty in session.execute(
             select(Stock.lot_id, Location.code, func.sum(Stock.qty))
             .join(Location, Location.id == Stock.location_id)
             .where(Stock.lot_id.in_(members), Stock.qty > 0)
             .group_by(Stock.lot_id, Location.code).order_by(Stock.lot_id, Location.code)):
-        nodes[lot_id].places.append(Place(code, int(qty)))
+        nodes[lot_id].places.append(Place(code, qty))
     return sorted(nodes.values(), key=lambda n: (n.depth, n.lot_number))
 
 

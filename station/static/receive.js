@@ -3,7 +3,8 @@
 // - Each scan's answer (station.js dispatches it as "station:scan-result" on <body>) may carry the
 //   receipt it filled: elements marked data-receive-swap replace the page's element of the same id.
 // - The number keypad ([data-keypad="<input id>"]) types into its input, for gloves and pages
-//   without a keyboard; each press counts as a change (the form saves its values on change).
+//   without a keyboard (its separator key, for an item counted in decimals, at most once); each press
+//   counts as a change (the form saves its values on change).
 // - Answers to taps (Confirm, Cancel, item search) sound like scan answers: station.js does that for
 //   every page's htmx answers, in one place.
 (function () {
@@ -35,11 +36,13 @@
     var pad = key.closest("[data-keypad]");
     var input = document.getElementById(pad.dataset.keypad);
     if (!input) return;
-    var value = input.value.replace(/\D/g, "");
+    var value = input.value.replace(/[^\d.,]/g, "");
     var k = key.dataset.key;
+    var room = value.length < (parseInt(input.getAttribute("maxlength"), 10) || 9);
     if (k === "clear") value = "";
     else if (k === "back") value = value.slice(0, -1);
-    else if (value.length < (parseInt(input.getAttribute("maxlength"), 10) || 9)) value = (value === "0" ? "" : value) + k;
+    else if (k === "," || k === ".") { if (room && !/[.,]/.test(value)) value = (value || "0") + k; }
+    else if (room) value = (value === "0" ? "" : value) + k;
     input.value = value;
     input.dispatchEvent(new Event("input", { bubbles: true }));
     input.dispatchEvent(new Event("change", { bubbles: true }));

@@ -943,7 +943,8 @@
 
 // The floor, on every page: a signed-in page goes back to the server (which shows the sign-in page)
 // once the operator's idle time (<body data-floor-idle-s>) has passed without a key or a tap; and the
-// on-screen keypad ([data-keypad] buttons with data-key) types into its form's [data-keypad-input].
+// on-screen keypad ([data-keypad] buttons with data-key) types into its form's [data-keypad-input] (its
+// separator key, where the item has decimals, at most once).
 (function () {
   "use strict";
 
@@ -965,8 +966,17 @@
     if (!key) return;
     var input = key.form && key.form.querySelector("[data-keypad-input]");
     if (!input) return;
-    var k = key.dataset.key;
-    input.value = k === "back" ? input.value.slice(0, -1) : input.value + k;
+    input.value = keyed(input.value, key.dataset.key);
     input.dispatchEvent(new Event("input", { bubbles: true }));
   });
+
+  // One decimal separator at most, and "0," rather than a bare "," (a worker reads the field as typed).
+  function keyed(value, k) {
+    if (k === "back") return value.slice(0, -1);
+    if (k === "," || k === ".") {
+      if (/[.,]/.test(value)) return value;
+      return (value || "0") + k;
+    }
+    return value + k;
+  }
 })();

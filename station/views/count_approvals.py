@@ -61,7 +61,7 @@ def _shown(session, count: Count, me: int | None) -> Shown:
         item = session.get(Item, lot.item_id)
         unit = session.get(HandlingUnit, line.handling_unit_id) if line.handling_unit_id else None
         lines.append({"lot": lot.lot_number, "sku": item.sku, "name": item.name, "unit": item.unit,
-                      "sscc": unit.sscc if unit else None, "expected": line.expected_qty,
+                      "decimals": item.qty_decimals, "sscc": unit.sscc if unit else None, "expected": line.expected_qty,
                       "counted": line.counted_qty, "diff": counts.diff(line), "reason": line.reason})
     return Shown(count.id, session.get(Location, count.location_id).code, count.status.value,
                  who(_name(session, count.counted_by_id), _token_name(session, count.token_id)) or "—",

@@ -20,7 +20,7 @@ import datetime as dt
 from flask import Blueprint, flash, get_flashed_messages, make_response, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from .. import auth, get_db
+from .. import auth, get_db, quantities
 from ..models import Item, Supplier
 from ..services import expected
 from ..services.errors import DomainError, Invalid
@@ -47,17 +47,20 @@ def _form_rows() -> list[dict]:
 
 
 def _lines(rows: list[dict]) -> list[ExpectedLineIn]:
-    """The typed lines, blank rows skipped: Invalid for a quantity that is no whole number, naming its line."""
+    """The typed lines, blank rows skipped: Invalid for a quantity that is no number ("12", "12.5", "12,5"),
+    naming its line; the service refuses more decimals than the item is counted in."""
     wanted = []
     for row in rows:
         if not any(row.values()):
             continue
         n, text = len(wanted) + 1, row["qty"]
-        if not text.isdigit() or len(text) > 9:
-            raise Invalid(f"Line {n} ({row['sku'] or 'no SKU'}): the quantity must be a whole number "
-                          f"(got {text or 'nothing'!r}).", code="invalid_qty")
+        try:
+            qty = quantities.parse(text)
+        except quantities.QuantityError:
+            raise Invalid(f"Line {n} ({row['sku'] or 'no SKU'}): the quantity must be a number like 12 or 12.5 "
+                          f"(got {text or 'nothing'!r}).", code="invalid_qty") from None
         ssccs = tuple(s for s in row["ssccs"].replace(",", " ").split() if s)
-        wanted.append(ExpectedLineIn(qty=int(text), sku=row["sku"] or None, supplier_lot=row["supplier_lot"] or None,
+        wanted.append(ExpectedLineIn(qty=qty, sku=row["sku"] or None, supplier_lot=row["supplier_lot"] or None,
                                      ssccs=ssccs))
     return wanted
 

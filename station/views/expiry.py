@@ -12,6 +12,7 @@ from flask import Blueprint, make_response, render_template, request
 from .. import get_db
 from ..services import expiry
 from ..auth import requires
+from .filters import qty
 
 bp = Blueprint("expiry", __name__)
 
@@ -44,7 +45,8 @@ def chart_bars(buckets: list[expiry.Bucket]) -> list[Bar]:
     for n, b in enumerate(buckets):
         width = 0 if not b.lots else max(6, round(b.lots / most * BAR_MAX))
         tone = "bad" if b.start is None else ("warn" if n <= 2 else "ok")
-        bars.append(Bar(b.label, b.lots, b.qty_words, n * ROW, width, tone))
+        words = " · ".join(qty(q, unit) for unit, q in sorted(b.qty.items())) or "—"
+        bars.append(Bar(b.label, b.lots, words, n * ROW, width, tone))
     return bars
 
 

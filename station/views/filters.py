@@ -2,13 +2,72 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
-from .. import clock
+from flask import current_app, has_app_context
+
+from .. import clock, quantities
+
+# With a decimal comma, thousands are grouped with a narrow no-break space (as ISO 80000 does): a
+# grouping point would make 1.250 kg read as either a kilo and a quarter or 1250 kg.
+GROUP = {False: ",", True: "\u202f"}
 
 
-def qty(value: int | None) -> str:
-    """1200 -> '1,200'."""
-    return "—" if value is None else f"{value:,}"
+def decimal_comma() -> bool:
+    """Whether the site writes 12,35 (STATION_DECIMAL_COMMA)."""
+    return bool(has_app_context() and current_app.config.get("DECIMAL_COMMA"))
+
+
+def _measure(of) -> tuple[str | None, int | None]:
+    """(unit, decimals) of what a quantity is of: an item, anything with an .item (a lot, an order
+    line), a row or dict with unit and decimals, or just a unit's name. Unknown decimals: None."""
+    if of is None:
+        return None, None
+    if isinstance(of, str):
+        return of, None
+    if isinstance(of, Mapping):
+        return of.get("unit"), of.get("decimals", of.get("qty_decimals"))
+    if hasattr(of, "qty_decimals"):
+        return of.unit, of.qty_decimals
+    item = getattr(of, "item", None)
+    if item is not None and hasattr(item, "qty_decimals"):
+        return item.unit, item.qty_decimals
+    return getattr(of, "unit", None), getattr(of, "decimals", None)
+
+
+def qty(value, of=None, unit: bool = True, sign: bool = False) -> str:
+    """A quantity as a worker reads it: 1200 -> "1,200"; with what it is of (an item, a lot, an order
+    line, or a row with unit and decimals), in that item's unit and decimals: "12.350 kg", "40 ea".
+    The site's decimal comma (STATION_DECIMAL_COMMA) makes it "12,350 kg". `unit=False`: the number
+    alone, for pages that set the unit in its own type; `sign=True`: a difference, "+1.5" or "-2"."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):  # a quantity kept in a JSON column comes back as its decimal string
+        sign, digits = ("-", value[1:]) if value.startswith("-") else ("", value)
+        try:
+            value = quantities.parse(digits)
+        except quantities.QuantityError:
+            return value
+        value = -value if sign else value
+    name, decimals = _measure(of)
+    comma = decimal_comma()
+    negative = value < 0
+    number = quantities.text(-value if negative else value, decimals, comma=comma)
+    whole, sep, fraction = number.partition("," if comma else ".")
+    plus = "+" if sign and value > 0 else ""
+    out = f"{'-' if negative else plus}{int(whole):,}".replace(",", GROUP[comma]) + sep + fraction
+    return f"{out} {name}" if unit and name else out
+
+
+def qty_field(value, of=None) -> str:
+    """A quantity for an input's value: no grouping, no unit, the site's separator ("" for none)."""
+    if value is None or value == "" or isinstance(value, bool):
+        return ""
+    try:
+        value = quantities.parse(value)
+    except quantities.QuantityError:
+        return str(value)
+    return quantities.text(value, _measure(of)[1], comma=decimal_comma())
 
 
 def when(value: dt.datetime | None) -> str:
@@ -40,5 +99,6 @@ def expiry_phrase(days: int | None) -> str:
 
 
 def init_app(app) -> None:
-    for f in (qty, when, day, expiry_phrase):
+    for f in (qty, qty_field, when, day, expiry_phrase):
         app.add_template_filter(f)
+    app.add_template_global(decimal_comma)

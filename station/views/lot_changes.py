@@ -24,6 +24,7 @@ from ..services.lots import lot_details
 from ..workflows.inputs import parse_qty
 from ..workflows.lookup import card_context
 from .common import clean_scan, page_or_fragment, wants_fragment
+from .filters import qty as shown
 from .lots import PAGE, bp
 
 PANEL = "partials/lot_change_panel.html"
@@ -40,7 +41,8 @@ def form_context(session, lot_number: str, change: str) -> dict:
     others = session.scalars(select(Location.code).where(Location.code.not_in([p.code for p in places]))
                              .order_by(Location.code).limit(500)).all() if change == "adjust" else []
     return dict(lot_number=lot.lot_number, change=change, places=places, printers=printers,
-                default_printer=default, others=others, unit=lot.item.unit, adjust_reasons=ADJUST_REASONS)
+                default_printer=default, others=others, unit=lot.item.unit, decimals=lot.item.qty_decimals,
+                adjust_reasons=ADJUST_REASONS)
 
 
 @bp.get("/change/<any(split, adjust):change>")
@@ -64,7 +66,7 @@ def split():
         return _no_lot(lot_number)
     station = auth.current_station()
     try:
-        qty = parse_qty(typed["qty"])
+        qty = parse_qty(typed["qty"], "quantity to split off")
         if qty is None:
             return _answer(lot_number, 422, "error", "Type how many to split off — nothing changed.", "split", typed)
         with get_db().write() as session:
@@ -72,7 +74,7 @@ def split():
             place = catalog.location_by_code(session, typed["location"]) if typed["location"] else None
             done = splits.split_off(session, lot, qty, place, by=auth.actor(), print_label=bool(typed["printer"]),
                                     printer=typed["printer"] or None, station=station.id if station else None)
-            child, unit = done.child.lot_number, lot.item.unit
+            child, what = done.child.lot_number, shown(qty, lot.item)
             printer = session.get(Printer, done.job.printer_id).name if done.job else None
     except NotFound as exc:
         if exc.code == "unknown_lot":
@@ -82,8 +84,8 @@ def split():
         return _answer(lot_number, _status(exc), "error", f"{exc.message} Nothing changed.", "split", typed)
     link = url_for(".show", lot_number=child)
     label = f" — its label is queued on {printer}" if printer else " — no label printed"
-    message = Markup('{} {} of lot <span class="nowrap">{}</span> is now lot <a class="nowrap" href="{}">{}</a>{}.') \
-        .format(qty, unit, lot_number, link, child, label)
+    message = Markup('{} of lot <span class="nowrap">{}</span> is now lot <a class="nowrap" href="{}">{}</a>{}.') \
+        .format(what, lot_number, link, child, label)
     return _answer(lot_number, 200, "ok", message)
 
 
@@ -96,17 +98,20 @@ def adjust():
         return _no_lot(lot_number)
     note = "" if command_of(typed["note"]) else typed["note"]  # CMD:CONFIRM scanned into the note field
     reason = " — ".join(part for part in (typed["reason"], note) if part)
-    counted = typed["counted"]
-    if not counted.isdigit():
-        return _answer(lot_number, 422, "error", "Type how many are really there (a whole number, 0 or more) — "
+    try:
+        counted = parse_qty(typed["counted"], "count", zero=True)
+    except DomainError:
+        counted = None
+    if counted is None:
+        return _answer(lot_number, 422, "error", "Type how many are really there (a number, 0 or more) — "
                                                  "nothing changed.", "adjust", typed)
     try:
         with get_db().write() as session:
             lot = catalog.lot_by_number(session, lot_number)
             place = catalog.location_by_code(session, typed["location"])
-            movement = stock.adjust_to(session, lot, place, int(counted), reason, by=auth.actor())
+            movement = stock.adjust_to(session, lot, place, counted, reason, by=auth.actor())
             way = "more" if movement.to_location_id else "fewer"
-            words = f"{movement.qty} {way} at {place.code}, now {counted} {lot.item.unit} there"
+            words = f"{shown(movement.qty, lot.item, unit=False)} {way} at {place.code}, now {shown(counted, lot.item)} there"
     except NotFound as exc:
         if exc.code == "unknown_lot":
             return _no_lot(lot_number)

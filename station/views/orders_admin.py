@@ -17,7 +17,7 @@ import datetime as dt
 from flask import Blueprint, flash, get_flashed_messages, make_response, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from .. import auth, get_db
+from .. import auth, get_db, quantities
 from ..models import Customer, Item, Order, OrderStatus
 from ..services import orders
 from ..services.errors import DomainError, Invalid
@@ -48,16 +48,19 @@ def _form_rows() -> list[dict]:
 
 
 def _lines(rows: list[dict]) -> list[OrderLineIn]:
-    """The typed lines, blank rows skipped: Invalid for a quantity that is no whole number, naming its line."""
+    """The typed lines, blank rows skipped: Invalid for a quantity that is no number ("12", "12.5", "12,5"),
+    naming its line; the service refuses more decimals than the item is counted in."""
     wanted = []
     for row in rows:
         if not row["sku"] and not row["qty"]:
             continue
         text = row["qty"]
-        if not text.isdigit() or len(text) > 9:
-            raise Invalid(f"Line {len(wanted) + 1} ({row['sku'] or 'no SKU'}): the quantity must be a whole "
-                          f"number (got {text or 'nothing'!r}).", code="invalid_qty")
-        wanted.append(OrderLineIn(sku=row["sku"], qty=int(text)))
+        try:
+            qty = quantities.parse(text)
+        except quantities.QuantityError:
+            raise Invalid(f"Line {len(wanted) + 1} ({row['sku'] or 'no SKU'}): the quantity must be a number "
+                          f"like 12 or 12.5 (got {text or 'nothing'!r}).", code="invalid_qty") from None
+        wanted.append(OrderLineIn(sku=row["sku"], qty=qty))
     return wanted
 
 

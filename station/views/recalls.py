@@ -172,7 +172,8 @@ def _show(number: str, answer: Answer | None = None, status: int = 200, **typed)
     except DomainError as exc:
         return _index(Answer("error", exc.message), exc.status)
     focus = typed.get("lot") or clean_scan(request.args.get("lot"))
-    return _page("recall.html", status, answer=answer, report=report, typed=typed, focus=focus, sources=sources)
+    return _page("recall.html", status, answer=answer, report=report, typed=typed, focus=focus, sources=sources,
+                 lot_of={lot.lot_number: lot for lot in report.lots})
 
 
 @bp.get("/<number>")
@@ -199,7 +200,7 @@ def retrieved(number: str):
     note = clean_scan(request.form.get("note"))
     qty = (request.form.get("qty") or "").strip()
     source = clean_scan(request.form.get("from"))
-    typed = {"qty": qty} if qty.isdigit() else {}
+    typed = {"qty": qty[:20]} if qty else {}  # drawn again in its field when refused
     return _act(number, lambda s: flow.retrieved(s, number, lot, qty, note, auth.actor(), source), lot=lot,
                 note=note, source=source, **typed)
 

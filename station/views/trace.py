@@ -174,6 +174,7 @@ def _page(status: int = 200, **context):
     response = make_response(render_template(
         PAGE, direction=direction, words=WORDS, status_words=STATUS, start=start,
         sources=_sources(t) if t else {}, title=_title(t) if t else "Trace a lot",
+        node_of={n.lot_number: n for n in t.nodes} if t else {},
         other_url=_trace_url(t.lot_number, "forward" if direction == "backward" else "backward") if t else None,
         **context), status)
     response.headers["Cache-Control"] = "no-store"

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from ..services.trace import Trace
+from .filters import qty as shown
 from .trace_layout import TONES, Arrow, Box, Picture, place
 
 MAX_BOXES = 60          # lots drawn one box each; above this the picture is summarised
@@ -63,15 +64,15 @@ def _column(t: Trace, depth: int) -> int:
 def _detailed(t: Trace, href):
     boxes = []
     for n in t.nodes:
-        where = ", ".join(f"{p.location} {p.qty}" for p in n.places) or "no stock"
+        where = ", ".join(f"{p.location} {shown(p.qty, n, unit=False)}" for p in n.places) or "no stock"
         boxes.append(Box(
             key=f"lot:{n.lot_number}", col=_column(t, n.depth), title=cut(n.lot_number, TITLE_CHARS),
             lines=[cut(f"{n.sku} {n.item_name}"),
-                   cut(f"{TONES.get(n.status, TONES['consumed'])[2]} · {n.on_hand} {n.unit}"), cut(where)],
+                   cut(f"{TONES.get(n.status, TONES['consumed'])[2]} · {shown(n.on_hand, n)}"), cut(where)],
             tone=n.status if n.status in TONES else "consumed", start=n.lot_number == t.lot_number,
             href=href(n.lot_number) if href else None))
     arrows = [Arrow(f"lot:{e.component}", f"lot:{e.output}",
-                    f"{e.qty}" + (" split" if e.kind == "split" else ""), e.kind) for e in t.edges]
+                    shown(e.qty) + (" split" if e.kind == "split" else ""), e.kind) for e in t.edges]
     return boxes, arrows
 
 
@@ -90,7 +91,7 @@ def _grouped(t: Trace, href):
                            for s in SEVERITY if s in statuses)
         boxes.append(Box(key=f"group:{depth}:{sku}", col=_column(t, depth), title=title,
                          lines=[cut(f"{sku} {members[0].item_name}"), cut(counts),
-                                cut(f"{sum(m.on_hand for m in members)} {members[0].unit} in stock")],
+                                cut(f"{shown(sum(m.on_hand for m in members), members[0])} in stock")],
                          tone=worst, start=start,
                          href=href(members[0].lot_number) if href and len(members) == 1 else None))
     summed: dict[tuple[str, str], list[int]] = {}
@@ -102,7 +103,7 @@ def _grouped(t: Trace, href):
         qty_links[0] += e.qty
         qty_links[1] += 1
     # Only the quantity fits the gap between columns; the table has each link.
-    arrows = [Arrow(a, b, str(q), "production") for (a, b), (q, _n) in summed.items()]
+    arrows = [Arrow(a, b, shown(q), "production") for (a, b), (q, _n) in summed.items()]
     return boxes, arrows
 
 
@@ -150,5 +151,5 @@ def _parties(t: Trace, boxes: list[Box]):
         party = f"{noun}:*" if many else f"{noun}:{code}"
         pair = (node_key[lot], party) if kind == "ship" else (party, node_key[lot])
         summed[pair] += qty
-    arrows = [Arrow(a, b, str(q), kind) for (a, b), q in sorted(summed.items())]
+    arrows = [Arrow(a, b, shown(q), kind) for (a, b), q in sorted(summed.items())]
     return parties, arrows

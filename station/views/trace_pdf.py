@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 from ..services.trace import Trace
+from ..spreadsheet import qty_words
 from .trace_csv import made_from, utc
 from .trace_graph import plural
 from .trace_layout import TONES, Picture
@@ -54,9 +55,8 @@ def to_pdf(t: Trace, pic: Picture, *, title: str, generated: dt.datetime) -> byt
     pdf.set_font(font, "B", 16)
     pdf.multi_cell(0, 8, txt(title), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(font, "", 10)
-    shipped = sum(s.qty for s in t.shipments)
     facts = (f"{plural(len(t.nodes), 'lot')}, {plural(t.max_depth, 'level')} deep. "
-             + (f"{plural(len(t.shipments), 'shipment')} ({shipped} units) to "
+             + (f"{plural(len(t.shipments), 'shipment')} ({_shipped(t)}) to "
                 f"{plural(len({s.customer_code for s in t.shipments}), 'customer')}." if t.direction == "forward" else
                 f"{plural(len(t.receipts), 'receipt')} from "
                 f"{plural(len({r.supplier_code for r in t.receipts}), 'supplier')}.")
@@ -68,6 +68,18 @@ def to_pdf(t: Trace, pic: Picture, *, title: str, generated: dt.datetime) -> byt
     _draw(pdf, pic, font, txt)
     _tables(pdf, t, font, txt)
     return bytes(pdf.output())
+
+
+def _shipped(t: Trace) -> str:
+    """What the shipments took, per unit ("18 ea, 2.5 kg"): kilograms and pieces never add up."""
+    lots = {n.lot_number: n for n in t.nodes}
+    by_unit: dict[str, list] = {}
+    for s in t.shipments:
+        n = lots[s.lot_number]
+        total = by_unit.setdefault(n.unit, [0, 0])
+        total[0] += s.qty
+        total[1] = max(total[1], n.decimals)
+    return ", ".join(qty_words(q, d, unit) for unit, (q, d) in sorted(by_unit.items())) or "nothing"
 
 
 def _draw(pdf, pic: Picture, font: str, txt) -> None:
@@ -162,7 +174,7 @@ def _tables(pdf, t: Trace, font: str, txt) -> None:
     pdf.set_text_color(17, 20, 24)
     pdf.set_font(font, "B", 12)
     pdf.cell(0, 8, "Every lot in the trace", new_x="LMARGIN", new_y="NEXT")
-    grid = _Grid(pdf, font, (11, 30, 40, 18, 14, 36, 44, 38, 46),
+    grid = _Grid(pdf, font, (11, 30, 40, 18, 20, 36, 44, 38, 40),
                  ["Level", "Lot", "Item", "Status", "On hand", "Where now", "Made from", "Supplier / supplier lot",
                   "Dates"])
     for n in t.nodes:
@@ -171,8 +183,9 @@ def _tables(pdf, t: Trace, font: str, txt) -> None:
                                                                ("expiry", n.expiry)) if v)
         supplier = " / ".join(x for x in (n.supplier_name, n.supplier_lot) if x)
         grid.row([txt(v) for v in (n.depth, n.lot_number, f"{n.sku} {n.item_name}", n.status,
-                                   f"{n.on_hand} {n.unit}",
-                                   ", ".join(f"{p.location} {p.qty}" for p in n.places) or "-",
+                                   qty_words(n.on_hand, n.decimals, n.unit),
+                                   ", ".join(f"{p.location} {qty_words(p.qty, n.decimals, None)}"
+                                             for p in n.places) or "-",
                                    sources.get(n.lot_number, "-"), supplier or "-", dates or "-")])
     pdf.ln(4)
     pdf.set_font(font, "B", 12)
@@ -182,21 +195,26 @@ def _tables(pdf, t: Trace, font: str, txt) -> None:
             pdf.set_font(font, "", 9)
             pdf.cell(0, 6, "None of these lots has been shipped.", new_x="LMARGIN", new_y="NEXT")
             return
-        grid = _Grid(pdf, font, (34, 60, 40, 40, 30, 20), ["Date (UTC)", "Customer", "Order", "Lot", "Item", "Qty"])
-        items = {n.lot_number: n.sku for n in t.nodes}
+        grid = _Grid(pdf, font, (34, 60, 40, 40, 30, 26), ["Date (UTC)", "Customer", "Order", "Lot", "Item", "Qty"])
+        lots = {n.lot_number: n for n in t.nodes}
         for s in t.shipments:
+            n = lots[s.lot_number]
             grid.row([txt(v) for v in (f"{utc(s.ts):%Y-%m-%d %H:%M}",
                                        f"{s.customer_name or ''} ({s.customer_code or '?'})",
-                                       s.order_number or "-", s.lot_number, items.get(s.lot_number, ""), s.qty)])
+                                       s.order_number or "-", s.lot_number, n.sku,
+                                       qty_words(s.qty, n.decimals, n.unit))])
     else:
         pdf.cell(0, 8, "Receipts of the lots it came from", new_x="LMARGIN", new_y="NEXT")
         if not t.receipts:
             pdf.set_font(font, "", 9)
             pdf.cell(0, 6, "No receipt is recorded for these lots.", new_x="LMARGIN", new_y="NEXT")
             return
-        grid = _Grid(pdf, font, (30, 50, 34, 34, 16, 42, 34, 24),
+        grid = _Grid(pdf, font, (30, 44, 34, 34, 22, 42, 34, 24),
                      ["Date (UTC)", "Supplier", "Supplier lot", "Lot", "Qty", "Pallet SSCC", "Received by", "Put at"])
+        lots = {n.lot_number: n for n in t.nodes}
         for r in t.receipts:
+            n = lots[r.lot_number]
             grid.row([txt(v) for v in (f"{utc(r.ts):%Y-%m-%d %H:%M}", f"{r.supplier_name or 'No supplier recorded'}",
-                                       r.supplier_lot or "-", r.lot_number, r.qty, r.sscc or "-",
+                                       r.supplier_lot or "-", r.lot_number, qty_words(r.qty, n.decimals, n.unit),
+                                       r.sscc or "-",
                                        r.received_by or "-", r.location or "-")])

@@ -24,11 +24,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Count, CountLine, CountStatus, HandlingUnit, Item, Location, Lot
+from ..quantities import Qty
 from ..scanning.codes import AIM_PATTERN, COMMAND_PREFIX
 from ..services import catalog, counts
 from ..services.actor import Actor
 from ..services.errors import DomainError, NotFound
 from . import Answer, Scanned, notes
+from .inputs import parse_qty
+from .inputs import said as say
 
 NAME = "count"
 # CMD:DONE is not (yet) one of the printed command barcodes (labels/codes.py); a wedge or the API still
@@ -47,12 +50,13 @@ class Row:
     name: str
     unit: str
     sscc: str | None
-    expected: int
-    counted: int | None
+    expected: Qty
+    counted: Qty | None
     reason: str | None
+    decimals: int = 0  # the item's: how the page writes its quantities, and whether the keypad has a separator
 
     @property
-    def diff(self) -> int:
+    def diff(self) -> Qty:
         return 0 if self.counted is None else self.counted - self.expected
 
     @property
@@ -70,7 +74,7 @@ def _row(session: Session, line: CountLine) -> Row:
     item = session.get(Item, lot.item_id)
     unit = session.get(HandlingUnit, line.handling_unit_id) if line.handling_unit_id else None
     return Row(line.id, lot.lot_number, item.sku, item.name, item.unit, unit.sscc if unit else None,
-               line.expected_qty, line.counted_qty, line.reason)
+               line.expected_qty, line.counted_qty, line.reason, item.qty_decimals)
 
 
 def stage(count: Count | None, state: dict) -> str:
@@ -126,7 +130,7 @@ def prompt(shown: dict) -> Answer:
                       f"{shown['counted']} of {len(shown['rows'])} counted. DONE when you have counted everything.")
     if step == "ask":
         row = shown["asked"]
-        return Answer("warn", f"{_cap(_what(row))} — {row.expected} {row.unit} on the books: not here?",
+        return Answer("warn", f"{_cap(_what(row))} — {say(row.expected, row.decimals, row.unit)} on the books: not here?",
                       "Tap NOT HERE, or find it and scan it (or tap COUNT IT).")
     if step == "reason":
         row = shown["reason_for"]
@@ -152,7 +156,7 @@ def _books_words(row: Row | None, where: str | None) -> str:
         return ""
     if row.expected == 0:
         return f"Not on the books at {where}."
-    return f"{row.expected} {row.unit} on the books."
+    return f"{say(row.expected, row.decimals, row.unit)} on the books."
 
 
 def _next(session: Session, state: dict, answer: Answer | None = None) -> Answer:
@@ -258,12 +262,13 @@ def key_qty(session: Session, state: dict, by: Actor, typed: str | None) -> Answ
     count, line = _line(session, state)
     if line is None:
         return _next(session, state)
-    text = (typed or "").strip()
-    if not text:
+    try:
+        qty = parse_qty(typed, "count", zero=True)
+    except DomainError as exc:
+        return Answer("error", exc.message, "Key it again.")
+    if qty is None:
         return Answer("error", "Key how many first, then OK.", "0 if there is none.")
-    if not text.isdigit() or len(text) > MAX_TYPED:
-        return Answer("error", f"The count must be a whole number, 0 or more (got {text[:12]!r}).", "Key it again.")
-    return _counted(session, state, count, line, int(text))
+    return _counted(session, state, count, line, qty)
 
 
 def as_books(session: Session, state: dict, by: Actor) -> Answer:
@@ -275,17 +280,17 @@ def as_books(session: Session, state: dict, by: Actor) -> Answer:
     return _counted(session, state, count, line, line.expected_qty)
 
 
-def _counted(session: Session, state: dict, count: Count, line: CountLine, qty: int) -> Answer:
+def _counted(session: Session, state: dict, count: Count, line: CountLine, qty: Qty) -> Answer:
     try:
         counts.set_counted(count, line, qty)
     except DomainError as exc:
         return Answer("error", exc.message, "Key it again.")
     row = _row(session, line)
-    said = f"{row.what}: {qty} {row.unit} counted"
-    said += f" ({'+' if row.diff > 0 else ''}{row.diff} against the books)." if row.diff else " — as the books say."
+    words = f"{row.what}: {say(qty, row.decimals, row.unit)} counted"
+    words += f" ({'+' if row.diff > 0 else ''}{row.diff} against the books)." if row.diff else " — as the books say."
     state = {**state, "line": None}
     after = "Scan the next lot or pallet, or DONE." if not state.get("review") else _then(session, state)
-    return _next(session, state, Answer("ok", said, after))
+    return _next(session, state, Answer("ok", words, after))
 
 
 def _then(session: Session, state: dict) -> str:

@@ -29,7 +29,7 @@ from ..services.actor import Actor
 from ..services.errors import DomainError, NotFound
 from ..services.stock import ensure_pickable
 from . import Answer, Scanned, notes
-from .inputs import clean_scan, parse_qty
+from .inputs import clean_scan, parse_count, parse_qty, said
 from .lookup import item_by_sku
 
 NAME = "line"
@@ -91,7 +91,7 @@ def parts_of(session: Session, run_id: int) -> list:
     """The run's components as the pages list them (lot, item, quantity, where from)."""
     return session.execute(
         select(ProductionRunComponent.id, ProductionRunComponent.qty, Lot.lot_number, Item.sku, Item.name, Item.unit,
-               Location.code)
+               Location.code, Item.qty_decimals.label("decimals"))
         .join(Lot, Lot.id == ProductionRunComponent.lot_id).join(Item, Item.id == Lot.item_id)
         .join(Location, Location.id == ProductionRunComponent.location_id)
         .where(ProductionRunComponent.run_id == run_id).order_by(ProductionRunComponent.id)).all()
@@ -281,8 +281,8 @@ def add_component(session: Session, state: dict, by: Actor, run_id_text: str | N
         lot = catalog.lot_by_number(session, pending["lot"])
         source = catalog.location_by_code(session, pending["from"])
         production_runs.add_component(session, run, lot, qty, location=source, by=replace(by, raw_scan=lot.lot_number))
-        unit = session.get(Item, lot.item_id).unit
-        return Answer("ok", f"Added: {qty} {unit} of lot {lot.lot_number} from {source.code}.",
+        item = session.get(Item, lot.item_id)
+        return Answer("ok", f"Added: {said(qty, item.qty_decimals, item.unit)} of lot {lot.lot_number} from {source.code}.",
                       "Scan the next component lot, or finish the run.", state={})
     return _attempt(session, add, "Type the quantity again, or CANCEL.")
 
@@ -325,7 +325,7 @@ def finish(session: Session, state: dict, by: Actor, run_id_text: str | None, ty
 
     def make() -> Answer:
         qty = parse_qty(typed_qty, "quantity made")
-        copies = parse_qty(typed_copies or "1", "number of labels") or 1
+        copies = parse_count(typed_copies or "1", "number of labels") or 1
         if run_id_text.isascii() and run_id_text.isdigit() and len(run_id_text) <= MAX_DIGITS \
                 and int(run_id_text) <= MAX_ID:
             done = session.get(ProductionRun, int(run_id_text))
@@ -340,7 +340,7 @@ def finish(session: Session, state: dict, by: Actor, run_id_text: str | None, ty
                                       operator=by.operator_id, request_id=f"run-{run.id}-finish")
         item = session.get(Item, run.item_id)
         printer = session.get(Printer, job.printer_id).name
-        return Answer("ok", f"Run {run.id} finished: lot {lot.lot_number}, {qty} {item.unit} of {item.sku}.",
+        return Answer("ok", f"Run {run.id} finished: lot {lot.lot_number}, {said(qty, item.qty_decimals, item.unit)} of {item.sku}.",
                       f"{copies} label{'s' if copies != 1 else ''} sent to {printer}.", state={},
                       data={"run": run.id})
     return _attempt(session, make, "Nothing was used or made. Put it right, then finish again.")
@@ -367,7 +367,7 @@ def print_more(session: Session, state: dict, by: Actor, run_id: int, typed_copi
                request_id: str | None) -> Answer:
     """More labels of the run's lot. data={"run": id}: its page is next."""
     def more() -> Answer:
-        copies = parse_qty(typed_copies or "1", "number of labels") or 1
+        copies = parse_count(typed_copies or "1", "number of labels") or 1
         run = production_runs.get_run(session, run_id)
         if run.output_lot_id is None:
             raise NotFound(f"Run {run_id} made no lot to label.", code="no_label")

@@ -23,7 +23,7 @@ from ..services.errors import NotFound
 from ..services.lots import LotDetails, lot_details
 from ..services.stock import BLOCKED
 from . import Answer, Scanned
-from .inputs import clean_scan
+from .inputs import clean_scan, said
 
 NAME = "lookup"
 LIST_LIMIT = 30  # lots listed for a location or an item; the page says when there are more
@@ -113,12 +113,12 @@ def _lot(session: Session, number: str, unit: dict | None, data: dict) -> tuple[
     lot, item = details.lot, details.lot.item
     if unit:
         where = f" at {unit['location']}" if unit.get("location") else " (no longer in stock)"
-        message = (f"Pallet {unit['sscc']}: {unit.get('qty') or 0} {item.unit} of {item.sku}, "
+        message = (f"Pallet {unit['sscc']}: {said(unit.get('qty') or 0, item.qty_decimals, item.unit)} of {item.sku}, "
                    f"lot {lot.lot_number}{where}")
     else:
         message = f"Lot {lot.lot_number}: {item.sku} {item.name}"
     kind = "ok" if context["lot_status"] in ("available", "consumed") else "warn"
-    detail = context["warning"] or f"{lot.on_hand} {item.unit} on hand."
+    detail = context["warning"] or f"{said(lot.on_hand, item.qty_decimals, item.unit)} on hand."
     return (Answer(kind, message, detail, data=data),
             {"details": details, "query": lot.lot_number, "outcome": "found", **context})
 
@@ -128,7 +128,7 @@ def _location(session: Session, location_id: int, data: dict) -> tuple[Answer, d
     if location is None:
         return Answer("error", "That location is gone.", ASK, data=data), {}
     rows = session.execute(
-        select(Lot.lot_number, Lot.status, Lot.expiry, Item.sku, Item.name, Item.unit, Stock.qty)
+        select(Lot.lot_number, Lot.status, Lot.expiry, Item.sku, Item.name, Item.unit, Stock.qty, Item.qty_decimals)
         .join(Lot, Lot.id == Stock.lot_id).join(Item, Item.id == Lot.item_id)
         .where(Stock.location_id == location_id, Stock.qty > 0)
         .order_by(Item.sku, Lot.fifo_date, Lot.lot_number).limit(LIST_LIMIT + 1)).all()
@@ -145,7 +145,8 @@ def _item(session: Session, item_id: int, data: dict, only: list[str] | None = N
     item = session.get(Item, item_id)
     if item is None:
         return Answer("error", "That item is gone.", ASK, data=data), {}
-    query = (select(Lot.lot_number, Lot.status, Lot.expiry, Item.sku, Item.name, Item.unit, Lot.on_hand)
+    query = (select(Lot.lot_number, Lot.status, Lot.expiry, Item.sku, Item.name, Item.unit, Lot.on_hand,
+                    Item.qty_decimals)
              .join(Item, Item.id == Lot.item_id).where(Lot.item_id == item_id))
     query = query.where(Lot.lot_number.in_(only)) if only else query.where(Lot.on_hand > 0)
     rows = session.execute(query.order_by(Lot.fifo_date, Lot.lot_number).limit(LIST_LIMIT + 1)).all()
@@ -164,7 +165,7 @@ def _item(session: Session, item_id: int, data: dict, only: list[str] | None = N
 def _row(r) -> dict:
     status = r.status.value if hasattr(r.status, "value") else str(r.status)
     tone, label = STATUS.get(status, ("muted", status))
-    return {"lot_number": r.lot_number, "sku": r[3], "name": r[4], "unit": r[5], "qty": r[6],
+    return {"lot_number": r.lot_number, "sku": r[3], "name": r[4], "unit": r[5], "qty": r[6], "decimals": r[7],
             "expiry": r.expiry, "status": status, "tone": tone, "label": label}
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..models import Location, Lot, Movement, MovementKind, Order, OrderLine, OrderStatus, Stock
 from ..services import picking
+from .inputs import held
 
 OPEN = (OrderStatus.OPEN, OrderStatus.PICKING, OrderStatus.PICKED)
 # Why a picker takes another lot than the suggested one: big buttons, one tap.
@@ -137,7 +138,7 @@ def screen(session: Session, state: dict, order: Order | None = None) -> dict:
     return {
         "version": version(session, order, state, lot_ids), "live_lots": ",".join(map(str, lot_ids)),
         "order": order, "lines": views, "current": chosen, "pending": state.get("pending"),
-        "location": location, "qty": state.get("qty"), "scan_location": bool(state.get("scan_location")),
+        "location": location, "qty": held(state.get("qty")), "scan_location": bool(state.get("scan_location")),
         "open": is_open, "picked": picked,
         "ready": is_open and picked > 0 and not blocking,
         "blocking": blocking, "override_reasons": OVERRIDE_REASONS,
@@ -161,7 +162,7 @@ def version(session: Session, order: Order, state: dict, lot_ids: list[int]) -> 
         "status": order.status.value,
         "lines": [(line.id, line.qty, line.picked_qty, line.short_qty, line.short_reason) for line in order.lines],
         "movement": last_movement,
-        "lots": [(lot_id, status.value, int(qty)) for lot_id, status, qty in lots],
+        "lots": [(lot_id, status.value, str(qty)) for lot_id, status, qty in lots],  # str: exact, fractions too
         "state": for_order(order.id, state),  # the holder's own pick state: a late poll answer never sticks
     }
     blob = json.dumps(facts, sort_keys=True, default=str).encode()

@@ -21,7 +21,7 @@ middle of, for one order:
     {"order": <order id>, "scan_location": bool,   # the page's rule: the location before the lot
      "line": <order line id>,                       # the line chosen (else the first open one)
      "loc": <location id>,                          # a location scanned first
-     "qty": <int>,                                  # a quantity typed for the next lot scan
+     "qty": <int or decimal string>,                # a quantity typed for the next lot scan
      "pending": {...},                              # a younger lot waiting for a reason
      "last": <movement id>}                         # the last pick made here, for undo
 
@@ -41,7 +41,8 @@ from ..services import picking
 from ..services.actor import Actor
 from ..services.errors import DomainError, LotNotPickable
 from . import Answer, Scanned
-from .inputs import clean_scan
+from .inputs import clean_scan, held, parse_qty
+from .inputs import said as say
 from .pick_list import OPEN, LineView, current, lines, order_of
 
 NAME = "picking"
@@ -107,7 +108,15 @@ def step(session: Session, order: Order, state: dict, scan: Scanned) -> Answer:
     if state.get("scan_location") and location is None:
         return Answer("error", f"Scan the location first{_where(session, order, state, lot)}, then the lot.")
     raw = clean_scan(scan.raw)  # as the ledger records a pick's scan (Movement.raw_scan)
-    return _pick(session, order, state, lot, location, by=replace(scan.actor, raw_scan=raw), raw=raw)
+    return _pick(session, order, state, lot, location, by=replace(scan.actor, raw_scan=raw), raw=raw,
+                 label=_label_qty(res.fields or {}))
+
+
+def _label_qty(fields: dict) -> dict | None:
+    """What a scanned label counts (scanning/measures.py): a case GTIN's pack, a catch-weight case's weight
+    and pieces; None for a label that counts nothing (a lot label, a pallet)."""
+    label = {key: fields[key] for key in ("qty", "pieces") if fields.get(key)}
+    return label or None
 
 
 def _where(session: Session, order: Order, state: dict, lot: Lot) -> str:
@@ -139,7 +148,7 @@ def _line_for(views: list[LineView], state: dict, lot: Lot) -> LineView | None:
 
 
 def _pick(session: Session, order: Order, state: dict, lot: Lot, location: Location | None, *, by: Actor,
-          raw: str, reason: str | None = None) -> Answer:
+          raw: str, reason: str | None = None, label: dict | None = None) -> Answer:
     views = lines(session, order)
     view = _line_for(views, state, lot)
     if view is None:
@@ -151,13 +160,16 @@ def _pick(session: Session, order: Order, state: dict, lot: Lot, location: Locat
         return Answer("error", f"Wrong item: lot {lot.lot_number} is {lot.item.sku} {lot.item.name}. "
                                f"This order needs {needs}.", data={"refused": "wrong_item"})
     line = view.line
-    qty = state.get("qty")
-    if qty is not None:
-        qty = min(int(qty), view.open_qty)
+    typed = held(state.get("qty"))
+    qty, pieces = _how_much(line, typed, label, view.open_qty)
+    if line.item.variable_measure and qty is None:
+        return Answer("error", f"{line.item.sku} is picked by weight: scan the case's own label (with its net "
+                               f"weight), or key the case's weight in {line.item.unit}, then scan lot "
+                               f"{lot.lot_number}.", data={"refused": "weight_needed"})
     try:
         with session.begin_nested():  # a refused pick writes nothing; what it asks for goes in the state
             movement = picking.pick_line(session, line=line, lot=lot, location=location, qty=qty,
-                                         override_reason=reason, by=by)
+                                         override_reason=reason, by=by, pieces=pieces)
     except DomainError as exc:
         if exc.code == "younger_lot_refused":
             # The item's policy: no reason gets past, so nothing waits for one.
@@ -168,7 +180,7 @@ def _pick(session: Session, order: Order, state: dict, lot: Lot, location: Locat
         if exc.code == "override_reason_required":
             older, where = exc.details.get("suggested_lot"), exc.details.get("suggested_location")
             state["pending"] = {"lot": lot.id, "line": line.id, "loc": location.id if location else None,
-                                "qty": qty, "raw": raw, "message": exc.message, "lot_number": lot.lot_number,
+                                "qty": typed, "label": label, "raw": raw, "message": exc.message, "lot_number": lot.lot_number,
                                 "older": older, "older_at": where}
             state["line"] = line.id
             return Answer("warn", exc.message, f"Scan lot {older} — or choose below why you take "
@@ -181,7 +193,8 @@ def _pick(session: Session, order: Order, state: dict, lot: Lot, location: Locat
     left = picking.open_qty(line)
     unit = line.item.unit
     source = session.get(Location, movement.from_location_id)
-    said = f"Picked {movement.qty} {unit} of lot {lot.lot_number} from {source.code}"
+    cases = f" ({movement.pieces} case{'s' if movement.pieces != 1 else ''})" if movement.pieces else ""
+    said = f"Picked {say(movement.qty, line.item.qty_decimals, unit)}{cases} of lot {lot.lot_number} from {source.code}"
     if reason:
         said += f" (instead of the older lot: {reason})"
     if left == 0:
@@ -197,9 +210,24 @@ def _pick(session: Session, order: Order, state: dict, lot: Lot, location: Locat
     nxt = picking.line_suggestion(session, line)
     if nxt is not None and nxt.allocations:
         a = nxt.allocations[0]
-        return Answer("ok", f"{said}. {left} {unit} more: lot {a.lot_number} at {a.location_code}.")
-    return Answer("ok", f"{said}. {left} {unit} more needed, but no pickable stock is left.",
+        return Answer("ok", f"{said}. {say(left, line.item.qty_decimals, unit)} more: lot {a.lot_number} at "
+                            f"{a.location_code}.")
+    return Answer("ok", f"{said}. {say(left, line.item.qty_decimals, unit)} more needed, but no pickable stock "
+                        "is left.",
                   "Pick what you can find, or ship the order short.")
+
+
+def _how_much(line: OrderLine, typed, label: dict | None, open_qty) -> tuple:
+    """(qty, pieces) a pick takes. A catch-weight case's label weight is what the case weighs, whatever
+    was typed; else the quantity typed (at most what the line needs), else a pack's count from its
+    label (a case of 12 is 12: more than the line needs is refused, not cut), else None (pick_line
+    decides). A variable-measure pick counts its cases: the label's, else one case keyed."""
+    label = label or {}
+    weighed = line.item.variable_measure
+    if weighed and label.get("qty"):
+        return held(label["qty"]), label.get("pieces") or 1
+    qty = min(typed, open_qty) if typed is not None else (None if weighed else held(label.get("qty")))
+    return qty, ((label.get("pieces") or 1) if weighed and qty is not None else None)
 
 
 def refused(exc: DomainError) -> dict:
@@ -231,12 +259,14 @@ def override(session: Session, order: Order, state: dict, reason: str, by: Actor
         return Answer("error", "Choose why you take this lot.")
     lot = session.get(Lot, pending["lot"])
     location = session.get(Location, pending["loc"]) if pending.get("loc") else None
+    label = pending.get("label")
     state["line"] = pending["line"]
     if pending.get("qty"):
         state["qty"] = pending["qty"]
     state.pop("pending", None)
     raw = pending.get("raw") or ""
-    return _pick(session, order, state, lot, location, by=replace(by, raw_scan=raw), raw=raw, reason=reason)
+    return _pick(session, order, state, lot, location, by=replace(by, raw_scan=raw), raw=raw, reason=reason,
+                 label=label)
 
 
 @_with_order
@@ -247,18 +277,23 @@ def cancel(session: Session, order: Order, state: dict) -> Answer:
 
 @_with_order
 def set_qty(session: Session, order: Order, state: dict, typed: str) -> Answer:
-    """The next lot scan picks `typed` (a whole number up to what the current line still needs)."""
+    """The next lot scan picks `typed` (in the item's decimals, up to what the current line still needs)."""
     chosen = current(lines(session, order), state)
     if chosen is None or chosen.done:
         return Answer("error", "No open line to set a quantity for.")
-    typed = typed.strip()
-    if not typed.isdigit() or int(typed) <= 0:
-        return Answer("error", "Type how many you take: a whole number greater than 0.")
-    qty = int(typed)
+    try:
+        qty = parse_qty(typed, of=chosen.line.item)
+    except DomainError as exc:
+        return Answer("error", exc.message, "Type how many you take.")
+    if qty is None:
+        return Answer("error", "Type how many you take: a number greater than 0.")
     if qty > chosen.open_qty:
-        return Answer("error", f"Line {chosen.line.line_no} needs only {chosen.open_qty} more.")
+        item = chosen.line.item
+        return Answer("error", f"Line {chosen.line.line_no} needs only "
+                               f"{say(chosen.open_qty, item.qty_decimals, item.unit)} more.")
     state["qty"], state["line"] = qty, chosen.line.id
-    return Answer("info", f"The next lot scan picks {qty} {chosen.line.item.unit}.")
+    item = chosen.line.item
+    return Answer("info", f"The next lot scan picks {say(qty, item.qty_decimals, item.unit)}.")
 
 
 @_with_order
@@ -283,7 +318,8 @@ def short(session: Session, order: Order, state: dict, reason: str, by: Actor,
     _forget(state)
     state["line"] = chosen.line.id
     nxt = picking.line_suggestion(session, chosen.line)
-    said = (f"Short recorded: {movement.qty} {chosen.line.item.unit} of lot {a.lot_number} at "
+    item = chosen.line.item
+    said = (f"Short recorded: {say(movement.qty, item.qty_decimals, item.unit)} of lot {a.lot_number} at "
             f"{a.location_code} taken off the books ({reason}).")
     if nxt is not None and nxt.allocations:
         b = nxt.allocations[0]
@@ -330,7 +366,7 @@ def undo(session: Session, order: Order, state: dict, by: Actor) -> Answer:
     state["line"] = line.id
     back_to = session.get(Location, unpick.to_location_id).code
     staging = session.get(Location, unpick.from_location_id).code
-    return Answer("ok", f"Pick taken back: {unpick.qty} {line.item.unit} of lot {unpick.lot.lot_number} "
+    return Answer("ok", f"Pick taken back: {say(unpick.qty, line.item.qty_decimals, line.item.unit)} of lot {unpick.lot.lot_number} "
                         f"— take it from {staging} and put it back at {back_to}.",
                   f"Line {line.line_no} needs {picking.open_qty(line)} {line.item.unit} again.")
 

@@ -20,7 +20,7 @@ from ..models import HandlingUnit, Item, Location, Lot
 from ..services import catalog, putaway
 from ..services.errors import DomainError, NotFound
 from . import Answer, Scanned, notes
-from .inputs import parse_qty
+from .inputs import held, parse_qty, said
 
 NAME = "putaway"
 
@@ -38,6 +38,11 @@ class Goods:
     at: str | None  # the pallet's location
     on_pallet: int
     places: list[putaway.Place]
+    decimals: int = 0  # the item's: how the page writes its quantities, and whether the keypad has a separator
+
+    @property
+    def unit(self) -> str:
+        return self.unit_name
 
 
 def stage(state: dict) -> str:
@@ -70,7 +75,7 @@ def goods_of(session: Session, state: dict) -> Goods | None:
         return None
     item = session.get(Item, lot.item_id)
     return Goods(state.get("sscc"), lot.lot_number, item.sku, item.name, item.unit, lot.status.value, at, qty,
-                 putaway.places(session, lot))
+                 putaway.places(session, lot), item.qty_decimals)
 
 
 def available(goods: Goods, state: dict) -> int:
@@ -109,7 +114,7 @@ def _what(goods: Goods | None, state: dict) -> str:
         return "it"
     if goods.sscc and not state.get("part"):
         return f"pallet {goods.sscc}"
-    qty = f"{state['qty']} {goods.unit_name} of " if state.get("qty") else ""
+    qty = f"{said(state['qty'], goods.decimals, goods.unit_name)} of " if held(state.get("qty")) else ""
     return f"{qty}lot {goods.lot_number}"
 
 
@@ -152,7 +157,8 @@ def _pallet(records: dict) -> Answer:
     if not unit.get("qty"):
         return Answer("error", f"Pallet {unit['sscc']} is empty — there is nothing on it to move.", state={})
     where = f" at {unit['location']}" if unit.get("location") else ""
-    return Answer("ok", f"Pallet {unit['sscc']}: {unit['qty']} {item['unit']} of {item['sku']}, lot "
+    return Answer("ok", f"Pallet {unit['sscc']}: {said(unit['qty'], item.get('decimals'), item['unit'])} of "
+                        f"{item['sku']}, lot "
                         f"{lot['lot_number']}{where}.", "Now scan where it goes.", state={"sscc": unit["sscc"]})
 
 
@@ -169,7 +175,7 @@ def _lot(session: Session, number: str) -> Answer:
     blocked = "" if status == "available" else f" It is {status.upper()}: it may be moved, not used."
     if len(found) == 1:
         place = found[0]
-        return Answer("ok", f"Lot {number}: {place.qty} {item.unit} of {item.sku} at {place.code}.",
+        return Answer("ok", f"Lot {number}: {said(place.qty, item.qty_decimals, item.unit)} of {item.sku} at {place.code}.",
                       f"How many go? Type it, then OK.{blocked}", state={"lot": number, "from": place.code})
     where = ", ".join(f"{p.code} ({p.qty})" for p in found)
     return Answer("ok", f"Lot {number} of {item.sku} is in {len(found)} places.",
@@ -205,12 +211,12 @@ def _move(session: Session, code: str, state: dict, scan: Scanned) -> Answer:
     lot = catalog.lot_by_number(session, state["lot"]) if state.get("lot") else None
     source = catalog.location_by_code(session, state["from"]) if state.get("from") else None
     movement = putaway.move_goods(session, dest=dest, unit=unit, lot=lot if unit is None else None,
-                                  qty=state.get("qty"), source=source, by=scan.actor)
+                                  qty=held(state.get("qty")), source=source, by=scan.actor)
     session.flush()
     moved = session.get(Lot, movement.lot_id)
     item = session.get(Item, moved.item_id)
     origin = session.get(Location, movement.from_location_id).code
-    words = f"Moved: {movement.qty} {item.unit} of {item.sku}, lot {moved.lot_number}, {origin} → {code}."
+    words = f"Moved: {said(movement.qty, item.qty_decimals, item.unit)} of {item.sku}, lot {moved.lot_number}, {origin} → {code}."
     detail = (f"Pallet {unit.sscc}. " if unit is not None else "") + "Scan the next pallet or lot."
     return Answer("ok", words, detail, data={"moved": movement.qty}, state={})
 
@@ -251,7 +257,7 @@ def choose_qty(session: Session, state: dict, typed: str | None) -> Answer:
     if goods is None:
         return _next(session, state)
     try:
-        qty = parse_qty(typed)
+        qty = parse_qty(typed, of=session.scalar(select(Item).where(Item.sku == goods.sku)))
     except DomainError as exc:
         return Answer("error", exc.message, "Type the quantity again.")
     most = available(goods, state)
@@ -259,6 +265,6 @@ def choose_qty(session: Session, state: dict, typed: str | None) -> Answer:
         return Answer("error", "Type how many first, then OK.")
     if qty > most:
         where = f"on pallet {goods.sscc}" if goods.sscc else f"at {state.get('from')}"
-        return Answer("error", f"Only {most} {goods.unit_name} of lot {goods.lot_number} {where}; {qty} typed.",
+        return Answer("error", f"Only {said(most, goods.decimals, goods.unit_name)} of lot {goods.lot_number} {where}; {qty} typed.",
                       "Type the quantity again.")
     return _next(session, {**state, "qty": qty})

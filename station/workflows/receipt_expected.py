@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from ..models import Item, Printer, Supplier
 from ..services import expected
 from ..services.errors import Invalid
+from .inputs import held
 
 DERIVED = ("expected_ref", "expected_to_come", "expected_choices", "not_expected")
 SOURCES_RECOMPUTED = ("expected", "usual")  # a supplier found by the lookup, found again each time
@@ -49,7 +50,8 @@ def match(session: Session, draft: dict) -> dict:
         line = pallet.line
         if item is None:
             item = line.item
-            draft.update(sku=item.sku, item_name=item.name, unit=item.unit, labels=item.labels_per_receipt)
+            draft.update(sku=item.sku, item_name=item.name, unit=item.unit, decimals=item.qty_decimals,
+                         labels=item.labels_per_receipt)
         if pallet.qty and not draft.get("qty"):
             draft["qty"] = pallet.qty
     elif item is not None:
@@ -85,8 +87,9 @@ def _choice_words(line) -> str:
 
 def over_words(draft: dict) -> str | None:
     """"12 more than expected" when the quantity is more than the expected line still waits for."""
-    if draft.get("expected_line") and isinstance(draft.get("qty"), int) and "expected_to_come" in draft:
-        over = draft["qty"] - draft["expected_to_come"]
+    qty, to_come = held(draft.get("qty")), held(draft.get("expected_to_come"))
+    if draft.get("expected_line") and qty is not None and to_come is not None:
+        over = qty - to_come
         if over > 0:
             return f"{over} more than expected ({draft['expected_to_come']} still to come on {draft['expected_ref']})."
     return None

@@ -38,6 +38,7 @@ from ..services.errors import DomainError, Invalid
 from . import Answer, Scanned
 from . import receipt_draft as drafts
 from . import receipt_expected as expecting
+from .inputs import held, said
 
 NAME = "receiving"
 # Who may add the item of an unknown GTIN: the roles of station.auth.WORKFLOWS["supervisor"], named
@@ -172,18 +173,19 @@ def confirm(session: Session, state: dict, form: dict, *, by: Actor, station_id:
             receipt = drafts.book_draft(session, draft, location=dock, station=device,
                                         by=dataclasses.replace(by, raw_scan=draft.get("scan")))
             result = {
-                "token": draft["token"], "lot": receipt.lot.lot_number, "qty": receipt.qty or draft["qty"],
-                "unit": draft.get("unit") or receipt.lot.item.unit, "sku": receipt.lot.item.sku,
+                "token": draft["token"], "lot": receipt.lot.lot_number, "qty": receipt.qty or held(draft["qty"]),
+                "unit": draft.get("unit") or receipt.lot.item.unit, "decimals": receipt.lot.item.qty_decimals, "sku": receipt.lot.item.sku,
                 "item_name": receipt.lot.item.name, "location": dock.code, "sscc": receipt.sscc,
                 "jobs": [j.id for j in receipt.jobs], "note": receipt.label_note, "repeated": receipt.repeated,
+                "pieces": receipt.pieces,
                 "supplier": receipt.lot.supplier.name if receipt.lot.supplier else None,
                 **_against_expected(receipt),
             }
     except DomainError as exc:
         gaps = exc.details.get("missing") or []
+        bad = gaps[0] if gaps else exc.details.get("field") or ("qty" if exc.code == "too_many_decimals" else None)
         return Answer("error", exc.message, state=typed,
-                      data={"status": exc.status if exc.status < 500 else 422,
-                            "bad": gaps[0] if gaps else exc.details.get("field")})
+                      data={"status": exc.status if exc.status < 500 else 422, "bad": bad})
     return received(result, repeated=result["repeated"], state={"draft": _next_draft(draft), "done": result})
 
 
@@ -207,7 +209,8 @@ def _against_expected(receipt) -> dict:
 def received(done: dict, *, repeated: bool, state: dict | None = None) -> Answer:
     """The answer of a booked receipt: data {"done": what was booked, "repeated": booked before}.
     Goods booked into quarantine, or not as expected, are an error banner (red) with the same words."""
-    what = f"{done['qty']} {done['unit']} of {done['sku']} {done['item_name']}"
+    cases = f" in {done['pieces']} case{'s' if done['pieces'] != 1 else ''}" if done.get("pieces") else ""
+    what = f"{said(done['qty'], done.get('decimals'), done['unit'])}{cases} of {done['sku']} {done['item_name']}"
     detail = f"{what} at {done['location']}" + (f", pallet {done['sscc']}" if done.get("sscc") else "") + "."
     if repeated:
         detail = "Already booked — nothing was booked twice. " + detail

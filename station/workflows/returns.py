@@ -21,7 +21,7 @@ from ..models import Customer, HandlingUnit, Item, Location, LocationKind, Lot
 from ..services import returns
 from ..services.errors import DomainError
 from . import Answer, Scanned, notes
-from .inputs import clean_scan, parse_qty
+from .inputs import clean_scan, held, parse_qty, said
 
 NAME = "returns"
 REASONS = ("Damaged", "Wrong item delivered", "Refused at delivery", "Short dated", "Quality complaint",
@@ -38,6 +38,11 @@ class Goods:
     name: str
     unit_name: str
     status: str
+    decimals: int = 0  # the item's: how the page writes its quantities, and whether the keypad has a separator
+
+    @property
+    def unit(self) -> str:
+        return self.unit_name
 
 
 def stage(state: dict) -> str:
@@ -67,7 +72,8 @@ def screen(session: Session, state: dict) -> dict:
     goods = receivers = others = customer = None
     if lot is not None:
         item = session.get(Item, lot.item_id)
-        goods = Goods(lot.lot_number, state.get("sscc"), item.sku, item.name, item.unit, lot.status.value)
+        goods = Goods(lot.lot_number, state.get("sscc"), item.sku, item.name, item.unit, lot.status.value,
+                      item.qty_decimals)
         receivers = returns.receivers(session, lot)
         if stage(state) == "customer":
             known = {r.customer_id for r in receivers}
@@ -93,7 +99,7 @@ def prompt(shown: dict) -> Answer:
     if step == "qty":
         return Answer("info", f"How many of {what} came back?", "Type it on the keypad, then OK.")
     if step == "customer":
-        return Answer("info", f"Which customer sent back {state['qty']} {goods.unit_name} of {what}?",
+        return Answer("info", f"Which customer sent back {said(state['qty'], goods.decimals, goods.unit_name)} of {what}?",
                       "Those who received it are listed first.")
     name = shown["customer"].name if shown["customer"] else state.get("customer")
     if step == "confirm":
@@ -165,7 +171,7 @@ def choose_qty(session: Session, state: dict, typed: str | None) -> Answer:
     if not state.get("lot"):
         return _next(session, state)
     try:
-        qty = parse_qty(typed)
+        qty = parse_qty(typed, of=_lot(session, state))
     except DomainError as exc:
         return Answer("error", exc.message, "Type the quantity again.")
     if qty is None:
@@ -184,9 +190,10 @@ def choose_customer(session: Session, state: dict, code: str | None) -> Answer:
     if customer is None:
         return Answer("error", f"There is no customer '{code}'.", "Tap one of the customers shown.")
     got = next((r for r in returns.receivers(session, lot) if r.customer_id == customer.id), None)
-    if got is not None and state["qty"] > got.may_return:
+    qty = held(state["qty"])
+    if got is not None and qty is not None and qty > got.may_return:
         return Answer("error", f"{customer.name} can send back at most {got.may_return} of lot {lot.lot_number} "
-                               f"(received {got.shipped}, {got.returned} back already) — not {state['qty']}.",
+                               f"(received {got.shipped}, {got.returned} back already) — not {qty}.",
                       "Type the quantity again, or choose another customer.")
     chosen = {**state, "customer": customer.code, "unshipped": None if got is not None else False}
     return _next(session, {k: v for k, v in chosen.items() if v is not None})
@@ -213,7 +220,7 @@ def book(session: Session, state: dict, reason: str | None, note: str | None, ac
     before = lot.status.value
     try:
         with session.begin_nested():  # a refusal undoes its own writes
-            movement = returns.book_return(session, lot=lot, qty=state["qty"], customer=customer, reason=words,
+            movement = returns.book_return(session, lot=lot, qty=held(state["qty"]), customer=customer, reason=words,
                                            unit=unit, confirm_unshipped=bool(state.get("unshipped")), by=actor)
     except DomainError as exc:
         return Answer("error", exc.message, "Change what is wrong, or CANCEL.")
@@ -221,6 +228,6 @@ def book(session: Session, state: dict, reason: str | None, note: str | None, ac
     place = session.get(Location, movement.to_location_id).code
     now = lot.status.value
     status = "It is now in QUARANTINE: QA decides." if now != before else f"It stays {now.upper()}."
-    return Answer("ok", f"Returned: {movement.qty} {item.unit} of {item.sku}, lot {lot.lot_number}, from "
+    return Answer("ok", f"Returned: {said(movement.qty, item.qty_decimals, item.unit)} of {item.sku}, lot {lot.lot_number}, from "
                         f"{customer.name} → {place}.", f"{status} Scan the next return.",
                   data={"returned": movement.qty, "location": place}, state={})
