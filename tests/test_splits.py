@@ -56,10 +56,10 @@ def test_splitting_everything_at_a_place_empties_the_parent(db):
 
 
 @pytest.mark.parametrize("qty, error, words", [
-    (0, Invalid, "whole number greater than 0"),
-    (-3, Invalid, "whole number greater than 0"),
-    (2.5, Invalid, "whole number greater than 0"),
-    ("4", Invalid, "whole number greater than 0"),
+    (0, Invalid, "must be a number greater than 0"),
+    (-3, Invalid, "must be a number greater than 0"),
+    (2.5, Invalid, "must be a number greater than 0"),
+    ("4", Invalid, "must be a number greater than 0"),
     (11, InsufficientStock, "Only 10 of lot .* at A-01; 11 cannot be split off"),
 ])
 def test_a_bad_quantity_is_refused_and_nothing_changes(db, qty, error, words):
