@@ -97,6 +97,11 @@ def from_micro(stored: int) -> Qty:
     return value.scaleb(-SCALE_DIGITS, _exact(value)).normalize(_exact(value))
 
 
+def _read(stored) -> Qty | None:
+    # int(): PostgreSQL answers a SUM() of BIGINTs as a NUMERIC (a Decimal).
+    return None if stored is None else from_micro(int(stored))
+
+
 def decimals_of(value: Qty) -> int:
     """How many decimals a quantity has (0 for a whole one)."""
     value = normal(value)
@@ -205,8 +210,11 @@ class Quantity(TypeDecorator):
     def process_literal_param(self, value, dialect):
         return "NULL" if value is None else str(to_micro(value))
 
-    def process_result_value(self, value, dialect):
-        return None if value is None else from_micro(int(value))
+    def result_processor(self, dialect, coltype):
+        # _read itself rather than TypeDecorator's wrapper around a process_result_value: one call less per
+        # quantity read, and the scan path reads one for every lot it answers.
+        impl = self.impl_instance.result_processor(dialect, coltype)
+        return _read if impl is None else (lambda value: _read(impl(value)))
 
     @property
     def python_type(self):

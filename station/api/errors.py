@@ -107,7 +107,9 @@ def _exact_float(text: str):
     return 0
 
 
-_LONG_NUMBER = re.compile(rb"[0-9.]{16,}")  # 16 digits at least (an SSCC in a string too: parsed to be sure)
+# A JSON number of 16 digits at least. A number only ever follows ":", "," or "[", so the digits of a
+# code in a string (a GS1 scan on every resolve) rarely match; when they do, the parse below decides.
+_LONG_NUMBER = re.compile(rb"[:,\[]\s*-?[0-9.]{16,}")
 
 
 def _refuse_inexact_numbers(data: bytes) -> None:

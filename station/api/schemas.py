@@ -288,14 +288,19 @@ class ResolutionOut(BaseModel):
 _RECORD_QTYS = frozenset({"on_hand", "qty", "qty_received"})
 
 
-def _qty_text(node, key: str | None = None):
-    if isinstance(node, dict):
-        return {k: _qty_text(v, k) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_qty_text(v) for v in node]
-    if key in _RECORD_QTYS and isinstance(node, (int, Decimal)) and not isinstance(node, bool):
-        return quantities.text(node)
-    return node
+def _qty_text(node):
+    # On every resolve answer, so it walks only the containers (type checks, no call per leaf).
+    if type(node) is list:
+        return [_qty_text(v) if type(v) in (dict, list) else v for v in node]
+    out = {}
+    for key, value in node.items():
+        kind = type(value)
+        if kind is dict or kind is list:
+            value = _qty_text(value)
+        elif key in _RECORD_QTYS and (kind is int or kind is Decimal):  # a bool's type is bool, not int
+            value = quantities.text(value)
+        out[key] = value
+    return out
 
 
 # --- errors ----------------------------------------------------------------------------------

@@ -57,6 +57,8 @@ def label_quantity(fields: dict, item: dict, pack: dict | None) -> dict:
     None): {"qty": decimal string in the item's unit, "pieces": cases of a variable-measure item, "measure":
     words}, only the keys the label gives; NotAQuantity when it cannot be taken."""
     count = fields.get("units") or fields.get("count")
+    if not (count or pack or item.get("variable_measure") or fields.get("measures")):
+        return {}  # most labels: nothing but the goods (the path every GS1 scan takes)
     weight = net_weight(fields, item["unit"])
     what = f"{item['sku']} {item['name']}"
     if not item.get("variable_measure"):
