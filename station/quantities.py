@@ -15,8 +15,10 @@ with more decimals than the item allows is refused with a sentence by `for_item`
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
+from contextvars import ContextVar
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
 
 from sqlalchemy import BigInteger, Integer
@@ -156,7 +158,7 @@ def for_item(value: Qty, decimals: int, unit: str, *, what: str = "The quantity"
     value = normal(value)
     if decimals_of(value) > decimals:
         allowed = "whole numbers" if decimals == 0 else f"at most {decimals} decimal{'s' if decimals > 1 else ''}"
-        raise QuantityError(f"{what} {text(value)} {unit} has too many decimals: this item is counted in "
+        raise QuantityError(f"{what} {said(value, unit=unit)} has too many decimals: this item is counted in "
                             f"{allowed} of {unit}.")
     return value
 
@@ -172,6 +174,45 @@ def text(value: Qty | None, decimals: int | None = None, *, comma: bool = False)
     else:
         out = format(value, "f") if isinstance(value, Decimal) else str(value)
     return out.replace(".", ",") if comma else out
+
+
+# With a decimal comma, thousands are grouped with a narrow no-break space (as ISO 80000 does): a grouping
+# point would make 1.250 kg read as either a kilo and a quarter or 1250 kg.
+GROUP = {False: ",", True: "\u202f"}
+
+# The site's decimal separator in what people read (banners, sentences, labels). A request sets it from its
+# app's setting (and puts it back after); elsewhere (the scanner service has no Flask) it is the process's
+# STATION_DECIMAL_COMMA. Machine forms (API, events, CSV, print data) always use a point: text().
+_SITE_COMMA: ContextVar[bool | None] = ContextVar("station_decimal_comma", default=None)
+use_site_comma = _SITE_COMMA.set
+restore_site_comma = _SITE_COMMA.reset
+
+
+def site_comma() -> bool:
+    """Whether people here read 12,35 (the site's STATION_DECIMAL_COMMA)."""
+    chosen = _SITE_COMMA.get()
+    return _environment_comma() if chosen is None else chosen
+
+
+@functools.cache
+def _environment_comma() -> bool:
+    from .config import decimal_comma_setting  # the settings module reads the environment; it sits above this one
+
+    return decimal_comma_setting()
+
+
+def said(value: Qty, decimals: int | None = None, unit: str | None = None, *, comma: bool | None = None,
+         sign: bool = False) -> str:
+    """A quantity as people read it: thousands grouped, padded to the item's `decimals`, the site's
+    separator (or `comma`), then the unit: "1,200 ea", "12.350 kg", "12,350 kg"; `sign`: "+1.5", "-2"."""
+    comma = site_comma() if comma is None else comma
+    value = normal(value)
+    negative = value < 0
+    number = text(-value if negative else value, decimals, comma=comma)
+    whole, sep, fraction = number.partition("," if comma else ".")
+    plus = "+" if sign and value > 0 else ""
+    out = f"{'-' if negative else plus}{int(whole):,}".replace(",", GROUP[comma]) + sep + fraction
+    return f"{out} {unit}" if unit else out
 
 
 def json_default(value):

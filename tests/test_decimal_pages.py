@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 import actions
 from actions import banner, text_of
 from factories import assert_books_balance
-from station import config
+from station import config, quantities
 from station.models import CountLine, Lot, Movement, MovementKind, Stock
 from station.services import catalog
 from station.views.filters import qty, qty_field
@@ -131,6 +131,30 @@ def test_a_move_takes_a_typed_decimal_and_refuses_more_decimals_than_the_item_ha
     mover.post("/move/source", data={"from": "A-02"})
     page = mover.get("/move").text
     assert 'data-key=","' in page and 'aria-label="Decimal comma"' in page and "at most 1,500 kg" in text_of(page)
+
+
+def test_a_decimal_comma_site_writes_it_in_the_banners_too_and_only_for_its_own_requests(mover, app, site,
+                                                                                          monkeypatch):
+    app.config["DECIMAL_COMMA"] = True
+    assert banner(actions.scan(mover, site["flour"], text=True, station="Dock tablet")) == (
+        "ok", f"Lot {site['flour']}: FLOUR Flour T55, 12,350 kg on hand.")  # the resolver, padded
+    move_scan(mover, f"LOT:{site['flour']}")
+    mover.post("/move/qty", data={"qty": "1.2345"})
+    assert banner(mover.get("/move").text) == (
+        "error", "The quantity 1,2345 kg has too many decimals: this item is counted in at most 3 decimals of kg.")
+    mover.post("/move/qty", data={"qty": "1,5"})
+    assert banner(move_scan(mover, "A-02")) == ("ok", f"Moved: 1,500 kg of FLOUR, lot {site['flour']}, A-01 → A-02.")
+
+    # Outside a request the site's choice is the process's STATION_DECIMAL_COMMA (the scanner service has no
+    # Flask); the request above put its own choice back when it ended.
+    assert quantities.said(Decimal("1234.5"), 3, "kg") == "1,234.500 kg"
+    monkeypatch.setenv("STATION_DECIMAL_COMMA", "true")
+    quantities._environment_comma.cache_clear()
+    try:
+        assert quantities.said(Decimal("1234.5"), 3, "kg") == f"1{NNBSP}234,500 kg"
+    finally:
+        monkeypatch.undo()
+        quantities._environment_comma.cache_clear()
 
 
 count_scan = actions.scanner("/count/scan", text=True)

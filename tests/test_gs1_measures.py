@@ -63,7 +63,7 @@ def case(label: Label):
 
 LABELS = [
     case(Label("3102: kg with 2 decimals", f"]C101{BEEF}3102001234", qty="12.34", pieces=1,
-               words=("BEEF", "1 case, 12.34 kg"))),
+               words=("BEEF", "1 case, 12.340 kg"))),
     case(Label("3103: kg with 3 decimals", f"]C101{BEEF}3103012345", qty="12.345", pieces=1)),
     case(Label("3100: whole kg", f"]C101{BEEF}3100000012", qty="12", pieces=1)),
     case(Label("3101 into grams", f"]C101{HAM}3101012345", qty="1234500", pieces=1)),
@@ -95,7 +95,7 @@ LABELS = [
     case(Label("3922 on a fixed-measure item is no weight to refuse", f"]C101{BOLT14}3922001234", qty=None)),
     case(Label("a pallet of 40 cases: their count and their total net weight",
                f"]C100{SSCC}02{BEEF}3740{GS}3102051235{GS}10LOT-7", qty="512.35", pieces=40,
-               words=("New pallet", "40 cases, 512.35 kg"))),
+               words=("New pallet", "40 cases, 512.350 kg"))),
     case(Label("count (30) of a catch-weight item's cases", f"]C101{BEEF}303{GS}3103036000", qty="36",
                pieces=3)),
 ]

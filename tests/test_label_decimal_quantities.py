@@ -20,6 +20,7 @@ from labels import gs1, zpl
 from labels.layout import Text, TextBlock
 from labels.png import render_png
 from labels.templates import lot_label
+from station import quantities
 from station.models import ItemGtin, Printer, PrintJobStatus
 from station.processes.print_worker import PrintWorker
 from station.services import catalog, labels, printing
@@ -262,3 +263,18 @@ def test_a_decimal_lot_label_printed_on_a_simulated_printer_shows_its_weight(db,
 def printing_status(db, job_id: int) -> PrintJobStatus:
     with db.read() as s:
         return printing.get_job(s, job_id).status
+
+
+def test_a_site_with_a_decimal_comma_prints_it_in_words_and_the_barcodes_keep_their_digits(db, weighed):
+    token = quantities.use_site_comma(True)  # as a request of a STATION_DECIMAL_COMMA=true site sets it
+    try:
+        with db.read() as s:
+            lot, pallet = (labels.label_data(s, kind, weighed["gouda"]) for kind in ("lot", "pallet"))
+    finally:
+        quantities.restore_site_comma(token)
+    assert lot["quantity"] == "12.345" and lot["decimal_comma"] is True  # the data stays machine-readable
+    assert b"QTY  12,345 kg" in labels.render_zpl("lot", lot, "4x6", 203)
+    assert net_weight(labels.render_png("lot", lot, "4x6", 203)) == {"3103": Decimal("12.345")}
+    assert b"NET WEIGHT  12,345 kg" in labels.render_zpl("pallet", pallet, "4x6", 203)
+    with db.read() as s:
+        assert "decimal_comma" not in labels.label_data(s, "lot", weighed["gouda"])  # put back: a point

@@ -191,7 +191,7 @@ def test_40_case_labels_of_different_weights_add_up_to_the_exact_total(site):
     for weight in weights:
         answer = receive(site, f"]C101{BEEF}3103{int(weight * 1000):06d}{GS}10B-2").answer
         assert answer.ok, answer.message
-    assert answer.message == ("502.38 kg × BEEF Beef brisket in 40 cases (40 labels scanned), lot B-2 — filled "
+    assert answer.message == ("502.380 kg × BEEF Beef brisket in 40 cases (40 labels scanned), lot B-2 — filled "
                               "from the label.")
     assert confirm(site).ok
     assert ledger(site) == [("BEEF", sum(weights), 40)]

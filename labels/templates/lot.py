@@ -3,7 +3,8 @@
 Data keys: lot_number (required, printable ASCII), item_name, sku, gtin (GTIN-8/12/13/14; without it the
 barcode is Station's LOT:<lot> code, as it is for a lot number that AI 10 cannot carry), expiry, produced_on
 (dates or ISO strings), quantity (a number as the item is counted: "12.350" prints as such, its decimals are
-the item's precision), unit, supplier_lot, variable_measure (true: the quantity is the lot's net weight).
+the item's precision), unit, supplier_lot, variable_measure (true: the quantity is the lot's net weight),
+decimal_comma (true: the quantity is printed "12,350", as the site writes it).
 
 A variable-measure lot with a GTIN also carries its net weight in every GS1 code: (310n) in kg, (320n) in lb
 (grams and tonnes are said in kg, ounces in lb), n its decimals, e.g. (3103)012350 for 12.350 kg. A weight
@@ -31,7 +32,7 @@ from labels.templates.common import (
     text,
     yymmdd,
 )
-from labels.templates.measures import WEIGHT_AIS, amount, measure_of, net_measure, written
+from labels.templates.measures import WEIGHT_AIS, amount, in_words, measure_of, net_measure, written
 
 
 def _net_weight(data: dict) -> tuple[str, str] | None:
@@ -82,7 +83,7 @@ def _facts(data: dict) -> dict[str, str]:
     facts = {
         "EXP": expiry.isoformat() if expiry else "",
         "PROD": produced.isoformat() if produced else "",
-        "QTY": f"{written(*amount(quantity))} {text(data, 'unit')}".strip() if quantity is not None else "",
+        "QTY": f"{in_words(written(*amount(quantity)), data)} {text(data, 'unit')}".strip() if quantity is not None else "",
         "SUPPLIER LOT": str(data.get("supplier_lot") or ""),
     }
     return {k: v for k, v in facts.items() if v}

@@ -52,6 +52,12 @@ def amount(value: object, key: str = "quantity") -> tuple[Fraction, int]:
     return Fraction(written), len(match.group(2) or "")
 
 
+def in_words(amount_text: str, data: dict) -> str:
+    """An amount as `written` put it, for people: with a decimal comma when the label data asks for one
+    (`decimal_comma`: true, the site's locale). The barcodes always carry the digits alone."""
+    return amount_text.replace(".", ",") if data.get("decimal_comma") is True else amount_text
+
+
 def written(value: Fraction, decimals: int) -> str:
     """An exact amount with `decimals` decimals, as `amount` read it: written(Fraction(247, 20), 3) == "12.350"."""
     whole, rest = divmod(value * 10**decimals, 1)

@@ -13,6 +13,7 @@ Data keys:
     expiry       date or ISO string (AI 17)
     unit, item_name, sku, ship_from   human-readable only (unit follows the quantity; it also decides
                  whether the quantity is a count, above)
+    decimal_comma  true: a quantity with decimals is printed "12,350", as the site writes it
 
 Barcodes, bottom up as GS1 logistics labels have them: the SSCC alone in its own GS1-128 at the bottom,
 the content (02)(37) and the dates and lot (15)(17)(10) in GS1-128s above it, and the whole message in a
@@ -25,7 +26,7 @@ from __future__ import annotations
 from labels import gs1
 from labels.layout import Box, DataMatrix, Label, Text, TextBlock, text_width
 from labels.templates.common import Sheet, date_value, fit, fit_height, gs1_lot, gtin14, sscc18, text, yymmdd
-from labels.templates.measures import amount, measure_of, net_measure, written
+from labels.templates.measures import amount, in_words, measure_of, net_measure, written
 
 Pairs = tuple[tuple[str, str], ...]
 
@@ -115,7 +116,7 @@ def _lines(data: dict, gs: dict[str, Pairs]) -> list[tuple[int, str]]:
             lines.append((priority, f"{caption}  {value}"))
     measure = measure_of(text(data, "unit"))
     if measure is not None and "02" in values:  # a weight, volume or length: said as such, never a COUNT
-        lines.append((2, f"{measure[2]}  {_count(data)} {text(data, 'unit')}"))
+        lines.append((2, f"{measure[2]}  {in_words(_count(data), data)} {text(data, 'unit')}"))
     return lines
 
 

@@ -65,7 +65,7 @@ def label_quantity(fields: dict, item: dict, pack: dict | None) -> dict:
         if weight is not None:
             ai, value, unit = weight
             raise NotAQuantity("not_variable_measure", (
-                f"The label gives a net weight ({ai}: {quantities.text(value)} {unit}), but {what} is not a "
+                f"The label gives a net weight ({ai}: {quantities.said(value, unit=unit)}), but {what} is not a "
                 f"variable-measure item: its quantity is its count in {item['unit']}, not a weight read from a "
                 f"label — type the quantity, or ask a supervisor to make the item variable measure."))
         return _counted(fields, item, pack, count)
@@ -82,7 +82,7 @@ def label_quantity(fields: dict, item: dict, pack: dict | None) -> dict:
     if item["unit"] not in quantities.WEIGHTS_KG:
         raise NotAQuantity("not_a_weight", f"{what} is counted in {item['unit']}, not weighed: the label's net "
                                            f"weight ({ai}) cannot be its quantity — key the quantity.")
-    label = f"{quantities.text(value)} {unit}"
+    label = quantities.said(value, unit=unit)
     try:
         qty = convert(value, unit, item["unit"])
     except quantities.QuantityError:
@@ -92,7 +92,7 @@ def label_quantity(fields: dict, item: dict, pack: dict | None) -> dict:
     decimals = item.get("decimals") or 0
     if quantities.decimals_of(qty) > decimals:
         allowed = "whole" if not decimals else f"{decimals} decimal{'s' if decimals > 1 else ''} of"
-        converted = "" if unit == item["unit"] else f" is {quantities.text(qty)} {item['unit']}, which"
+        converted = "" if unit == item["unit"] else f" is {quantities.said(qty, unit=item['unit'])}, which"
         raise NotAQuantity("too_many_decimals", (
             f"The label's net weight {label} ({ai}){converted} has more decimals than {item['sku']} is "
             f"counted in ({allowed} {item['unit']}) — nothing was rounded: key the weight."))
@@ -100,25 +100,27 @@ def label_quantity(fields: dict, item: dict, pack: dict | None) -> dict:
         raise NotAQuantity("invalid_qty", f"The label's net weight {label} ({ai}) is far too much for one "
                                           f"receipt — check the label and key the weight.")
     cases = f"{pieces} case{'s' if pieces != 1 else ''}, " if pieces else ""
-    return {**out, "qty": quantities.text(qty), "measure": f"{cases}{quantities.text(qty)} {item['unit']}"}
+    return {**out, "qty": quantities.text(qty), "measure": f"{cases}{quantities.said(qty, decimals, item['unit'])}"}
 
 
 def _counted(fields: dict, item: dict, pack: dict | None, count: int | None) -> dict:
     """A fixed-measure item: the count of packs (37), the count of the item (30), or one pack."""
     unit = item["unit"]
+    size = quantities.parse(pack["qty"]) if pack else 1
+    pack_words = f"{pack['name']} of {quantities.said(size, unit=unit)}" if pack else ""
     words = None
     if fields.get("units"):
-        qty = count * (quantities.parse(pack["qty"]) if pack else 1)
+        qty = count * size
         if pack is not None:
-            words = f"{count} × {pack['name']} of {pack['qty']} {unit} = {quantities.text(qty)} {unit}"
+            words = f"{count} × {pack_words} = {quantities.said(qty, item.get('decimals'), unit)}"
     elif count:
         qty = count
     elif pack is not None and fields.get("gtin"):  # one pack: the content GTIN (02) alone counts nothing
-        qty, words = quantities.parse(pack["qty"]), f"1 {pack['name']} = {pack['qty']} {unit}"
+        qty, words = size, f"1 {pack['name']} = {quantities.said(size, unit=unit)}"
     else:
         return {}
     if qty > quantities.MAX_QTY:
-        raise NotAQuantity("invalid_qty", f"The label counts {quantities.text(qty)} {unit} of {item['sku']} — "
+        raise NotAQuantity("invalid_qty", f"The label counts {quantities.said(qty, unit=unit)} of {item['sku']} — "
                                           f"far too many; check the label and type the quantity.")
     out = {"qty": quantities.text(qty)}
     return {**out, "measure": words} if words else out

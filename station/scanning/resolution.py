@@ -57,6 +57,7 @@ from dataclasses import replace
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from .. import quantities
 from ..rawsql import RawReader
 from . import gs1, lookup, measures
 from .clean import GS, clean, display
@@ -311,7 +312,7 @@ class _Scan:
         goods = f"{item['sku']} {item['name']}, lot {lot['lot_number']}"
         if unit["qty"]:
             where = f" at {unit['location']}" if unit["location"] else ""
-            words = f"Pallet {sscc}{where}: {unit['qty']} {item['unit']} of {goods}."
+            words = f"Pallet {sscc}{where}: {quantities.said(unit['qty'], item['decimals'], item['unit'])} of {goods}."
         else:
             words = f"Pallet {sscc} is empty now (it held {goods})."
         return self.answer(True, kind, words, fields=fields, records=records,
@@ -432,5 +433,5 @@ def _goods_words(fields: dict, item: dict | None) -> str:
 def _lot_words(lot: dict, item: dict) -> str:
     status = "" if lot["status"] == "available" else f" — {lot['status'].upper()}"
     expiry = f", expiry {lot['expiry']}" if lot["expiry"] else ""
-    return (f"Lot {lot['lot_number']}: {item['sku']} {item['name']}, {lot['on_hand']} {item['unit']} on "
-            f"hand{expiry}{status}.")
+    on_hand = quantities.said(lot["on_hand"], item["decimals"], item["unit"])
+    return f"Lot {lot['lot_number']}: {item['sku']} {item['name']}, {on_hand} on hand{expiry}{status}."

@@ -82,6 +82,11 @@ def _qty(value, item: Item) -> str:
     return quantities.text(value, item.qty_decimals)
 
 
+def _written() -> dict:
+    """How the label writes its quantity for people: with the site's decimal comma where it has one."""
+    return {"decimal_comma": True} if quantities.site_comma() else {}
+
+
 def _lot_data(session: Session, lot_number: str) -> dict:
     lot = lot_by_number(session, lot_number)
     item = lot.item
@@ -97,6 +102,7 @@ def _lot_data(session: Session, lot_number: str) -> dict:
         "variable_measure": bool(item.variable_measure),  # the quantity is a net weight: GS1 (310n)/(320n)
         "supplier_lot": lot.supplier_lot,
         "supplier": lot.supplier.name if lot.supplier else None,
+        **_written(),
     }
 
 
@@ -142,6 +148,7 @@ def _pallet_data(session: Session, lot_number: str, sscc: str | None, count: Qty
         "sku": item.sku,
         "expiry": _iso(lot.expiry),  # (17); Station keeps one date per lot, so no best-before (15)
         "produced_on": _iso(lot.produced_on),
+        **_written(),
     }
 
 

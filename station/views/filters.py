@@ -4,14 +4,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from flask import current_app, has_app_context
+from flask import current_app, g, has_app_context
 
 from .. import clock, quantities
-
-# With a decimal comma, thousands are grouped with a narrow no-break space (as ISO 80000 does): a
-# grouping point would make 1.250 kg read as either a kilo and a quarter or 1250 kg.
-GROUP = {False: ",", True: "\u202f"}
-
 
 def decimal_comma() -> bool:
     """Whether the site writes 12,35 (STATION_DECIMAL_COMMA)."""
@@ -50,13 +45,7 @@ def qty(value, of=None, unit: bool = True, sign: bool = False) -> str:
             return value
         value = -value if sign else value
     name, decimals = _measure(of)
-    comma = decimal_comma()
-    negative = value < 0
-    number = quantities.text(-value if negative else value, decimals, comma=comma)
-    whole, sep, fraction = number.partition("," if comma else ".")
-    plus = "+" if sign and value > 0 else ""
-    out = f"{'-' if negative else plus}{int(whole):,}".replace(",", GROUP[comma]) + sep + fraction
-    return f"{out} {name}" if unit and name else out
+    return quantities.said(value, decimals, name if unit else None, comma=decimal_comma(), sign=sign)
 
 
 def qty_field(value, of=None) -> str:
@@ -102,3 +91,15 @@ def init_app(app) -> None:
     for f in (qty, qty_field, when, day, expiry_phrase):
         app.add_template_filter(f)
     app.add_template_global(decimal_comma)
+
+    # Banners and sentences are written below Flask (workflows, services): they read the site's separator
+    # from quantities, set here for the request and put back after it.
+    @app.before_request
+    def _site_separator():
+        g.site_comma = quantities.use_site_comma(decimal_comma())
+
+    @app.teardown_request
+    def _site_separator_back(_exc):
+        token = g.pop("site_comma", None)
+        if token is not None:
+            quantities.restore_site_comma(token)

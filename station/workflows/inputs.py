@@ -58,7 +58,7 @@ def said(value: object, decimals: int | None, unit: str) -> str:
     """A quantity as a banner says it, in the item's decimals and unit, as the page beside it writes
     it: "12.350 kg", "40 ea"."""
     value = held(value)
-    return f"{'?' if value is None else quantities.text(value, decimals)} {unit}"
+    return f"? {unit}" if value is None else quantities.said(value, decimals, unit)
 
 
 def held(value: object) -> quantities.Qty | None:

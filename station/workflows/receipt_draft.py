@@ -133,7 +133,7 @@ def filled_words(merge: Merge) -> str:
     draft = merge.draft
     what = f"{draft['sku']} {draft.get('item_name', '')}".strip() if draft.get("sku") else "Pallet"
     if draft.get("qty"):
-        what = f"{quantities.text(held(draft['qty']))} {draft.get('unit') or ''} × {what}".replace("  ", " ")
+        what = f"{quantities.said(held(draft['qty']), draft.get('decimals'), draft.get('unit'))} × {what}"
     if draft.get("pieces"):
         what += f" in {draft['pieces']} case{'s' if draft['pieces'] != 1 else ''}"
     if (draft.get("counted") or 0) > 1:
