@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from .lot_schemas import ItemRef, LotOut
@@ -120,11 +120,24 @@ PickLot = Annotated[str, Field(min_length=1, max_length=40, pattern=NO_CONTROL)]
 class PickIn(Request):
     order: OrderNumber = Field(description="The order number, e.g. SO-24101.")
     line: Annotated[int, Field(ge=1, le=100_000)] = Field(description="The order line number (1, 2, ...).")
-    lot: PickLot = Field(description="Our lot number of the lot picked.")
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["lot"], "properties": {"lot": {"type": "string"}}},
+        {"required": ["code"], "properties": {"code": {"type": "string"}}},
+    ]})
+
+    lot: PickLot | None = Field(None, description="Our lot number of the lot picked (or give the code of its label).")
+    code: Annotated[str, Field(min_length=1, max_length=512)] | None = Field(
+        None, description="The label of what is picked, as scanned: our lot label, or a supplier's case label "
+                          "(GS1, with its lot). Its lot is the lot picked (a `lot` also given must be the "
+                          "same); a case GTIN counts its pack; a catch-weight case gives its net weight "
+                          "(310n/320n) as `qty` and its count (30/37, else 1) as `pieces`.")
     location: LocationCode | None = Field(
         None, description="Where it is taken from. Default: the suggested place for the suggested lot, "
                           "else where the lot has most stock (not a shipping lane).")
-    qty: Qty
+    qty: Qty | None = Field(
+        None, description="How much, in the item's unit (a JSON number or a decimal string). Required unless "
+                          "the code counts it; a catch-weight case weighs what its label says (another qty "
+                          "is refused: label_mismatch).")
     pieces: Annotated[int, Field(ge=1, le=1_000_000)] | None = Field(
         None, description="A variable-measure (catch-weight) item: how many cases weigh `qty`. Refused for any "
                           "other item.")

@@ -56,7 +56,11 @@ class ReceiptIn(Request):
     gtin: Gtin | None = Field(
         None, description="The item by one of its GTINs (give this, sku, or a code that carries one).")
     sku: Sku | None = Field(None, description="The item by its SKU (give this, gtin, or a code).")
-    qty: Qty
+    qty: Qty | None = Field(
+        None, description="How much, in the item's unit (a JSON number or a decimal string). Required unless "
+                          "the code counts it: a case GTIN's pack, AI 30/37, or a catch-weight item's net "
+                          "weight (310n/320n). A label's net weight is what is booked: a different qty is "
+                          "refused (label_mismatch); a qty given with a counting label is what arrived.")
     pieces: Annotated[int, Field(ge=1, le=1_000_000)] | None = Field(
         None, description="A variable-measure (catch-weight) item: how many cases weigh `qty` (from the "
                           "label's AI 30/37 when the code carries it). Refused for any other item.")

@@ -1,6 +1,8 @@
 """Picking over the API: pick a lot for an order line, ship an order (ERP and scripted scanners).
 
-    POST /picks                   {order, line, lot, location?, qty, override_reason?} -> 201 the pick
+    POST /picks                   {order, line, lot, location?, qty, override_reason?} -> 201 the pick;
+                                  or {order, line, code} with the case label as scanned (its lot, and
+                                  what it counts or weighs: scanned_labels)
     POST /picks/<id>/undo         {reason?}  -> 201 the pick taken back (an unpick ledger row)
     POST /shipments               {order, short_reason?} -> 201 the shipment, with the lines shipped
                                   short and why (a line that could still be picked needs a reason:
@@ -24,7 +26,8 @@ from ..models import Location, Lot, Movement, Order, OrderLine
 from ..services import catalog, picking
 from ..services.errors import Invalid, NotFound
 from ..services.printing import _utc
-from .core import api_actor, route, write
+from . import scanned_labels
+from .core import ApiError, api_actor, route, write
 from .floor_schemas import (PickIn, PickOut, PickUndoIn, PickUndoOut, ShipmentIn, ShipmentLineOut, ShipmentOut,
                             ShippedOut)
 from .lot_schemas import ItemRef
@@ -47,11 +50,13 @@ def create_pick(body: PickIn) -> PickOut:
         line = next((line for line in order.lines if line.line_no == body.line), None)
         if line is None:
             raise Invalid(f"Order {order.number} has no line {body.line}.", code="unknown_line", field="line")
-        lot = _referenced(catalog.lot_by_number, session, body.lot, "lot")
+        number, qty, pieces = _what_is_picked(body)
+        lot = _referenced(catalog.lot_by_number, session, number, "lot")
         location = (_referenced(catalog.location_by_code, session, body.location, "location")
                     if body.location else None)
-        movement = picking.pick_line(session, line=line, lot=lot, location=location, qty=body.qty,
-                                     override_reason=body.override_reason, by=api_actor(), pieces=body.pieces)
+        by = api_actor(raw_scan=body.code[:400] if body.code else None)
+        movement = picking.pick_line(session, line=line, lot=lot, location=location, qty=qty,
+                                     override_reason=body.override_reason, by=by, pieces=pieces)
         session.flush()
         session.refresh(line)
         codes = dict(session.execute(select(Location.id, Location.code).where(
@@ -63,6 +68,30 @@ def create_pick(body: PickIn) -> PickOut:
             to_location=codes[movement.to_location_id], followed_suggestion=bool(movement.followed_suggestion),
             override_reason=movement.reason, line_picked=line.picked_qty, line_open=picking.open_qty(line),
             order_status=order.status.value)
+
+
+def _what_is_picked(body: PickIn) -> tuple:
+    """(lot number, qty, pieces) of a pick: the body's, or read from the label it scanned (checked against
+    the body's: scanned_labels)."""
+    if body.code is None:
+        if body.lot is None:
+            raise Invalid("Give the lot (or the code of its label).", code="invalid", field="lot")
+        if body.qty is None:
+            raise Invalid("Give the qty (or the code of a label that counts it).", code="qty_required", field="qty")
+        return body.lot, body.qty, body.pieces
+    res = scanned_labels.read(body.code, "picking")
+    found = (res.records or {}).get("lot") or {}
+    if not res.ok:
+        raise ApiError(422, res.error or "not_pickable", res.message, field="code")
+    if not found.get("lot_number"):
+        if body.lot is None:
+            raise Invalid(f"The label names no lot of ours ({res.message}): give the lot too.",
+                          code="label_without_lot", field="code")
+    elif body.lot is not None and body.lot != found["lot_number"]:
+        raise Invalid(f"The label is lot {found['lot_number']}, the body says lot {body.lot}.",
+                      code="label_mismatch", field="lot")
+    qty, pieces = scanned_labels.counted(res, body.qty, body.pieces)
+    return found.get("lot_number") or body.lot, qty, pieces
 
 
 @route("POST", "/picks/<int:movement_id>/undo", body=PickUndoIn, response=PickUndoOut, status=201,

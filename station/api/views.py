@@ -15,6 +15,7 @@ from ..services import catalog, holds, receipts_ui
 from ..services.errors import Invalid, NotFound
 from ..services.lots import lot_details, stock_lines
 from ..services.suggest import suggest
+from . import scanned_labels
 from .core import ApiError, api_actor, route, write
 from .lot_schemas import HoldIn, LotDetailOut, LotOut, ReceiptIn, ReceiptOut, ReleaseIn, SuggestionOut, SuggestQuery
 from .print_schemas import PrintJobOut
@@ -63,7 +64,7 @@ def create_receipt(body: ReceiptIn) -> Response:
         by = api_actor(raw_scan=body.code[:400] if body.code else None)
         labels = body.labels
         receipt = receipts_ui.book(
-            session, item=item, qty=body.qty, location=location, by=by, supplier=supplier,
+            session, item=item, qty=fields["qty"], location=location, by=by, supplier=supplier,
             supplier_lot=fields.get("supplier_lot"), expiry=fields.get("expiry"),
             produced=fields.get("produced"), sscc=fields.get("sscc"), station=station,
             print_labels=labels is not None, copies=labels.copies if labels else None,
@@ -97,11 +98,12 @@ def _label_fields(body: ReceiptIn) -> dict:
     """The receipt's item and label fields: the body's, filled from the scanned `code` if given.
     A label that cannot be received (unreadable, unknown GTIN, a pallet received before) is
     refused in the resolver's words; a body field that contradicts the label is a 422."""
-    fields = {key: getattr(body, key) for key in ("sku", "pieces", *_LABEL_KEYS)}
+    fields = {key: getattr(body, key) for key in ("sku", "qty", "pieces", *_LABEL_KEYS)}
     if body.code is None:
+        if body.qty is None:
+            raise Invalid("Give the qty (or the code of a label that counts it).", code="qty_required", field="qty")
         return fields
-    with get_db().reader() as reader:
-        res = resolve(reader, body.code, ScanContext(workflow="receiving"))
+    res = scanned_labels.read(body.code, "receiving")
     if not res.ok or res.action != "receive":
         status = 409 if res.error == "sscc_already_received" else 422
         details = {"field": "code"}
@@ -115,7 +117,7 @@ def _label_fields(body: ReceiptIn) -> dict:
     scanned = {"gtin": label.get("gtin"), "supplier_lot": label.get("supplier_lot"),
                "expiry": label.get("expiry") and dt.date.fromisoformat(label["expiry"]),
                "produced": label.get("produced") and dt.date.fromisoformat(label["produced"]),
-               "sscc": label.get("sscc"), "supplier": label.get("supplier"), "pieces": label.get("pieces")}
+               "sscc": label.get("sscc"), "supplier": label.get("supplier")}
     if label.get("sku") and body.sku is not None and body.sku != label["sku"]:
         raise Invalid(f"The label is item {label['sku']}, the body says sku {body.sku}.",
                       code="label_mismatch", field="sku")
@@ -130,6 +132,7 @@ def _label_fields(body: ReceiptIn) -> dict:
     if fields.get("gtin") is None and fields.get("sku") is None:
         raise Invalid("The code names no item (no GTIN): give the sku or the gtin too.",
                       code="item_reference", field="code")
+    fields["qty"], fields["pieces"] = scanned_labels.counted(res, body.qty, body.pieces)
     return fields
 
 
