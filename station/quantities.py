@@ -205,14 +205,21 @@ def said(value: Qty, decimals: int | None = None, unit: str | None = None, *, co
          sign: bool = False) -> str:
     """A quantity as people read it: thousands grouped, padded to the item's `decimals`, the site's
     separator (or `comma`), then the unit: "1,200 ea", "12.350 kg", "12,350 kg"; `sign`: "+1.5", "-2"."""
-    comma = site_comma() if comma is None else comma
-    value = normal(value)
-    negative = value < 0
-    number = text(-value if negative else value, decimals, comma=comma)
-    whole, sep, fraction = number.partition("," if comma else ".")
-    plus = "+" if sign and value > 0 else ""
-    out = f"{'-' if negative else plus}{int(whole):,}".replace(",", GROUP[comma]) + sep + fraction
+    if type(value) is int:  # most quantities are whole: no Decimal work (every lot a scan answers)
+        out = f"{value:+,}" if sign and value > 0 else f"{value:,}"
+        if decimals:
+            out += "." + "0" * decimals
+    else:
+        value = normal(value)
+        whole, _, fraction = text(abs(value), decimals).partition(".")
+        plus = "+" if sign and value > 0 else ""
+        out = f"{'-' if value < 0 else plus}{int(whole):,}" + (f".{fraction}" if fraction else "")
+    if site_comma() if comma is None else comma:
+        out = out.translate(_COMMA_WRITING)
     return f"{out} {unit}" if unit else out
+
+
+_COMMA_WRITING = str.maketrans({",": GROUP[True], ".": ","})
 
 
 def json_default(value):
