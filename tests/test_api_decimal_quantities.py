@@ -273,12 +273,19 @@ def test_patching_packs_replaces_them(api, flour, database):
         assert session.scalar(select(func.count()).select_from(ItemGtin).where(ItemGtin.gtin == "0" + CASE_GTIN)) == 0
 
 
-def test_a_catch_weight_receipt_by_api_books_its_cases_as_pieces_from_the_body_or_the_label(api, site, database):
-    beef_gtin = "9" + gtin13("400000000301")[:-1]
-    beef_gtin = beef_gtin + str(_check(beef_gtin))
+@pytest.fixture
+def beef_gtin(api, site) -> str:
+    """BEEF, weighed case by case (variable measure, kg to 3 decimals), made through the API: its GTIN."""
+    gtin = "9" + gtin13("400000000301")[:-1]
+    gtin = gtin + str(_check(gtin))
     made = api.post("/items", {"sku": "BEEF", "name": "Beef brisket", "unit": "kg", "qty_decimals": 3,
-                               "variable_measure": True, "gtins": [beef_gtin]})
+                               "variable_measure": True, "gtins": [gtin]})
     assert made.status_code == 201, made.get_json()
+    return gtin
+
+
+def test_a_catch_weight_receipt_by_api_books_its_cases_as_pieces_from_the_body_or_the_label(api, beef_gtin,
+                                                                                           database):
     body = {"location": "A-01", "supplier": "ACME"}
     typed = api.post("/receipts", {"sku": "BEEF", "qty": "123.456", "pieces": 10, **body})
     assert typed.status_code == 201, typed.get_json()
@@ -300,12 +307,8 @@ def _check(body: str) -> int:
     return (10 - total % 10) % 10
 
 
-def test_a_catch_weight_case_is_received_and_picked_over_the_api_by_its_label_alone(api, site, database):
-    beef = "9" + gtin13("400000000301")[:-1]
-    beef = beef + str(_check(beef))
-    made = api.post("/items", {"sku": "BEEF", "name": "Beef brisket", "unit": "kg", "qty_decimals": 3,
-                               "variable_measure": True, "gtins": [beef]})
-    assert made.status_code == 201, made.get_json()
+def test_a_catch_weight_case_is_received_and_picked_over_the_api_by_its_label_alone(api, beef_gtin, database):
+    beef = beef_gtin
     # A pallet of 8 cases weighing 100.25 kg (37, 3102): no qty in the body, the label weighs it.
     pallet = api.post("/receipts", {"code": f"]C102{beef}378{GS}3102010025{GS}10B-1", "location": "A-01",
                                     "supplier": "ACME"})
