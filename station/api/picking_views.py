@@ -80,9 +80,9 @@ def _what_is_picked(body: PickIn) -> tuple:
             raise Invalid("Give the qty (or the code of a label that counts it).", code="qty_required", field="qty")
         return body.lot, body.qty, body.pieces
     res = scanned_labels.read(body.code, "picking")
-    found = (res.records or {}).get("lot") or {}
     if not res.ok:
         raise ApiError(422, res.error or "not_pickable", res.message, field="code")
+    found = (res.records or {}).get("lot") or {}
     if not found.get("lot_number"):
         if body.lot is None:
             raise Invalid(f"The label names no lot of ours ({res.message}): give the lot too.",

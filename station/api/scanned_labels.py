@@ -26,8 +26,9 @@ def counted(res: Resolution, qty: quantities.Qty | None, pieces: int | None) -> 
     label_pieces = fields.get("pieces") if item.get("variable_measure") else None
     weighed = item.get("variable_measure") and label_qty is not None
     if weighed and qty is not None and quantities.normal(qty) != label_qty:
-        raise Invalid(f"The label's net weight is {quantities.said(label_qty, item.get('decimals'), item.get('unit'))}, the body "
-                      f"says qty {quantities.text(qty)}: a case weighs what its label says.",
+        weight = quantities.said(label_qty, item.get("decimals"), item.get("unit"))
+        raise Invalid(f"The label's net weight is {weight}, the body says qty {quantities.text(qty)}: a case "
+                      f"weighs what its label says.",
                       code="label_mismatch", field="qty")
     if label_pieces is not None and pieces is not None and pieces != label_pieces:
         raise Invalid(f"The label counts {label_pieces} case{'s' if label_pieces != 1 else ''}, the body says "
