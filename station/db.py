@@ -1,6 +1,8 @@
 """Engine and session handling for SQLite (embedded) and PostgreSQL (site deployment)."""
 from __future__ import annotations
 
+import threading
+from collections import deque
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -34,7 +36,59 @@ def make_engine(url: str, **kwargs) -> Engine:
     return engine
 
 
+class WriterQueue:
+    """The write transactions of one SQLite database in this process, let in one at a time in the order they
+    asked. SQLite's own lock is what keeps writes apart; a writer waiting for it sleeps and retries with a
+    growing back-off, so under load a late writer often gets in before one that has waited for a second.
+    Queued here first, each writer is handed the turn by the one before it the moment that one ends.
+
+    A writer that has waited `timeout` seconds goes on to SQLite's own wait (which then decides, as
+    before); the thread that has the turn may begin again (a nested write session) without queueing."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._mutex = threading.Lock()
+        self._waiting: deque[tuple[int, threading.Lock]] = deque()
+        self._owner: int | None = None
+        self._mine = threading.local()
+
+    def enter(self) -> None:
+        """Wait for this thread's turn (called as a write transaction begins)."""
+        if getattr(self._mine, "turn", False):
+            return
+        me = threading.get_ident()
+        with self._mutex:
+            if self._owner is None:
+                self._owner = me
+                self._mine.turn = True
+                return
+            gate = threading.Lock()
+            gate.acquire()
+            self._waiting.append((me, gate))
+        if not gate.acquire(timeout=self.timeout):
+            with self._mutex:
+                if (me, gate) in self._waiting:  # gave up: SQLite's busy wait decides from here
+                    self._waiting.remove((me, gate))
+                    return
+            gate.acquire()  # handed over just as it gave up: it has the turn after all
+        self._mine.turn = True
+
+    def leave(self) -> None:
+        """End this thread's turn, if it has one, and hand it to the next writer (after its commit)."""
+        if not getattr(self._mine, "turn", False):
+            return
+        self._mine.turn = False
+        with self._mutex:
+            if self._waiting:
+                self._owner, gate = self._waiting.popleft()
+                gate.release()
+            else:
+                self._owner = None
+
+
 def _tune_sqlite(engine: Engine) -> None:
+    engine.station_writers = WriterQueue(SQLITE_BUSY_TIMEOUT_MS / 1000)
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
         # Let SQLAlchemy's "begin" event choose the BEGIN flavour instead of pysqlite.
@@ -51,8 +105,10 @@ def _tune_sqlite(engine: Engine) -> None:
         # A deferred transaction that later writes fails at once with "database is locked"
         # when another writer holds the lock; IMMEDIATE makes writers queue on the busy timeout.
         # Straight to the driver: through SQLAlchemy's execute path this BEGIN cost as much as a query.
-        begin = "BEGIN IMMEDIATE" if conn.get_execution_options().get("station_write") else "BEGIN"
-        conn.connection.dbapi_connection.execute(begin)
+        writing = conn.get_execution_options().get("station_write")
+        if writing:
+            engine.station_writers.enter()
+        conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 
 class Database:
@@ -73,8 +129,12 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session whose work commits as one transaction, or rolls back on any error."""
-        with self._writer() as session, session.begin():
-            yield session
+        try:
+            with self._writer() as session, session.begin():
+                yield session
+        finally:
+            if self.is_sqlite:
+                self.engine.station_writers.leave()  # after the commit or rollback: the next writer's turn
 
     @contextmanager
     def read(self) -> Iterator[Session]:
