@@ -34,9 +34,11 @@ class _Compiled:
         self.compiled = compiled
         self.positions = tuple(compiled.positiontup) if compiled.positional else None
         escaped = getattr(compiled, "escaped_bind_names", None) or {}
-        self.names = {name: escaped.get(name, name) for name in compiled.binds}
+        # By the names construct_params() gives: an anonymous bind (the 0 of `qty > 0`) has its rendered name.
+        binds = {compiled.bind_names[bind]: bind for bind in compiled.binds.values()}
+        self.names = {name: escaped.get(name, name) for name in binds}
         self.bind_processors = {
-            name: proc for name, bind in compiled.binds.items()
+            name: proc for name, bind in binds.items()
             if (proc := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
         }
         columns = list(statement.selected_columns)
@@ -101,6 +103,13 @@ class RawReader:
         """A reader on the session's own connection, so it sees the session's transaction."""
         connection = session.connection()
         return cls(connection.connection.dbapi_connection, connection.dialect)
+
+    def snapshot(self) -> None:
+        """Read what follows as of one moment. The pooled SQLite connection runs each statement in a snapshot
+        of its own: a deferred BEGIN makes them one (the pool rolls it back when the connection goes back).
+        On PostgreSQL the driver has begun a transaction already, read committed as a Session's is."""
+        if self.dialect.name == "sqlite" and not self.dbapi_connection.in_transaction:
+            self.dbapi_connection.execute("BEGIN")
 
     def execute(self, statement: Statement, params: dict[str, Any] | None = None) -> Result:
         compiled = _compiled(statement, self.dialect)

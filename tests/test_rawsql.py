@@ -70,3 +70,36 @@ def test_a_database_error_is_sqlalchemys_error(db):
     with db.reader() as reader:
         with pytest.raises(DBAPIError):
             reader.execute(select(missing.c.x), {})
+
+
+def test_the_lot_api_card_on_the_cursor_says_what_the_lot_page_says(db, lots):
+    """services.lots: the lot API reads the lot card's statements on the DBAPI cursor (lot_card), the pages
+    in a Session (lot_details): the same lot, stock, history and status changes, in the same types."""
+    from station.services import holds
+    from station.services.actor import Actor
+    from station.services.lots import lot_card, lot_details
+    from station.services.tokens import create_token
+    from station.models import ApiToken, Role
+
+    number = lots["lots"][0]
+    with db.write() as s:
+        create_token(s, "erp", Role.SUPERVISOR)
+        token = s.scalar(select(ApiToken.id))
+        lot = catalog.lot_by_number(s, number)
+        holds.hold(s, lot, "smells odd", by=Actor(token_id=token))
+        holds.release(s, lot, "checked: fine")
+    with db.reader() as reader:
+        card = lot_card(reader, number)
+    with db.read() as session:
+        page = lot_details(session, number)
+        lot = page.lot
+        assert (card.lot.lot_number, card.lot.status, card.lot.expiry, card.lot.on_hand, card.lot.sku,
+                card.lot.unit, card.lot.supplier) == (lot.lot_number, lot.status, lot.expiry, lot.on_hand,
+                                                       lot.item.sku, lot.item.unit, lot.supplier.code)
+        assert card.days_to_expiry == page.days_to_expiry
+    assert (card.stock, card.history, card.events) == (page.stock, page.history, page.events)
+    assert [e.who for e in card.events] == [None, "API: erp"]
+    assert len(card.history) == 1 and card.stock[0].sscc == SSCC
+    with db.reader() as reader:
+        with pytest.raises(catalog.NotFound):
+            lot_card(reader, "no such lot")

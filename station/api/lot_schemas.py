@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from ..models import Item, Lot, LotStatus, RemovalStrategy
-from ..services.lots import LotDetails, StockLine
+from ..services.lots import LotCard, StockLine
 from ..services.suggest import Suggestion
 from .print_schemas import PrintJobOut
 from .schemas import (
@@ -173,17 +173,19 @@ class LotDetailOut(LotOut):
     events: list[LotEventOut] = Field(description="Status changes, newest first.")
 
     @classmethod
-    def of_details(cls, details: LotDetails) -> LotDetailOut:
+    def of_card(cls, card: LotCard) -> LotDetailOut:
+        lot = card.lot
         return cls(
-            **cls.fields_of(details.lot, details.stock),
-            days_to_expiry=details.days_to_expiry,
+            lot_number=lot.lot_number, item=ItemRef(sku=lot.sku, name=lot.item_name), status=lot.status,
+            expiry=lot.expiry, produced=lot.produced_on, received=lot.received_on, supplier=lot.supplier,
+            supplier_lot=lot.supplier_lot, on_hand=lot.on_hand, unit=lot.unit,
+            stock=[StockOut(location=s.location_code, qty=s.qty, sscc=s.sscc) for s in card.stock],
+            days_to_expiry=card.days_to_expiry,
             history=[MovementOut(ts=_utc(h.ts), kind=h.kind, qty=h.qty, from_location=h.from_location,
                                  to_location=h.to_location, operator=h.operator, customer=h.customer,
-                                 reference=h.reference, reason=h.reason) for h in details.history],
-            events=[LotEventOut(ts=_utc(e.ts), action=e.action, from_status=e.from_status,
-                                to_status=e.to_status, reason=e.reason,
-                                operator=details.event_who(e))
-                    for e in details.events])
+                                 reference=h.reference, reason=h.reason) for h in card.history],
+            events=[LotEventOut(ts=_utc(e.ts), action=e.action, from_status=e.from_status, to_status=e.to_status,
+                                reason=e.reason, operator=e.who) for e in card.events])
 
 
 # --- suggestions -----------------------------------------------------------------------------

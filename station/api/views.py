@@ -13,7 +13,7 @@ from ..models import Item, Location, LocationKind, LotStatus, StationDevice, Sup
 from ..scanning import ScanContext, resolve
 from ..services import catalog, holds, receipts_ui
 from ..services.errors import Invalid, NotFound
-from ..services.lots import lot_details, stock_lines
+from ..services.lots import lot_card, stock_lines
 from ..services.suggest import suggest
 from . import scanned_labels
 from .core import ApiError, api_actor, route, write
@@ -139,8 +139,8 @@ def _label_fields(body: ReceiptIn) -> dict:
 @route("GET", "/lots/<path:lot_number>", response=LotDetailOut, errors=(404,))
 def get_lot(lot_number: str) -> LotDetailOut:
     """A lot with its stock by location, movement history and status changes."""
-    with get_db().read() as session:
-        return LotDetailOut.of_details(lot_details(session, lot_number))
+    with get_db().reader() as reader:
+        return LotDetailOut.of_card(lot_card(reader, lot_number))
 
 
 @route("POST", "/lots/<path:lot_number>/hold", body=HoldIn, response=LotOut, errors=(404, 409),
