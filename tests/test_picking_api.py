@@ -154,8 +154,9 @@ def test_both_operations_are_in_the_openapi_document(client):
     assert set(ship["responses"]) >= {"201", "401", "409", "422"}
     schemas = doc["components"]["schemas"]
     body = next(v for k, v in schemas.items() if k.startswith("PickIn"))
-    assert set(body["required"]) == {"order", "line", "lot", "qty"}
-    assert "override_reason" in body["properties"]
+    assert set(body["required"]) == {"order", "line"}  # the lot and qty, or the label (code) that says them
+    assert [option["required"] for option in body["anyOf"]] == [["lot"], ["code"]]
+    assert {"override_reason", "code", "qty", "pieces"} <= set(body["properties"])
 
 
 # --- the item's policy: refuse a younger lot ---------------------------------------------------------
