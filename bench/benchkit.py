@@ -1,7 +1,8 @@
-"""What the benchmarks share: a migrated copy of the suggest benchmark's site, a free port, and
-`station run` started and waited for."""
+"""What the benchmarks share: a migrated copy of the suggest benchmark's site, a free port,
+`station run` started and waited for, and one request on a keep-alive connection."""
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -102,3 +103,13 @@ def start_station(env: dict, port: int, *run_args: str, timeout: float = 60) -> 
     server.kill()
     log.seek(0)
     raise SystemExit("station run did not start: " + log.read().decode()[-2000:])
+
+
+async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> tuple[int, bytes]:
+    """Send one HTTP/1.1 request on a keep-alive connection; (status, body) of its answer."""
+    writer.write(request)
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"content-length"))
+    return int(head.split(b" ", 2)[1]), await reader.readexactly(length)

@@ -80,15 +80,10 @@ async def _client(port: int, token: str, numbers: list[str], lookup: bool, stop_
                 request = (f"POST /api/v1/resolve HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n"
                            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
             t = time.perf_counter()
-            writer.write(request)
-            await writer.drain()
-            answer = await reader.readuntil(b"\r\n\r\n")
-            length = next(int(line.split(b":")[1]) for line in answer.split(b"\r\n")
-                          if line.lower().startswith(b"content-length"))
-            await reader.readexactly(length)
+            status, payload = await kit.exchange(reader, writer, request)
             latencies.append((time.perf_counter() - t) * 1000)
-            if b" 200 " not in answer.split(b"\r\n", 1)[0]:
-                errors.append(answer[:80])
+            if status != 200:
+                errors.append(f"{status} {payload[:80]!r}")
     finally:
         writer.close()
 

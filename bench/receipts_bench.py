@@ -59,14 +59,8 @@ async def client(port: int, token: str, k: int, stop_at: float, latencies: list,
             request = (f"POST /api/v1/receipts HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n"
                        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
             t = time.perf_counter()
-            writer.write(request)
-            await writer.drain()
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                          if line.lower().startswith(b"content-length"))
-            payload = await reader.readexactly(length)
+            status, payload = await kit.exchange(reader, writer, request)
             latencies.append((time.perf_counter() - t) * 1000)
-            status = int(head.split(b" ", 2)[1])
             if status != 201:
                 errors.append(f"{status} {payload[:200]!r}")
     finally:

@@ -172,16 +172,10 @@ async def client(port: int, token: str, scans: list[str], stop_at: float, latenc
                 due += rng.expovariate(1 / interval)
             else:
                 t = time.perf_counter()
-            writer.write(request)
-            await writer.drain()
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                          if line.lower().startswith(b"content-length"))
-            payload = await reader.readexactly(length)
+            status, payload = await kit.exchange(reader, writer, request)
             latencies.append((time.perf_counter() - t) * 1000)
             if timeline is not None:
                 timeline.append((t, latencies[-1]))
-            status = int(head.split(b" ", 2)[1])
             if status != 200:
                 errors.append(f"{status} {payload[:200]!r}")
     finally:

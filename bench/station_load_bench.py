@@ -185,13 +185,7 @@ async def station(port: int, cookie: str, name: str, scans: list[str], stop_at: 
             try:
                 if writer is None:
                     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.write(request)
-                await writer.drain()
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                              if line.lower().startswith(b"content-length"))
-                payload = await reader.readexactly(length)
-                status = int(head.split(b" ", 2)[1])
+                status, payload = await kit.exchange(reader, writer, request)
             except (OSError, asyncio.IncompleteReadError) as exc:
                 out["errors"].append(f"connection: {exc!r}"[:200])
                 if writer is not None:

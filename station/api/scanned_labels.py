@@ -13,7 +13,8 @@ from ..scanning import Resolution, ScanContext, resolve
 from ..services.errors import Invalid
 
 
-def read(code: str, workflow: str) -> Resolution:
+def read(code: str, workflow: str | None) -> Resolution:
+    """The resolver's answer to `code` scanned in `workflow` (None: a look-up)."""
     with get_db().reader() as reader:
         return resolve(reader, code, ScanContext(workflow=workflow))
 

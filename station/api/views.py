@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session, selectinload
 
 from .. import get_db
 from ..models import Item, Location, LocationKind, LotStatus, StationDevice, Supplier
-from ..scanning import ScanContext, resolve
 from ..services import catalog, holds, receipts_ui
 from ..services.errors import Invalid, NotFound
 from ..services.lots import lot_card, stock_lines
@@ -258,6 +257,4 @@ def create_supplier(body: SupplierIn) -> SupplierOut:
        workflow="lookup")
 def resolve_scan(body: ResolveIn) -> ResolutionOut:
     """What a scanned code is, what it matches and what the workflow should do; changes nothing."""
-    with get_db().reader() as reader:
-        result = resolve(reader, body.code, ScanContext(workflow=body.workflow))
-    return ResolutionOut(**result.to_dict())
+    return ResolutionOut(**scanned_labels.read(body.code, body.workflow).to_dict())
