@@ -263,6 +263,8 @@ def test_a_lot_with_its_stock_and_history(api, site):
 
 def test_an_unknown_lot_is_404(api, site):
     assert_error(api.get("/lots/NO-SUCH-LOT"), 404, "unknown_lot", "NO-SUCH-LOT")
+    for hostile in ("x' OR '1'='1", "%25", "L%_*", "ÿ\u202e"):  # read on the cursor: bound, never SQL text
+        assert_error(api.get(f"/lots/{hostile}"), 404, "unknown_lot")
     assert_error(api.post("/lots/NO-SUCH-LOT/hold", {"reason": "QA"}), 404, "unknown_lot")
 
 
